@@ -1,0 +1,290 @@
+// Package meta defines the MetaStore interface: buckets, objects and their manifests,
+// the chunk index with reference counts, multipart uploads, a durable job queue and
+// cluster nodes. Implementations live in sub-packages (gormstore: SQLite or PostgreSQL;
+// rediscache: a caching decorator). It imports nothing of ours and knows nothing of S3
+// wire formats: it stores what translate gives it.
+//
+// Reference counting is owned here, inside the same transaction as the change that
+// causes it, so that a manifest, the object it replaces and the counts change together
+// or not at all.
+package meta
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Error kinds; implementations wrap native errors so errors.Is works through %w.
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrAlreadyExists      = errors.New("already exists")
+	ErrPreconditionFailed = errors.New("precondition failed")
+	ErrNotEmpty           = errors.New("not empty")
+	ErrInvalid            = errors.New("invalid argument")
+	ErrUnavailable        = errors.New("metadata store unavailable")
+	ErrConflict           = errors.New("conflicting concurrent change")
+	ErrInternal           = errors.New("metadata store internal error")
+)
+
+// Bucket is a bucket and its owner (the access key that created it).
+type Bucket struct {
+	Name      string
+	Owner     string
+	Region    string
+	Backend   string // placement: the backend new chunks of this bucket go to ("" = default)
+	CreatedAt time.Time
+}
+
+// Chunk is an entry of the chunk index: content stored once in a backend.
+type Chunk struct {
+	ID      int64  // assigned by the store
+	UID     string // the key in the backend
+	SHA256  [32]byte
+	MD5     [16]byte
+	Size    int64
+	Backend string // backend name
+	Node    string // node id holding it, for node-local backends ("" when shared)
+	Refs    int64
+	// Corrupt marks a chunk found damaged by verify with no copy to repair it from:
+	// reads of objects using it fail cleanly instead of returning wrong bytes.
+	Corrupt   bool
+	CreatedAt time.Time
+	// ZeroSince is when Refs last dropped to (or started at) zero; GC collects chunks
+	// whose ZeroSince is older than its grace period.
+	ZeroSince *time.Time
+}
+
+// Extent is one piece of an object's manifest: Length bytes of a chunk starting at
+// ChunkOffset. Extents are stored in order; an object's bytes are their concatenation.
+type Extent struct {
+	PartNumber  int // multipart part this extent belongs to (0 for single-part objects)
+	ChunkID     int64
+	ChunkOffset int64
+	Length      int64
+	// Filled by reads (joined from the chunk index), ignored on writes.
+	Chunk Chunk
+}
+
+// Part describes one part of a completed multipart object (for partNumber reads and
+// composite checksums) or of an upload in progress.
+type Part struct {
+	Number    int
+	Size      int64
+	ETag      string // hex MD5 of the part, no quotes
+	Checksums map[string]string
+	// Extents are the part's bytes (one extent for an uploaded part; several for
+	// UploadPartCopy). Only used for uploads in progress.
+	Extents      []Extent
+	LastModified time.Time
+}
+
+// Object is the current version of a key.
+type Object struct {
+	Bucket       string
+	Key          string
+	Size         int64
+	ETag         string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
+	SHA256       []byte // whole-content SHA-256 when known (nil until the hash job ran)
+	ContentType  string
+	Headers      map[string]string // Content-Encoding, Content-Disposition, Cache-Control, Expires, Content-Language
+	UserMeta     map[string]string // x-amz-meta-* without the prefix, keys lower-case
+	Checksums    map[string]string // algorithm (CRC32, CRC32C, CRC64NVME, SHA1, SHA256) -> base64
+	ChecksumType string            // "", FULL_OBJECT or COMPOSITE
+	Parts        []Part            // for multipart objects: number, size, etag, checksums (no extents)
+	Owner        string            // access key that wrote it
+	Scope        string            // dedup scope of the writer (for instant upload lookups)
+	ModTime      time.Time
+	Manifest     []Extent // filled by GetObject; not by listings
+}
+
+// WriteCondition makes PutObject/DeleteObject conditional, checked atomically with
+// the write against the current version.
+type WriteCondition struct {
+	IfNoneMatchStar bool   // fail with ErrPreconditionFailed if the key exists
+	IfMatch         string // fail with ErrPreconditionFailed unless the current ETag equals this (no quotes); ErrNotFound if missing
+}
+
+// ListQuery is one page of a bucket listing in key order (byte order, as S3).
+type ListQuery struct {
+	Prefix    string
+	Delimiter string
+	After     string // exclusive start: keys (and common prefixes) > After
+	Limit     int    // max keys + common prefixes returned (1..1000)
+}
+
+// ListResult is one page. Truncated is true when more entries follow; NextAfter is the
+// last key or common prefix returned (the next page's After).
+type ListResult struct {
+	Objects        []Object // no manifests
+	CommonPrefixes []string
+	Truncated      bool
+	NextAfter      string
+}
+
+// Upload is a multipart upload in progress.
+type Upload struct {
+	ID           string
+	Bucket       string
+	Key          string
+	Owner        string
+	Scope        string
+	ContentType  string
+	Headers      map[string]string
+	UserMeta     map[string]string
+	ChecksumAlgo string // requested checksum algorithm, "" if none
+	ChecksumType string // COMPOSITE or FULL_OBJECT when an algorithm is set
+	Initiated    time.Time
+}
+
+// UploadListQuery pages ListMultipartUploads (ordered by key, then initiation time/id).
+type UploadListQuery struct {
+	Prefix         string
+	Delimiter      string
+	KeyMarker      string
+	UploadIDMarker string
+	Limit          int
+}
+
+// UploadListResult is one page of uploads.
+type UploadListResult struct {
+	Uploads            []Upload
+	CommonPrefixes     []string
+	Truncated          bool
+	NextKeyMarker      string
+	NextUploadIDMarker string
+}
+
+// Stats are the figures `s3proxy stats` prints.
+type Stats struct {
+	Objects      int64
+	LogicalBytes int64 // sum of object sizes
+	Chunks       int64
+	StoredBytes  int64            // sum of chunk sizes
+	Uploads      int64            // multipart uploads in progress
+	Jobs         map[string]int64 // job state -> count (pending, running, failed, done)
+}
+
+// Job is a durable background job (hashing a multipart object, aborting stale uploads…).
+type Job struct {
+	ID         int64
+	Kind       string
+	Payload    string
+	State      string // pending, running, done, failed
+	Attempts   int
+	LastError  string
+	RunAfter   time.Time
+	LeaseUntil *time.Time
+	UpdatedAt  time.Time
+}
+
+// Node is a registered cluster node.
+type Node struct {
+	ID        string
+	Address   string // advertise address (host:port of its S3 listener)
+	Heartbeat time.Time
+}
+
+// MetaStore is the metadata store.
+type MetaStore interface {
+	// Buckets.
+	CreateBucket(ctx context.Context, b Bucket) error // ErrAlreadyExists
+	GetBucket(ctx context.Context, name string) (Bucket, error)
+	ListBuckets(ctx context.Context) ([]Bucket, error)
+	DeleteBucket(ctx context.Context, name string) error // ErrNotEmpty if it holds objects or uploads
+
+	// Objects. GetObject returns the manifest with each extent's Chunk filled.
+	GetObject(ctx context.Context, bucket, key string) (Object, error)
+	// PutObject creates or replaces bucket/key with o in one transaction: it checks cond
+	// against the current version, increments Refs of every chunk in o.Manifest (failing
+	// with ErrNotFound if one no longer exists), and releases the replaced object's
+	// references. It returns the replaced object (without manifest) if there was one.
+	PutObject(ctx context.Context, o Object, cond WriteCondition) (*Object, error)
+	// DeleteObject removes bucket/key and releases its references; ErrNotFound if absent.
+	DeleteObject(ctx context.Context, bucket, key string, cond WriteCondition) (Object, error)
+	// ListObjects serves one page from the (bucket, key) index without scanning the bucket:
+	// with a delimiter, each common prefix is skipped by seeking past it.
+	ListObjects(ctx context.Context, bucket string, q ListQuery) (ListResult, error)
+	// SetObjectSHA256 records the whole-content hash once computed (by a background job),
+	// only if the object still has the given ETag and modification time.
+	SetObjectSHA256(ctx context.Context, bucket, key, etag string, sum []byte) error
+	// FindObjectBySHA256 finds any object whose whole content has this SHA-256 and whose
+	// Scope equals scope ("" = any scope), with its manifest, for instant upload.
+	FindObjectBySHA256(ctx context.Context, sum [32]byte, scope string) (Object, error)
+
+	// Chunk index.
+	// InsertChunk adds c to the index with Refs 0 and ZeroSince now, unless a chunk with the
+	// same SHA-256 exists, in which case it returns that one and created=false (the caller
+	// then deletes its own copy). In both cases scope is recorded as having uploaded the
+	// content (for credential-scoped instant upload).
+	InsertChunk(ctx context.Context, c Chunk, scope string) (got Chunk, created bool, err error)
+	// FindChunk returns the chunk with this SHA-256 that scope has uploaded ("" = any scope).
+	FindChunk(ctx context.Context, sum [32]byte, scope string) (Chunk, error)
+	GetChunk(ctx context.Context, id int64) (Chunk, error)
+	// ChunkByUID looks a chunk up by its backend key (for orphan sweeps).
+	ChunkByUID(ctx context.Context, uid string) (Chunk, error)
+	// ListChunks pages the chunk index by id (> afterID), optionally only chunks of one backend
+	// or only those referenced by objects in one bucket.
+	ListChunks(ctx context.Context, q ChunkQuery) ([]Chunk, error)
+	// GCCandidates returns chunks with Refs 0 whose ZeroSince is before cutoff.
+	GCCandidates(ctx context.Context, cutoff time.Time, limit int) ([]Chunk, error)
+	// DeleteChunkIfUnreferenced removes the index entry only if Refs is still 0 and ZeroSince
+	// still before cutoff (re-checked in the deleting statement, so a racing reference wins).
+	DeleteChunkIfUnreferenced(ctx context.Context, id int64, cutoff time.Time) (bool, error)
+	// MoveChunk switches a chunk's location (migration, repair) in one update.
+	MoveChunk(ctx context.Context, id int64, backend, node, uid string) error
+	// MarkChunkCorrupt flags (or clears) a chunk as damaged.
+	MarkChunkCorrupt(ctx context.Context, id int64, corrupt bool) error
+	// ObjectsUsingChunk lists bucket/key of objects whose manifests reference the chunk.
+	ObjectsUsingChunk(ctx context.Context, id int64, limit int) ([]Object, error)
+
+	// Multipart uploads.
+	CreateUpload(ctx context.Context, u Upload) error
+	GetUpload(ctx context.Context, bucket, key, id string) (Upload, error) // ErrNotFound
+	// PutPart records (or replaces) a part, incrementing its chunks' Refs and releasing the
+	// replaced part's, in one transaction. ErrNotFound if the upload is gone.
+	PutPart(ctx context.Context, uploadID string, p Part) error
+	// ListParts returns parts with number > afterPart, ascending, at most limit (with extents).
+	ListParts(ctx context.Context, uploadID string, afterPart, limit int) (parts []Part, truncated bool, err error)
+	ListUploads(ctx context.Context, bucket string, q UploadListQuery) (UploadListResult, error)
+	// CompleteUpload writes o (whose Manifest is built from the chosen parts) as the current
+	// version and removes the upload with all its parts in one transaction: references move
+	// from the parts to the object; parts not used are released. ErrNotFound if the upload
+	// is gone (completed or aborted concurrently).
+	CompleteUpload(ctx context.Context, uploadID string, o Object, cond WriteCondition) (*Object, error)
+	// AbortUpload removes the upload and releases its parts' references.
+	AbortUpload(ctx context.Context, uploadID string) error
+	// StaleUploads lists uploads initiated before cutoff.
+	StaleUploads(ctx context.Context, cutoff time.Time, limit int) ([]Upload, error)
+
+	// Jobs: a durable queue. Enqueue inserts a pending job. Claim leases the oldest runnable
+	// job of the given kinds (pending with RunAfter <= now, or running with an expired lease)
+	// for lease, atomically across processes; ErrNotFound when none.
+	Enqueue(ctx context.Context, kind, payload string, runAfter time.Time) error
+	Claim(ctx context.Context, kinds []string, lease time.Duration) (Job, error)
+	// Finish marks a claimed job done, or on failure records the error and either schedules a
+	// retry at retryAt or, if retryAt is zero, marks it failed.
+	Finish(ctx context.Context, id int64, errText string, retryAt time.Time) error
+
+	// Cluster nodes and settings.
+	Heartbeat(ctx context.Context, n Node) error
+	ListNodes(ctx context.Context) ([]Node, error)
+	// GetOrCreateSetting returns the stored value for name, storing value first if absent
+	// (used for the generated cluster secret).
+	GetOrCreateSetting(ctx context.Context, name, value string) (string, error)
+	// TryLock takes a named lock with expiry (across processes); Unlock releases it.
+	TryLock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	Unlock(ctx context.Context, name, owner string) error
+
+	Stats(ctx context.Context) (Stats, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ChunkQuery pages the chunk index.
+type ChunkQuery struct {
+	AfterID int64
+	Limit   int
+	Backend string // only chunks in this backend ("" = all)
+	Bucket  string // only chunks referenced by objects in this bucket ("" = all)
+}
