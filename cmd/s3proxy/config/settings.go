@@ -226,8 +226,9 @@ func build(raw map[string]rawValue, file *fileConfig, fileSrc string, getenv fun
 	for bucket, backend := range file.Placement {
 		key := "placement." + bucket
 		switch {
-		case bucket == "":
-			errs.add("placement", fileSrc, "empty bucket name")
+		case !validBucket.MatchString(bucket):
+			// Catches typos such as "Photos" that would otherwise never match.
+			errs.add(key, fileSrc, "%q is not a valid S3 bucket name", bucket)
 		case !names[backend]:
 			errs.add(key, fileSrc, "backend %q is not configured", backend)
 		}
@@ -458,6 +459,8 @@ func buildCredentials(errs *errorList, fromFile []Credential, fileSrc string, ge
 	}
 	return creds
 }
+
+var validBucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 var validBackendName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
