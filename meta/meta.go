@@ -46,6 +46,10 @@ type Chunk struct {
 	Backend string // backend name
 	Node    string // node id holding it, for node-local backends ("" when shared)
 	Refs    int64
+	// Checksums holds additional checksums (algorithm -> base64) computed for this
+	// content, so an instant upload can prove a declared CRC without the body.
+	// InsertChunk merges new algorithms into an existing chunk's set.
+	Checksums map[string]string
 	// Corrupt marks a chunk found damaged by verify with no copy to repair it from:
 	// reads of objects using it fail cleanly instead of returning wrong bytes.
 	Corrupt   bool
@@ -197,7 +201,7 @@ type MetaStore interface {
 	GetObject(ctx context.Context, bucket, key string) (Object, error)
 	// PutObject creates or replaces bucket/key with o in one transaction: it checks cond
 	// against the current version, increments Refs of every chunk in o.Manifest (failing
-	// with ErrNotFound if one no longer exists), and releases the replaced object's
+	// with ErrConflict if one no longer exists: collected meanwhile), and releases the replaced object's
 	// references. It returns the replaced object (without manifest) if there was one.
 	PutObject(ctx context.Context, o Object, cond WriteCondition) (*Object, error)
 	// DeleteObject removes bucket/key and releases its references; ErrNotFound if absent.
@@ -242,7 +246,8 @@ type MetaStore interface {
 	CreateUpload(ctx context.Context, u Upload) error
 	GetUpload(ctx context.Context, bucket, key, id string) (Upload, error) // ErrNotFound
 	// PutPart records (or replaces) a part, incrementing its chunks' Refs and releasing the
-	// replaced part's, in one transaction. ErrNotFound if the upload is gone.
+	// replaced part's, in one transaction. ErrNotFound if the upload is gone; ErrConflict
+	// if a chunk no longer exists.
 	PutPart(ctx context.Context, uploadID string, p Part) error
 	// ListParts returns parts with number > afterPart, ascending, at most limit (with extents).
 	ListParts(ctx context.Context, uploadID string, afterPart, limit int) (parts []Part, truncated bool, err error)

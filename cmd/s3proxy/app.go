@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"s3proxy/backends"
+	"s3proxy/backends/local"
+	"s3proxy/cmd/s3proxy/config"
+	"s3proxy/dedup"
+	"s3proxy/meta"
+	"s3proxy/meta/gormstore"
+	"s3proxy/translate"
+)
+
+// app is the wired object graph shared by every subcommand.
+type app struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	meta   meta.MetaStore
+	stores map[string]backends.BlobStore
+	dedup  *dedup.Engine
+	svc    *translate.Service
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// metaDSN returns the metadata DSN: the configured one, or SQLite in the data directory.
+func metaDSN(cfg *config.Config) string {
+	if cfg.Meta != "" {
+		return cfg.Meta
+	}
+	return filepath.Join(cfg.Data, "meta.db")
+}
+
+// openApp builds the graph: metadata store, backends, dedup engine, service.
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", cfg.Data, err)
+	}
+	ms, err := gormstore.Open(ctx, metaDSN(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("metadata store (%s): %w", cfg.MetaDriver(), err)
+	}
+	a := &app{cfg: cfg, log: log, meta: ms, stores: map[string]backends.BlobStore{}}
+	nodeLocal := map[string]bool{}
+	for _, b := range cfg.Backends {
+		s, err := openBackend(ctx, b)
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("backend %q (%s): %w", b.Name, b.Type, err)
+		}
+		a.stores[b.Name] = s
+		if b.Type == config.BackendLocal {
+			nodeLocal[b.Name] = true
+		}
+	}
+	a.dedup, err = dedup.New(dedup.Config{Meta: ms, Stores: a.stores, DefaultBackend: cfg.DefaultBackend, Node: cfg.NodeID, NodeLocal: nodeLocal, Log: log})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.svc, err = translate.New(translate.Config{Meta: ms, Dedup: a.dedup, Region: cfg.Region, DedupScope: cfg.DedupScope,
+		Placement: cfg.Placement, MaxObjectSize: cfg.MaxObjectSize, Log: log})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openBackend is the one place that knows the concrete backends.
+func openBackend(ctx context.Context, b config.Backend) (backends.BlobStore, error) {
+	switch b.Type {
+	case config.BackendLocal:
+		return local.Open(ctx, local.Config{Name: b.Name, Path: b.Path})
+	}
+	return nil, fmt.Errorf("backend type %q is not supported yet", b.Type)
+}
+
+// checkBackends fails start-up with a message naming each unhealthy backend.
+func (a *app) checkBackends(ctx context.Context) error {
+	var errs []error
+	for name, s := range a.stores {
+		if err := s.Health(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("backend %q is not usable: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *app) close() {
+	for _, s := range a.stores {
+		_ = s.Close()
+	}
+	if a.meta != nil {
+		_ = a.meta.Close()
+	}
+}
+
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer, name string, extra func(*flag.FlagSet)) (*config.Config, error) {
+	opts := []config.Option{config.WithName("s3proxy " + name), config.WithOutput(stderr)}
+	if extra != nil {
+		opts = append(opts, config.WithFlags(extra))
+	}
+	cfg, rest, err := config.Load(args, getenv, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(rest, " "))
+	}
+	return cfg, nil
+}

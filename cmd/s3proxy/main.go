@@ -1,0 +1,70 @@
+// Command s3proxy is an S3-compatible gateway that stores every object
+// content-addressed and deduplicated. Subcommands: serve (default), stats, gc,
+// version. Run `s3proxy help` for usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: s3proxy [command] [flags]
+
+commands:
+  serve     serve the S3 API (default)
+  stats     print stored and logical bytes, dedup ratio, counts (--json)
+  gc        collect unreferenced chunks now (--dry-run is not needed: it only
+            removes chunks unreferenced for longer than --gc-grace)
+  version   print the version
+
+Every setting is a flag, an S3PROXY_* environment variable and a YAML key;
+see docs/configuration.md. 'serve' is the default command.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, getenv, stdout, stderr)
+	case "stats":
+		err = stats(ctx, args, getenv, stdout, stderr)
+	case "gc":
+		err = gc(ctx, args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "s3proxy", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "s3proxy: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "s3proxy %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}

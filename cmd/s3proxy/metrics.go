@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics implements s3api.Observer and exports dedup figures.
+type metrics struct {
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	bytesIn      prometheus.Counter
+	bytesOut     prometheus.Counter
+	instantHits  prometheus.Counter
+	instantBytes prometheus.Counter
+}
+
+func newMetrics(reg *prometheus.Registry, a *app) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "s3proxy_requests_total", Help: "S3 requests by operation and HTTP status."}, []string{"op", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "s3proxy_request_duration_seconds", Help: "S3 request latency by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18)}, []string{"op"}),
+		bytesIn:      prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_bytes_in_total", Help: "Request body bytes received."}),
+		bytesOut:     prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_bytes_out_total", Help: "Response body bytes sent."}),
+		instantHits:  prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_instant_uploads_total", Help: "Uploads completed without reading their body."}),
+		instantBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_instant_upload_bytes_saved_total", Help: "Body bytes instant uploads did not transfer."}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.instantHits, m.instantBytes)
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(&statsCollector{a: a})
+	return m
+}
+
+func (m *metrics) ObserveRequest(op string, status int, dur time.Duration, in, out int64) {
+	m.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(op).Observe(dur.Seconds())
+	m.bytesIn.Add(float64(in))
+	m.bytesOut.Add(float64(out))
+}
+
+func (m *metrics) instant(bytes int64) {
+	m.instantHits.Inc()
+	m.instantBytes.Add(float64(bytes))
+}
+
+// statsCollector exports the metadata store's totals, cached briefly so scrapes stay
+// cheap on large stores.
+type statsCollector struct {
+	a    *app
+	mu   sync.Mutex
+	at   time.Time
+	vals map[string]float64
+}
+
+var statsDescs = map[string]*prometheus.Desc{
+	"objects":       prometheus.NewDesc("s3proxy_objects", "Objects stored.", nil, nil),
+	"logical_bytes": prometheus.NewDesc("s3proxy_logical_bytes", "Sum of object sizes.", nil, nil),
+	"chunks":        prometheus.NewDesc("s3proxy_chunks", "Chunks in the index.", nil, nil),
+	"stored_bytes":  prometheus.NewDesc("s3proxy_stored_bytes", "Sum of chunk sizes.", nil, nil),
+	"dedup_ratio":   prometheus.NewDesc("s3proxy_dedup_ratio", "Logical bytes / stored bytes.", nil, nil),
+	"uploads":       prometheus.NewDesc("s3proxy_multipart_uploads", "Multipart uploads in progress.", nil, nil),
+	"jobs_pending":  prometheus.NewDesc("s3proxy_jobs_pending", "Background jobs waiting.", nil, nil),
+	"jobs_failed":   prometheus.NewDesc("s3proxy_jobs_failed", "Background jobs that failed for good.", nil, nil),
+}
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range statsDescs {
+		ch <- d
+	}
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) > 10*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := c.a.meta.Stats(ctx)
+		cancel()
+		if err == nil {
+			c.vals = map[string]float64{"objects": float64(st.Objects), "logical_bytes": float64(st.LogicalBytes), "chunks": float64(st.Chunks),
+				"stored_bytes": float64(st.StoredBytes), "dedup_ratio": dedupRatio(st.LogicalBytes, st.StoredBytes), "uploads": float64(st.Uploads),
+				"jobs_pending": float64(st.Jobs["pending"]), "jobs_failed": float64(st.Jobs["failed"])}
+			c.at = time.Now()
+		}
+	}
+	for k, v := range c.vals {
+		ch <- prometheus.MustNewConstMetric(statsDescs[k], prometheus.GaugeValue, v)
+	}
+}
+
+func dedupRatio(logical, stored int64) float64 {
+	if stored == 0 {
+		return 1
+	}
+	return float64(logical) / float64(stored)
+}

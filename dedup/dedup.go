@@ -1,0 +1,391 @@
+// Package dedup owns content-addressed ingest: one pass over a body computes every
+// digest while the bytes stream into a fresh chunk; content already indexed is kept once.
+// It also opens chunks for reading (wherever they live) and collects garbage.
+//
+// Ordering is the invariant that keeps data safe: a chunk is durably written to its
+// backend before its index row exists, and an index row exists before any manifest
+// references it. A crash therefore leaves at worst an unreferenced blob or an
+// unreferenced index row, both of which the collector sweeps after a grace period.
+package dedup
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"s3proxy/backends"
+	"s3proxy/dedup/digest"
+	"s3proxy/meta"
+)
+
+// ErrChunkUnavailable means a chunk referenced by metadata could not be read: its
+// backend or owning node is unreachable. Callers report it as a retryable server error.
+var ErrChunkUnavailable = errors.New("chunk unavailable")
+
+// ErrChunkMissing means metadata references a chunk that its backend does not hold:
+// corruption, never a client's 404.
+var ErrChunkMissing = errors.New("chunk missing from its backend")
+
+// ErrChunkCorrupt means verify found the chunk damaged and no copy to repair it.
+var ErrChunkCorrupt = errors.New("chunk is marked corrupt")
+
+// Remote opens chunks held by other nodes (node-local backends in a cluster).
+type Remote interface {
+	OpenRemote(ctx context.Context, c meta.Chunk, offset, length int64) (io.ReadCloser, error)
+}
+
+// Engine is the dedup layer.
+type Engine struct {
+	meta           meta.MetaStore
+	stores         map[string]backends.BlobStore
+	defaultBackend string
+	node           string
+	nodeLocal      map[string]bool // backends whose chunks live on one node's disk
+	remote         Remote
+	log            *slog.Logger
+}
+
+// Config wires an Engine.
+type Config struct {
+	Meta           meta.MetaStore
+	Stores         map[string]backends.BlobStore
+	DefaultBackend string
+	// Node is this process's node id; recorded on chunks of node-local backends.
+	Node string
+	// NodeLocal names the backends whose storage is private to a node (local disk).
+	NodeLocal map[string]bool
+	Remote    Remote
+	Log       *slog.Logger
+}
+
+// New returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Meta == nil || len(cfg.Stores) == 0 {
+		return nil, errors.New("dedup: meta store and at least one backend are required")
+	}
+	if _, ok := cfg.Stores[cfg.DefaultBackend]; !ok {
+		return nil, fmt.Errorf("dedup: default backend %q is not configured", cfg.DefaultBackend)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{meta: cfg.Meta, stores: cfg.Stores, defaultBackend: cfg.DefaultBackend, node: cfg.Node,
+		nodeLocal: cfg.NodeLocal, remote: cfg.Remote, log: cfg.Log}, nil
+}
+
+// SetRemote installs the forwarder for chunks held by other nodes.
+func (e *Engine) SetRemote(r Remote) { e.remote = r }
+
+// Node returns this node's id.
+func (e *Engine) Node() string { return e.node }
+
+// Store returns a backend by name.
+func (e *Engine) Store(name string) (backends.BlobStore, bool) {
+	s, ok := e.stores[name]
+	return s, ok
+}
+
+// Stores returns every configured backend.
+func (e *Engine) Stores() map[string]backends.BlobStore { return e.stores }
+
+// NewUID returns a fresh chunk key: 32 hex characters of randomness, so keys never
+// collide and never reveal content or names.
+func NewUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// IngestInput describes a body to store.
+type IngestInput struct {
+	Body    io.Reader
+	Expect  digest.Expect
+	Backend string // placement ("" = default)
+	Scope   string // dedup scope of the writer
+}
+
+// Ingested is the result of Ingest: the chunk to reference and the body's digests.
+type Ingested struct {
+	Chunk meta.Chunk
+	Sums  digest.Sums
+	// Deduplicated is true when the content was already stored.
+	Deduplicated bool
+	// spare is our own freshly written copy when the index already had the content: kept
+	// until the caller's metadata commit succeeds, in case the indexed copy is collected
+	// in between (then ours is indexed instead).
+	spare *meta.Chunk
+	scope string
+}
+
+// Ingest streams in.Body into a new chunk while hashing it, verifies the declared
+// digests (a mismatch fails the write: nothing is stored), then indexes the chunk or,
+// when the content is already indexed, arranges to keep only the existing copy.
+// The caller must call Settle with its metadata commit.
+func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) {
+	backend := in.Backend
+	if backend == "" {
+		backend = e.defaultBackend
+	}
+	store, ok := e.stores[backend]
+	if !ok {
+		return nil, fmt.Errorf("dedup: backend %q is not configured", backend)
+	}
+	dr, err := digest.NewReader(in.Body, in.Expect)
+	if err != nil {
+		return nil, err
+	}
+	uid := NewUID()
+	if err := store.Put(ctx, uid, dr, in.Expect.Size, backends.PutOptions{SHA256: dr.SHA256}); err != nil {
+		var mm *digest.MismatchError
+		if errors.As(err, &mm) {
+			return nil, mm
+		}
+		return nil, fmt.Errorf("dedup: write chunk to %s: %w", backend, err)
+	}
+	if !dr.Done() {
+		// A store must read to EOF; if it did not, the digests are not trustworthy.
+		_ = store.Delete(context.WithoutCancel(ctx), uid)
+		return nil, fmt.Errorf("dedup: backend %s did not consume the body", backend)
+	}
+	sums := dr.Sums()
+	c := meta.Chunk{UID: uid, SHA256: sums.SHA256, MD5: sums.MD5, Size: sums.Size, Backend: backend}
+	if in.Expect.Algorithm != "" && in.Expect.Algorithm != digest.SHA256 {
+		c.Checksums = map[string]string{in.Expect.Algorithm: sums.Checksum}
+	}
+	if e.nodeLocal[backend] {
+		c.Node = e.node
+	}
+	got, created, err := e.meta.InsertChunk(ctx, c, in.Scope)
+	if err != nil {
+		_ = store.Delete(context.WithoutCancel(ctx), uid)
+		return nil, fmt.Errorf("dedup: index chunk: %w", err)
+	}
+	ing := &Ingested{Chunk: got, Sums: sums, Deduplicated: !created, scope: in.Scope}
+	if !created {
+		spare := c
+		ing.spare = &spare
+	}
+	return ing, nil
+}
+
+// Settle runs commit (the metadata change referencing ing.Chunk). If the indexed copy
+// vanished under us (collected between lookup and commit: the commit fails with
+// meta.ErrConflict), our own copy is indexed and the commit retried once. Our spare copy
+// is deleted afterwards when it is not needed.
+func (e *Engine) Settle(ctx context.Context, ing *Ingested, commit func(meta.Chunk) error) error {
+	err := commit(ing.Chunk)
+	if err != nil && ing.spare != nil && errors.Is(err, meta.ErrConflict) {
+		got, created, ierr := e.meta.InsertChunk(ctx, *ing.spare, ing.scope)
+		if ierr == nil {
+			if created {
+				ing.spare = nil // ours is now the indexed copy
+			}
+			ing.Chunk = got
+			err = commit(got)
+		}
+	}
+	if ing.spare != nil {
+		e.deleteBlob(context.WithoutCancel(ctx), ing.spare.Backend, ing.spare.UID)
+		ing.spare = nil
+	}
+	return err
+}
+
+// Discard releases an ingested body whose metadata commit will not happen. The indexed
+// chunk (refs 0) is left for the collector, since another writer may reference it.
+func (e *Engine) Discard(ctx context.Context, ing *Ingested) {
+	if ing != nil && ing.spare != nil {
+		e.deleteBlob(context.WithoutCancel(ctx), ing.spare.Backend, ing.spare.UID)
+		ing.spare = nil
+	}
+}
+
+func (e *Engine) deleteBlob(ctx context.Context, backend, uid string) {
+	s, ok := e.stores[backend]
+	if !ok {
+		return
+	}
+	if err := s.Delete(ctx, uid); err != nil {
+		// Harmless: the orphan sweep removes unindexed blobs later.
+		e.log.Warn("delete spare chunk", "backend", backend, "uid", uid, "err", err)
+	}
+}
+
+// Lookup finds indexed content by SHA-256 within scope ("" = any), for instant upload.
+func (e *Engine) Lookup(ctx context.Context, sum [32]byte, scope string) (meta.Chunk, error) {
+	return e.meta.FindChunk(ctx, sum, scope)
+}
+
+// Open reads length bytes (-1 = to the end) of a chunk from offset, from wherever it lives.
+func (e *Engine) Open(ctx context.Context, c meta.Chunk, offset, length int64) (io.ReadCloser, error) {
+	if c.Corrupt {
+		return nil, fmt.Errorf("%w: chunk %d (%s)", ErrChunkCorrupt, c.ID, c.UID)
+	}
+	if c.Node != "" && c.Node != e.node && e.nodeLocal[c.Backend] {
+		if e.remote == nil {
+			return nil, fmt.Errorf("%w: chunk %s is held by node %s and forwarding is not configured", ErrChunkUnavailable, c.UID, c.Node)
+		}
+		return e.remote.OpenRemote(ctx, c, offset, length)
+	}
+	store, ok := e.stores[c.Backend]
+	if !ok {
+		return nil, fmt.Errorf("%w: backend %q of chunk %s is not configured", ErrChunkUnavailable, c.Backend, c.UID)
+	}
+	rc, err := store.Get(ctx, c.UID, offset, length)
+	if err != nil {
+		return nil, classifyRead(c, err)
+	}
+	return &chunkReader{rc: rc, c: c}, nil
+}
+
+// OpenLocal opens a chunk of a backend held by this node (the owner side of forwarding).
+func (e *Engine) OpenLocal(ctx context.Context, backend, uid string, offset, length int64) (io.ReadCloser, error) {
+	store, ok := e.stores[backend]
+	if !ok {
+		return nil, fmt.Errorf("%w: backend %q", backends.ErrNotFound, backend)
+	}
+	return store.Get(ctx, uid, offset, length)
+}
+
+func classifyRead(c meta.Chunk, err error) error {
+	switch {
+	case errors.Is(err, backends.ErrNotFound):
+		return fmt.Errorf("%w: chunk %d (%s) in %s: %v", ErrChunkMissing, c.ID, c.UID, c.Backend, err)
+	case errors.Is(err, backends.ErrCanceled), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	default:
+		return fmt.Errorf("%w: chunk %s in %s: %w", ErrChunkUnavailable, c.UID, c.Backend, err)
+	}
+}
+
+// chunkReader classifies errors surfacing mid-stream (stores that report a missing key
+// only on first Read).
+type chunkReader struct {
+	rc io.ReadCloser
+	c  meta.Chunk
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = classifyRead(r.c, err)
+	}
+	return n, err
+}
+
+// WriteTo lets io.Copy reach the store's own reader (and so sendfile for local files).
+func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
+	n, err := io.Copy(w, r.rc)
+	if err != nil {
+		err = classifyRead(r.c, err)
+	}
+	return n, err
+}
+
+func (r *chunkReader) Close() error { return r.rc.Close() }
+
+// GCResult counts what a collection did.
+type GCResult struct {
+	Chunks      int64 // index entries removed
+	Bytes       int64
+	Orphans     int64 // blobs with no index entry removed
+	OrphanBytes int64
+	Errors      int64
+}
+
+// GC removes chunks unreferenced for longer than grace, then blobs that no index entry
+// names (left by a crash between writing a chunk and indexing it) older than grace.
+// Each index entry is deleted by a statement that re-checks it is still unreferenced,
+// so a concurrent upload that references the chunk first always wins; the blob is
+// deleted only after its entry is gone.
+func (e *Engine) GC(ctx context.Context, grace time.Duration, progress func(GCResult)) (GCResult, error) {
+	var res GCResult
+	cutoff := time.Now().Add(-grace)
+	for {
+		cands, err := e.meta.GCCandidates(ctx, cutoff, 500)
+		if err != nil {
+			return res, err
+		}
+		if len(cands) == 0 {
+			break
+		}
+		removed := 0
+		for _, c := range cands {
+			ok, err := e.meta.DeleteChunkIfUnreferenced(ctx, c.ID, cutoff)
+			if err != nil {
+				res.Errors++
+				e.log.Warn("gc: delete index entry", "chunk", c.ID, "err", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			removed++
+			if s, ok := e.stores[c.Backend]; ok && (c.Node == "" || c.Node == e.node || !e.nodeLocal[c.Backend]) {
+				if err := s.Delete(ctx, c.UID); err != nil {
+					res.Errors++
+					e.log.Warn("gc: delete blob", "backend", c.Backend, "uid", c.UID, "err", err)
+				}
+			}
+			// A blob on another node's disk is swept by that node's orphan pass.
+			res.Chunks++
+			res.Bytes += c.Size
+		}
+		if progress != nil {
+			progress(res)
+		}
+		if removed == 0 {
+			break // only racing entries left; try again next round
+		}
+	}
+	for name, s := range e.stores {
+		if e.nodeLocal[name] || len(e.stores) > 0 {
+			if err := e.sweepOrphans(ctx, name, s, cutoff, &res); err != nil {
+				return res, err
+			}
+		}
+	}
+	if progress != nil {
+		progress(res)
+	}
+	return res, nil
+}
+
+func (e *Engine) sweepOrphans(ctx context.Context, name string, s backends.BlobStore, cutoff time.Time, res *GCResult) error {
+	var orphans []backends.Info
+	err := s.List(ctx, "", func(info backends.Info) error {
+		if info.ModTime.After(cutoff) {
+			return nil // may be a chunk being written right now
+		}
+		if _, err := e.meta.ChunkByUID(ctx, info.Key); err == nil {
+			return nil
+		} else if !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		orphans = append(orphans, info)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("gc: list %s: %w", name, err)
+	}
+	for _, o := range orphans {
+		// Re-check: a slow ingest may have indexed it since the listing.
+		if _, err := e.meta.ChunkByUID(ctx, o.Key); !errors.Is(err, meta.ErrNotFound) {
+			continue
+		}
+		if err := s.Delete(ctx, o.Key); err != nil {
+			res.Errors++
+			continue
+		}
+		res.Orphans++
+		res.OrphanBytes += o.Size
+	}
+	return nil
+}

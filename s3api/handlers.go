@@ -1,0 +1,612 @@
+package s3api
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"s3proxy/s3api/s3err"
+	"s3proxy/s3api/sigv4"
+	"s3proxy/translate"
+)
+
+// Limits on what a client may send outside object bodies.
+const (
+	maxXMLBody      = 1 << 20 // DeleteObjects, CreateBucket and similar
+	maxCompleteBody = 4 << 20 // CompleteMultipartUpload lists up to 10,000 parts
+	maxUserMeta     = 2 << 10 // S3's limit on user-defined metadata
+)
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// operation names the S3 operation of a request (for logs and metrics).
+func operation(r *http.Request, bucket, key string) string {
+	q := r.URL.Query()
+	has := func(k string) bool { _, ok := q[k]; return ok }
+	switch {
+	case bucket == "":
+		if r.Method == http.MethodGet {
+			return "ListBuckets"
+		}
+	case key == "":
+		switch r.Method {
+		case http.MethodGet:
+			switch {
+			case has("location"):
+				return "GetBucketLocation"
+			case has("uploads"):
+				return "ListMultipartUploads"
+			case has("versions"):
+				return "ListObjectVersions"
+			case has("versioning"):
+				return "GetBucketVersioning"
+			case has("acl"):
+				return "GetBucketAcl"
+			case q.Get("list-type") == "2":
+				return "ListObjectsV2"
+			case len(q) == 0 || has("prefix") || has("delimiter") || has("marker") || has("max-keys") || has("encoding-type"):
+				return "ListObjects"
+			}
+			return "GetBucketSubresource"
+		case http.MethodPut:
+			if len(q) == 0 {
+				return "CreateBucket"
+			}
+			return "PutBucketSubresource"
+		case http.MethodHead:
+			return "HeadBucket"
+		case http.MethodDelete:
+			if len(q) == 0 {
+				return "DeleteBucket"
+			}
+			return "DeleteBucketSubresource"
+		case http.MethodPost:
+			if has("delete") {
+				return "DeleteObjects"
+			}
+		}
+	default:
+		switch r.Method {
+		case http.MethodGet:
+			switch {
+			case has("uploadId"):
+				return "ListParts"
+			case has("acl"):
+				return "GetObjectAcl"
+			case has("tagging"), has("retention"), has("legal-hold"), has("attributes"), has("torrent"):
+				return "GetObjectSubresource"
+			}
+			return "GetObject"
+		case http.MethodHead:
+			return "HeadObject"
+		case http.MethodPut:
+			switch {
+			case has("partNumber") && has("uploadId") && r.Header.Get("x-amz-copy-source") != "":
+				return "UploadPartCopy"
+			case has("partNumber") && has("uploadId"):
+				return "UploadPart"
+			case has("tagging"), has("acl"), has("retention"), has("legal-hold"):
+				return "PutObjectSubresource"
+			case r.Header.Get("x-amz-copy-source") != "":
+				return "CopyObject"
+			}
+			return "PutObject"
+		case http.MethodDelete:
+			if has("uploadId") {
+				return "AbortMultipartUpload"
+			}
+			if has("tagging") {
+				return "DeleteObjectSubresource"
+			}
+			return "DeleteObject"
+		case http.MethodPost:
+			switch {
+			case has("uploads"):
+				return "CreateMultipartUpload"
+			case has("uploadId"):
+				return "CompleteMultipartUpload"
+			}
+		}
+	}
+	return "Unknown"
+}
+
+func (s *Server) dispatch(rq *request) error {
+	if rq.op != "ListBuckets" && rq.bucket == "" {
+		return s3err.New(s3err.MethodNotAllowed)
+	}
+	if err := checkVersionID(rq.r); err != nil {
+		return err
+	}
+	switch rq.op {
+	case "ListBuckets":
+		return s.listBuckets(rq)
+	case "CreateBucket":
+		return s.createBucket(rq)
+	case "HeadBucket":
+		return s.headBucket(rq)
+	case "DeleteBucket":
+		return s.deleteBucket(rq)
+	case "GetBucketLocation":
+		return s.getBucketLocation(rq)
+	case "ListObjects":
+		return s.listObjectsV1(rq)
+	case "ListObjectsV2":
+		return s.listObjectsV2(rq)
+	case "ListObjectVersions":
+		return s.listObjectVersions(rq)
+	case "GetBucketVersioning":
+		if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+			return err
+		}
+		return s.writeXML(rq, http.StatusOK, versioningConfiguration{NS: s3NS})
+	case "GetBucketAcl", "GetObjectAcl":
+		return s.getACL(rq)
+	case "DeleteObjects":
+		return s.deleteObjects(rq)
+	case "PutObject":
+		return s.putObject(rq)
+	case "CopyObject":
+		return s.copyObject(rq)
+	case "GetObject":
+		return s.getObject(rq, false)
+	case "HeadObject":
+		return s.getObject(rq, true)
+	case "DeleteObject":
+		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, rq.key); err != nil {
+			return err
+		}
+		rq.w.WriteHeader(http.StatusNoContent)
+		return nil
+	case "CreateMultipartUpload":
+		return s.createMultipartUpload(rq)
+	case "UploadPart":
+		return s.uploadPart(rq)
+	case "UploadPartCopy":
+		return s.uploadPartCopy(rq)
+	case "CompleteMultipartUpload":
+		return s.completeMultipartUpload(rq)
+	case "AbortMultipartUpload":
+		if err := s.svc.AbortMultipartUpload(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("uploadId")); err != nil {
+			return err
+		}
+		rq.w.WriteHeader(http.StatusNoContent)
+		return nil
+	case "ListParts":
+		return s.listParts(rq)
+	case "ListMultipartUploads":
+		return s.listMultipartUploads(rq)
+	}
+	return s3err.Newf(s3err.NotImplemented, "%s %s is not implemented by s3proxy.", rq.r.Method, rq.op)
+}
+
+// checkVersionID accepts versionId=null (the only version of an unversioned object),
+// which rclone and test suites send; any other id cannot exist here.
+func checkVersionID(r *http.Request) error {
+	q := r.URL.Query()
+	if v, ok := q["versionId"]; ok && (len(v) != 1 || v[0] != "null") {
+		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+	}
+	return nil
+}
+
+func (s *Server) writeXML(rq *request, status int, v any) error {
+	out, err := xml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := rq.w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", itoa(int64(len(out)+len(xml.Header))))
+	rq.w.WriteHeader(status)
+	_, _ = io.WriteString(rq.w, xml.Header)
+	_, _ = rq.w.Write(out)
+	return nil
+}
+
+// readXML decodes a small XML request body, verifying the signed payload hash and
+// Content-MD5 when present.
+func (s *Server) readXML(rq *request, limit int64, v any) error {
+	body := rq.auth.Body
+	if len(rq.auth.SignedPayloadSHA256) == 32 {
+		body = sigv4.VerifyPayload(body, rq.auth.SignedPayloadSHA256)
+	}
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > limit {
+		return s3err.New(s3err.MaxMessageLengthExceeded)
+	}
+	if md := rq.r.Header.Get("Content-MD5"); md != "" {
+		want, err := base64.StdEncoding.DecodeString(md)
+		if err != nil || len(want) != 16 {
+			return s3err.New(s3err.InvalidDigest)
+		}
+		if got := md5Sum(data); string(got[:]) != string(want) {
+			return s3err.New(s3err.BadDigest)
+		}
+	}
+	if len(data) == 0 {
+		return s3err.New(s3err.MissingRequestBodyError)
+	}
+	if err := xml.Unmarshal(data, v); err != nil {
+		return s3err.Wrap(s3err.MalformedXML, err)
+	}
+	return nil
+}
+
+func (s *Server) listBuckets(rq *request) error {
+	bs, err := s.svc.ListBuckets(rq.r.Context(), rq.principal)
+	if err != nil {
+		return err
+	}
+	res := listAllMyBucketsResult{NS: s3NS, Owner: owner{ID: rq.principal.AccessKey, DisplayName: rq.principal.AccessKey}}
+	for _, b := range bs {
+		res.Buckets = append(res.Buckets, bucketElem{Name: b.Name, CreationDate: iso8601(b.CreatedAt), BucketRegion: b.Region})
+	}
+	return s.writeXML(rq, http.StatusOK, res)
+}
+
+func (s *Server) createBucket(rq *request) error {
+	var loc string
+	if rq.r.ContentLength > 0 || rq.auth.DecodedLength > 0 {
+		var cfg createBucketConfiguration
+		if err := s.readXML(rq, maxXMLBody, &cfg); err != nil {
+			return err
+		}
+		loc = cfg.LocationConstraint
+	}
+	if err := s.svc.CreateBucket(rq.r.Context(), rq.principal, rq.bucket, loc); err != nil {
+		return err
+	}
+	rq.w.Header().Set("Location", "/"+rq.bucket)
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) headBucket(rq *request) error {
+	b, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket)
+	if err != nil {
+		return err
+	}
+	rq.w.Header().Set("x-amz-bucket-region", b.Region)
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteBucket(rq *request) error {
+	if err := s.svc.DeleteBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) getBucketLocation(rq *request) error {
+	b, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket)
+	if err != nil {
+		return err
+	}
+	// S3 reports us-east-1 as an empty constraint.
+	v := b.Region
+	if v == "us-east-1" {
+		v = ""
+	}
+	return s.writeXML(rq, http.StatusOK, locationConstraint{NS: s3NS, Value: v})
+}
+
+func (s *Server) getACL(rq *request) error {
+	var ownerKey string
+	if rq.key == "" {
+		b, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket)
+		if err != nil {
+			return err
+		}
+		ownerKey = b.Owner
+	} else {
+		out, err := s.svc.GetObject(rq.r.Context(), &translate.GetObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, HeadOnly: true})
+		if err != nil {
+			return err
+		}
+		ownerKey = out.Info.Owner
+	}
+	o := owner{ID: ownerKey, DisplayName: ownerKey}
+	return s.writeXML(rq, http.StatusOK, accessControlPolicy{NS: s3NS, Owner: o, Grants: []grant{{
+		Grantee:    grantee{XMLNS: "http://www.w3.org/2001/XMLSchema-instance", XSIType: "CanonicalUser", ID: o.ID, DisplayName: o.DisplayName},
+		Permission: "FULL_CONTROL",
+	}}})
+}
+
+// listParams reads the shared listing parameters.
+func listParams(q url.Values) (prefix, delim string, maxKeys int, urlEnc bool, err error) {
+	prefix, delim = q.Get("prefix"), q.Get("delimiter")
+	maxKeys = 1000
+	if v := q.Get("max-keys"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 {
+			return "", "", 0, false, s3err.Newf(s3err.InvalidArgument, "Provided max-keys not an integer or within integer range")
+		}
+		maxKeys = min(n, 1000)
+	}
+	switch et := q.Get("encoding-type"); et {
+	case "":
+	case "url":
+		urlEnc = true
+	default:
+		return "", "", 0, false, s3err.Newf(s3err.InvalidArgument, "Invalid Encoding Method specified in Request")
+	}
+	return prefix, delim, maxKeys, urlEnc, nil
+}
+
+// s3URLEncode encodes as S3 does for encoding-type=url (like query escaping, with
+// spaces as %20 and '/' kept).
+func s3URLEncode(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+}
+
+func encIf(on bool, s string) string {
+	if on && s != "" {
+		return s3URLEncode(s)
+	}
+	return s
+}
+
+func (s *Server) contents(objs []translate.ObjectInfo, withOwner, urlEnc bool) []contentsElem {
+	out := make([]contentsElem, 0, len(objs))
+	for _, o := range objs {
+		c := contentsElem{Key: encIf(urlEnc, o.Key), LastModified: iso8601(o.LastModified), ETag: `"` + o.ETag + `"`, Size: o.Size, StorageClass: "STANDARD"}
+		for a := range o.Checksums {
+			c.ChecksumAlgorithm = append(c.ChecksumAlgorithm, a)
+		}
+		if len(c.ChecksumAlgorithm) > 0 {
+			c.ChecksumType = o.ChecksumType
+		}
+		if withOwner {
+			c.Owner = &owner{ID: o.Owner, DisplayName: o.Owner}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func prefixes(ps []string, urlEnc bool) []prefixElem {
+	out := make([]prefixElem, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, prefixElem{Prefix: encIf(urlEnc, p)})
+	}
+	return out
+}
+
+func (s *Server) listObjectsV2(rq *request) error {
+	q := rq.r.URL.Query()
+	prefix, delim, maxKeys, urlEnc, err := listParams(q)
+	if err != nil {
+		return err
+	}
+	after := q.Get("start-after")
+	token := q.Get("continuation-token")
+	if _, ok := q["continuation-token"]; ok {
+		raw, derr := base64.RawURLEncoding.DecodeString(token)
+		if derr != nil || token == "" {
+			return s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
+		}
+		after = string(raw)
+	}
+	res, err := s.svc.ListObjects(rq.r.Context(), &translate.ListObjectsInput{Principal: rq.principal, Bucket: rq.bucket, Prefix: prefix, Delimiter: delim, After: after, MaxKeys: maxKeys})
+	if err != nil {
+		return err
+	}
+	out := listBucketResultV2{NS: s3NS, Name: rq.bucket, Prefix: encIf(urlEnc, prefix), Delimiter: encIf(urlEnc, delim), MaxKeys: maxKeys,
+		KeyCount: len(res.Objects) + len(res.CommonPrefixes), IsTruncated: res.Truncated, ContinuationToken: token,
+		StartAfter: encIf(urlEnc, q.Get("start-after")),
+		Contents:   s.contents(res.Objects, q.Get("fetch-owner") == "true", urlEnc), CommonPrefixes: prefixes(res.CommonPrefixes, urlEnc)}
+	if urlEnc {
+		out.EncodingType = "url"
+	}
+	if res.Truncated {
+		out.NextContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.NextAfter))
+	}
+	return s.writeXML(rq, http.StatusOK, out)
+}
+
+func (s *Server) listObjectsV1(rq *request) error {
+	q := rq.r.URL.Query()
+	prefix, delim, maxKeys, urlEnc, err := listParams(q)
+	if err != nil {
+		return err
+	}
+	marker := q.Get("marker")
+	res, err := s.svc.ListObjects(rq.r.Context(), &translate.ListObjectsInput{Principal: rq.principal, Bucket: rq.bucket, Prefix: prefix, Delimiter: delim, After: marker, MaxKeys: maxKeys})
+	if err != nil {
+		return err
+	}
+	out := listBucketResultV1{NS: s3NS, Name: rq.bucket, Prefix: encIf(urlEnc, prefix), Marker: encIf(urlEnc, marker), Delimiter: encIf(urlEnc, delim),
+		MaxKeys: maxKeys, IsTruncated: res.Truncated, Contents: s.contents(res.Objects, true, urlEnc), CommonPrefixes: prefixes(res.CommonPrefixes, urlEnc)}
+	if urlEnc {
+		out.EncodingType = "url"
+	}
+	// S3 returns NextMarker only with a delimiter; clients otherwise use the last key.
+	if res.Truncated && delim != "" {
+		out.NextMarker = encIf(urlEnc, res.NextAfter)
+	}
+	return s.writeXML(rq, http.StatusOK, out)
+}
+
+// listObjectVersions lists the single (null) version of each key: buckets are
+// unversioned, but clients clean up through this call.
+func (s *Server) listObjectVersions(rq *request) error {
+	q := rq.r.URL.Query()
+	prefix, delim, maxKeys, urlEnc, err := listParams(q)
+	if err != nil {
+		return err
+	}
+	keyMarker := q.Get("key-marker")
+	res, err := s.svc.ListObjects(rq.r.Context(), &translate.ListObjectsInput{Principal: rq.principal, Bucket: rq.bucket, Prefix: prefix, Delimiter: delim, After: keyMarker, MaxKeys: maxKeys})
+	if err != nil {
+		return err
+	}
+	out := listVersionsResult{NS: s3NS, Name: rq.bucket, Prefix: encIf(urlEnc, prefix), KeyMarker: encIf(urlEnc, keyMarker), VersionIDMarker: q.Get("version-id-marker"),
+		Delimiter: encIf(urlEnc, delim), MaxKeys: maxKeys, IsTruncated: res.Truncated, CommonPrefixes: prefixes(res.CommonPrefixes, urlEnc)}
+	if urlEnc {
+		out.EncodingType = "url"
+	}
+	for _, o := range res.Objects {
+		out.Versions = append(out.Versions, versionElem{Key: encIf(urlEnc, o.Key), VersionID: "null", IsLatest: true, LastModified: iso8601(o.LastModified),
+			ETag: `"` + o.ETag + `"`, Size: o.Size, Owner: &owner{ID: o.Owner, DisplayName: o.Owner}, StorageClass: "STANDARD"})
+	}
+	if res.Truncated {
+		out.NextKeyMarker = encIf(urlEnc, res.NextAfter)
+		out.NextVersionIDMarker = "null"
+	}
+	return s.writeXML(rq, http.StatusOK, out)
+}
+
+func (s *Server) deleteObjects(rq *request) error {
+	if rq.r.Header.Get("Content-MD5") == "" && !hasChecksumHeader(rq.r.Header) && rq.auth.Trailer == nil {
+		// S3 requires an integrity check on DeleteObjects; newest SDKs send a CRC instead of MD5.
+		return s3err.Newf(s3err.InvalidRequest, "Missing required header for this request: Content-MD5")
+	}
+	var req deleteRequest
+	if err := s.readXML(rq, maxXMLBody, &req); err != nil {
+		return err
+	}
+	if len(req.Objects) > 1000 {
+		return s3err.New(s3err.MalformedXML)
+	}
+	res := deleteResult{NS: s3NS}
+	for _, o := range req.Objects {
+		if o.VersionID != "" && o.VersionID != "null" {
+			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: "NoSuchVersion", Message: "The specified version does not exist."})
+			continue
+		}
+		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, o.Key); err != nil {
+			e := s.toS3Error(rq, err)
+			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: string(e.Code), Message: e.Msg()})
+			continue
+		}
+		if !req.Quiet {
+			res.Deleted = append(res.Deleted, deletedElem{Key: o.Key, VersionID: o.VersionID})
+		}
+	}
+	return s.writeXML(rq, http.StatusOK, res)
+}
+
+func hasChecksumHeader(h http.Header) bool {
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") && !strings.EqualFold(k, "x-amz-checksum-type") && !strings.EqualFold(k, "x-amz-checksum-mode") {
+			return true
+		}
+	}
+	return false
+}
+
+// objectHeaders are the stored representation headers of an object.
+var objectHeaders = []string{"Content-Encoding", "Content-Disposition", "Cache-Control", "Expires", "Content-Language"}
+
+// parseObjectAttrs reads content type, stored headers and user metadata of a write.
+func parseObjectAttrs(h http.Header) (string, map[string]string, map[string]string, error) {
+	ct := h.Get("Content-Type")
+	headers := map[string]string{}
+	for _, k := range objectHeaders {
+		if v := h.Get(k); v != "" {
+			if k == "Content-Encoding" {
+				v = stripAWSChunked(v)
+				if v == "" {
+					continue
+				}
+			}
+			headers[k] = v
+		}
+	}
+	meta := map[string]string{}
+	size := 0
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		if !strings.HasPrefix(lk, "x-amz-meta-") {
+			continue
+		}
+		name := lk[len("x-amz-meta-"):]
+		v := strings.Join(vs, ",")
+		meta[name] = v
+		size += len(name) + len(v)
+	}
+	if size > maxUserMeta {
+		return "", nil, nil, s3err.New(s3err.MetadataTooLarge)
+	}
+	return ct, headers, meta, nil
+}
+
+// stripAWSChunked removes the transfer framing from Content-Encoding: it describes how
+// the body was sent, not the object.
+func stripAWSChunked(v string) string {
+	var keep []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p != "" && !strings.EqualFold(p, "aws-chunked") {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// parseTime parses an HTTP date header (any of the three HTTP formats).
+func parseTime(v string) *time.Time {
+	if v == "" {
+		return nil
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return nil // S3 ignores malformed dates in conditional headers
+	}
+	return &t
+}
+
+func parseConditions(h http.Header, prefix string) translate.Conditions {
+	return translate.Conditions{
+		IfMatch:           h.Get(prefix + "If-Match"),
+		IfNoneMatch:       h.Get(prefix + "If-None-Match"),
+		IfModifiedSince:   parseTime(h.Get(prefix + "If-Modified-Since")),
+		IfUnmodifiedSince: parseTime(h.Get(prefix + "If-Unmodified-Since")),
+	}
+}
+
+// parseRange parses a single "bytes=" range. Syntactically invalid or multi-range
+// headers are ignored (the whole object is returned), as S3 does.
+func parseRange(v string) *translate.Range {
+	v = strings.TrimSpace(v)
+	spec, ok := strings.CutPrefix(v, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return nil
+	}
+	a, b, ok := strings.Cut(spec, "-")
+	if !ok {
+		return nil
+	}
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if a == "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return nil
+		}
+		return &translate.Range{IsSuffix: true, Suffix: n}
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return nil
+	}
+	end := int64(-1)
+	if b != "" {
+		end, err = strconv.ParseInt(b, 10, 64)
+		if err != nil || end < start {
+			return nil
+		}
+	}
+	return &translate.Range{Start: start, End: end}
+}

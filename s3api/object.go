@@ -1,0 +1,304 @@
+package s3api
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"s3proxy/meta"
+	"s3proxy/s3api/s3err"
+	"s3proxy/translate"
+)
+
+func md5Sum(b []byte) [16]byte { return md5.Sum(b) }
+
+// checksumHeaders maps x-amz-checksum-<algo> header names to algorithm names.
+var checksumHeaders = map[string]string{
+	"x-amz-checksum-crc32":     "CRC32",
+	"x-amz-checksum-crc32c":    "CRC32C",
+	"x-amz-checksum-crc64nvme": "CRC64NVME",
+	"x-amz-checksum-sha1":      "SHA1",
+	"x-amz-checksum-sha256":    "SHA256",
+}
+
+func checksumHeaderName(algo string) string { return "x-amz-checksum-" + strings.ToLower(algo) }
+
+// objectBody turns the authenticated request body and its integrity headers into a
+// translate.Body: nothing is read here.
+func (s *Server) objectBody(rq *request) (translate.Body, error) {
+	h := rq.r.Header
+	b := translate.Body{Reader: rq.auth.Body, Size: rq.auth.DecodedLength, ContentSHA256: rq.auth.SignedPayloadSHA256}
+	if b.Size < 0 {
+		return b, s3err.New(s3err.MissingContentLength)
+	}
+	if v := h.Get("Content-MD5"); v != "" {
+		md, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(md) != 16 {
+			return b, s3err.New(s3err.InvalidDigest)
+		}
+		b.ContentMD5 = md
+	}
+	var algo, hdrValue string
+	for name, a := range checksumHeaders {
+		if v := h.Get(name); v != "" {
+			if algo != "" {
+				return b, s3err.Newf(s3err.InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+			}
+			algo, hdrValue = a, v
+		}
+	}
+	for _, t := range rq.auth.TrailerNames {
+		if a, ok := checksumHeaders[strings.ToLower(t)]; ok {
+			if algo != "" && algo != a {
+				return b, s3err.Newf(s3err.InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+			}
+			algo = a
+		}
+	}
+	if algo == "" {
+		for _, k := range []string{"x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"} {
+			if v := h.Get(k); v != "" {
+				a, err := translate.NormalizeChecksumAlgorithm(v)
+				if err != nil {
+					return b, s3err.Newf(s3err.InvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+				}
+				algo = a
+				break
+			}
+		}
+	}
+	if algo != "" {
+		b.ChecksumAlgorithm = algo
+		name := checksumHeaderName(algo)
+		if hdrValue != "" {
+			if !translate.ValidChecksum(algo, hdrValue) {
+				return b, s3err.Newf(s3err.InvalidRequest, "Value for %s header is invalid.", name)
+			}
+			b.ChecksumHeader = hdrValue
+			b.Checksum = func() (string, bool) { return hdrValue, true }
+		} else if rq.auth.Trailer != nil {
+			trailer := rq.auth.Trailer
+			b.Checksum = func() (string, bool) {
+				v := trailer().Get(name)
+				return v, v != ""
+			}
+		}
+	}
+	b.Unread = strings.EqualFold(h.Get("Expect"), "100-continue")
+	return b, nil
+}
+
+func setChecksumHeaders(h http.Header, sums map[string]string, typ string) {
+	for a, v := range sums {
+		h.Set(checksumHeaderName(a), v)
+	}
+	if len(sums) > 0 && typ != "" {
+		h.Set("x-amz-checksum-type", typ)
+	}
+}
+
+func writeCondition(h http.Header) (meta.WriteCondition, error) {
+	var c meta.WriteCondition
+	if v := h.Get("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			return c, s3err.Newf(s3err.NotImplemented, "If-None-Match on writes supports only '*'.")
+		}
+		c.IfNoneMatchStar = true
+	}
+	if v := h.Get("If-Match"); v != "" {
+		c.IfMatch = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	return c, nil
+}
+
+func (s *Server) putObject(rq *request) error {
+	body, err := s.objectBody(rq)
+	if err != nil {
+		return err
+	}
+	ct, headers, um, err := parseObjectAttrs(rq.r.Header)
+	if err != nil {
+		return err
+	}
+	cond, err := writeCondition(rq.r.Header)
+	if err != nil {
+		return err
+	}
+	out, err := s.svc.PutObject(rq.r.Context(), &translate.PutObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key,
+		Body: body, ContentType: ct, Headers: headers, UserMeta: um, Cond: cond})
+	if err != nil {
+		return err
+	}
+	h := rq.w.Header()
+	h.Set("ETag", `"`+out.ETag+`"`)
+	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
+	if out.Instant {
+		// The body was never read: the connection cannot carry another request.
+		h.Set("Connection", "close")
+	}
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// responseOverrides are the GetObject query parameters that override response headers.
+var responseOverrides = map[string]string{
+	"response-content-type":        "Content-Type",
+	"response-content-language":    "Content-Language",
+	"response-expires":             "Expires",
+	"response-cache-control":       "Cache-Control",
+	"response-content-disposition": "Content-Disposition",
+	"response-content-encoding":    "Content-Encoding",
+}
+
+func (s *Server) getObject(rq *request, head bool) error {
+	q := rq.r.URL.Query()
+	in := &translate.GetObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, HeadOnly: head,
+		Cond: parseConditions(rq.r.Header, "")}
+	if v := rq.r.Header.Get("Range"); v != "" {
+		in.Range = parseRange(v)
+	}
+	if v := q.Get("partNumber"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return s3err.Newf(s3err.InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+		}
+		in.PartNumber = n
+	}
+	out, err := s.svc.GetObject(rq.r.Context(), in)
+	if err != nil {
+		if te, ok := err.(*translate.Error); ok && te.Code == translate.CodeNotModified {
+			h := rq.w.Header()
+			if out != nil {
+				h.Set("ETag", `"`+out.Info.ETag+`"`)
+			}
+			rq.w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+		return err
+	}
+	if out.Body != nil {
+		defer out.Body.Close()
+	}
+	info := out.Info
+	h := rq.w.Header()
+	h.Set("ETag", `"`+info.ETag+`"`)
+	h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	ct := info.ContentType
+	if ct == "" {
+		ct = "binary/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	for k, v := range info.Headers {
+		h.Set(k, v)
+	}
+	for k, v := range info.UserMeta {
+		h["X-Amz-Meta-"+canonicalMetaName(k)] = []string{v}
+	}
+	if in.PartNumber > 0 && info.PartsCount > 0 {
+		h.Set("x-amz-mp-parts-count", strconv.Itoa(info.PartsCount))
+	}
+	if strings.EqualFold(rq.r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
+		switch {
+		case in.PartNumber > 0 && out.PartChecksums != nil:
+			setChecksumHeaders(h, out.PartChecksums, "")
+		case !out.Partial || out.Length == info.Size:
+			setChecksumHeaders(h, info.Checksums, info.ChecksumType)
+		}
+	}
+	for p, hdr := range responseOverrides {
+		if v := q.Get(p); v != "" {
+			h.Set(hdr, v)
+		}
+	}
+	h.Set("Content-Length", itoa(out.Length))
+	status := http.StatusOK
+	if out.Partial {
+		h.Set("Content-Range", "bytes "+itoa(out.Offset)+"-"+itoa(out.Offset+out.Length-1)+"/"+itoa(info.Size))
+		status = http.StatusPartialContent
+	}
+	rq.w.WriteHeader(status)
+	if head || out.Body == nil {
+		return nil
+	}
+	if _, err := io.Copy(rq.w, out.Body); err != nil {
+		// Headers are sent: abort the connection so the client sees a truncated body.
+		s.log.Warn("get object: stream failed", "request_id", rq.id, "bucket", rq.bucket, "key", rq.key, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// canonicalMetaName keeps user metadata names as stored (lower case), which is what
+// S3 returns; Go would otherwise canonicalize them.
+func canonicalMetaName(k string) string { return k }
+
+// parseCopySource parses x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded.
+func parseCopySource(v string) (bucket, key string, err error) {
+	src, ver, _ := strings.Cut(v, "?")
+	if ver != "" {
+		vq, perr := url.ParseQuery(ver)
+		if perr != nil || (vq.Get("versionId") != "" && vq.Get("versionId") != "null") {
+			return "", "", s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+		}
+	}
+	dec, perr := url.PathUnescape(src)
+	if perr != nil {
+		return "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	dec = strings.TrimPrefix(dec, "/")
+	bucket, key, ok := strings.Cut(dec, "/")
+	if !ok || bucket == "" || key == "" {
+		return "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	return bucket, key, nil
+}
+
+func (s *Server) copyObject(rq *request) error {
+	sb, sk, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
+	if err != nil {
+		return err
+	}
+	h := rq.r.Header
+	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, DstBucket: rq.bucket, DstKey: rq.key,
+		SrcCond: parseConditions(h, "x-amz-copy-source-")}
+	switch d := strings.ToUpper(h.Get("x-amz-metadata-directive")); d {
+	case "", "COPY":
+	case "REPLACE":
+		in.ReplaceMetadata = true
+		ct, headers, um, err := parseObjectAttrs(h)
+		if err != nil {
+			return err
+		}
+		in.ContentType, in.Headers, in.UserMeta = ct, headers, um
+	default:
+		return s3err.Newf(s3err.InvalidArgument, "Unknown metadata directive.")
+	}
+	if in.DstCond, err = writeCondition(h); err != nil {
+		return err
+	}
+	info, err := s.svc.CopyObject(rq.r.Context(), in)
+	if err != nil {
+		return err
+	}
+	res := copyObjectResult{NS: s3NS, LastModified: iso8601(info.LastModified), ETag: `"` + info.ETag + `"`}
+	for a, v := range info.Checksums {
+		switch a {
+		case "CRC32":
+			res.ChecksumCRC32 = v
+		case "CRC32C":
+			res.ChecksumCRC32C = v
+		case "CRC64NVME":
+			res.ChecksumCRC64 = v
+		case "SHA1":
+			res.ChecksumSHA1 = v
+		case "SHA256":
+			res.ChecksumSHA256 = v
+		}
+	}
+	return s.writeXML(rq, http.StatusOK, res)
+}

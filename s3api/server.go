@@ -1,0 +1,322 @@
+// Package s3api is the S3 front end: routing (path-style and virtual-host style),
+// authentication (SigV4 header and presigned, aws-chunked bodies), request checksums,
+// the XML wire format and S3 errors. It knows nothing of storage: every operation is a
+// call on Service, implemented by translate.
+package s3api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"s3proxy/s3api/s3err"
+	"s3proxy/s3api/sigv4"
+	"s3proxy/translate"
+)
+
+// Service is what the front end needs from the object model (implemented by translate).
+type Service interface {
+	ListBuckets(ctx context.Context, p translate.Principal) ([]translate.BucketInfo, error)
+	CreateBucket(ctx context.Context, p translate.Principal, name, location string) error
+	HeadBucket(ctx context.Context, p translate.Principal, name string) (translate.BucketInfo, error)
+	DeleteBucket(ctx context.Context, p translate.Principal, name string) error
+
+	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
+	CopyObject(ctx context.Context, in *translate.CopyObjectInput) (*translate.ObjectInfo, error)
+	DeleteObject(ctx context.Context, p translate.Principal, bucket, key string) error
+	ListObjects(ctx context.Context, in *translate.ListObjectsInput) (*translate.ListObjectsOutput, error)
+
+	CreateMultipartUpload(ctx context.Context, in *translate.CreateUploadInput) (string, error)
+	UploadPart(ctx context.Context, in *translate.UploadPartInput) (*translate.UploadPartOutput, error)
+	UploadPartCopy(ctx context.Context, in *translate.UploadPartCopyInput) (*translate.UploadPartOutput, error)
+	CompleteMultipartUpload(ctx context.Context, in *translate.CompleteUploadInput) (*translate.CompleteUploadOutput, error)
+	AbortMultipartUpload(ctx context.Context, p translate.Principal, bucket, key, uploadID string) error
+	ListParts(ctx context.Context, in *translate.ListPartsInput) (*translate.ListPartsOutput, error)
+	ListMultipartUploads(ctx context.Context, in *translate.ListUploadsInput) (*translate.ListUploadsOutput, error)
+}
+
+// Credential is one access key the gateway accepts.
+type Credential struct {
+	AccessKey, SecretKey string
+	Admin                bool
+}
+
+// Observer is told of every finished request (metrics). Op is the S3 operation name.
+type Observer interface {
+	ObserveRequest(op string, status int, dur time.Duration, bytesIn, bytesOut int64)
+}
+
+// Config wires a Server.
+type Config struct {
+	Service     Service
+	Credentials []Credential
+	Region      string
+	// Domains are the base host names for virtual-host-style addressing: a request to
+	// "<bucket>.<domain>" addresses <bucket>. "localhost" is always included.
+	Domains  []string
+	Log      *slog.Logger
+	Observer Observer
+	Now      func() time.Time
+}
+
+// Server serves the S3 API.
+type Server struct {
+	svc      Service
+	verifier *sigv4.Verifier
+	creds    map[string]Credential
+	region   string
+	domains  []string
+	log      *slog.Logger
+	observer Observer
+}
+
+type credTable map[string]Credential
+
+func (t credTable) SecretKey(ak string) (string, bool) {
+	c, ok := t[ak]
+	return c.SecretKey, ok
+}
+
+// New returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil {
+		return nil, errors.New("s3api: a service is required")
+	}
+	if len(cfg.Credentials) == 0 {
+		return nil, errors.New("s3api: at least one credential is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	creds := credTable{}
+	for _, c := range cfg.Credentials {
+		creds[c.AccessKey] = c
+	}
+	domains := append([]string{"localhost"}, cfg.Domains...)
+	v := &sigv4.Verifier{Creds: creds, Region: cfg.Region, MaxSkew: 15 * time.Minute, MaxPresignExpiry: 7 * 24 * time.Hour, Now: cfg.Now}
+	return &Server{svc: cfg.Service, verifier: v, creds: creds, region: cfg.Region, domains: domains, log: cfg.Log, observer: cfg.Observer}, nil
+}
+
+// request is the per-request state handlers share.
+type request struct {
+	w         *responseWriter
+	r         *http.Request
+	id        string
+	bucket    string
+	key       string
+	op        string
+	principal translate.Principal
+	auth      *sigv4.Auth
+}
+
+// NewRequestID returns a request id as S3 shapes them (16 upper-case hex characters).
+func NewRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+type ctxKey struct{}
+
+// RequestIDFrom returns the request id stored in ctx by the server.
+func RequestIDFrom(ctx context.Context) string {
+	s, _ := ctx.Value(ctxKey{}).(string)
+	return s
+}
+
+// ServeHTTP authenticates, routes and answers one S3 request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := NewRequestID()
+	rw := &responseWriter{ResponseWriter: w}
+	rq := &request{w: rw, r: r, id: id, op: "Unknown"}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+	rq.r = r
+	h := w.Header()
+	h.Set("x-amz-request-id", id)
+	h.Set("x-amz-id-2", id)
+	h.Set("Server", "s3proxy")
+	var bodyIn countingReader
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "request_id", id, "panic", p)
+			s.writeError(rq, s3err.New(s3err.InternalError))
+		}
+		dur := time.Since(start)
+		if s.observer != nil {
+			s.observer.ObserveRequest(rq.op, rw.status(), dur, bodyIn.n, rw.n)
+		}
+		s.log.Info("request", "request_id", id, "op", rq.op, "method", r.Method, "bucket", rq.bucket, "key", rq.key,
+			"status", rw.status(), "bytes_in", bodyIn.n, "bytes_out", rw.n, "ms", dur.Milliseconds(),
+			"access_key", rq.principal.AccessKey, "remote", r.RemoteAddr)
+	}()
+	bodyIn.r = r.Body
+	r.Body = &bodyIn
+	rq.bucket, rq.key = s.route(r)
+	rq.op = operation(r, rq.bucket, rq.key)
+
+	auth, err := s.verifier.Verify(r)
+	if err != nil {
+		s.writeError(rq, err)
+		return
+	}
+	rq.auth = auth
+	cred := s.creds[auth.AccessKey]
+	rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
+	if err := s.dispatch(rq); err != nil {
+		s.writeError(rq, err)
+	}
+}
+
+// route splits a request into bucket and key, path-style or virtual-host style.
+func (s *Server) route(r *http.Request) (bucket, key string) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(host)
+	path := r.URL.Path
+	for _, d := range s.domains {
+		if strings.HasSuffix(host, "."+d) {
+			return strings.TrimSuffix(host, "."+d), strings.TrimPrefix(path, "/")
+		}
+	}
+	p := strings.TrimPrefix(path, "/")
+	if p == "" {
+		return "", ""
+	}
+	bucket, key, _ = strings.Cut(p, "/")
+	return bucket, key
+}
+
+// errorStatus returns the S3 error for err, logging what the client must not see.
+func (s *Server) toS3Error(rq *request, err error) *s3err.Error {
+	if e := s3err.As(err); e != nil {
+		return e
+	}
+	var te *translate.Error
+	if errors.As(err, &te) {
+		e := &s3err.Error{Code: s3err.Code(te.Code), Message: te.Message, Err: te.Err}
+		if te.Code == translate.CodeInternalError {
+			s.log.Error("internal error", "request_id", rq.id, "op", rq.op, "err", err)
+		}
+		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		return s3err.Wrap(s3err.RequestTimeout, err)
+	}
+	s.log.Error("internal error", "request_id", rq.id, "op", rq.op, "bucket", rq.bucket, "key", rq.key, "err", err)
+	return s3err.Wrap(s3err.InternalError, err)
+}
+
+func (s *Server) writeError(rq *request, err error) {
+	e := s.toS3Error(rq, err)
+	if rq.w.wrote {
+		// Headers are gone: the only honest signal left is to cut the connection.
+		s.log.Warn("error after response started", "request_id", rq.id, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	if e.Resource == "" {
+		e.Resource = rq.r.URL.Path
+	}
+	status := e.Status()
+	h := rq.w.Header()
+	if status == http.StatusNotModified || rq.r.Method == http.MethodHead {
+		h.Del("Content-Type")
+		rq.w.WriteHeader(status)
+		return
+	}
+	body := e.XML(rq.id)
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", itoa(int64(len(body))))
+	// An error sent before the body was read leaves unread bytes on the connection.
+	if rq.r.ContentLength != 0 {
+		h.Set("Connection", "close")
+	}
+	rq.w.WriteHeader(status)
+	_, _ = rq.w.Write(body)
+}
+
+// responseWriter records status and bytes written.
+type responseWriter struct {
+	http.ResponseWriter
+	code  int
+	n     int64
+	wrote bool
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wrote {
+		return
+	}
+	w.code, w.wrote = code, true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the sendfile path of the underlying writer reachable from io.Copy.
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(r)
+		w.n += n
+		return n, err
+	}
+	n, err := io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	w.n += n
+	return n, err
+}
+
+func (w *responseWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *responseWriter) status() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// countingReader counts request body bytes actually read from the connection.
+type countingReader struct {
+	r io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.r.Close() }

@@ -1,0 +1,125 @@
+package translate
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"s3proxy/meta"
+)
+
+// BucketInfo describes a bucket.
+type BucketInfo struct {
+	Name      string
+	Owner     string
+	Region    string
+	CreatedAt time.Time
+}
+
+// ValidBucketName applies S3's general-purpose bucket naming rules.
+func ValidBucketName(name string) bool {
+	if len(name) < 3 || len(name) > 63 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	first, last := name[0], name[len(name)-1]
+	if first == '.' || first == '-' || last == '.' || last == '-' {
+		return false
+	}
+	if strings.Contains(name, "..") || strings.Contains(name, ".-") || strings.Contains(name, "-.") {
+		return false
+	}
+	if net.ParseIP(name) != nil {
+		return false
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(name, p) {
+			return false
+		}
+	}
+	for _, sfx := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, sfx) {
+			return false
+		}
+	}
+	return true
+}
+
+// bucketFor loads a bucket and checks the principal may use it.
+func (s *Service) bucketFor(ctx context.Context, p Principal, name string) (meta.Bucket, error) {
+	if !ValidBucketName(name) {
+		// S3 answers names it could never have created as missing buckets.
+		return meta.Bucket{}, errorf(CodeNoSuchBucket, "The specified bucket does not exist")
+	}
+	b, err := s.meta.GetBucket(ctx, name)
+	if err != nil {
+		return b, metaErr(err, CodeNoSuchBucket)
+	}
+	if !p.Admin && b.Owner != p.AccessKey {
+		return b, errorf(CodeAccessDenied, "Access Denied")
+	}
+	return b, nil
+}
+
+// ListBuckets lists the buckets the principal owns (all of them for an admin).
+func (s *Service) ListBuckets(ctx context.Context, p Principal) ([]BucketInfo, error) {
+	bs, err := s.meta.ListBuckets(ctx)
+	if err != nil {
+		return nil, metaErr(err, "")
+	}
+	out := make([]BucketInfo, 0, len(bs))
+	for _, b := range bs {
+		if p.Admin || b.Owner == p.AccessKey {
+			out = append(out, BucketInfo{Name: b.Name, Owner: b.Owner, Region: b.Region, CreatedAt: b.CreatedAt})
+		}
+	}
+	return out, nil
+}
+
+// CreateBucket creates a bucket owned by the principal.
+func (s *Service) CreateBucket(ctx context.Context, p Principal, name, location string) error {
+	if !ValidBucketName(name) {
+		return errorf(CodeInvalidBucketName, "The specified bucket is not valid.")
+	}
+	if location != "" && location != s.cfg.Region && !(location == "US" && s.cfg.Region == "us-east-1") {
+		return &Error{Code: "InvalidLocationConstraint", Message: "The specified location-constraint is not valid for this server's region " + s.cfg.Region + "."}
+	}
+	b := meta.Bucket{Name: name, Owner: p.AccessKey, Region: s.cfg.Region, Backend: s.cfg.Placement[name], CreatedAt: s.now().UTC()}
+	err := s.meta.CreateBucket(ctx, b)
+	if errors.Is(err, meta.ErrAlreadyExists) {
+		cur, gerr := s.meta.GetBucket(ctx, name)
+		if gerr == nil && cur.Owner == p.AccessKey {
+			return errorf(CodeBucketAlreadyOwnedByYou, "Your previous request to create the named bucket succeeded and you already own it.")
+		}
+		return errorf(CodeBucketAlreadyExists, "The requested bucket name is not available.")
+	}
+	return metaErr(err, "")
+}
+
+// HeadBucket checks that the bucket exists and the principal may use it.
+func (s *Service) HeadBucket(ctx context.Context, p Principal, name string) (BucketInfo, error) {
+	b, err := s.bucketFor(ctx, p, name)
+	if err != nil {
+		return BucketInfo{}, err
+	}
+	return BucketInfo{Name: b.Name, Owner: b.Owner, Region: b.Region, CreatedAt: b.CreatedAt}, nil
+}
+
+// DeleteBucket deletes an empty bucket.
+func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) error {
+	if _, err := s.bucketFor(ctx, p, name); err != nil {
+		return err
+	}
+	err := s.meta.DeleteBucket(ctx, name)
+	if errors.Is(err, meta.ErrNotEmpty) {
+		return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty")
+	}
+	return metaErr(err, CodeNoSuchBucket)
+}

@@ -1,0 +1,119 @@
+package translate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+
+	"s3proxy/meta"
+)
+
+// Job kinds of the durable queue.
+const (
+	JobHashObject = "hash-object"
+)
+
+type hashJob struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	ETag   string `json:"etag"`
+}
+
+func hashJobPayload(bucket, key, etag string) string {
+	b, _ := json.Marshal(hashJob{Bucket: bucket, Key: key, ETag: etag})
+	return string(b)
+}
+
+// RunJobs claims and runs background jobs until ctx ends. Any number of processes may
+// run it against one metadata store: a claim is a lease, so each job runs once, and a
+// crashed worker's job is taken again when its lease expires.
+func (s *Service) RunJobs(ctx context.Context, idle time.Duration) {
+	for ctx.Err() == nil {
+		job, err := s.meta.Claim(ctx, []string{JobHashObject}, 10*time.Minute)
+		if err != nil {
+			if !errors.Is(err, meta.ErrNotFound) && ctx.Err() == nil {
+				s.log.Warn("jobs: claim", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(idle):
+			}
+			continue
+		}
+		runErr := s.runJob(ctx, job)
+		var retryAt time.Time
+		errText := ""
+		if runErr != nil {
+			errText = runErr.Error()
+			if job.Attempts < 5 {
+				retryAt = s.now().Add(time.Duration(1<<job.Attempts) * 10 * time.Second)
+			}
+			s.log.Warn("jobs: failed", "kind", job.Kind, "id", job.ID, "attempt", job.Attempts, "err", runErr)
+		}
+		if err := s.meta.Finish(context.WithoutCancel(ctx), job.ID, errText, retryAt); err != nil {
+			s.log.Warn("jobs: finish", "id", job.ID, "err", err)
+		}
+	}
+}
+
+func (s *Service) runJob(ctx context.Context, job meta.Job) error {
+	switch job.Kind {
+	case JobHashObject:
+		var j hashJob
+		if err := json.Unmarshal([]byte(job.Payload), &j); err != nil {
+			return err
+		}
+		return s.hashObject(ctx, j)
+	}
+	return errors.New("unknown job kind " + job.Kind)
+}
+
+// hashObject computes the whole-content SHA-256 of a multipart object so that the same
+// content can later be uploaded instantly as one object.
+func (s *Service) hashObject(ctx context.Context, j hashJob) error {
+	o, err := s.meta.GetObject(ctx, j.Bucket, j.Key)
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil // deleted since: nothing to do
+	}
+	if err != nil {
+		return err
+	}
+	if o.ETag != j.ETag {
+		return nil // overwritten since
+	}
+	body, err := s.openRange(ctx, o, 0, o.Size)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, body); err != nil {
+		return err
+	}
+	return s.meta.SetObjectSHA256(ctx, j.Bucket, j.Key, j.ETag, h.Sum(nil))
+}
+
+// AbortStaleUploads aborts multipart uploads initiated before now-maxAge, releasing
+// their parts for the collector.
+func (s *Service) AbortStaleUploads(ctx context.Context, maxAge time.Duration) (int, error) {
+	n := 0
+	for {
+		ups, err := s.meta.StaleUploads(ctx, s.now().Add(-maxAge), 100)
+		if err != nil {
+			return n, err
+		}
+		if len(ups) == 0 {
+			return n, nil
+		}
+		for _, u := range ups {
+			if err := s.meta.AbortUpload(ctx, u.ID); err != nil && !errors.Is(err, meta.ErrNotFound) {
+				return n, err
+			}
+			n++
+		}
+	}
+}

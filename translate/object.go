@@ -1,0 +1,657 @@
+package translate
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"s3proxy/dedup"
+	"s3proxy/dedup/digest"
+	"s3proxy/meta"
+)
+
+// ObjectInfo describes an object (no data).
+type ObjectInfo struct {
+	Bucket       string
+	Key          string
+	Size         int64
+	ETag         string // without quotes
+	LastModified time.Time
+	ContentType  string
+	Headers      map[string]string
+	UserMeta     map[string]string
+	Checksums    map[string]string
+	ChecksumType string
+	Owner        string
+	PartsCount   int
+}
+
+func infoOf(o meta.Object) ObjectInfo {
+	return ObjectInfo{Bucket: o.Bucket, Key: o.Key, Size: o.Size, ETag: o.ETag, LastModified: o.ModTime,
+		ContentType: o.ContentType, Headers: o.Headers, UserMeta: o.UserMeta, Checksums: o.Checksums,
+		ChecksumType: o.ChecksumType, Owner: o.Owner, PartsCount: len(o.Parts)}
+}
+
+// Body carries a request body and what the client declared about it.
+type Body struct {
+	Reader io.Reader
+	// Size is the decoded length, -1 when unknown.
+	Size int64
+	// ContentMD5 is the decoded Content-MD5 (16 bytes) or nil.
+	ContentMD5 []byte
+	// ContentSHA256 is the signed payload hash (32 bytes) or nil.
+	ContentSHA256 []byte
+	// ChecksumAlgorithm is the normalized additional checksum to compute ("" none).
+	ChecksumAlgorithm string
+	// Checksum returns the declared value of ChecksumAlgorithm (from a header, or a trailer
+	// once the body is read).
+	Checksum func() (string, bool)
+	// ChecksumHeader is the value when it came in a header (known before the body).
+	ChecksumHeader string
+	// Unread is true when the client is waiting for 100 Continue: the body has not been
+	// sent yet, and answering without reading it saves the whole transfer.
+	Unread bool
+}
+
+// trustedSHA256 returns the content's SHA-256 when the client declared it before the body.
+func (b *Body) trustedSHA256() ([32]byte, bool) {
+	var sum [32]byte
+	if len(b.ContentSHA256) == 32 {
+		copy(sum[:], b.ContentSHA256)
+		return sum, true
+	}
+	if b.ChecksumAlgorithm == digest.SHA256 && b.ChecksumHeader != "" {
+		v, err := base64.StdEncoding.DecodeString(b.ChecksumHeader)
+		if err == nil && len(v) == 32 {
+			copy(sum[:], v)
+			return sum, true
+		}
+	}
+	return sum, false
+}
+
+func (b *Body) expect() digest.Expect {
+	return digest.Expect{Size: b.Size, ContentSHA256: b.ContentSHA256, MD5: b.ContentMD5,
+		Algorithm: b.ChecksumAlgorithm, Checksum: b.Checksum}
+}
+
+// digestErr maps a body verification failure.
+func digestErr(err error) error {
+	var mm *digest.MismatchError
+	if errors.As(err, &mm) {
+		switch mm.Kind {
+		case digest.KindContentSHA256:
+			return &Error{Code: CodeContentSHA256Mismatch, Message: "The provided 'x-amz-content-sha256' header does not match what was computed.", Err: err}
+		case digest.KindSize:
+			return &Error{Code: CodeIncompleteBody, Message: "You did not provide the number of bytes specified by the Content-Length HTTP header.", Err: err}
+		case digest.KindMD5:
+			return &Error{Code: CodeBadDigest, Message: "The Content-MD5 you specified did not match what we received.", Err: err}
+		default:
+			return &Error{Code: CodeBadDigest, Message: "The " + mm.Algorithm + " you specified did not match the calculated checksum.", Err: err}
+		}
+	}
+	return err
+}
+
+// PutObjectInput is a PutObject request.
+type PutObjectInput struct {
+	Principal   Principal
+	Bucket, Key string
+	Body        Body
+	ContentType string
+	Headers     map[string]string
+	UserMeta    map[string]string
+	Cond        meta.WriteCondition
+}
+
+// PutObjectOutput is PutObject's answer.
+type PutObjectOutput struct {
+	ETag         string
+	Checksums    map[string]string
+	ChecksumType string
+	// Instant is true when the content was already stored and the body was never read.
+	Instant bool
+}
+
+func validKey(key string) error {
+	if key == "" {
+		return errorf(CodeInvalidArgument, "Object key must not be empty")
+	}
+	if len(key) > 1024 {
+		return errorf(CodeKeyTooLong, "Your key is too long")
+	}
+	return nil
+}
+
+// PutObject stores an object: the body streams once through every hash into a new chunk
+// (or, for content the caller's scope already stored and declared up front, is not read
+// at all), then the object's manifest is committed in one metadata transaction.
+func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObjectOutput, error) {
+	b, err := s.bucketFor(ctx, in.Principal, in.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	if err := validKey(in.Key); err != nil {
+		return nil, err
+	}
+	if in.Body.Size > s.cfg.MaxObjectSize || in.Body.Size > 5<<30 {
+		return nil, errorf(CodeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+	}
+	scope := s.scope(in.Principal)
+	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
+		UserMeta: in.UserMeta, Owner: in.Principal.AccessKey, Scope: in.Principal.AccessKey}
+	if out, ok, err := s.instantPut(ctx, in, obj, scope); ok || err != nil {
+		return out, err
+	}
+	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope})
+	if err != nil {
+		return nil, s.ingestErr(err)
+	}
+	sums := ing.Sums
+	obj.Size = sums.Size
+	obj.ETag = hex.EncodeToString(sums.MD5[:])
+	obj.SHA256 = append([]byte(nil), sums.SHA256[:]...)
+	obj.Checksums = checksumsOf(in.Body.ChecksumAlgorithm, sums.Checksum)
+	if obj.Checksums != nil {
+		obj.ChecksumType = "FULL_OBJECT"
+	}
+	err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error {
+		obj.ModTime = s.now().UTC()
+		obj.Manifest = manifestOf(c, sums.Size)
+		_, err := s.meta.PutObject(ctx, obj, in.Cond)
+		return err
+	})
+	if err != nil {
+		return nil, s.writeErr(err)
+	}
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
+}
+
+func (s *Service) ingestErr(err error) error {
+	if e := digestErr(err); e != err {
+		return e
+	}
+	var te *Error
+	if errors.As(err, &te) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, meta.ErrUnavailable) {
+		return wrapErr(CodeServiceUnavailable, err)
+	}
+	// A body read error from the client (connection dropped, bad chunk signature) comes
+	// back through the store; keep its S3 meaning when it has one.
+	return err
+}
+
+// writeErr maps the failure of a conditional metadata write.
+func (s *Service) writeErr(err error) error {
+	switch {
+	case errors.Is(err, meta.ErrPreconditionFailed):
+		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	case errors.Is(err, meta.ErrNotFound):
+		// If-Match against a key that does not exist.
+		return errorf(CodeNoSuchKey, "The specified key does not exist.")
+	}
+	return metaErr(err, "")
+}
+
+func checksumsOf(algo, value string) map[string]string {
+	if algo == "" || value == "" {
+		return nil
+	}
+	return map[string]string{algo: value}
+}
+
+func manifestOf(c meta.Chunk, size int64) []meta.Extent {
+	if size == 0 {
+		return nil
+	}
+	return []meta.Extent{{ChunkID: c.ID, ChunkOffset: 0, Length: size}}
+}
+
+// instantPut completes a PutObject without reading its body when the client declared
+// the content's SHA-256 before sending it, is waiting for 100 Continue, and the caller's
+// scope already stored that content. Every other declared digest must be provably equal
+// to the stored object's (MD5 via the ETag, an additional checksum only if recorded),
+// otherwise the body is read as usual.
+func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string) (*PutObjectOutput, bool, error) {
+	sum, ok := in.Body.trustedSHA256()
+	if !ok || !in.Body.Unread || in.Body.Size < 0 {
+		return nil, false, nil
+	}
+	src, err := s.meta.FindObjectBySHA256(ctx, sum, scope)
+	if err != nil || src.Size != in.Body.Size || len(src.Parts) > 0 {
+		return nil, false, nil
+	}
+	if len(in.Body.ContentMD5) > 0 && hex.EncodeToString(in.Body.ContentMD5) != src.ETag {
+		return nil, false, nil
+	}
+	algo := in.Body.ChecksumAlgorithm
+	var checksums map[string]string
+	if algo != "" {
+		v := src.Checksums[algo]
+		if algo == digest.SHA256 {
+			v = base64.StdEncoding.EncodeToString(sum[:])
+		}
+		if v == "" || (in.Body.ChecksumHeader != "" && in.Body.ChecksumHeader != v) {
+			return nil, false, nil
+		}
+		checksums = map[string]string{algo: v}
+	}
+	obj.Size = src.Size
+	obj.ETag = src.ETag
+	obj.SHA256 = sum[:]
+	obj.Checksums = checksums
+	if checksums != nil {
+		obj.ChecksumType = "FULL_OBJECT"
+	}
+	obj.Manifest = stripChunks(src.Manifest)
+	obj.ModTime = s.now().UTC()
+	if _, err := s.meta.PutObject(ctx, obj, in.Cond); err != nil {
+		if errors.Is(err, meta.ErrConflict) {
+			return nil, false, nil // the content was collected meanwhile: take the body
+		}
+		return nil, false, s.writeErr(err)
+	}
+	if s.cfg.OnInstant != nil {
+		s.cfg.OnInstant(src.Size)
+	}
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: true}, true, nil
+}
+
+func stripChunks(m []meta.Extent) []meta.Extent {
+	out := make([]meta.Extent, len(m))
+	for i, e := range m {
+		out[i] = meta.Extent{PartNumber: e.PartNumber, ChunkID: e.ChunkID, ChunkOffset: e.ChunkOffset, Length: e.Length}
+	}
+	return out
+}
+
+// Conditions are the conditional request headers of a read (or a copy source).
+type Conditions struct {
+	IfMatch           string // raw header (may list several quoted ETags, or *)
+	IfNoneMatch       string
+	IfModifiedSince   *time.Time
+	IfUnmodifiedSince *time.Time
+}
+
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		t = strings.TrimPrefix(t, "W/")
+		if t == "*" || strings.Trim(t, `"`) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// check evaluates conditions as S3 does (RFC 7232 order, with S3's rule that a true
+// If-Match overrides a false If-Unmodified-Since and a false If-None-Match overrides a
+// true If-Modified-Since). notModified selects 304 for GET/HEAD; copy sources get 412.
+func (c Conditions) check(o ObjectInfo, notModified bool) error {
+	lm := o.LastModified.Truncate(time.Second)
+	if c.IfMatch != "" {
+		if !etagMatches(c.IfMatch, o.ETag) {
+			return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+		}
+	} else if c.IfUnmodifiedSince != nil && lm.After(*c.IfUnmodifiedSince) {
+		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	}
+	failed := false
+	if c.IfNoneMatch != "" {
+		failed = etagMatches(c.IfNoneMatch, o.ETag)
+	} else if c.IfModifiedSince != nil && !lm.After(*c.IfModifiedSince) {
+		failed = true
+	}
+	if failed {
+		if notModified {
+			return errorf(CodeNotModified, "Not Modified")
+		}
+		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	}
+	return nil
+}
+
+// Range is a parsed single byte range. Exactly one form is used:
+// Start..End (End -1 = to the end) or the last Suffix bytes (Suffix >= 0 with IsSuffix).
+type Range struct {
+	Start, End int64
+	Suffix     int64
+	IsSuffix   bool
+}
+
+// resolve returns offset and length of r in an object of size, or InvalidRange.
+func (r *Range) resolve(size int64) (int64, int64, error) {
+	if r.IsSuffix {
+		if r.Suffix <= 0 || size == 0 {
+			return 0, 0, errorf(CodeInvalidRange, "The requested range is not satisfiable")
+		}
+		n := min(r.Suffix, size)
+		return size - n, n, nil
+	}
+	if r.Start >= size {
+		return 0, 0, errorf(CodeInvalidRange, "The requested range is not satisfiable")
+	}
+	end := r.End
+	if end < 0 || end >= size {
+		end = size - 1
+	}
+	return r.Start, end - r.Start + 1, nil
+}
+
+// GetObjectInput is a GetObject or HeadObject request.
+type GetObjectInput struct {
+	Principal   Principal
+	Bucket, Key string
+	Range       *Range
+	PartNumber  int
+	Cond        Conditions
+	HeadOnly    bool
+}
+
+// GetObjectOutput is the answer: Body is nil for HEAD. Partial means 206 with
+// Content-Range Offset..Offset+Length-1/Info.Size.
+type GetObjectOutput struct {
+	Info    ObjectInfo
+	Body    io.ReadCloser
+	Partial bool
+	Offset  int64
+	Length  int64
+	// PartChecksums holds the part's checksums for a partNumber read.
+	PartChecksums map[string]string
+}
+
+// GetObject reads an object, whole or a range, streaming only the chunks that cover it.
+func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObjectOutput, error) {
+	if _, err := s.bucketFor(ctx, in.Principal, in.Bucket); err != nil {
+		return nil, err
+	}
+	o, err := s.meta.GetObject(ctx, in.Bucket, in.Key)
+	if err != nil {
+		return nil, metaErr(err, CodeNoSuchKey)
+	}
+	info := infoOf(o)
+	if err := in.Cond.check(info, true); err != nil {
+		return nil, err
+	}
+	out := &GetObjectOutput{Info: info, Offset: 0, Length: o.Size}
+	switch {
+	case in.PartNumber > 0:
+		if in.Range != nil {
+			return nil, errorf(CodeInvalidRequest, "Cannot specify both Range header and partNumber query parameter")
+		}
+		off, length, ck, err := partRange(o, in.PartNumber)
+		if err != nil {
+			return nil, err
+		}
+		out.Offset, out.Length, out.PartChecksums = off, length, ck
+		out.Partial = len(o.Parts) > 0
+	case in.Range != nil:
+		off, length, err := in.Range.resolve(o.Size)
+		if err != nil {
+			return nil, err
+		}
+		out.Offset, out.Length, out.Partial = off, length, true
+	}
+	if in.HeadOnly {
+		return out, nil
+	}
+	body, err := s.openRange(ctx, o, out.Offset, out.Length)
+	if err != nil {
+		return nil, err
+	}
+	out.Body = body
+	return out, nil
+}
+
+// partRange locates part n of an object (a single-part object has only part 1).
+func partRange(o meta.Object, n int) (int64, int64, map[string]string, error) {
+	if len(o.Parts) == 0 {
+		if n != 1 {
+			return 0, 0, nil, errorf(CodeInvalidRange, "The requested partnumber is not satisfiable")
+		}
+		return 0, o.Size, nil, nil
+	}
+	var off int64
+	for _, p := range o.Parts {
+		if p.Number == n {
+			return off, p.Size, p.Checksums, nil
+		}
+		off += p.Size
+	}
+	return 0, 0, nil, errorf(CodeInvalidRange, "The requested partnumber is not satisfiable")
+}
+
+// openRange opens the first covering chunk before returning, so that a missing chunk
+// is an error response rather than a truncated 200.
+func (s *Service) openRange(ctx context.Context, o meta.Object, offset, length int64) (io.ReadCloser, error) {
+	r := &manifestReader{ctx: ctx, s: s, o: o, remaining: length}
+	// Find the first extent covering offset.
+	var pos int64
+	for i, e := range o.Manifest {
+		if offset < pos+e.Length {
+			r.idx = i
+			r.extOff = offset - pos
+			break
+		}
+		pos += e.Length
+		r.idx = i + 1
+	}
+	if length > 0 {
+		if err := r.openNext(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// manifestReader streams a byte range of an object, opening one chunk slice at a time.
+type manifestReader struct {
+	ctx       context.Context
+	s         *Service
+	o         meta.Object
+	idx       int   // next extent to open
+	extOff    int64 // offset into extent idx
+	cur       io.ReadCloser
+	curLeft   int64
+	remaining int64
+}
+
+func (r *manifestReader) openNext() error {
+	if r.idx >= len(r.o.Manifest) {
+		return r.s.readErr(r.o.Bucket, r.o.Key, errors.New("manifest shorter than object size"))
+	}
+	e := r.o.Manifest[r.idx]
+	n := min(e.Length-r.extOff, r.remaining)
+	rc, err := r.s.dedup.Open(r.ctx, e.Chunk, e.ChunkOffset+r.extOff, n)
+	if err != nil {
+		return r.s.readErr(r.o.Bucket, r.o.Key, err)
+	}
+	r.cur, r.curLeft = rc, n
+	r.idx++
+	r.extOff = 0
+	return nil
+}
+
+func (r *manifestReader) Read(p []byte) (int, error) {
+	for {
+		if r.remaining == 0 {
+			return 0, io.EOF
+		}
+		if r.cur == nil {
+			if err := r.openNext(); err != nil {
+				return 0, err
+			}
+		}
+		if int64(len(p)) > r.curLeft {
+			p = p[:r.curLeft]
+		}
+		n, err := r.cur.Read(p)
+		r.curLeft -= int64(n)
+		r.remaining -= int64(n)
+		if r.curLeft == 0 {
+			r.cur.Close()
+			r.cur = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		if err == io.EOF {
+			return n, r.s.readErr(r.o.Bucket, r.o.Key, dedup.ErrChunkMissing)
+		}
+		if err != nil {
+			return n, r.s.readErr(r.o.Bucket, r.o.Key, err)
+		}
+		return n, nil
+	}
+}
+
+// WriteTo copies chunk by chunk so io.Copy can hand each chunk's own reader to the
+// destination (sendfile for local files on a TCP connection).
+func (r *manifestReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.remaining > 0 {
+		if r.cur == nil {
+			if err := r.openNext(); err != nil {
+				return total, err
+			}
+		}
+		n, err := io.Copy(w, io.LimitReader(r.cur, r.curLeft))
+		total += n
+		r.curLeft -= n
+		r.remaining -= n
+		r.cur.Close()
+		r.cur = nil
+		if err != nil {
+			return total, err
+		}
+		if r.curLeft != 0 {
+			return total, r.s.readErr(r.o.Bucket, r.o.Key, dedup.ErrChunkMissing)
+		}
+	}
+	return total, nil
+}
+
+func (r *manifestReader) Close() error {
+	if r.cur != nil {
+		err := r.cur.Close()
+		r.cur = nil
+		return err
+	}
+	return nil
+}
+
+// DeleteObject removes an object; deleting a missing key succeeds, as in S3.
+func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key string) error {
+	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
+		return err
+	}
+	_, err := s.meta.DeleteObject(ctx, bucket, key, meta.WriteCondition{})
+	if err != nil && !errors.Is(err, meta.ErrNotFound) {
+		return metaErr(err, "")
+	}
+	return nil
+}
+
+// CopyObjectInput is a CopyObject request.
+type CopyObjectInput struct {
+	Principal         Principal
+	SrcBucket, SrcKey string
+	DstBucket, DstKey string
+	SrcCond           Conditions
+	ReplaceMetadata   bool
+	ContentType       string
+	Headers           map[string]string
+	UserMeta          map[string]string
+	ChecksumAlgorithm string
+	DstCond           meta.WriteCondition
+}
+
+// CopyObject writes a new object that references the source's chunks: no data moves.
+func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectInfo, error) {
+	if _, err := s.bucketFor(ctx, in.Principal, in.SrcBucket); err != nil {
+		return nil, err
+	}
+	if _, err := s.bucketFor(ctx, in.Principal, in.DstBucket); err != nil {
+		return nil, err
+	}
+	if err := validKey(in.DstKey); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		src, err := s.meta.GetObject(ctx, in.SrcBucket, in.SrcKey)
+		if err != nil {
+			return nil, metaErr(err, CodeNoSuchKey)
+		}
+		if err := in.SrcCond.check(infoOf(src), false); err != nil {
+			return nil, err
+		}
+		if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && !in.ReplaceMetadata {
+			return nil, errorf(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+		}
+		dst := src
+		dst.Bucket, dst.Key = in.DstBucket, in.DstKey
+		dst.Owner = in.Principal.AccessKey
+		dst.Scope = src.Scope // the content was uploaded by the source's writer
+		dst.ModTime = s.now().UTC()
+		dst.Manifest = stripChunks(src.Manifest)
+		if in.ReplaceMetadata {
+			dst.ContentType, dst.Headers, dst.UserMeta = in.ContentType, in.Headers, in.UserMeta
+		}
+		_, err = s.meta.PutObject(ctx, dst, in.DstCond)
+		if errors.Is(err, meta.ErrConflict) && attempt < 3 {
+			continue // the source changed under us; read it again
+		}
+		if err != nil {
+			return nil, s.writeErr(err)
+		}
+		info := infoOf(dst)
+		return &info, nil
+	}
+}
+
+// ListObjectsInput is one page of a listing.
+type ListObjectsInput struct {
+	Principal Principal
+	Bucket    string
+	Prefix    string
+	Delimiter string
+	After     string
+	MaxKeys   int
+}
+
+// ListObjectsOutput is one page.
+type ListObjectsOutput struct {
+	Objects        []ObjectInfo
+	CommonPrefixes []string
+	Truncated      bool
+	NextAfter      string
+}
+
+// ListObjects lists keys in byte order.
+func (s *Service) ListObjects(ctx context.Context, in *ListObjectsInput) (*ListObjectsOutput, error) {
+	if _, err := s.bucketFor(ctx, in.Principal, in.Bucket); err != nil {
+		return nil, err
+	}
+	if in.MaxKeys <= 0 {
+		return &ListObjectsOutput{}, nil
+	}
+	res, err := s.meta.ListObjects(ctx, in.Bucket, meta.ListQuery{Prefix: in.Prefix, Delimiter: in.Delimiter, After: in.After, Limit: min(in.MaxKeys, 1000)})
+	if err != nil {
+		return nil, metaErr(err, CodeNoSuchBucket)
+	}
+	out := &ListObjectsOutput{CommonPrefixes: res.CommonPrefixes, Truncated: res.Truncated, NextAfter: res.NextAfter}
+	for _, o := range res.Objects {
+		out.Objects = append(out.Objects, infoOf(o))
+	}
+	return out, nil
+}

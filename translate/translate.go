@@ -1,0 +1,182 @@
+// Package translate implements S3 semantics on the object model: buckets and their
+// owners, put/get/head/copy/delete/list of objects, ranges, conditional requests, ETags,
+// multipart uploads and instant upload. It knows nothing of HTTP: s3api parses requests
+// into the inputs here and renders the outputs and errors.
+package translate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"s3proxy/dedup"
+	"s3proxy/meta"
+)
+
+// Error codes are S3's: s3api renders them with their HTTP status.
+const (
+	CodeAccessDenied            = "AccessDenied"
+	CodeBadDigest               = "BadDigest"
+	CodeBucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou"
+	CodeBucketAlreadyExists     = "BucketAlreadyExists"
+	CodeBucketNotEmpty          = "BucketNotEmpty"
+	CodeEntityTooLarge          = "EntityTooLarge"
+	CodeEntityTooSmall          = "EntityTooSmall"
+	CodeIncompleteBody          = "IncompleteBody"
+	CodeInternalError           = "InternalError"
+	CodeInvalidArgument         = "InvalidArgument"
+	CodeInvalidBucketName       = "InvalidBucketName"
+	CodeInvalidDigest           = "InvalidDigest"
+	CodeInvalidPart             = "InvalidPart"
+	CodeInvalidPartOrder        = "InvalidPartOrder"
+	CodeInvalidRange            = "InvalidRange"
+	CodeInvalidRequest          = "InvalidRequest"
+	CodeKeyTooLong              = "KeyTooLongError"
+	CodeMalformedXML            = "MalformedXML"
+	CodeNoSuchBucket            = "NoSuchBucket"
+	CodeNoSuchKey               = "NoSuchKey"
+	CodeNoSuchUpload            = "NoSuchUpload"
+	CodeNotModified             = "NotModified"
+	CodePreconditionFailed      = "PreconditionFailed"
+	CodeServiceUnavailable      = "ServiceUnavailable"
+	CodeSlowDown                = "SlowDown"
+	CodeConditionalConflict     = "ConditionalRequestConflict"
+	CodeContentSHA256Mismatch   = "XAmzContentSHA256Mismatch"
+	CodeMetadataTooLarge        = "MetadataTooLarge"
+)
+
+// Error is an S3-meaningful failure. Err, when set, is the cause (logged, never shown).
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	s := e.Code
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func wrapErr(code string, err error) *Error { return &Error{Code: code, Err: err} }
+
+// Principal is the authenticated caller.
+type Principal struct {
+	AccessKey string
+	Admin     bool
+}
+
+// Scope modes.
+const (
+	ScopeCredential = "credential"
+	ScopeGlobal     = "global"
+)
+
+// Config wires a Service.
+type Config struct {
+	Meta   meta.MetaStore
+	Dedup  *dedup.Engine
+	Region string
+	// DedupScope is ScopeCredential (default) or ScopeGlobal.
+	DedupScope string
+	// Placement maps bucket -> backend for new buckets' chunks.
+	Placement     map[string]string
+	MaxObjectSize int64
+	Log           *slog.Logger
+	Now           func() time.Time
+	// OnInstant, if set, is told of every instant upload and the body bytes it saved.
+	OnInstant func(bytes int64)
+}
+
+// Service implements the S3 operations.
+type Service struct {
+	meta  meta.MetaStore
+	dedup *dedup.Engine
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Meta == nil || cfg.Dedup == nil {
+		return nil, errors.New("translate: meta store and dedup engine are required")
+	}
+	if cfg.DedupScope == "" {
+		cfg.DedupScope = ScopeCredential
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.MaxObjectSize <= 0 {
+		cfg.MaxObjectSize = 5 << 40
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now}, nil
+}
+
+// scope returns the dedup scope of a principal: its access key, or "" when global.
+func (s *Service) scope(p Principal) string {
+	if s.cfg.DedupScope == ScopeGlobal {
+		return ""
+	}
+	return p.AccessKey
+}
+
+// metaErr maps a metadata error to S3 meaning in context.
+func metaErr(err error, notFound string) error {
+	if err == nil {
+		return nil
+	}
+	var te *Error
+	if errors.As(err, &te) {
+		return err
+	}
+	switch {
+	case errors.Is(err, meta.ErrNotFound) && notFound != "":
+		return wrapErr(notFound, err)
+	case errors.Is(err, meta.ErrPreconditionFailed):
+		return wrapErr(CodePreconditionFailed, err)
+	case errors.Is(err, meta.ErrUnavailable):
+		return wrapErr(CodeServiceUnavailable, err)
+	case errors.Is(err, meta.ErrConflict):
+		return wrapErr(CodeConditionalConflict, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return wrapErr(CodeInternalError, err)
+}
+
+// readErr maps a chunk read failure: a missing chunk under an existing manifest is
+// corruption (500, logged loudly), never a 404.
+func (s *Service) readErr(bucket, key string, err error) error {
+	switch {
+	case errors.Is(err, dedup.ErrChunkMissing), errors.Is(err, dedup.ErrChunkCorrupt):
+		s.log.Error("object data is missing or corrupt", "bucket", bucket, "key", key, "err", err)
+		return &Error{Code: CodeInternalError, Message: "The object's data is damaged and cannot be read.", Err: err}
+	case errors.Is(err, dedup.ErrChunkUnavailable):
+		s.log.Warn("object data unavailable", "bucket", bucket, "key", key, "err", err)
+		return &Error{Code: CodeServiceUnavailable, Message: "The storage holding this object is unavailable. Please retry.", Err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return wrapErr(CodeInternalError, err)
+}
