@@ -4,6 +4,10 @@
 //
 // A chunk is an immutable run of bytes stored under a key chosen by the caller before
 // the body arrives (a fresh uid, never derived from a bucket or object name).
+//
+// Keys are 1 to MaxKeyLen bytes of [A-Za-z0-9._-], start with a letter or digit and
+// never contain "..". Every store accepts such keys; a store may reject any other key
+// with ErrInvalid (local disk does, because a key becomes a file name).
 package backends
 
 import (
@@ -34,6 +38,10 @@ type PutOptions struct {
 	SHA256 func() [32]byte
 }
 
+// MaxKeyLen bounds a key's length (a file name must fit in 255 bytes on every
+// filesystem we support, with room for a store's own suffixes).
+const MaxKeyLen = 200
+
 // Info describes a stored chunk.
 type Info struct {
 	Key     string
@@ -52,11 +60,18 @@ type BlobStore interface {
 	// which case the store reads to EOF. A Put is atomic: on any error (including a body
 	// read error, a short body or a cancelled context) nothing becomes visible under key.
 	// If r also implements io.Seeker the store may rewind it to retry.
+	// With a known size the store still reads r until io.EOF, so that a body longer than
+	// size is an error too (ErrInvalid), and so that opts.SHA256 may be called.
+	// Cancellation is checked between reads: a Read that blocks forever is the caller's
+	// to bound (e.g. by the HTTP server's read deadline on a request body).
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) error
 	// Get reads length bytes of key starting at offset; length -1 means to the end.
-	// offset == size with length 0 (or -1) yields an empty reader. A range past the end is
-	// ErrInvalid. A missing key is ErrNotFound (possibly only on the first Read for stores
-	// that cannot tell before the body starts; local disk tells at once).
+	// offset == size with length 0 (or -1) yields an empty reader. The range is strict:
+	// offset < 0, length < -1, offset > size or offset+length > size is ErrInvalid (never
+	// silently truncated: a chunk shorter than its manifest says is corruption the caller
+	// must see). A missing key is ErrNotFound (possibly only on the first Read for stores
+	// that cannot tell before the body starts; local disk tells at once). The reader
+	// yields exactly the requested bytes or a Read error; cancelling ctx fails the reads.
 	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 	// Stat describes key, or returns ErrNotFound.
 	Stat(ctx context.Context, key string) (Info, error)
@@ -67,6 +82,6 @@ type BlobStore interface {
 	List(ctx context.Context, prefix string, fn func(Info) error) error
 	// Health reports whether the store is reachable and usable.
 	Health(ctx context.Context) error
-	// Close releases resources.
+	// Close releases resources. It is called once, after every other call returned.
 	Close() error
 }

@@ -1,0 +1,215 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"s3proxy/backends"
+	"s3proxy/backends/blobtest"
+)
+
+func open(t *testing.T, root string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{Name: "local", Path: root})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) backends.BlobStore { return open(t, t.TempDir()) },
+		blobtest.Options{RequireSHA: true})
+}
+
+func TestKeySafety(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	s := open(t, root)
+	ctx := context.Background()
+	bad := []string{
+		"", ".", "..", "../x", "a/../../x", "a/b", "/etc/passwd", "a\\b", "a..b", ".hidden",
+		"-dash", "_under", "a b", "a\x00b", "ä", "tmp/put-1", strings.Repeat("a", backends.MaxKeyLen+1),
+	}
+	for _, key := range bad {
+		if err := s.Put(ctx, key, strings.NewReader("x"), 1, backends.PutOptions{}); !errors.Is(err, backends.ErrInvalid) {
+			t.Errorf("Put(%q): %v, want ErrInvalid", key, err)
+		}
+		if _, err := s.Get(ctx, key, 0, -1); !errors.Is(err, backends.ErrInvalid) {
+			t.Errorf("Get(%q): %v, want ErrInvalid", key, err)
+		}
+		if _, err := s.Stat(ctx, key); !errors.Is(err, backends.ErrInvalid) {
+			t.Errorf("Stat(%q): %v, want ErrInvalid", key, err)
+		}
+		if err := s.Delete(ctx, key); !errors.Is(err, backends.ErrInvalid) {
+			t.Errorf("Delete(%q): %v, want ErrInvalid", key, err)
+		}
+	}
+	// Nothing may have been written outside root, and nothing but tmp inside it.
+	entries, _ := os.ReadDir(filepath.Dir(root))
+	if len(entries) != 1 {
+		t.Errorf("entries beside root: %v", entries)
+	}
+	entries, _ = os.ReadDir(root)
+	if len(entries) != 1 || entries[0].Name() != tmpDir {
+		t.Errorf("root holds %v, want only tmp", entries)
+	}
+	for _, prefix := range []string{"..", "../", "/", "tm", "tmp"} {
+		if err := s.List(ctx, prefix, func(i backends.Info) error {
+			t.Errorf("List(%q) yielded %q", prefix, i.Key)
+			return nil
+		}); err != nil {
+			t.Errorf("List(%q): %v", prefix, err)
+		}
+	}
+}
+
+func TestLayoutAndFooter(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	data := []byte("hello, chunk")
+	sum := sha256.Sum256(data)
+	if err := s.Put(ctx, "abcdef", bytes.NewReader(data), int64(len(data)), backends.PutOptions{SHA256: func() [32]byte { return sum }}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(s.Root(), "ab", "cd", "abcdef"))
+	if err != nil {
+		t.Fatalf("chunk not at root/ab/cd/abcdef: %v", err)
+	}
+	if len(raw) != len(data)+footerSize || !bytes.Equal(raw[:len(data)], data) {
+		t.Fatalf("file = %q", raw)
+	}
+	foot := raw[len(data):]
+	if string(foot[:4]) != "S3PX" || foot[4] != 1 || foot[5] != flagSHA || !bytes.Equal(foot[8:], sum[:]) {
+		t.Errorf("footer = %x", foot)
+	}
+	// A short key is padded into its shard.
+	if err := s.Put(ctx, "a", strings.NewReader("1"), 1, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Root(), "a_", "__", "a")); err != nil {
+		t.Errorf("short key: %v", err)
+	}
+	// A file without a valid footer is corruption, not data.
+	if err := os.WriteFile(filepath.Join(s.Root(), "ab", "cd", "abcdzz"), []byte("foreign"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, "abcdzz"); !errors.Is(err, backends.ErrInternal) {
+		t.Errorf("Stat of a footerless file: %v, want ErrInternal", err)
+	}
+}
+
+func TestCrashLeftovers(t *testing.T) {
+	root := t.TempDir()
+	s := open(t, root)
+	tmp := filepath.Join(root, tmpDir)
+	old := filepath.Join(tmp, "put-123")
+	fresh := filepath.Join(tmp, "put-456")
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("half a chunk"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.List(context.Background(), "", func(i backends.Info) error {
+		t.Errorf("List yielded temp file %q", i.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	open(t, root) // a restart
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temp file survived Open: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh temp file (maybe another process's write) was removed: %v", err)
+	}
+}
+
+// recordingWriter records what io.Copy hands to ReadFrom.
+type recordingWriter struct {
+	srcs []io.Reader
+	buf  bytes.Buffer
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
+func (w *recordingWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.srcs = append(w.srcs, r)
+	return w.buf.ReadFrom(r)
+}
+
+// TestSendfilePath checks that io.Copy into a ReaderFrom passes an *io.LimitedReader of
+// the *os.File, the shape net.TCPConn.ReadFrom serves with sendfile, and that the bytes
+// arrive intact through a real TCP connection.
+func TestSendfilePath(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	if err := s.Put(ctx, "sendme", bytes.NewReader(data), int64(len(data)), backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Get(ctx, "sendme", 100, 500000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w recordingWriter
+	if _, err := io.Copy(&w, rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if len(w.srcs) != 1 {
+		t.Fatalf("ReadFrom called %d times", len(w.srcs))
+	}
+	if lr, ok := w.srcs[0].(*io.LimitedReader); !ok {
+		t.Errorf("ReadFrom got %T, want *io.LimitedReader", w.srcs[0])
+	} else if _, ok := lr.R.(*os.File); !ok {
+		t.Errorf("LimitedReader wraps %T, want *os.File", lr.R)
+	}
+	if !bytes.Equal(w.buf.Bytes(), data[100:500100]) {
+		t.Errorf("wrong bytes through ReadFrom")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err = s.Get(ctx, "sendme", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(c, rc); err != nil || n != int64(len(data)) {
+		t.Fatalf("copy to TCP: %d, %v", n, err)
+	}
+	rc.Close()
+	c.Close()
+	if b := <-got; !bytes.Equal(b, data) {
+		t.Errorf("TCP peer got %d bytes, want %d identical", len(b), len(data))
+	}
+}
