@@ -122,11 +122,8 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 				}
 				return n, nil
 			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return c.fail(errIncomplete())
-			}
 			if err != nil {
-				return c.fail(err)
+				return c.fail(readErr(err))
 			}
 		case stDataEnd:
 			if err := c.readCRLF(); err != nil {
@@ -152,6 +149,16 @@ func errIncomplete() error {
 	return s3err.Newf(s3err.IncompleteBody, "The request body terminated unexpectedly")
 }
 
+// readErr types an error of the underlying body. A body that ends early
+// (EOF, or net/http's ErrUnexpectedEOF when short of Content-Length) is
+// IncompleteBody; anything else (client gone, timeout) keeps its cause.
+func readErr(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errIncomplete()
+	}
+	return s3err.Wrap(s3err.IncompleteBody, err)
+}
+
 func errFraming(format string, args ...any) error {
 	return s3err.Newf(s3err.InvalidRequest, "Malformed aws-chunked body: "+format, args...)
 }
@@ -168,10 +175,7 @@ func (c *chunkReader) readLine() ([]byte, error) {
 		if err == io.EOF && len(line) == 0 {
 			return nil, io.EOF
 		}
-		if err == io.EOF {
-			return nil, errIncomplete()
-		}
-		return nil, err
+		return nil, readErr(err)
 	}
 	line = line[:len(line)-1]
 	line = bytes.TrimSuffix(line, []byte{'\r'})
@@ -233,11 +237,11 @@ func (c *chunkReader) readHeader() error {
 func (c *chunkReader) readCRLF() error {
 	b, err := c.br.ReadByte()
 	if err != nil {
-		return errIncomplete()
+		return readErr(err)
 	}
 	if b == '\r' {
 		if b, err = c.br.ReadByte(); err != nil {
-			return errIncomplete()
+			return readErr(err)
 		}
 	}
 	if b != '\n' {
