@@ -3,7 +3,6 @@ package s3api
 import (
 	"encoding/base64"
 	"encoding/xml"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -348,7 +347,19 @@ func listParams(q url.Values) (prefix, delim string, maxKeys int, urlEnc bool, e
 // s3URLEncode encodes as S3 does for encoding-type=url (like query escaping, with
 // spaces as %20 and '/' kept).
 func s3URLEncode(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
+	const hexdig = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexdig[c>>4])
+		b.WriteByte(hexdig[c&15])
+	}
+	return b.String()
 }
 
 func encIf(on bool, s string) string {

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"crypto/md5"
+	"errors"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -170,10 +171,12 @@ func (s *Server) getObject(rq *request, head bool) error {
 	}
 	out, err := s.svc.GetObject(rq.r.Context(), in)
 	if err != nil {
-		if te, ok := err.(*translate.Error); ok && te.Code == translate.CodeNotModified {
+		var te *translate.Error
+		if errors.As(err, &te) && te.Code == translate.CodeNotModified {
 			h := rq.w.Header()
 			if out != nil {
 				h.Set("ETag", `"`+out.Info.ETag+`"`)
+				h.Set("Last-Modified", out.Info.LastModified.UTC().Format(http.TimeFormat))
 			}
 			rq.w.WriteHeader(http.StatusNotModified)
 			return nil

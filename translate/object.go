@@ -380,7 +380,8 @@ func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObject
 	}
 	info := infoOf(o)
 	if err := in.Cond.check(info, true); err != nil {
-		return nil, err
+		// The caller still needs the ETag and date for a 304.
+		return &GetObjectOutput{Info: info}, err
 	}
 	out := &GetObjectOutput{Info: info, Offset: 0, Length: o.Size}
 	switch {

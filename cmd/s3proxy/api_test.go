@@ -1,0 +1,507 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithy "github.com/aws/smithy-go"
+
+	"s3proxy/backends"
+	"s3proxy/s3api"
+)
+
+const (
+	testAK  = "AKIATESTOWNER0000001"
+	testSK  = "secret-owner-0000000000000000000000001"
+	otherAK = "AKIATESTOTHER000002"
+	otherSK = "secret-other-00000000000000000000000002"
+	adminAK = "AKIATESTADMIN000003"
+	adminSK = "secret-admin-00000000000000000000000003"
+)
+
+type testStack struct {
+	url string
+	app *app
+}
+
+// newStack wires the real graph (SQLite metadata in a temp dir, local-disk chunks)
+// behind an httptest server: every S3 semantic is exercised in-process.
+func newStack(t *testing.T, args ...string) *testStack {
+	t.Helper()
+	dir := t.TempDir()
+	cfgFile := dir + "/config.yaml"
+	yaml := fmt.Sprintf("credentials:\n  - {access_key: %s, secret_key: %s}\n  - {access_key: %s, secret_key: %s}\n  - {access_key: %s, secret_key: %s, admin: true}\n",
+		testAK, testSK, otherAK, otherSK, adminAK, adminSK)
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(append([]string{"--config", cfgFile, "--data", dir + "/data", "--log-level", "error"}, args...),
+		func(string) string { return "" }, io.Discard, "serve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.EnsureNodeID(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds []s3api.Credential
+	for _, c := range cfg.Credentials {
+		creds = append(creds, s3api.Credential{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Admin: c.Admin})
+	}
+	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: creds, Region: cfg.Region, Log: a.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() { srv.Close(); a.close() })
+	return &testStack{url: srv.URL, app: a}
+}
+
+func (st *testStack) client(t *testing.T, ak, sk string) *s3.Client {
+	t.Helper()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(ak, sk, "")}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(st.url)
+		o.UsePathStyle = true
+	})
+}
+
+// raw sends a request signed with SigV4 and returns status, body.
+func (st *testStack) raw(t *testing.T, method, path string, body []byte, hdr map[string]string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, st.url+path, bytes.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	sum := sha256.Sum256(body)
+	ph := hex.EncodeToString(sum[:])
+	if v, ok := hdr["x-amz-content-sha256"]; ok {
+		ph = v
+	}
+	req.Header.Set("x-amz-content-sha256", ph)
+	signer := v4.NewSigner()
+	if err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+func mustPut(t *testing.T, c *s3.Client, bucket, key string, data []byte) *s3.PutObjectOutput {
+	t.Helper()
+	out, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatalf("put %s/%s: %v", bucket, key, err)
+	}
+	return out
+}
+
+func mustGet(t *testing.T, c *s3.Client, bucket, key string, rng string) []byte {
+	t.Helper()
+	in := &s3.GetObjectInput{Bucket: &bucket, Key: &key}
+	if rng != "" {
+		in.Range = &rng
+	}
+	out, err := c.GetObject(context.Background(), in)
+	if err != nil {
+		t.Fatalf("get %s/%s %s: %v", bucket, key, rng, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBucketsAndOwnership(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	owner, other, admin := st.client(t, testAK, testSK), st.client(t, otherAK, otherSK), st.client(t, adminAK, adminSK)
+	if _, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"again by owner", func() error { _, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")}); return err }(), "BucketAlreadyOwnedByYou"},
+		{"taken by other", func() error { _, err := other.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")}); return err }(), "BucketAlreadyExists"},
+		{"bad name", func() error { _, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("Bad_Name")}); return err }(), "InvalidBucketName"},
+		{"wrong region", func() error {
+			_, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("elsewhere"), CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}})
+			return err
+		}(), "InvalidLocationConstraint"},
+		{"other cannot list", func() error { _, err := other.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("owned")}); return err }(), "AccessDenied"},
+		{"other cannot put", func() error {
+			_, err := other.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("owned"), Key: aws.String("k"), Body: strings.NewReader("x")})
+			return err
+		}(), "AccessDenied"},
+		{"admin can put", func() error {
+			_, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("owned"), Key: aws.String("k"), Body: strings.NewReader("x")})
+			return err
+		}(), ""},
+		{"missing bucket", func() error { _, err := owner.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("nosuchbucket")}); return err }(), "NoSuchBucket"},
+		{"not empty", func() error { _, err := owner.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("owned")}); return err }(), "BucketNotEmpty"},
+	}
+	for _, tc := range tests {
+		if got := apiCode(tc.err); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		cl   *s3.Client
+		want int
+	}{{"owner", owner, 1}, {"other", other, 0}, {"admin", admin, 1}} {
+		out, err := c.cl.ListBuckets(ctx, &s3.ListBucketsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Buckets) != c.want {
+			t.Errorf("%s sees %d buckets, want %d", c.name, len(out.Buckets), c.want)
+		}
+	}
+	loc, err := owner.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("owned")})
+	if err != nil || loc.LocationConstraint != "" {
+		t.Errorf("location %v %v", loc, err)
+	}
+	if _, err := owner.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("owned"), Key: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("owned")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("owned")}); err == nil {
+		t.Fatal("bucket still there")
+	}
+}
+
+func TestObjectRoundTripRangesAndConditions(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("objs")}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("objs"), Key: aws.String("dir/file.bin"), Body: bytes.NewReader(data),
+		ContentType: aws.String("application/x-test"), Metadata: map[string]string{"color": "blue"}, CacheControl: aws.String("max-age=60")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := md5.Sum(data)
+	if want := `"` + hex.EncodeToString(md[:]) + `"`; aws.ToString(put.ETag) != want {
+		t.Fatalf("etag %s want %s", aws.ToString(put.ETag), want)
+	}
+	ranges := []struct {
+		rng  string
+		want []byte
+	}{
+		{"", data},
+		{"bytes=0-0", data[:1]},
+		{"bytes=100-199", data[100:200]},
+		{"bytes=65000-", data[65000:]},
+		{"bytes=-10", data[len(data)-10:]},
+		{"bytes=65535-70000", data[65535:]},
+		{"bytes=-100000", data},
+	}
+	for _, r := range ranges {
+		if got := mustGet(t, c, "objs", "dir/file.bin", r.rng); !bytes.Equal(got, r.want) {
+			t.Errorf("range %q: got %d bytes, want %d", r.rng, len(got), len(r.want))
+		}
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("objs"), Key: aws.String("dir/file.bin"), Range: aws.String("bytes=65536-")})
+	if apiCode(err) != "InvalidRange" {
+		t.Errorf("unsatisfiable range: %v", err)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("objs"), Key: aws.String("dir/file.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(head.ContentType) != "application/x-test" || head.Metadata["color"] != "blue" || aws.ToString(head.CacheControl) != "max-age=60" || aws.ToInt64(head.ContentLength) != int64(len(data)) {
+		t.Errorf("head: %+v", head)
+	}
+	etag := aws.ToString(put.ETag)
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	conds := []struct {
+		name   string
+		hdr    map[string]string
+		status int
+	}{
+		{"if-match ok", map[string]string{"If-Match": etag}, 200},
+		{"if-match fail", map[string]string{"If-Match": `"nope"`}, 412},
+		{"if-none-match hit", map[string]string{"If-None-Match": etag}, 304},
+		{"if-none-match miss", map[string]string{"If-None-Match": `"nope"`}, 200},
+		{"if-modified-since future", map[string]string{"If-Modified-Since": future.UTC().Format(http.TimeFormat)}, 304},
+		{"if-modified-since past", map[string]string{"If-Modified-Since": past.UTC().Format(http.TimeFormat)}, 200},
+		{"if-unmodified-since past", map[string]string{"If-Unmodified-Since": past.UTC().Format(http.TimeFormat)}, 412},
+		{"if-match beats unmodified-since", map[string]string{"If-Match": etag, "If-Unmodified-Since": past.UTC().Format(http.TimeFormat)}, 200},
+		{"none-match miss beats modified-since", map[string]string{"If-None-Match": `"x"`, "If-Modified-Since": future.UTC().Format(http.TimeFormat)}, 200},
+		{"response override", map[string]string{}, 200},
+	}
+	for _, tc := range conds {
+		status, _, h := st.raw(t, "GET", "/objs/dir/file.bin?response-content-type=text/plain", nil, tc.hdr)
+		if status != tc.status {
+			t.Errorf("%s: status %d want %d", tc.name, status, tc.status)
+		}
+		if status == 200 && h.Get("Content-Type") != "text/plain" {
+			t.Errorf("%s: response-content-type not applied: %q", tc.name, h.Get("Content-Type"))
+		}
+		if status == 304 && h.Get("ETag") != etag {
+			t.Errorf("%s: 304 without ETag", tc.name)
+		}
+	}
+	// versionId=null is the current version.
+	if status, _, _ := st.raw(t, "HEAD", "/objs/dir/file.bin?versionId=null", nil, nil); status != 200 {
+		t.Errorf("versionId=null: %d", status)
+	}
+	if status, _, _ := st.raw(t, "GET", "/objs/dir/file.bin?versionId=abc", nil, nil); status != 400 {
+		t.Errorf("versionId=abc: %d", status)
+	}
+	if _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("objs"), Key: aws.String("missing")}); apiCode(err) != "NoSuchKey" {
+		t.Errorf("missing key: %v", err)
+	}
+	// Delete is idempotent.
+	for i := 0; i < 2; i++ {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("objs"), Key: aws.String("dir/file.bin")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestConditionalWritesAreAtomic(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cond")}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, fails := 0, 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("once"), Body: strings.NewReader(fmt.Sprint("writer ", i)), IfNoneMatch: aws.String("*")})
+			mu.Lock()
+			defer mu.Unlock()
+			switch apiCode(err) {
+			case "":
+				wins++
+			case "PreconditionFailed", "ConditionalRequestConflict":
+				fails++
+			default:
+				t.Errorf("unexpected: %v", err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins != 1 || fails != 7 {
+		t.Fatalf("wins %d fails %d", wins, fails)
+	}
+	head, _ := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("cond"), Key: aws.String("once")})
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("once"), Body: strings.NewReader("v2"), IfMatch: aws.String(`"wrong"`)}); apiCode(err) != "PreconditionFailed" {
+		t.Errorf("if-match wrong: %v", err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("once"), Body: strings.NewReader("v2"), IfMatch: head.ETag}); err != nil {
+		t.Errorf("if-match right: %v", err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String("absent"), Body: strings.NewReader("v2"), IfMatch: head.ETag}); apiCode(err) != "NoSuchKey" {
+		t.Errorf("if-match on missing key: %v", err)
+	}
+}
+
+func TestListing(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("list")}); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"a.txt", "b/1", "b/2", "b/c/3", "c d/é", "d+e", "z"}
+	for _, k := range keys {
+		mustPut(t, c, "list", k, []byte(k))
+	}
+	// Paginate one key at a time: every key once, in order.
+	var got []string
+	var token *string
+	for {
+		out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("list"), MaxKeys: aws.Int32(2), ContinuationToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Contents {
+			got = append(got, aws.ToString(o.Key))
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		token = out.NextContinuationToken
+	}
+	if strings.Join(got, ",") != strings.Join(keys, ",") {
+		t.Fatalf("paged keys %q", got)
+	}
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("list"), Delimiter: aws.String("/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cps []string
+	for _, p := range out.CommonPrefixes {
+		cps = append(cps, aws.ToString(p.Prefix))
+	}
+	if strings.Join(cps, ",") != "b/,c d/" || len(out.Contents) != 3 || aws.ToInt32(out.KeyCount) != 5 {
+		t.Errorf("delimiter listing: prefixes %q contents %d keycount %d", cps, len(out.Contents), aws.ToInt32(out.KeyCount))
+	}
+	out, err = c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("list"), Prefix: aws.String("b/"), Delimiter: aws.String("/"), StartAfter: aws.String("b/1"), FetchOwner: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Contents) != 1 || aws.ToString(out.Contents[0].Key) != "b/2" || out.Contents[0].Owner == nil || len(out.CommonPrefixes) != 1 {
+		t.Errorf("prefix+start-after: %+v", out)
+	}
+	// v1 with marker and url encoding.
+	status, body, _ := st.raw(t, "GET", "/list?marker=b%2Fc%2F3&encoding-type=url", nil, nil)
+	if status != 200 || !strings.Contains(body, "<Key>c%20d/%C3%A9</Key>") || strings.Contains(body, "<Key>a.txt</Key>") {
+		t.Errorf("v1 marker/url: %d %s", status, body)
+	}
+	// Versions listing reports the null version.
+	vs, err := c.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("list")})
+	if err != nil || len(vs.Versions) != len(keys) || aws.ToString(vs.Versions[0].VersionId) != "null" {
+		t.Errorf("versions: %v %v", vs, err)
+	}
+	// DeleteObjects, verbose and quiet.
+	del, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("list"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String("a.txt")}, {Key: aws.String("z"), VersionId: aws.String("null")}, {Key: aws.String("missing")}}}})
+	if err != nil || len(del.Deleted) != 3 || len(del.Errors) != 0 {
+		t.Errorf("delete objects: %+v %v", del, err)
+	}
+	del, err = c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("list"), Delete: &types.Delete{Quiet: aws.Bool(true), Objects: []types.ObjectIdentifier{{Key: aws.String("b/1")}}}})
+	if err != nil || len(del.Deleted) != 0 {
+		t.Errorf("quiet delete: %+v %v", del, err)
+	}
+}
+
+func TestCopyObjectCopiesNoData(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	for _, b := range []string{"src", "dst"} {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := bytes.Repeat([]byte{7}, 1<<20)
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("src"), Key: aws.String("k"), Body: bytes.NewReader(data), Metadata: map[string]string{"a": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.app.meta.Stats(ctx)
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy"), CopySource: aws.String("src/k")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("replaced"), CopySource: aws.String("/src/k"),
+		MetadataDirective: types.MetadataDirectiveReplace, Metadata: map[string]string{"b": "2"}, ContentType: aws.String("text/x")}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := st.app.meta.Stats(ctx)
+	if after.StoredBytes != before.StoredBytes || after.Objects != before.Objects+2 {
+		t.Errorf("copy stored data: before %+v after %+v", before, after)
+	}
+	h1, _ := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("dst"), Key: aws.String("copy")})
+	h2, _ := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("dst"), Key: aws.String("replaced")})
+	if h1.Metadata["a"] != "1" || h2.Metadata["b"] != "2" || h2.Metadata["a"] != "" || aws.ToString(h2.ContentType) != "text/x" || aws.ToString(h1.ETag) != aws.ToString(put.ETag) {
+		t.Errorf("copy metadata: %v %v", h1.Metadata, h2.Metadata)
+	}
+	if !bytes.Equal(mustGet(t, c, "dst", "copy", ""), data) {
+		t.Error("copy content differs")
+	}
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("dst"), Key: aws.String("x"), CopySource: aws.String("src/k"), CopySourceIfMatch: aws.String(`"nope"`)})
+	if apiCode(err) != "PreconditionFailed" {
+		t.Errorf("copy-source-if-match: %v", err)
+	}
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("src"), Key: aws.String("k"), CopySource: aws.String("src/k")})
+	if apiCode(err) != "InvalidRequest" {
+		t.Errorf("copy onto itself: %v", err)
+	}
+}
+
+func TestIntegrityFailuresStoreNothing(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("integ")}); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("the quick brown fox")
+	wrongMD5 := base64.StdEncoding.EncodeToString(make([]byte, 16))
+	tests := []struct {
+		name   string
+		hdr    map[string]string
+		status int
+		code   string
+	}{
+		{"wrong content-md5", map[string]string{"Content-MD5": wrongMD5}, 400, "BadDigest"},
+		{"malformed content-md5", map[string]string{"Content-MD5": "abc"}, 400, "InvalidDigest"},
+		{"wrong crc32", map[string]string{"x-amz-checksum-crc32": "AAAAAA=="}, 400, "BadDigest"},
+		{"wrong sha256 checksum", map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(make([]byte, 32))}, 400, "BadDigest"},
+		{"malformed crc32", map[string]string{"x-amz-checksum-crc32": "zz"}, 400, "InvalidRequest"},
+		{"wrong payload hash", map[string]string{"x-amz-content-sha256": strings.Repeat("0", 64)}, 400, "XAmzContentSHA256Mismatch"},
+	}
+	for _, tc := range tests {
+		status, resp, _ := st.raw(t, "PUT", "/integ/obj", body, tc.hdr)
+		if status != tc.status || !strings.Contains(resp, "<Code>"+tc.code+"</Code>") || !strings.Contains(resp, "<RequestId>") {
+			t.Errorf("%s: %d %s", tc.name, status, resp)
+		}
+	}
+	stats, _ := st.app.meta.Stats(ctx)
+	if stats.Objects != 0 || stats.Chunks != 0 {
+		t.Errorf("something was stored: %+v", stats)
+	}
+	// Chunk files: none may remain either.
+	for name, s := range st.app.stores {
+		_ = s.List(ctx, "", func(b backends.Info) error {
+			t.Errorf("backend %s holds %s after failed uploads", name, b.Key)
+			return nil
+		})
+	}
+}
