@@ -128,11 +128,20 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if in.Body.Size > MaxPartSize {
 		return nil, errorf(CodeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
 	}
-	if in.Body.ChecksumAlgorithm == "" && u.ChecksumAlgo != "" {
+	declared := in.Body.ChecksumAlgorithm != ""
+	switch {
+	case !declared && u.ChecksumAlgo != "":
 		in.Body.ChecksumAlgorithm = u.ChecksumAlgo
+		declared = true
+	case !declared:
+		// Parts get a CRC64NVME so that Complete can derive the object's full checksum.
+		in.Body.ChecksumAlgorithm = digest.CRC64NVME
 	}
 	scope := s.scope(in.Principal)
 	if out, ok, err := s.instantPart(ctx, in, u, scope); ok || err != nil {
+		if out != nil && !declared {
+			out.Checksums = nil
+		}
 		return out, err
 	}
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope})
@@ -152,7 +161,11 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if err != nil {
 		return nil, metaErr(err, CodeNoSuchUpload)
 	}
-	return &UploadPartOutput{ETag: p.ETag, Checksums: p.Checksums, LastModified: p.LastModified}, nil
+	out := &UploadPartOutput{ETag: p.ETag, LastModified: p.LastModified}
+	if declared {
+		out.Checksums = p.Checksums
+	}
+	return out, nil
 }
 
 func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope string) (*UploadPartOutput, bool, error) {
@@ -361,7 +374,14 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploa
 		obj.Parts = append(obj.Parts, meta.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksums: p.Checksums})
 	}
 	obj.ETag = fmt.Sprintf("%x-%d", md5s.Sum(nil), len(in.Parts))
-	if u.ChecksumAlgo != "" {
+	if u.ChecksumAlgo == "" {
+		// No checksum was asked for: derive S3's default full-object CRC64NVME from the
+		// parts' (each part computed one), when every part has it.
+		if v, err := combineFullObject(digest.CRC64NVME, obj.Parts); err == nil {
+			obj.Checksums = map[string]string{digest.CRC64NVME: v}
+			obj.ChecksumType = "FULL_OBJECT"
+		}
+	} else {
 		var value string
 		if u.ChecksumType == "FULL_OBJECT" {
 			v, err := combineFullObject(u.ChecksumAlgo, obj.Parts)

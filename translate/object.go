@@ -141,10 +141,19 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if in.Body.Size > s.cfg.MaxObjectSize || in.Body.Size > 5<<30 {
 		return nil, errorf(CodeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
 	}
+	// Like S3, every object gets a full-object CRC64NVME when the client declared no
+	// checksum: it costs almost nothing and lets clients verify downloads.
+	declared := in.Body.ChecksumAlgorithm != ""
+	if !declared {
+		in.Body.ChecksumAlgorithm = digest.CRC64NVME
+	}
 	scope := s.scope(in.Principal)
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
 		UserMeta: in.UserMeta, Owner: in.Principal.AccessKey, Scope: in.Principal.AccessKey}
 	if out, ok, err := s.instantPut(ctx, in, obj, scope); ok || err != nil {
+		if out != nil && !declared {
+			out.Checksums, out.ChecksumType = nil, ""
+		}
 		return out, err
 	}
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope})
@@ -168,7 +177,11 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if err != nil {
 		return nil, s.writeErr(err)
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
+	out := &PutObjectOutput{ETag: obj.ETag}
+	if declared {
+		out.Checksums, out.ChecksumType = obj.Checksums, obj.ChecksumType
+	}
+	return out, nil
 }
 
 func (s *Service) ingestErr(err error) error {

@@ -505,3 +505,235 @@ func TestIntegrityFailuresStoreNothing(t *testing.T) {
 		})
 	}
 }
+
+// onlyReader hides Seek so the SDK must stream (aws-chunked with a trailing checksum).
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func TestSDKDefaultsStreamingAndPresign(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("sdk")}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("streaming body "), 100_000) // 1.5 MB
+	// Over plain HTTP the Go SDK signs payloads; streaming an unseekable body needs the
+	// unsigned-payload middleware, and then it sends aws-chunked with a CRC32 trailer.
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sdk"), Key: aws.String("stream"), Body: onlyReader{bytes.NewReader(data)}, ContentLength: aws.Int64(int64(len(data)))},
+		s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware))
+	if err != nil {
+		t.Fatalf("streaming put: %v", err)
+	}
+	if got := mustGet(t, c, "sdk", "stream", ""); !bytes.Equal(got, data) {
+		t.Fatalf("streamed object differs (%d vs %d bytes)", len(got), len(data))
+	}
+	// Over plain HTTP the Go SDK signs the payload and sends no CRC; like S3 the
+	// gateway computes a full-object CRC64NVME and returns it on request.
+	mustPut(t, c, "sdk", "seekable", data)
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sdk"), Key: aws.String("seekable"), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, out.Body)
+	out.Body.Close()
+	if aws.ToString(out.ChecksumCRC64NVME) == "" || out.ChecksumType != types.ChecksumTypeFullObject {
+		t.Error("GetObject(ChecksumMode=ENABLED) returned no CRC64NVME")
+	}
+	h, _ := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("sdk"), Key: aws.String("stream")})
+	if h.ContentEncoding != nil && strings.Contains(*h.ContentEncoding, "aws-chunked") {
+		t.Errorf("aws-chunked stored as content encoding: %q", *h.ContentEncoding)
+	}
+
+	ps := s3.NewPresignClient(c)
+	req, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sdk"), Key: aws.String("stream")}, s3.WithPresignExpires(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(req.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Errorf("presigned get: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	preq, err := ps.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sdk"), Key: aws.String("presigned-put")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hreq, _ := http.NewRequest(http.MethodPut, preq.URL, strings.NewReader("via presigned url"))
+	for k, v := range preq.SignedHeader {
+		hreq.Header[k] = v
+	}
+	resp, err = http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(mustGet(t, c, "sdk", "presigned-put", "")) != "via presigned url" {
+		t.Errorf("presigned put: %d", resp.StatusCode)
+	}
+	// A URL signed in the past with a 1s lifetime has expired.
+	old := s3.NewPresignClient(c, func(o *s3.PresignOptions) {
+		o.Presigner = v4.NewSigner()
+	})
+	ereq, err := old.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sdk"), Key: aws.String("stream")}, s3.WithPresignExpires(time.Second),
+		func(o *s3.PresignOptions) { o.ClientOptions = append(o.ClientOptions, func(co *s3.Options) {}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	resp, err = http.Get(ereq.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(eb), "AccessDenied") {
+		t.Errorf("expired presign: %d %s", resp.StatusCode, eb)
+	}
+	// A wrong secret fails with SignatureDoesNotMatch.
+	bad := st.client(t, testAK, "wrong-secret")
+	if _, err := bad.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("sdk")}); apiCode(err) != "SignatureDoesNotMatch" {
+		t.Errorf("wrong secret: %v", err)
+	}
+	unknown := st.client(t, "AKIAUNKNOWN", "x")
+	if _, err := unknown.ListBuckets(ctx, &s3.ListBucketsInput{}); apiCode(err) != "InvalidAccessKeyId" {
+		t.Errorf("unknown key: %v", err)
+	}
+	// Anonymous requests are refused.
+	resp, err = http.Get(st.url + "/sdk/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("anonymous: %d", resp.StatusCode)
+	}
+}
+
+func TestMultipartRules(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mpu")}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(key string, algo types.ChecksumAlgorithm) string {
+		t.Helper()
+		out, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String(key), ChecksumAlgorithm: algo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.UploadId)
+	}
+	part := func(key, id string, n int32, data []byte) *s3.UploadPartOutput {
+		t.Helper()
+		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String(key), UploadId: aws.String(id), PartNumber: aws.Int32(n), Body: bytes.NewReader(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	p1 := bytes.Repeat([]byte{1}, 5<<20)
+	p2 := bytes.Repeat([]byte{2}, 5<<20)
+	p3 := []byte("tail")
+	id := create("obj", types.ChecksumAlgorithmCrc32)
+	e1, e2 := part("obj", id, 1, p1), part("obj", id, 2, p2)
+	e3 := part("obj", id, 3, []byte("to be replaced"))
+	e3 = part("obj", id, 3, p3)
+	e4 := part("obj", id, 4, p1) // never completed: released with the upload
+	lp, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mpu"), Key: aws.String("obj"), UploadId: aws.String(id), MaxParts: aws.Int32(2)})
+	if err != nil || len(lp.Parts) != 2 || !aws.ToBool(lp.IsTruncated) {
+		t.Fatalf("list parts: %+v %v", lp, err)
+	}
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mpu")})
+	if err != nil || len(ups.Uploads) != 1 {
+		t.Fatalf("list uploads: %+v %v", ups, err)
+	}
+	cp := func(n int32, o *s3.UploadPartOutput) types.CompletedPart {
+		return types.CompletedPart{PartNumber: aws.Int32(n), ETag: o.ETag, ChecksumCRC32: o.ChecksumCRC32}
+	}
+	bad := []struct {
+		name  string
+		parts []types.CompletedPart
+		code  string
+	}{
+		{"order", []types.CompletedPart{cp(2, e2), cp(1, e1)}, "InvalidPartOrder"},
+		{"etag", []types.CompletedPart{cp(1, e1), {PartNumber: aws.Int32(2), ETag: aws.String(`"00"`), ChecksumCRC32: e2.ChecksumCRC32}}, "InvalidPart"},
+		{"missing part", []types.CompletedPart{cp(1, e1), cp(4, e3)}, "InvalidPart"},
+		{"too small", []types.CompletedPart{cp(3, e3), cp(4, e4)}, "EntityTooSmall"},
+	}
+	for _, tc := range bad {
+		_, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("obj"), UploadId: aws.String(id),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: tc.parts}})
+		if apiCode(err) != tc.code {
+			t.Errorf("%s: got %v want %s", tc.name, err, tc.code)
+		}
+	}
+	done, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("obj"), UploadId: aws.String(id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{cp(1, e1), cp(2, e2), cp(3, e3)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := md5.New()
+	for _, p := range [][]byte{p1, p2, p3} {
+		s := md5.Sum(p)
+		h.Write(s[:])
+	}
+	if want := fmt.Sprintf(`"%x-3"`, h.Sum(nil)); aws.ToString(done.ETag) != want {
+		t.Errorf("etag %s want %s", aws.ToString(done.ETag), want)
+	}
+	whole := append(append(append([]byte{}, p1...), p2...), p3...)
+	for _, r := range []struct {
+		rng  string
+		want []byte
+	}{{"", whole}, {"bytes=5242870-5242890", whole[5242870:5242891]}, {"bytes=-6", whole[len(whole)-6:]}} {
+		if got := mustGet(t, c, "mpu", "obj", r.rng); !bytes.Equal(got, r.want) {
+			t.Errorf("range %q differs", r.rng)
+		}
+	}
+	// partNumber reads.
+	po, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("mpu"), Key: aws.String("obj"), PartNumber: aws.Int32(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := io.ReadAll(po.Body)
+	po.Body.Close()
+	if !bytes.Equal(pb, p3) || aws.ToInt32(po.PartsCount) != 3 {
+		t.Errorf("part 3: %q parts %d", pb, aws.ToInt32(po.PartsCount))
+	}
+	if _, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String("obj"), UploadId: aws.String(id), PartNumber: aws.Int32(1), Body: bytes.NewReader(p3)}); apiCode(err) != "NoSuchUpload" {
+		t.Errorf("part after complete: %v", err)
+	}
+	// Abort releases; then NoSuchUpload.
+	id2 := create("aborted", "")
+	part("aborted", id2, 1, []byte("abandoned part content"))
+	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("aborted"), UploadId: aws.String(id2)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("mpu"), Key: aws.String("aborted"), UploadId: aws.String(id2)}); apiCode(err) != "NoSuchUpload" {
+		t.Errorf("list parts after abort: %v", err)
+	}
+	// UploadPartCopy with and without a range.
+	id3 := create("copied", "")
+	pc1, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: aws.String("mpu"), Key: aws.String("copied"), UploadId: aws.String(id3), PartNumber: aws.Int32(1), CopySource: aws.String("mpu/obj"), CopySourceRange: aws.String("bytes=0-5242879")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc2, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: aws.String("mpu"), Key: aws.String("copied"), UploadId: aws.String(id3), PartNumber: aws.Int32(2), CopySource: aws.String("mpu/obj"), CopySourceRange: aws.String("bytes=5242878-10485763")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("mpu"), Key: aws.String("copied"), UploadId: aws.String(id3),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: pc1.CopyPartResult.ETag}, {PartNumber: aws.Int32(2), ETag: pc2.CopyPartResult.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte{}, whole[:5242880]...), whole[5242878:10485764]...)
+	if got := mustGet(t, c, "mpu", "copied", ""); !bytes.Equal(got, want) {
+		t.Errorf("part copy content differs")
+	}
+}
