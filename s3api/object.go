@@ -2,8 +2,8 @@ package s3api
 
 import (
 	"crypto/md5"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"

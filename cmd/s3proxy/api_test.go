@@ -164,14 +164,26 @@ func TestBucketsAndOwnership(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"again by owner", func() error { _, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")}); return err }(), "BucketAlreadyOwnedByYou"},
-		{"taken by other", func() error { _, err := other.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")}); return err }(), "BucketAlreadyExists"},
-		{"bad name", func() error { _, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("Bad_Name")}); return err }(), "InvalidBucketName"},
+		{"again by owner", func() error {
+			_, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")})
+			return err
+		}(), "BucketAlreadyOwnedByYou"},
+		{"taken by other", func() error {
+			_, err := other.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")})
+			return err
+		}(), "BucketAlreadyExists"},
+		{"bad name", func() error {
+			_, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("Bad_Name")})
+			return err
+		}(), "InvalidBucketName"},
 		{"wrong region", func() error {
 			_, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("elsewhere"), CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "eu-west-1"}})
 			return err
 		}(), "InvalidLocationConstraint"},
-		{"other cannot list", func() error { _, err := other.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("owned")}); return err }(), "AccessDenied"},
+		{"other cannot list", func() error {
+			_, err := other.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("owned")})
+			return err
+		}(), "AccessDenied"},
 		{"other cannot put", func() error {
 			_, err := other.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("owned"), Key: aws.String("k"), Body: strings.NewReader("x")})
 			return err
@@ -180,8 +192,14 @@ func TestBucketsAndOwnership(t *testing.T) {
 			_, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("owned"), Key: aws.String("k"), Body: strings.NewReader("x")})
 			return err
 		}(), ""},
-		{"missing bucket", func() error { _, err := owner.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("nosuchbucket")}); return err }(), "NoSuchBucket"},
-		{"not empty", func() error { _, err := owner.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("owned")}); return err }(), "BucketNotEmpty"},
+		{"missing bucket", func() error {
+			_, err := owner.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("nosuchbucket")})
+			return err
+		}(), "NoSuchBucket"},
+		{"not empty", func() error {
+			_, err := owner.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("owned")})
+			return err
+		}(), "BucketNotEmpty"},
 	}
 	for _, tc := range tests {
 		if got := apiCode(tc.err); got != tc.want {
