@@ -513,8 +513,14 @@ func testRefCounts(t *testing.T, h *harness) {
 			_, err = s.PutObject(ctx, src, meta.WriteCondition{})
 			return err
 		}, map[int64]int64{a.ID: 0, b.ID: 2}},
-		{"chunk twice in one manifest", func() error { _, err := s.PutObject(ctx, obj("b", "k2", "e", a, a, b), meta.WriteCondition{}); return err }, map[int64]int64{a.ID: 2, b.ID: 3}},
-		{"overwrite with same manifest", func() error { _, err := s.PutObject(ctx, obj("b", "k2", "e", a, a, b), meta.WriteCondition{}); return err }, map[int64]int64{a.ID: 2, b.ID: 3}},
+		{"chunk twice in one manifest", func() error {
+			_, err := s.PutObject(ctx, obj("b", "k2", "e", a, a, b), meta.WriteCondition{})
+			return err
+		}, map[int64]int64{a.ID: 2, b.ID: 3}},
+		{"overwrite with same manifest", func() error {
+			_, err := s.PutObject(ctx, obj("b", "k2", "e", a, a, b), meta.WriteCondition{})
+			return err
+		}, map[int64]int64{a.ID: 2, b.ID: 3}},
 		{"delete twice-referencing object", func() error { _, err := s.DeleteObject(ctx, "b", "k2", meta.WriteCondition{}); return err }, map[int64]int64{a.ID: 0, b.ID: 2}},
 		{"delete original", func() error { _, err := s.DeleteObject(ctx, "b", "k1", meta.WriteCondition{}); return err }, map[int64]int64{a.ID: 0, b.ID: 1}},
 		{"failed conditional put changes nothing", func() error {
