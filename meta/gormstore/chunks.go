@@ -1,0 +1,207 @@
+package gormstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"s3proxy/meta"
+)
+
+func chunkFromRow(r chunkRow) meta.Chunk {
+	c := meta.Chunk{
+		ID: r.ID, UID: r.UID, Size: r.Size, Backend: r.Backend, Node: r.Node, Refs: r.Refs,
+		Corrupt: r.Corrupt, CreatedAt: fromNS(r.CreatedNS),
+	}
+	copy(c.SHA256[:], r.SHA256)
+	copy(c.MD5[:], r.MD5)
+	if r.ZeroSinceNS != nil {
+		t := fromNS(*r.ZeroSinceNS)
+		c.ZeroSince = &t
+	}
+	return c
+}
+
+// InsertChunk adds c (Refs 0) unless its SHA-256 is already indexed, and records scope as
+// an uploader of the content. When the existing chunk is unreferenced its ZeroSince is
+// moved to now: the caller is about to reference it (and deletes its own copy), so a GC
+// pass that already listed it as a candidate must not delete it in between
+// (DeleteChunkIfUnreferenced re-checks ZeroSince against its cutoff).
+func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (meta.Chunk, bool, error) {
+	if c.UID == "" {
+		return meta.Chunk{}, false, fmt.Errorf("meta insert chunk: empty uid: %w", meta.ErrInvalid)
+	}
+	var got meta.Chunk
+	var created bool
+	err := s.tx(ctx, "insert chunk", func(tx *gorm.DB) error {
+		now := nowNS()
+		row := chunkRow{
+			UID: c.UID, SHA256: c.SHA256[:], MD5: c.MD5[:], Size: c.Size, Backend: c.Backend, Node: c.Node,
+			Corrupt: c.Corrupt, CreatedNS: now, ZeroSinceNS: &now,
+		}
+		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "sha256"}}, DoNothing: true}).Create(&row)
+		if res.Error != nil {
+			return res.Error
+		}
+		created = res.RowsAffected == 1
+		if !created {
+			var rows []chunkRow
+			if err := tx.Where("sha256 = ?", c.SHA256[:]).Limit(1).Find(&rows).Error; err != nil {
+				return err
+			}
+			if len(rows) == 0 {
+				return errRetry // collected between the insert attempt and this read
+			}
+			row = rows[0]
+			if row.Refs == 0 {
+				if err := tx.Exec("UPDATE chunks SET zero_since_ns = ? WHERE id = ? AND refs = 0", now, row.ID).Error; err != nil {
+					return err
+				}
+				row.ZeroSinceNS = &now
+			}
+		}
+		got = chunkFromRow(row)
+		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&chunkScopeRow{ChunkID: row.ID, Scope: scope}).Error
+	})
+	if err != nil {
+		return meta.Chunk{}, false, err
+	}
+	return got, created, nil
+}
+
+// FindChunk returns the chunk with this content that scope uploaded ("" = any scope).
+func (s *Store) FindChunk(ctx context.Context, sum [32]byte, scope string) (meta.Chunk, error) {
+	db := s.rdb.WithContext(ctx).Table("chunks c").Select("c.*").Where("c.sha256 = ?", sum[:])
+	if scope != "" {
+		db = db.Where("EXISTS (SELECT 1 FROM chunk_scopes s WHERE s.chunk_id = c.id AND s.scope = ?)", scope)
+	}
+	return s.oneChunk("find chunk", db)
+}
+
+// GetChunk returns the chunk with this id.
+func (s *Store) GetChunk(ctx context.Context, id int64) (meta.Chunk, error) {
+	return s.oneChunk("get chunk", s.rdb.WithContext(ctx).Table("chunks").Where("id = ?", id))
+}
+
+// ChunkByUID returns the chunk stored under this backend key.
+func (s *Store) ChunkByUID(ctx context.Context, uid string) (meta.Chunk, error) {
+	return s.oneChunk("chunk by uid", s.rdb.WithContext(ctx).Table("chunks").Where("uid = ?", uid))
+}
+
+func (s *Store) oneChunk(op string, db *gorm.DB) (meta.Chunk, error) {
+	var rows []chunkRow
+	if err := db.Limit(1).Find(&rows).Error; err != nil {
+		return meta.Chunk{}, classify(op, err)
+	}
+	if len(rows) == 0 {
+		return meta.Chunk{}, fmt.Errorf("meta %s: %w", op, meta.ErrNotFound)
+	}
+	return chunkFromRow(rows[0]), nil
+}
+
+func (s *Store) chunks(op string, db *gorm.DB) ([]meta.Chunk, error) {
+	var rows []chunkRow
+	if err := db.Find(&rows).Error; err != nil {
+		return nil, classify(op, err)
+	}
+	out := make([]meta.Chunk, len(rows))
+	for i, r := range rows {
+		out[i] = chunkFromRow(r)
+	}
+	return out, nil
+}
+
+func pageLimit(n int) int {
+	if n <= 0 || n > 10000 {
+		return 1000
+	}
+	return n
+}
+
+// ListChunks pages the chunk index by id.
+func (s *Store) ListChunks(ctx context.Context, q meta.ChunkQuery) ([]meta.Chunk, error) {
+	db := s.rdb.WithContext(ctx).Table("chunks").Where("id > ?", q.AfterID)
+	if q.Backend != "" {
+		db = db.Where("backend = ?", q.Backend)
+	}
+	if q.Bucket != "" {
+		db = db.Where(`EXISTS (SELECT 1 FROM extents e JOIN objects o ON o.id = e.object_id
+			WHERE e.chunk_id = chunks.id AND o.bucket = ?)`, q.Bucket)
+	}
+	return s.chunks("list chunks", db.Order("id").Limit(pageLimit(q.Limit)))
+}
+
+// GCCandidates returns unreferenced chunks whose count reached zero before cutoff.
+func (s *Store) GCCandidates(ctx context.Context, cutoff time.Time, limit int) ([]meta.Chunk, error) {
+	db := s.rdb.WithContext(ctx).Table("chunks").
+		Where("refs = 0 AND zero_since_ns IS NOT NULL AND zero_since_ns < ?", toNS(cutoff))
+	return s.chunks("gc candidates", db.Order("zero_since_ns, id").Limit(pageLimit(limit)))
+}
+
+// DeleteChunkIfUnreferenced deletes the index entry only if it is still a candidate. The
+// re-check is in the DELETE itself: on PostgreSQL a transaction that just incremented the
+// count holds the row lock, and the DELETE re-evaluates its WHERE on the committed row.
+// The NOT EXISTS guards against a count that drifted from the manifests.
+func (s *Store) DeleteChunkIfUnreferenced(ctx context.Context, id int64, cutoff time.Time) (bool, error) {
+	var deleted bool
+	err := s.tx(ctx, "delete chunk", func(tx *gorm.DB) error {
+		res := tx.Exec(`DELETE FROM chunks WHERE id = ? AND refs = 0 AND zero_since_ns IS NOT NULL AND zero_since_ns < ?
+			AND NOT EXISTS (SELECT 1 FROM extents e WHERE e.chunk_id = chunks.id)`, id, toNS(cutoff))
+		if res.Error != nil {
+			return res.Error
+		}
+		deleted = res.RowsAffected == 1
+		if !deleted {
+			return nil
+		}
+		return tx.Exec("DELETE FROM chunk_scopes WHERE chunk_id = ?", id).Error
+	})
+	return deleted, err
+}
+
+// MoveChunk points a chunk at a new location.
+func (s *Store) MoveChunk(ctx context.Context, id int64, backend, node, uid string) error {
+	if uid == "" {
+		return fmt.Errorf("meta move chunk: empty uid: %w", meta.ErrInvalid)
+	}
+	return s.updateChunk(ctx, "move chunk", id, map[string]any{"backend": backend, "node": node, "uid": uid})
+}
+
+// MarkChunkCorrupt sets or clears the corrupt flag.
+func (s *Store) MarkChunkCorrupt(ctx context.Context, id int64, corrupt bool) error {
+	return s.updateChunk(ctx, "mark chunk corrupt", id, map[string]any{"corrupt": corrupt})
+}
+
+func (s *Store) updateChunk(ctx context.Context, op string, id int64, set map[string]any) error {
+	res := s.db.WithContext(ctx).Table("chunks").Where("id = ?", id).Updates(set)
+	if res.Error != nil {
+		return classify(op, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("meta %s %d: %w", op, id, meta.ErrNotFound)
+	}
+	return nil
+}
+
+// ObjectsUsingChunk lists objects whose manifests reference the chunk (no manifests).
+func (s *Store) ObjectsUsingChunk(ctx context.Context, id int64, limit int) ([]meta.Object, error) {
+	var rows []objectRow
+	err := s.rdb.WithContext(ctx).Table("objects").Select(listCols).
+		Where("id IN (SELECT object_id FROM extents WHERE chunk_id = ?)", id).
+		Order("bucket, object_key").Limit(pageLimit(limit)).Find(&rows).Error
+	if err != nil {
+		return nil, classify("objects using chunk", err)
+	}
+	out := make([]meta.Object, 0, len(rows))
+	for _, r := range rows {
+		o, err := objectFromRow(r)
+		if err != nil {
+			return nil, classify("objects using chunk", err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}

@@ -1,0 +1,204 @@
+package gormstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"s3proxy/meta"
+	"s3proxy/meta/metatest"
+)
+
+// pgBase is the test database; PG_DSN overrides it.
+func pgBase() string {
+	if dsn := os.Getenv("PG_DSN"); dsn != "" {
+		return dsn
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// requirePG fails in CI (CI=true) and skips elsewhere when PostgreSQL is unreachable.
+func requirePG(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Open(ctx, pgBase(), WithMaxConns(1), WithSchema("public"))
+	if err == nil {
+		err = s.Ping(ctx)
+		_ = s.Close()
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL unreachable at %s (CI is set, so this fails rather than skips): %v", pgBase(), err)
+		}
+		t.Skipf("PostgreSQL unreachable at %s: %v", pgBase(), err)
+	}
+}
+
+var schemaSeq atomic.Int64
+
+// pgSchema returns a fresh schema name for t and drops the schema when t ends.
+func pgSchema(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("t_%d_%d", time.Now().UnixNano()%1e12, schemaSeq.Add(1))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db, err := Open(ctx, pgBase(), WithMaxConns(1), WithSchema("public"))
+		if err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+			return
+		}
+		defer db.Close()
+		if err := db.db.WithContext(ctx).Exec(`DROP SCHEMA IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
+			t.Errorf("drop schema %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+func openT(t *testing.T, dsn string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn, opts...)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dsn, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func newSQLite(t *testing.T) meta.MetaStore {
+	return openT(t, filepath.Join(t.TempDir(), "meta.db"))
+}
+
+func sqlitePair(t *testing.T) (meta.MetaStore, meta.MetaStore) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	return openT(t, path), openT(t, path)
+}
+
+func newPG(t *testing.T) meta.MetaStore {
+	return openT(t, pgBase(), WithSchema(pgSchema(t)))
+}
+
+func pgPair(t *testing.T) (meta.MetaStore, meta.MetaStore) {
+	schema := pgSchema(t)
+	return openT(t, pgBase(), WithSchema(schema)), openT(t, pgBase(), WithSchema(schema))
+}
+
+func TestSQLite(t *testing.T) {
+	metatest.Run(t, newSQLite, metatest.WithSharedPair(sqlitePair))
+}
+
+func TestPostgres(t *testing.T) {
+	requirePG(t)
+	metatest.Run(t, newPG, metatest.WithSharedPair(pgPair))
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "meta.db")
+	s := openT(t, path)
+	if err := s.CreateBucket(ctx, meta.Bucket{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	s2 := openT(t, path) // migrating an existing schema is a no-op
+	if _, err := s2.GetBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPostgresReopenAndCollation(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	schema := pgSchema(t)
+	s := openT(t, pgBase(), WithSchema(schema))
+	_ = s.Close()
+	s = openT(t, pgBase(), WithSchema(schema))
+	var coll []string
+	err := s.db.WithContext(ctx).Raw(`SELECT collation_name FROM information_schema.columns
+		WHERE table_schema = ? AND table_name = 'objects' AND column_name = 'object_key'`, schema).Scan(&coll).Error
+	if err != nil || len(coll) != 1 || coll[0] != "C" {
+		t.Errorf("object_key collation = %v, %v; want C", coll, err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	// Nothing listens on port 1: connection errors are ErrUnavailable.
+	_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=1")
+	if err == nil || !strings.Contains(err.Error(), meta.ErrUnavailable.Error()) {
+		t.Errorf("Open unreachable PostgreSQL: %v, want ErrUnavailable", err)
+	}
+	s := openT(t, filepath.Join(t.TempDir(), "m.db"))
+	_ = s.Close()
+	if err := s.Ping(ctx); err == nil {
+		t.Errorf("Ping after Close succeeded")
+	} else if !isKind(err, meta.ErrUnavailable) {
+		t.Errorf("Ping after Close: %v, want ErrUnavailable", err)
+	}
+	tests := []struct {
+		in   error
+		want error
+	}{
+		{gorm.ErrRecordNotFound, meta.ErrNotFound},
+		{fmt.Errorf("x: %w", meta.ErrPreconditionFailed), meta.ErrPreconditionFailed},
+		{context.Canceled, context.Canceled},
+		{errRetry, meta.ErrInternal},
+	}
+	for _, tc := range tests {
+		if got := classify("op", tc.in); !isKind(got, tc.want) {
+			t.Errorf("classify(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func isKind(err, kind error) bool {
+	for e := err; e != nil; {
+		if e == kind {
+			return true
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				if isKind(x, kind) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			e = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func TestSuccessor(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"a/", "a0", true},
+		{"", "", false},
+		{"ü", "ý", true},
+		{"a\U0010FFFF", "b", true},
+		{"\U0010FFFF", "", false},
+		{"a\uD7FF", "a\uE000", true},
+		{"a\xff", "b", true},
+	} {
+		got, ok := successor(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("successor(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

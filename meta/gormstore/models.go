@@ -1,0 +1,170 @@
+package gormstore
+
+import (
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+)
+
+// Times are stored as int64 Unix nanoseconds rather than timestamp columns: comparisons
+// (GC cutoffs, lock expiry, job leases) then mean the same thing on both engines, with no
+// time-zone or text-format parsing in SQLite.
+
+// ckey is a text column that must sort in byte order, as S3 lists keys: collated "C" on
+// PostgreSQL (whose database default collation may be locale-aware), plain TEXT on SQLite
+// (whose default BINARY collation already compares bytes).
+type ckey string
+
+// GormDBDataType picks the column type per dialect.
+func (ckey) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
+	if db.Dialector.Name() == "postgres" {
+		return `text COLLATE "C"`
+	}
+	return "text"
+}
+
+type bucketRow struct {
+	Name      ckey   `gorm:"column:name;primaryKey"`
+	Owner     string `gorm:"column:owner;not null"`
+	Region    string `gorm:"column:region;not null"`
+	Backend   string `gorm:"column:backend;not null"`
+	CreatedNS int64  `gorm:"column:created_ns;not null"`
+}
+
+func (bucketRow) TableName() string { return "buckets" }
+
+// objectRow is the current version of a key. Every write inserts a new row (new ID) and
+// deletes the old one, so a reader that fetched a row and then its extents by object ID can
+// never mix the header of one version with the manifest of another.
+type objectRow struct {
+	ID           int64  `gorm:"column:id;primaryKey;autoIncrement"`
+	Bucket       ckey   `gorm:"column:bucket;not null;uniqueIndex:ux_objects_bucket_key,priority:1"`
+	ObjectKey    ckey   `gorm:"column:object_key;not null;uniqueIndex:ux_objects_bucket_key,priority:2"`
+	Size         int64  `gorm:"column:size;not null"`
+	ETag         string `gorm:"column:etag;not null"`
+	SHA256       []byte `gorm:"column:sha256;index:ix_objects_sha256"`
+	ContentType  string `gorm:"column:content_type;not null"`
+	Headers      string `gorm:"column:headers;not null"`   // JSON object
+	UserMeta     string `gorm:"column:user_meta;not null"` // JSON object
+	Checksums    string `gorm:"column:checksums;not null"` // JSON object
+	ChecksumType string `gorm:"column:checksum_type;not null"`
+	Parts        string `gorm:"column:parts;not null"` // JSON array of partJSON
+	Owner        string `gorm:"column:owner;not null"`
+	Scope        string `gorm:"column:scope;not null"`
+	ModNS        int64  `gorm:"column:mod_ns;not null"`
+	ExtentCount  int    `gorm:"column:extent_count;not null"`
+}
+
+func (objectRow) TableName() string { return "objects" }
+
+// extentRow is one manifest entry; (object_id, seq) orders an object's manifest and the
+// chunk_id index serves ObjectsUsingChunk and the bucket filter of ListChunks.
+type extentRow struct {
+	ObjectID    int64 `gorm:"column:object_id;primaryKey;autoIncrement:false"`
+	Seq         int   `gorm:"column:seq;primaryKey;autoIncrement:false"`
+	PartNumber  int   `gorm:"column:part_number;not null"`
+	ChunkID     int64 `gorm:"column:chunk_id;not null;index:ix_extents_chunk"`
+	ChunkOffset int64 `gorm:"column:chunk_offset;not null"`
+	Length      int64 `gorm:"column:length;not null"`
+}
+
+func (extentRow) TableName() string { return "extents" }
+
+type chunkRow struct {
+	ID        int64  `gorm:"column:id;primaryKey;autoIncrement"`
+	UID       string `gorm:"column:uid;not null;uniqueIndex:ux_chunks_uid"`
+	SHA256    []byte `gorm:"column:sha256;not null;uniqueIndex:ux_chunks_sha256"`
+	MD5       []byte `gorm:"column:md5"`
+	Size      int64  `gorm:"column:size;not null"`
+	Backend   string `gorm:"column:backend;not null"`
+	Node      string `gorm:"column:node;not null"`
+	Refs      int64  `gorm:"column:refs;not null"`
+	Corrupt   bool   `gorm:"column:corrupt;not null"`
+	CreatedNS int64  `gorm:"column:created_ns;not null"`
+	// ZeroSinceNS is non-null only while refs is 0, so its index holds just GC candidates.
+	ZeroSinceNS *int64 `gorm:"column:zero_since_ns;index:ix_chunks_zero_since"`
+}
+
+func (chunkRow) TableName() string { return "chunks" }
+
+// chunkScopeRow records that a dedup scope (credential) has uploaded a chunk's content, so
+// instant upload never hands one credential content it cannot prove it had.
+type chunkScopeRow struct {
+	ChunkID int64  `gorm:"column:chunk_id;primaryKey;autoIncrement:false"`
+	Scope   string `gorm:"column:scope;primaryKey"`
+}
+
+func (chunkScopeRow) TableName() string { return "chunk_scopes" }
+
+type uploadRow struct {
+	ID           ckey   `gorm:"column:id;primaryKey;index:ix_uploads_list,priority:3"`
+	Bucket       ckey   `gorm:"column:bucket;not null;index:ix_uploads_list,priority:1"`
+	ObjectKey    ckey   `gorm:"column:object_key;not null;index:ix_uploads_list,priority:2"`
+	Owner        string `gorm:"column:owner;not null"`
+	Scope        string `gorm:"column:scope;not null"`
+	ContentType  string `gorm:"column:content_type;not null"`
+	Headers      string `gorm:"column:headers;not null"`
+	UserMeta     string `gorm:"column:user_meta;not null"`
+	ChecksumAlgo string `gorm:"column:checksum_algo;not null"`
+	ChecksumType string `gorm:"column:checksum_type;not null"`
+	InitiatedNS  int64  `gorm:"column:initiated_ns;not null;index:ix_uploads_initiated"`
+}
+
+func (uploadRow) TableName() string { return "uploads" }
+
+// partRow is a part of an upload in progress. Its extents (one, or a few for UploadPartCopy)
+// are a compact JSON column: they are only ever read with the part.
+type partRow struct {
+	UploadID  ckey   `gorm:"column:upload_id;primaryKey"`
+	Number    int    `gorm:"column:number;primaryKey;autoIncrement:false"`
+	Size      int64  `gorm:"column:size;not null"`
+	ETag      string `gorm:"column:etag;not null"`
+	Checksums string `gorm:"column:checksums;not null"`
+	Extents   string `gorm:"column:extents;not null"` // JSON [[part, chunk, offset, length], ...]
+	ModNS     int64  `gorm:"column:mod_ns;not null"`
+}
+
+func (partRow) TableName() string { return "parts" }
+
+type jobRow struct {
+	ID           int64  `gorm:"column:id;primaryKey;autoIncrement"`
+	Kind         string `gorm:"column:kind;not null"`
+	Payload      string `gorm:"column:payload;not null"`
+	State        string `gorm:"column:state;not null;index:ix_jobs_runnable,priority:1"`
+	Attempts     int    `gorm:"column:attempts;not null"`
+	LastError    string `gorm:"column:last_error;not null"`
+	RunAfterNS   int64  `gorm:"column:run_after_ns;not null;index:ix_jobs_runnable,priority:2"`
+	LeaseUntilNS *int64 `gorm:"column:lease_until_ns"`
+	UpdatedNS    int64  `gorm:"column:updated_ns;not null"`
+}
+
+func (jobRow) TableName() string { return "jobs" }
+
+type nodeRow struct {
+	ID          string `gorm:"column:id;primaryKey"`
+	Address     string `gorm:"column:address;not null"`
+	HeartbeatNS int64  `gorm:"column:heartbeat_ns;not null"`
+}
+
+func (nodeRow) TableName() string { return "nodes" }
+
+type settingRow struct {
+	Name  string `gorm:"column:name;primaryKey"`
+	Value string `gorm:"column:value;not null"`
+}
+
+func (settingRow) TableName() string { return "settings" }
+
+type lockRow struct {
+	Name      string `gorm:"column:name;primaryKey"`
+	Owner     string `gorm:"column:owner;not null"`
+	ExpiresNS int64  `gorm:"column:expires_ns;not null"`
+}
+
+func (lockRow) TableName() string { return "locks" }
+
+func allModels() []any {
+	return []any{
+		&bucketRow{}, &objectRow{}, &extentRow{}, &chunkRow{}, &chunkScopeRow{},
+		&uploadRow{}, &partRow{}, &jobRow{}, &nodeRow{}, &settingRow{}, &lockRow{},
+	}
+}

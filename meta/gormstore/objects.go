@@ -1,0 +1,692 @@
+package gormstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"s3proxy/meta"
+)
+
+// ---- buckets ----
+
+// CreateBucket inserts b; ErrAlreadyExists if the name is taken.
+func (s *Store) CreateBucket(ctx context.Context, b meta.Bucket) error {
+	if b.Name == "" {
+		return fmt.Errorf("meta create bucket: empty name: %w", meta.ErrInvalid)
+	}
+	created := toNS(b.CreatedAt)
+	if created == 0 {
+		created = nowNS()
+	}
+	row := bucketRow{Name: ckey(b.Name), Owner: b.Owner, Region: b.Region, Backend: b.Backend, CreatedNS: created}
+	return classify("create bucket", s.db.WithContext(ctx).Create(&row).Error)
+}
+
+func bucketFromRow(r bucketRow) meta.Bucket {
+	return meta.Bucket{Name: string(r.Name), Owner: r.Owner, Region: r.Region, Backend: r.Backend, CreatedAt: fromNS(r.CreatedNS)}
+}
+
+// GetBucket returns the bucket or ErrNotFound.
+func (s *Store) GetBucket(ctx context.Context, name string) (meta.Bucket, error) {
+	var rows []bucketRow
+	if err := s.rdb.WithContext(ctx).Where("name = ?", name).Limit(1).Find(&rows).Error; err != nil {
+		return meta.Bucket{}, classify("get bucket", err)
+	}
+	if len(rows) == 0 {
+		return meta.Bucket{}, fmt.Errorf("meta get bucket %q: %w", name, meta.ErrNotFound)
+	}
+	return bucketFromRow(rows[0]), nil
+}
+
+// ListBuckets returns all buckets by name.
+func (s *Store) ListBuckets(ctx context.Context) ([]meta.Bucket, error) {
+	var rows []bucketRow
+	if err := s.rdb.WithContext(ctx).Order("name").Find(&rows).Error; err != nil {
+		return nil, classify("list buckets", err)
+	}
+	out := make([]meta.Bucket, len(rows))
+	for i, r := range rows {
+		out[i] = bucketFromRow(r)
+	}
+	return out, nil
+}
+
+// DeleteBucket removes an empty bucket. The bucket row is locked first so that writers
+// holding (or about to take) a key-share lock on it either finish before the emptiness
+// check or wait and then find it gone.
+func (s *Store) DeleteBucket(ctx context.Context, name string) error {
+	return s.tx(ctx, "delete bucket", func(tx *gorm.DB) error {
+		var rows []bucketRow
+		if err := s.lock(tx, "UPDATE").Where("name = ?", name).Limit(1).Find(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return fmt.Errorf("bucket %q: %w", name, meta.ErrNotFound)
+		}
+		for _, table := range []string{"objects", "uploads"} {
+			var n []int64
+			if err := tx.Raw("SELECT 1 FROM "+table+" WHERE bucket = ? LIMIT 1", name).Scan(&n).Error; err != nil {
+				return err
+			}
+			if len(n) > 0 {
+				return fmt.Errorf("bucket %q holds %s: %w", name, table, meta.ErrNotEmpty)
+			}
+		}
+		return tx.Where("name = ?", name).Delete(&bucketRow{}).Error
+	})
+}
+
+// lock adds a row-locking clause on PostgreSQL; SQLite's single immediate writer already
+// excludes every other writer.
+func (s *Store) lock(tx *gorm.DB, strength string) *gorm.DB {
+	if !s.pg {
+		return tx
+	}
+	return tx.Clauses(clause.Locking{Strength: strength})
+}
+
+// lockBucketShared checks the bucket exists and, on PostgreSQL, holds it against a
+// concurrent DeleteBucket until the transaction ends.
+func (s *Store) lockBucketShared(tx *gorm.DB, name string) error {
+	var rows []bucketRow
+	if err := s.lock(tx, "KEY SHARE").Select("name").Where("name = ?", name).Limit(1).Find(&rows).Error; err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("bucket %q: %w", name, meta.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- objects ----
+
+type partJSON struct {
+	Number    int               `json:"n"`
+	Size      int64             `json:"s"`
+	ETag      string            `json:"e"`
+	Checksums map[string]string `json:"c,omitempty"`
+	ModNS     int64             `json:"t,omitempty"`
+}
+
+func objectToRow(o meta.Object) objectRow {
+	var parts string
+	if len(o.Parts) > 0 {
+		pj := make([]partJSON, len(o.Parts))
+		for i, p := range o.Parts {
+			pj[i] = partJSON{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksums: p.Checksums, ModNS: toNS(p.LastModified)}
+		}
+		b, _ := json.Marshal(pj) // plain data always marshals
+		parts = string(b)
+	}
+	mod := toNS(o.ModTime)
+	if mod == 0 {
+		mod = nowNS()
+	}
+	return objectRow{
+		Bucket: ckey(o.Bucket), ObjectKey: ckey(o.Key), Size: o.Size, ETag: o.ETag, SHA256: o.SHA256,
+		ContentType: o.ContentType, Headers: encodeMap(o.Headers), UserMeta: encodeMap(o.UserMeta),
+		Checksums: encodeMap(o.Checksums), ChecksumType: o.ChecksumType, Parts: parts,
+		Owner: o.Owner, Scope: o.Scope, ModNS: mod, ExtentCount: len(o.Manifest),
+	}
+}
+
+func objectFromRow(r objectRow) (meta.Object, error) {
+	o := meta.Object{
+		Bucket: string(r.Bucket), Key: string(r.ObjectKey), Size: r.Size, ETag: r.ETag, SHA256: r.SHA256,
+		ContentType: r.ContentType, ChecksumType: r.ChecksumType, Owner: r.Owner, Scope: r.Scope,
+		ModTime: fromNS(r.ModNS),
+	}
+	var err error
+	if o.Headers, err = decodeMap(r.Headers); err != nil {
+		return o, err
+	}
+	if o.UserMeta, err = decodeMap(r.UserMeta); err != nil {
+		return o, err
+	}
+	if o.Checksums, err = decodeMap(r.Checksums); err != nil {
+		return o, err
+	}
+	if r.Parts != "" {
+		var pj []partJSON
+		if err := json.Unmarshal([]byte(r.Parts), &pj); err != nil {
+			return o, fmt.Errorf("%w: corrupt parts column: %w", meta.ErrInternal, err)
+		}
+		o.Parts = make([]meta.Part, len(pj))
+		for i, p := range pj {
+			o.Parts[i] = meta.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksums: p.Checksums, LastModified: fromNS(p.ModNS)}
+		}
+	}
+	if len(o.SHA256) == 0 {
+		o.SHA256 = nil
+	}
+	return o, nil
+}
+
+// GetObject returns the current version with its manifest. The row and its extents are
+// two statements; since every version has its own row ID, a concurrent overwrite shows up
+// as a manifest that does not add up, and the read is simply repeated.
+func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object, error) {
+	return s.readObject(ctx, "get object", func(db *gorm.DB) *gorm.DB {
+		return db.Where("bucket = ? AND object_key = ?", bucket, key)
+	})
+}
+
+// FindObjectBySHA256 finds an object with this whole-content hash (in scope, unless scope
+// is ""), with its manifest.
+func (s *Store) FindObjectBySHA256(ctx context.Context, sum [32]byte, scope string) (meta.Object, error) {
+	return s.readObject(ctx, "find object by sha256", func(db *gorm.DB) *gorm.DB {
+		db = db.Where("sha256 = ?", sum[:])
+		if scope != "" {
+			db = db.Where("scope = ?", scope)
+		}
+		return db.Order("id")
+	})
+}
+
+func (s *Store) readObject(ctx context.Context, op string, where func(*gorm.DB) *gorm.DB) (meta.Object, error) {
+	for attempt := 0; attempt < 10; attempt++ {
+		var rows []objectRow
+		if err := where(s.rdb.WithContext(ctx)).Limit(1).Find(&rows).Error; err != nil {
+			return meta.Object{}, classify(op, err)
+		}
+		if len(rows) == 0 {
+			return meta.Object{}, fmt.Errorf("meta %s: %w", op, meta.ErrNotFound)
+		}
+		o, err := objectFromRow(rows[0])
+		if err != nil {
+			return meta.Object{}, classify(op, err)
+		}
+		m, err := s.loadManifest(ctx, rows[0].ID)
+		if err != nil {
+			return meta.Object{}, classify(op, err)
+		}
+		if len(m) != rows[0].ExtentCount {
+			continue // replaced between the two reads
+		}
+		var total int64
+		for i := range m {
+			if m[i].Chunk.ID == 0 {
+				return meta.Object{}, fmt.Errorf("meta %s: %s/%s extent %d references missing chunk %d: %w",
+					op, o.Bucket, o.Key, i, m[i].ChunkID, meta.ErrInternal)
+			}
+			total += m[i].Length
+		}
+		if total != o.Size {
+			return meta.Object{}, fmt.Errorf("meta %s: %s/%s manifest covers %d of %d bytes: %w", op, o.Bucket, o.Key, total, o.Size, meta.ErrInternal)
+		}
+		o.Manifest = m
+		return o, nil
+	}
+	return meta.Object{}, fmt.Errorf("meta %s: object keeps changing: %w", op, meta.ErrConflict)
+}
+
+const chunkCols = "c.id, c.uid, c.sha256, c.md5, c.size, c.backend, c.node, c.refs, c.corrupt, c.created_ns, c.zero_since_ns"
+
+// loadManifest reads an object's extents joined with their chunks in one query. A LEFT
+// JOIN so that a dangling reference is reported as corruption rather than silently
+// shortening the object.
+func (s *Store) loadManifest(ctx context.Context, objectID int64) ([]meta.Extent, error) {
+	rows, err := s.rdb.WithContext(ctx).Raw(`SELECT e.part_number, e.chunk_id, e.chunk_offset, e.length,
+		COALESCE(c.id, 0), COALESCE(c.uid, ''), c.sha256, c.md5, COALESCE(c.size, 0), COALESCE(c.backend, ''),
+		COALESCE(c.node, ''), COALESCE(c.refs, 0), COALESCE(c.corrupt, false), COALESCE(c.created_ns, 0), c.zero_since_ns
+		FROM extents e LEFT JOIN chunks c ON c.id = e.chunk_id WHERE e.object_id = ? ORDER BY e.seq`, objectID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []meta.Extent
+	for rows.Next() {
+		var e meta.Extent
+		var cr chunkRow
+		if err := rows.Scan(&e.PartNumber, &e.ChunkID, &e.ChunkOffset, &e.Length,
+			&cr.ID, &cr.UID, &cr.SHA256, &cr.MD5, &cr.Size, &cr.Backend, &cr.Node, &cr.Refs, &cr.Corrupt,
+			&cr.CreatedNS, &cr.ZeroSinceNS); err != nil {
+			return nil, err
+		}
+		e.Chunk = chunkFromRow(cr)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PutObject writes o as the current version of its key in one transaction.
+func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
+	if err := validateObject(o); err != nil {
+		return nil, fmt.Errorf("meta put object: %w", err)
+	}
+	var replaced *meta.Object
+	err := s.tx(ctx, "put object", func(tx *gorm.DB) error {
+		var err error
+		replaced, err = s.putObjectTx(tx, o, cond, map[int64]int64{})
+		return err
+	})
+	return replaced, err
+}
+
+func validateObject(o meta.Object) error {
+	if o.Bucket == "" || o.Key == "" {
+		return fmt.Errorf("empty bucket or key: %w", meta.ErrInvalid)
+	}
+	var total int64
+	for i, e := range o.Manifest {
+		if e.Length < 0 || e.ChunkOffset < 0 || e.ChunkID <= 0 {
+			return fmt.Errorf("extent %d out of range: %w", i, meta.ErrInvalid)
+		}
+		total += e.Length
+	}
+	if total != o.Size {
+		return fmt.Errorf("manifest covers %d bytes, object size is %d: %w", total, o.Size, meta.ErrInvalid)
+	}
+	return nil
+}
+
+// lockObject reads the current row of bucket/key, locked against concurrent writers on
+// PostgreSQL.
+func (s *Store) lockObject(tx *gorm.DB, bucket, key string, recheck bool) (*objectRow, error) {
+	for i := 0; i < 2; i++ {
+		var rows []objectRow
+		if err := s.lock(tx, "UPDATE").Where("bucket = ? AND object_key = ?", bucket, key).Limit(1).Find(&rows).Error; err != nil {
+			return nil, err
+		}
+		if len(rows) > 0 {
+			return &rows[0], nil
+		}
+		// Under READ COMMITTED a FOR UPDATE that waited on a row which the other writer then
+		// replaced (deleted + inserted) returns nothing; one more statement sees the new row.
+		if !s.pg || !recheck {
+			break
+		}
+	}
+	return nil, nil
+}
+
+func checkCondition(cond meta.WriteCondition, cur *objectRow) error {
+	if cond.IfNoneMatchStar && cur != nil {
+		return fmt.Errorf("key exists (If-None-Match: *): %w", meta.ErrPreconditionFailed)
+	}
+	if cond.IfMatch != "" {
+		if cur == nil {
+			return fmt.Errorf("If-Match on a missing key: %w", meta.ErrNotFound)
+		}
+		want := strings.Trim(cond.IfMatch, `"`)
+		if want != "*" && want != cur.ETag {
+			return fmt.Errorf("ETag %q does not match %q: %w", cur.ETag, want, meta.ErrPreconditionFailed)
+		}
+	}
+	return nil
+}
+
+// putObjectTx is PutObject inside tx; delta carries reference changes already decided by
+// the caller (CompleteUpload releases its parts through it) so that every chunk's count
+// is updated once, by its net change.
+func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition, delta map[int64]int64) (*meta.Object, error) {
+	if err := s.lockBucketShared(tx, o.Bucket); err != nil {
+		return nil, err
+	}
+	cur, err := s.lockObject(tx, o.Bucket, o.Key, cond.IfMatch != "")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCondition(cond, cur); err != nil {
+		return nil, err
+	}
+	var replaced *meta.Object
+	if cur != nil {
+		old, err := objectFromRow(*cur)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.dropObjectTx(tx, cur.ID, delta); err != nil {
+			return nil, err
+		}
+		replaced = &old
+	}
+	for _, e := range o.Manifest {
+		delta[e.ChunkID]++
+	}
+	row := objectToRow(o)
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		// Another writer created the key after we found it absent.
+		if cond.IfNoneMatchStar {
+			return nil, fmt.Errorf("key created concurrently (If-None-Match: *): %w", meta.ErrPreconditionFailed)
+		}
+		return nil, errRetry
+	}
+	if len(o.Manifest) > 0 {
+		ext := make([]extentRow, len(o.Manifest))
+		for i, e := range o.Manifest {
+			ext[i] = extentRow{ObjectID: row.ID, Seq: i, PartNumber: e.PartNumber, ChunkID: e.ChunkID, ChunkOffset: e.ChunkOffset, Length: e.Length}
+		}
+		if err := tx.CreateInBatches(ext, 1000).Error; err != nil {
+			return nil, err
+		}
+	}
+	if err := applyRefs(tx, delta); err != nil {
+		return nil, err
+	}
+	return replaced, nil
+}
+
+// dropObjectTx deletes an object row and its extents, adding the released references to
+// delta (one per extent, as they were counted when written).
+func (s *Store) dropObjectTx(tx *gorm.DB, id int64, delta map[int64]int64) error {
+	var counts []struct {
+		ChunkID int64
+		N       int64
+	}
+	if err := tx.Raw("SELECT chunk_id, COUNT(*) AS n FROM extents WHERE object_id = ? GROUP BY chunk_id", id).Scan(&counts).Error; err != nil {
+		return err
+	}
+	for _, c := range counts {
+		delta[c.ChunkID] -= c.N
+	}
+	if err := tx.Exec("DELETE FROM extents WHERE object_id = ?", id).Error; err != nil {
+		return err
+	}
+	return tx.Exec("DELETE FROM objects WHERE id = ?", id).Error
+}
+
+// refBatch bounds the VALUES list of one reference update (two parameters per chunk).
+const refBatch = 400
+
+// applyRefs adds delta[id] to each chunk's refs with a few set-based UPDATEs rather than
+// one statement per chunk, keeping zero_since in step: set when the count drops to zero,
+// cleared when it rises above. An increment that finds no row means the chunk was
+// collected: ErrNotFound, and the caller's transaction rolls back.
+func applyRefs(tx *gorm.DB, delta map[int64]int64) error {
+	ids := make([]int64, 0, len(delta))
+	for id, n := range delta {
+		if n != 0 {
+			ids = append(ids, id)
+		}
+	}
+	// Ascending ids, so concurrent transactions tend to lock chunks in the same order.
+	slices.Sort(ids)
+	now := nowNS()
+	var inc, dec []int64
+	for _, id := range ids {
+		if delta[id] > 0 {
+			inc = append(inc, id)
+		} else {
+			dec = append(dec, id)
+		}
+	}
+	for _, group := range [][]int64{inc, dec} {
+		for len(group) > 0 {
+			batch := group[:min(len(group), refBatch)]
+			group = group[len(batch):]
+			var sb strings.Builder
+			args := make([]any, 0, 2*len(batch)+1)
+			sb.WriteString("WITH v(id, n) AS (VALUES ")
+			for i, id := range batch {
+				if i > 0 {
+					sb.WriteByte(',')
+				}
+				sb.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT))")
+				args = append(args, id, delta[id])
+			}
+			sb.WriteString(`) UPDATE chunks SET refs = chunks.refs + v.n,
+				zero_since_ns = CASE WHEN chunks.refs + v.n > 0 THEN NULL
+					WHEN chunks.refs > 0 THEN ? ELSE chunks.zero_since_ns END
+				FROM v WHERE chunks.id = v.id`)
+			args = append(args, now)
+			res := tx.Exec(sb.String(), args...)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected != int64(len(batch)) && delta[batch[0]] > 0 {
+				return fmt.Errorf("%d of %d referenced chunks no longer exist: %w", int64(len(batch))-res.RowsAffected, len(batch), meta.ErrNotFound)
+			}
+		}
+	}
+	return nil
+}
+
+// DeleteObject removes bucket/key and releases its references.
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.WriteCondition) (meta.Object, error) {
+	var out meta.Object
+	err := s.tx(ctx, "delete object", func(tx *gorm.DB) error {
+		cur, err := s.lockObject(tx, bucket, key, true)
+		if err != nil {
+			return err
+		}
+		if err := checkCondition(cond, cur); err != nil {
+			return err
+		}
+		if cur == nil {
+			return fmt.Errorf("%s/%s: %w", bucket, key, meta.ErrNotFound)
+		}
+		if out, err = objectFromRow(*cur); err != nil {
+			return err
+		}
+		delta := map[int64]int64{}
+		if err := s.dropObjectTx(tx, cur.ID, delta); err != nil {
+			return err
+		}
+		return applyRefs(tx, delta)
+	})
+	return out, err
+}
+
+// SetObjectSHA256 records the whole-content hash if the object still has etag. The ETag
+// identifies the content (MD5, or the MD5 of the part MD5s), so a later write of
+// different content is never tagged with this hash.
+func (s *Store) SetObjectSHA256(ctx context.Context, bucket, key, etag string, sum []byte) error {
+	if len(sum) != 32 {
+		return fmt.Errorf("meta set object sha256: %d-byte sum: %w", len(sum), meta.ErrInvalid)
+	}
+	return s.tx(ctx, "set object sha256", func(tx *gorm.DB) error {
+		res := tx.Exec("UPDATE objects SET sha256 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", sum, bucket, key, etag)
+		if res.Error != nil || res.RowsAffected > 0 {
+			return res.Error
+		}
+		var n []int64
+		if err := tx.Raw("SELECT 1 FROM objects WHERE bucket = ? AND object_key = ?", bucket, key).Scan(&n).Error; err != nil {
+			return err
+		}
+		if len(n) == 0 {
+			return fmt.Errorf("%s/%s: %w", bucket, key, meta.ErrNotFound)
+		}
+		return fmt.Errorf("%s/%s changed: %w", bucket, key, meta.ErrPreconditionFailed)
+	})
+}
+
+// ---- listing ----
+
+// successor returns the smallest string greater than every string that starts with p,
+// as valid UTF-8 where p is (PostgreSQL rejects invalid UTF-8 parameters): the last rune
+// is incremented, dropping trailing runes that are already the maximum. ok is false when
+// no such string exists.
+func successor(p string) (string, bool) {
+	b := []byte(p)
+	for len(b) > 0 {
+		r, size := utf8.DecodeLastRune(b)
+		if r == utf8.RuneError && size <= 1 {
+			// An invalid byte: increment it as a byte.
+			if b[len(b)-1] < 0xFF {
+				b[len(b)-1]++
+				return string(b), true
+			}
+			b = b[:len(b)-1]
+			continue
+		}
+		b = b[:len(b)-size]
+		next := r + 1
+		if next == 0xD800 {
+			next = 0xE000 // skip surrogates, which UTF-8 cannot encode
+		}
+		if next <= 0x10FFFF {
+			return string(utf8.AppendRune(b, next)), true
+		}
+	}
+	return "", false
+}
+
+// listPos is where the next listing query starts: after (or at, if inclusive) Key; for
+// uploads, ID refines an exclusive position within one key.
+type listPos struct {
+	Key       string
+	ID        string
+	Inclusive bool
+	ByID      bool
+}
+
+type listEntry[T any] struct {
+	Key    string
+	Prefix bool
+	Val    T
+}
+
+// startPos computes the first position of a listing from its prefix and its exclusive
+// marker. A marker inside a common prefix (including the common prefix itself, which is
+// what a previous page returns as NextAfter) skips the whole prefix: its keys were rolled
+// up into an entry that is not greater than the marker.
+func startPos(prefix, delim, after, afterID string) (listPos, bool) {
+	pos := listPos{Key: prefix, Inclusive: true}
+	if after == "" || after < prefix {
+		return pos, true
+	}
+	pos = listPos{Key: after, ID: afterID, ByID: afterID != ""}
+	if delim != "" && strings.HasPrefix(after, prefix) {
+		if i := strings.Index(after[len(prefix):], delim); i >= 0 {
+			cp := after[:len(prefix)+i+len(delim)]
+			succ, ok := successor(cp)
+			if !ok {
+				return pos, false
+			}
+			pos = listPos{Key: succ, Inclusive: true}
+		}
+	}
+	return pos, true
+}
+
+// walkList collects up to limit+1 entries (keys and common prefixes in byte order) from
+// batches returned by fetch. With a delimiter, once a common prefix is emitted the walk
+// seeks straight past it (the next query starts at the prefix's successor), so a prefix
+// holding a million keys costs one index seek, not a million rows. fetch must return rows
+// in key order with key > pos (>= if inclusive) and below the listing prefix's end.
+func walkList[T any](prefix, delim string, pos listPos, limit int,
+	fetch func(pos listPos, n int) ([]T, error), keyOf func(T) string, next func(T) listPos,
+) ([]listEntry[T], error) {
+	want := limit + 1
+	var out []listEntry[T]
+	batch := want
+	if delim != "" {
+		// Small first batches with a delimiter: rows inside a common prefix are discarded.
+		batch = min(want, 64)
+	}
+	for len(out) < want {
+		n := min(batch, want-len(out))
+		rows, err := fetch(pos, n)
+		if err != nil {
+			return nil, err
+		}
+		seeked := false
+		for i := 0; i < len(rows) && len(out) < want; i++ {
+			k := keyOf(rows[i])
+			if delim != "" {
+				if j := strings.Index(k[len(prefix):], delim); j >= 0 {
+					cp := k[:len(prefix)+j+len(delim)]
+					var zero T
+					out = append(out, listEntry[T]{Key: cp, Prefix: true, Val: zero})
+					succ, ok := successor(cp)
+					if !ok {
+						return out, nil
+					}
+					pos = listPos{Key: succ, Inclusive: true}
+					// Keep consuming this batch only past the prefix; if the next row is still
+					// inside it, seek with a new query instead.
+					if i+1 < len(rows) && strings.HasPrefix(keyOf(rows[i+1]), cp) {
+						seeked = true
+						break
+					}
+					if i+1 == len(rows) && len(rows) == n {
+						// The batch ended right after the prefix's first key: seek as well.
+						seeked = true
+					}
+					continue
+				}
+			}
+			out = append(out, listEntry[T]{Key: k, Val: rows[i]})
+			pos = next(rows[i])
+		}
+		if seeked {
+			batch = min(want, 64)
+			continue
+		}
+		if len(rows) < n {
+			break // the index has nothing more in range
+		}
+		batch = min(want, batch*2)
+	}
+	return out, nil
+}
+
+const listCols = "id, bucket, object_key, size, etag, sha256, content_type, headers, user_meta, checksums, checksum_type, owner, scope, mod_ns, extent_count"
+
+// ListObjects serves one page of bucket in key order from the (bucket, object_key) index.
+func (s *Store) ListObjects(ctx context.Context, bucket string, q meta.ListQuery) (meta.ListResult, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	var res meta.ListResult
+	pos, ok := startPos(q.Prefix, q.Delimiter, q.After, "")
+	if !ok {
+		return res, nil
+	}
+	end, hasEnd := "", false
+	if q.Prefix != "" {
+		end, hasEnd = successor(q.Prefix)
+	}
+	db := s.rdb.WithContext(ctx)
+	fetch := func(p listPos, n int) ([]objectRow, error) {
+		op := ">"
+		if p.Inclusive {
+			op = ">="
+		}
+		qq := db.Table("objects").Select(listCols).Where("bucket = ? AND object_key "+op+" ?", bucket, p.Key)
+		if hasEnd {
+			qq = qq.Where("object_key < ?", end)
+		}
+		var rows []objectRow
+		err := qq.Order("object_key").Limit(n).Find(&rows).Error
+		return rows, err
+	}
+	entries, err := walkList(q.Prefix, q.Delimiter, pos, limit, fetch,
+		func(r objectRow) string { return string(r.ObjectKey) },
+		func(r objectRow) listPos { return listPos{Key: string(r.ObjectKey)} })
+	if err != nil {
+		return res, classify("list objects", err)
+	}
+	if len(entries) > limit {
+		res.Truncated = true
+		entries = entries[:limit]
+	}
+	for _, e := range entries {
+		if e.Prefix {
+			res.CommonPrefixes = append(res.CommonPrefixes, e.Key)
+			continue
+		}
+		o, err := objectFromRow(e.Val)
+		if err != nil {
+			return meta.ListResult{}, classify("list objects", err)
+		}
+		res.Objects = append(res.Objects, o)
+	}
+	if len(entries) > 0 {
+		res.NextAfter = entries[len(entries)-1].Key
+	}
+	return res, nil
+}

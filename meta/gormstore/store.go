@@ -1,0 +1,396 @@
+// Package gormstore implements meta.MetaStore with gorm on SQLite (the embedded default,
+// through a pure-Go driver) or PostgreSQL (selected by a postgres:// DSN).
+//
+// Concurrency model. On PostgreSQL every write is one READ COMMITTED transaction that
+// locks the rows it decides on (SELECT … FOR UPDATE, FOR KEY SHARE on the bucket), relies
+// on unique constraints with ON CONFLICT DO NOTHING for "insert if absent" races and is
+// retried as a whole on serialization failures and deadlocks. On SQLite all writes go
+// through one connection that begins its transactions IMMEDIATE, so writers of this
+// process are serialized and writers of other processes wait on busy_timeout instead of
+// failing with "database is locked"; reads use a separate read-only pool and run in
+// parallel thanks to WAL.
+package gormstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	sqlitedriver "github.com/glebarez/go-sqlite"
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"s3proxy/meta"
+)
+
+// Store is the gorm MetaStore.
+type Store struct {
+	db  *gorm.DB // writes; on PostgreSQL also reads
+	rdb *gorm.DB // reads: a separate read-only pool on SQLite, db on PostgreSQL
+	pg  bool
+}
+
+var _ meta.MetaStore = (*Store)(nil)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	schema   string
+	logger   logger.Interface
+	maxConns int
+}
+
+// WithSchema makes a PostgreSQL store live in the given schema (created if missing, and
+// set as search_path on every connection). Tests use it to get an isolated database per
+// test; ignored for SQLite.
+func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
+
+// WithLogger sets gorm's SQL logger (default: silent, since "record not found" is a normal
+// outcome here, not something to print).
+func WithLogger(l logger.Interface) Option { return func(o *options) { o.logger = l } }
+
+// WithMaxConns bounds the PostgreSQL pool, or the SQLite read pool (default 10).
+func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// IsPostgres reports whether dsn selects PostgreSQL rather than a SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens (creating and migrating the schema) the store named by dsn: a postgres:// or
+// postgresql:// URL, or else the path of a SQLite file.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{logger: logger.Discard, maxConns: 10}
+	for _, f := range opts {
+		f(&o)
+	}
+	cfg := func() *gorm.Config {
+		return &gorm.Config{
+			Logger: o.logger,
+			// Every multi-statement write is already an explicit transaction.
+			SkipDefaultTransaction: true,
+			NowFunc:                func() time.Time { return time.Now().UTC() },
+		}
+	}
+	var s *Store
+	var err error
+	if IsPostgres(dsn) {
+		s, err = openPostgres(ctx, dsn, o, cfg())
+	} else {
+		s, err = openSQLite(ctx, dsn, o, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, o); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string, o options, cfg *gorm.Config) (*Store, error) {
+	if o.schema != "" {
+		if !schemaName.MatchString(o.schema) {
+			return nil, fmt.Errorf("gormstore: schema name %q: %w", o.schema, meta.ErrInvalid)
+		}
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("gormstore: parse dsn: %w: %w", meta.ErrInvalid, err)
+		}
+		q := u.Query()
+		// pgx passes unknown URL parameters as run-time parameters of every connection.
+		q.Set("search_path", o.schema)
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	}
+	db, err := gorm.Open(postgres.Open(dsn), cfg)
+	if err != nil {
+		return nil, classify("open postgres", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, classify("open postgres", err)
+	}
+	sqlDB.SetMaxOpenConns(o.maxConns)
+	sqlDB.SetMaxIdleConns(o.maxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, rdb: db, pg: true}
+	if o.schema != "" {
+		if err := db.WithContext(ctx).Exec(`CREATE SCHEMA IF NOT EXISTS "` + o.schema + `"`).Error; err != nil {
+			_ = sqlDB.Close()
+			return nil, classify("create schema", err)
+		}
+	}
+	return s, nil
+}
+
+func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Config) (*Store, error) {
+	file := path
+	if i := strings.IndexByte(file, '?'); i >= 0 {
+		file = file[:i]
+	}
+	if file == "" {
+		return nil, fmt.Errorf("gormstore: empty SQLite path: %w", meta.ErrInvalid)
+	}
+	if dir := filepath.Dir(file); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("gormstore: %w: %w", meta.ErrUnavailable, err)
+		}
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	// WAL lets readers run beside the writer; synchronous=NORMAL is durable across
+	// process crashes with WAL (only a power loss can drop the last commits).
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	wdsn := path + sep + "_pragma=journal_mode(WAL)&" + common + "&_txlock=immediate"
+	w, err := gorm.Open(sqlite.Open(wdsn), cfg())
+	if err != nil {
+		return nil, classify("open sqlite", err)
+	}
+	wsql, err := w.DB()
+	if err != nil {
+		return nil, classify("open sqlite", err)
+	}
+	// One writer connection: writers of this process queue in database/sql instead of
+	// contending for SQLite's lock.
+	wsql.SetMaxOpenConns(1)
+	wsql.SetMaxIdleConns(1)
+	wsql.SetConnMaxLifetime(0)
+	if err := wsql.PingContext(ctx); err != nil {
+		_ = wsql.Close()
+		return nil, classify("open sqlite", err)
+	}
+	r, err := gorm.Open(sqlite.Open(path+sep+common+"&_pragma=query_only(1)"), cfg())
+	if err != nil {
+		_ = wsql.Close()
+		return nil, classify("open sqlite", err)
+	}
+	rsql, err := r.DB()
+	if err != nil {
+		_ = wsql.Close()
+		return nil, classify("open sqlite", err)
+	}
+	rsql.SetMaxOpenConns(o.maxConns)
+	rsql.SetMaxIdleConns(o.maxConns)
+	return &Store{db: w, rdb: r}, nil
+}
+
+func (s *Store) migrate(ctx context.Context, _ options) error {
+	if s.pg {
+		// Serialize concurrent migrations (several nodes starting at once): DDL is
+		// transactional on PostgreSQL, and the advisory lock is released at commit.
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.s3proxy-migrate'))`).Error; err != nil {
+				return err
+			}
+			return tx.AutoMigrate(allModels()...)
+		})
+		return classify("migrate", err)
+	}
+	return classify("migrate", s.db.WithContext(ctx).AutoMigrate(allModels()...))
+}
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	var errs []error
+	for _, d := range s.pools() {
+		sqlDB, err := d.DB()
+		if err == nil {
+			err = sqlDB.Close()
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return classify("close", errors.Join(errs...))
+}
+
+func (s *Store) pools() []*gorm.DB {
+	if s.rdb == s.db {
+		return []*gorm.DB{s.db}
+	}
+	return []*gorm.DB{s.db, s.rdb}
+}
+
+// Ping checks every pool can reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, d := range s.pools() {
+		sqlDB, err := d.DB()
+		if err == nil {
+			err = sqlDB.PingContext(ctx)
+		}
+		if err != nil {
+			return classify("ping", err)
+		}
+	}
+	return nil
+}
+
+// errRetry asks tx to run the transaction again: a concurrent writer changed what this
+// one decided on (for example inserted the key it found absent).
+var errRetry = errors.New("retry transaction")
+
+const maxAttempts = 20
+
+// tx runs fn in one write transaction, retrying it whole on transient conflicts, and
+// classifies the final error.
+func (s *Store) tx(ctx context.Context, op string, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.db.WithContext(ctx).Transaction(fn)
+		if err == nil || !retryable(err) || attempt >= maxAttempts || ctx.Err() != nil {
+			break
+		}
+		d := time.Duration(attempt) * time.Millisecond
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}
+	if errors.Is(err, errRetry) {
+		err = fmt.Errorf("%w: gave up after %d attempts", meta.ErrConflict, maxAttempts)
+	}
+	return classify(op, err)
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, errRetry) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	var sqErr *sqlitedriver.Error
+	if errors.As(err, &sqErr) {
+		c := sqErr.Code() & 0xff
+		return c == 5 || c == 6 // SQLITE_BUSY, SQLITE_LOCKED
+	}
+	return false
+}
+
+var kinds = []error{
+	meta.ErrNotFound, meta.ErrAlreadyExists, meta.ErrPreconditionFailed, meta.ErrNotEmpty,
+	meta.ErrInvalid, meta.ErrUnavailable, meta.ErrConflict, meta.ErrInternal,
+}
+
+// classify is the one place native errors become meta.Err* kinds. Errors that already
+// carry a kind, and context cancellation, pass through (with op prepended).
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return fmt.Errorf("meta %s: %w", op, err)
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("meta %s: %w", op, err)
+	}
+	return fmt.Errorf("meta %s: %w: %w", op, kindOf(err), err)
+}
+
+func kindOf(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
+		return meta.ErrNotFound
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return meta.ErrAlreadyExists
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505":
+			return meta.ErrAlreadyExists
+		case pgErr.Code == "23503":
+			return meta.ErrNotFound
+		case pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "55P03":
+			return meta.ErrConflict
+		case strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"):
+			return meta.ErrInvalid
+		case strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "53") ||
+			strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == "3D000" || pgErr.Code == "28P01" || pgErr.Code == "28000":
+			return meta.ErrUnavailable
+		}
+		return meta.ErrInternal
+	}
+	var sqErr *sqlitedriver.Error
+	if errors.As(err, &sqErr) {
+		switch code := sqErr.Code(); {
+		case code == 2067 || code == 1555: // CONSTRAINT_UNIQUE, CONSTRAINT_PRIMARYKEY
+			return meta.ErrAlreadyExists
+		case code == 787: // CONSTRAINT_FOREIGNKEY
+			return meta.ErrNotFound
+		case code&0xff == 19: // other constraints (NOT NULL, CHECK)
+			return meta.ErrInvalid
+		case code&0xff == 5 || code&0xff == 6: // BUSY, LOCKED
+			return meta.ErrConflict
+		case code&0xff == 10 || code&0xff == 13 || code&0xff == 14 || code&0xff == 8 || code&0xff == 26:
+			// IOERR, FULL, CANTOPEN, READONLY, NOTADB
+			return meta.ErrUnavailable
+		}
+		return meta.ErrInternal
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connErr) || errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, sql.ErrConnDone) || pgconn.Timeout(err) || strings.Contains(err.Error(), "sql: database is closed") {
+		return meta.ErrUnavailable
+	}
+	return meta.ErrInternal
+}
+
+func nowNS() int64 { return time.Now().UnixNano() }
+
+func fromNS(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func toNS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func encodeMap(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m) // a map[string]string always marshals
+	return string(b)
+}
+
+func decodeMap(s string) (map[string]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("%w: corrupt JSON column: %w", meta.ErrInternal, err)
+	}
+	return m, nil
+}
