@@ -524,3 +524,29 @@ func FuzzVerify(f *testing.F) {
 		io.Copy(io.Discard, a.Body)
 	})
 }
+
+func TestVerifyConcurrent(t *testing.T) {
+	// Signed up front: t.Fatal must not run on other goroutines.
+	reqs := make([]*http.Request, 8*20)
+	for i := range reqs {
+		reqs[i] = signRequest(t, signOpts{query: "n=" + strconv.Itoa(i)})
+	}
+	v := newVerifier()
+	done := make(chan error)
+	for i := 0; i < 8; i++ {
+		go func(rs []*http.Request) {
+			var err error
+			for _, r := range rs {
+				if _, err = v.Verify(r); err != nil {
+					break
+				}
+			}
+			done <- err
+		}(reqs[i*20 : (i+1)*20])
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
