@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -392,4 +393,25 @@ func FuzzChunkReader(f *testing.F) {
 			t.Fatalf("untyped error %T %v", err, err)
 		}
 	})
+}
+
+// TestChunkedBoundedMemory decodes 4 MiB chunks through a 32 KiB copy buffer:
+// the decoder must stream them, not buffer a chunk.
+func TestChunkedBoundedMemory(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
+	p := docParams(false)
+	p.decoded = int64(len(data))
+	body := encodeChunked(data, encodeOpts{mode: StreamingSigned, key: p.key, amzDate: p.amzDate, scope: p.scope, seed: p.seed, chunkSize: 4 << 20})
+	buf := make([]byte, 32<<10)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{newChunkReader(bytes.NewReader(body), p)}, buf)
+	runtime.ReadMemStats(&after)
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<10 {
+		t.Fatalf("decoding allocated %d bytes", alloc)
+	}
 }

@@ -289,10 +289,15 @@ func (v *Verifier) verifyPresigned(r *http.Request, q url.Values) (*Auth, error)
 		return nil, s3err.Newf(s3err.AccessDenied, "Request has expired")
 	}
 	// A presigned URL cannot know the body, so its payload hash is
-	// UNSIGNED-PAYLOAD unless the client sent (and signed) the header.
-	payload := r.Header.Get("X-Amz-Content-Sha256")
-	if payload == "" {
-		payload = UnsignedPayload
+	// UNSIGNED-PAYLOAD unless the URL carries one (a hoisted
+	// X-Amz-Content-Sha256 parameter) or the client sent and signed the
+	// header. An unsigned header is ignored: tools add it blindly, and the
+	// signature could not have covered it.
+	payload := UnsignedPayload
+	if qp := q.Get("X-Amz-Content-Sha256"); qp != "" {
+		payload = qp
+	} else if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && contains(p.signedHeaders, "x-amz-content-sha256") {
+		payload = h
 	}
 	if err := checkPayloadMode(payload); err != nil {
 		return nil, err
@@ -311,27 +316,35 @@ func (v *Verifier) verifyPresigned(r *http.Request, q url.Values) (*Auth, error)
 // parseCredential splits "AKID/yyyymmdd/region/s3/aws4_request". The access
 // key is everything before the last four fields, so odd keys still parse.
 func (v *Verifier) parseCredential(p *request, cred string, code s3err.Code) error {
+	prefix := "The authorization header is malformed; "
+	if code == s3err.AuthorizationQueryParametersError {
+		prefix = "Error parsing the X-Amz-Credential parameter; "
+	}
 	parts := strings.Split(cred, "/")
 	if len(parts) < 5 {
-		return s3err.Newf(code, "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
+		return s3err.Newf(code, "%sthe Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".", prefix)
 	}
 	n := len(parts)
 	p.accessKey = strings.Join(parts[:n-4], "/")
 	p.date, p.region = parts[n-4], parts[n-3]
 	if _, err := time.Parse(dateFormat, p.date); err != nil {
-		return s3err.Newf(code, "Error parsing the X-Amz-Credential parameter; incorrect date format %q. This date in the credential must be in the format \"yyyyMMdd\".", p.date)
+		return s3err.Newf(code, "%sincorrect date format %q. This date in the credential must be in the format \"yyyyMMdd\".", prefix, p.date)
 	}
 	if parts[n-2] != service {
-		return s3err.Newf(code, "Error parsing the X-Amz-Credential parameter; incorrect service %q. This endpoint belongs to \"s3\".", parts[n-2])
+		return s3err.Newf(code, "%sincorrect service %q. This endpoint belongs to \"s3\".", prefix, parts[n-2])
 	}
 	if parts[n-1] != terminator {
-		return s3err.Newf(code, "Error parsing the X-Amz-Credential parameter; incorrect terminal %q. This endpoint uses \"aws4_request\".", parts[n-1])
+		return s3err.Newf(code, "%sincorrect terminal %q. This endpoint uses \"aws4_request\".", prefix, parts[n-1])
 	}
 	if v.Region != "" && p.region != v.Region {
-		return s3err.Newf(code, "Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", p.region, v.Region)
+		// Like S3, name the expected region: some SDKs (botocore) retry
+		// with the region from this element.
+		e := s3err.Newf(code, "%sthe region '%s' is wrong; expecting '%s'", prefix, p.region, v.Region)
+		e.Extra = map[string]string{"Region": v.Region}
+		return e
 	}
 	if p.accessKey == "" {
-		return s3err.Newf(code, "Error parsing the X-Amz-Credential parameter; the access key is empty.")
+		return s3err.Newf(code, "%sthe access key is empty.", prefix)
 	}
 	return nil
 }

@@ -490,3 +490,63 @@ func BenchmarkVerifyHeader(b *testing.B) {
 		}
 	}
 }
+
+// FuzzVerify throws arbitrary authentication material at Verify: it must
+// never panic, and every failure must be a typed S3 error.
+func FuzzVerify(f *testing.F) {
+	good := signRequest(f, signOpts{query: "a=1"})
+	f.Add(good.Header.Get("Authorization"), good.Header.Get("X-Amz-Date"), good.Header.Get("X-Amz-Content-Sha256"), "a=1", "/bucket/key")
+	pre := presign(f, signOpts{}, "60")
+	f.Add("", "", "", pre.URL.RawQuery, "/bucket/key")
+	f.Add("AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=, Signature=", "20261129T120000Z", "x", "", "/")
+	f.Add("AWS4-HMAC-SHA256 ,,,==", "2", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%2F%2F%2F%2F&X-Amz-Date=1&X-Amz-Expires=1&X-Amz-SignedHeaders=host&X-Amz-Signature=1", "")
+	f.Fuzz(func(t *testing.T, authz, date, sha, query, path string) {
+		r := &http.Request{Method: "PUT", Host: "example.com", RequestURI: path, Header: http.Header{},
+			URL: &url.URL{Path: path, RawQuery: query}, Body: http.NoBody}
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		if date != "" {
+			r.Header.Set("X-Amz-Date", date)
+		}
+		if sha != "" {
+			r.Header.Set("X-Amz-Content-Sha256", sha)
+		}
+		r.Header.Set("X-Amz-Decoded-Content-Length", "3")
+		r.Header.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
+		a, err := newVerifier().Verify(r)
+		if err != nil {
+			if s3err.As(err) == nil {
+				t.Fatalf("untyped error %T %v", err, err)
+			}
+			return
+		}
+		io.Copy(io.Discard, a.Body)
+	})
+}
+
+func TestVerifyConcurrent(t *testing.T) {
+	// Signed up front: t.Fatal must not run on other goroutines.
+	reqs := make([]*http.Request, 8*20)
+	for i := range reqs {
+		reqs[i] = signRequest(t, signOpts{query: "n=" + strconv.Itoa(i)})
+	}
+	v := newVerifier()
+	done := make(chan error)
+	for i := 0; i < 8; i++ {
+		go func(rs []*http.Request) {
+			var err error
+			for _, r := range rs {
+				if _, err = v.Verify(r); err != nil {
+					break
+				}
+			}
+			done <- err
+		}(reqs[i*20 : (i+1)*20])
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
