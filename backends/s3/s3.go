@@ -1,0 +1,777 @@
+// Package s3 is the BlobStore on any S3-compatible object store (AWS S3, MinIO, Ceph RGW,
+// R2, versitygw, ...), through aws-sdk-go-v2.
+//
+// # Layout
+//
+// A chunk with key K is the object <prefix>K in the configured bucket (the prefix is
+// treated as a directory: "chunks" becomes "chunks/"). A chunk stored with multipart
+// upload also has a sidecar object <prefix>_sha256/K holding its SHA-256 in hex (see
+// below); List never yields sidecars and Delete removes them with the chunk.
+//
+// # Writes
+//
+// Put reads the body into a pooled part buffer (Config.PartSize) before sending
+// anything, so a short, long, failing or cancelled body is detected before the store
+// sees a complete request: nothing becomes visible. A body that fits in one part is one
+// PutObject with a Content-Length; a larger (or unknown-size) body is a multipart upload
+// of PartSize parts, Config.Concurrency of them in flight, aborted on any error. Memory
+// per Put is therefore at most (Concurrency+1) × PartSize. Part bodies are seekable, so
+// the SDK's retryer may resend them.
+//
+// # The recorded SHA-256
+//
+// A single PutObject carries x-amz-checksum-sha256 = PutOptions.SHA256 (the store checks
+// it against the bytes and keeps it) and the same value as user metadata
+// x-amz-meta-s3proxy-sha256, for servers that do not keep checksums. S3 offers no
+// full-object SHA-256 for multipart uploads (only a composite of the parts' hashes,
+// which parts are each verified by), so a multipart chunk's hash goes to the sidecar,
+// written after CompleteMultipartUpload and before Put returns. Stat reads them in that
+// order: a full-object checksum (HeadObject with ChecksumMode ENABLED), the metadata, the
+// sidecar. List does not fill Info.SHA256 (that would cost a request per key).
+//
+// # Reads
+//
+// Get is one GetObject with a Range header; the contract's strict ranges are enforced
+// from the response (Content-Length, and a HeadObject only to tell offset == size from
+// offset > size when the store answers 416).
+//
+// # Errors
+//
+// classify maps SDK and network errors: NoSuchKey/NotFound → ErrNotFound, InvalidRange →
+// ErrInvalid, SlowDown/503/429 → ErrExhausted, other 5xx, network, credential and
+// missing-bucket errors → ErrUnavailable, a done context → ErrCanceled, the rest →
+// ErrInternal. Throttling and 5xx are retried first by the SDK's standard retryer
+// (Config.MaxAttempts, exponential backoff with jitter).
+package s3
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sync/errgroup"
+
+	"s3proxy/backends"
+)
+
+// Defaults for the zero values of Config's tuning fields.
+const (
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 3
+	DefaultMaxAttempts = 5
+	DefaultTimeout     = 30 * time.Second
+	// minPartSize is S3's minimum for every part but the last.
+	minPartSize = 5 << 20
+	maxParts    = 10000
+	shaMetaKey  = "s3proxy-sha256"
+	sidecarDir  = "_sha256/"
+)
+
+// Config configures an S3 store. Empty credentials and region fall back to the standard
+// AWS chain (environment, shared config and credentials files, SSO, IMDS, ...).
+type Config struct {
+	Name      string
+	Endpoint  string // e.g. https://minio.example:9000; empty for AWS
+	Region    string
+	Bucket    string
+	Prefix    string
+	AccessKey string
+	SecretKey string
+	PathStyle bool // path-style addressing (MinIO, most self-hosted stores)
+
+	// PartSize is the size of one PutObject body or multipart part (min 5 MiB).
+	PartSize int64
+	// Concurrency is the number of parts of one Put uploaded at once.
+	Concurrency int
+	// MaxAttempts bounds the SDK's attempts per request (1 disables retries).
+	MaxAttempts int
+	// Timeout bounds connecting, the TLS handshake and waiting for response headers; a
+	// body in flight is bounded by the caller's context instead.
+	Timeout time.Duration
+}
+
+// Store is a BlobStore on an S3 bucket.
+type Store struct {
+	cfg       Config
+	prefix    string
+	client    *awss3.Client
+	transport *http.Transport
+	bufs      sync.Pool // *[]byte of cfg.PartSize
+}
+
+var _ backends.BlobStore = (*Store)(nil)
+
+// New builds a store. It does not contact the server; call Health for that.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Bucket == "" {
+		return nil, fmt.Errorf("s3 backend %q: bucket is required: %w", cfg.Name, backends.ErrInvalid)
+	}
+	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
+		return nil, fmt.Errorf("s3 backend %q: access_key and secret_key go together: %w", cfg.Name, backends.ErrInvalid)
+	}
+	if cfg.PartSize == 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.PartSize < minPartSize {
+		return nil, fmt.Errorf("s3 backend %q: part size %d is below S3's minimum of 5 MiB: %w", cfg.Name, cfg.PartSize, backends.ErrInvalid)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+
+	// The loader only knows how to add AWS_CA_BUNDLE's roots to a *BuildableClient, and
+	// fails with any other custom client while that variable is set. So give it one,
+	// then take the transport it configured (bundle included) and own it, so that Close
+	// can release its idle connections.
+	buildable := awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = cfg.Timeout }).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSHandshakeTimeout = cfg.Timeout
+			tr.ResponseHeaderTimeout = cfg.Timeout
+			tr.IdleConnTimeout = 90 * time.Second
+			// One gateway talks to one endpoint: keep enough idle connections for the
+			// parts and reads in flight instead of Go's default of 2 per host.
+			tr.MaxIdleConns = 256
+			tr.MaxIdleConnsPerHost = 128
+		})
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(buildable),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = cfg.MaxAttempts
+				o.MaxBackoff = 10 * time.Second
+				// The client-side retry quota would turn a burst of throttling into
+				// immediate failures for every caller; backoff alone is enough here.
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3 backend %q: loading AWS configuration: %w: %w", cfg.Name, backends.ErrInvalid, err)
+	}
+	var tr *http.Transport
+	if bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		tr = bc.GetTransport()
+	} else {
+		tr = buildable.GetTransport()
+	}
+	awsCfg.HTTPClient = &http.Client{
+		Transport: tr,
+		// S3 redirects (a wrong region) are errors to report, not to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if awsCfg.Region == "" {
+		// S3-compatible stores mostly ignore the region, but SigV4 needs one.
+		awsCfg.Region = "us-east-1"
+	}
+	client := awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+		// Validate response checksums only where Get asks for it (whole-chunk reads):
+		// some servers send the whole object's checksum with a ranged response too.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+	prefix := cfg.Prefix
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	s := &Store{cfg: cfg, prefix: prefix, client: client, transport: tr}
+	s.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
+	return s, nil
+}
+
+// Name implements backends.BlobStore.
+func (s *Store) Name() string { return s.cfg.Name }
+
+func (s *Store) object(key string) string  { return s.prefix + key }
+func (s *Store) sidecar(key string) string { return s.prefix + sidecarDir + key }
+
+// checkKey enforces the backends key rules: with no "/" in a key, chunks and sidecars
+// never collide and List can use "/" as its delimiter.
+func (s *Store) checkKey(key string) error {
+	if key == "" || len(key) > backends.MaxKeyLen || strings.ContainsAny(key, "/\\") || strings.Contains(key, "..") {
+		return fmt.Errorf("s3 %s: key %q: %w", s.cfg.Name, key, backends.ErrInvalid)
+	}
+	return nil
+}
+
+// classify wraps err in the backends error kind it belongs to.
+func (s *Store) classify(ctx context.Context, op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	kind := kindOf(ctx, err)
+	if key != "" {
+		op += " " + key
+	}
+	return fmt.Errorf("s3 %s: %s: %w: %w", s.cfg.Name, op, kind, err)
+}
+
+func kindOf(ctx context.Context, err error) error {
+	var (
+		apiErr  smithy.APIError
+		respErr *awshttp.ResponseError
+		sendErr *smithyhttp.RequestSendError
+		netErr  net.Error
+		canErr  *aws.RequestCanceledError
+	)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &canErr) || ctx.Err() != nil {
+		return backends.ErrCanceled
+	}
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "NoSuchKey", "NotFound":
+			return backends.ErrNotFound
+		case "InvalidRange":
+			return backends.ErrInvalid
+		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
+			"RequestThrottled", "ServiceUnavailable", "RequestTimeTooSkewed":
+			return backends.ErrExhausted
+		case "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+			"InvalidToken", "PermanentRedirect", "AuthorizationHeaderMalformed":
+			// The store is unusable as configured: report it, but as the backend's fault.
+			return backends.ErrUnavailable
+		}
+	}
+	if errors.As(err, &respErr) {
+		switch code := respErr.HTTPStatusCode(); {
+		case code == http.StatusNotFound:
+			return backends.ErrNotFound
+		case code == http.StatusRequestedRangeNotSatisfiable:
+			return backends.ErrInvalid
+		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+			return backends.ErrExhausted
+		case code >= 500 || code == http.StatusForbidden || code == http.StatusUnauthorized:
+			return backends.ErrUnavailable
+		}
+	}
+	if errors.As(err, &sendErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return backends.ErrUnavailable
+	}
+	return backends.ErrInternal
+}
+
+// ---- Put ----
+
+// body enforces the declared size and the context on the caller's reader, turning every
+// failure into an error before the bytes it concerns are handed on.
+type body struct {
+	ctx  context.Context
+	r    io.Reader
+	size int64 // -1: unknown
+	left int64
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("%w: %w", backends.ErrCanceled, err)
+	}
+	if b.size >= 0 && b.left == 0 {
+		// Read on to EOF: a longer body is an error, not silently cut.
+		var one [1]byte
+		n, err := b.r.Read(one[:])
+		switch {
+		case n > 0:
+			return 0, fmt.Errorf("body longer than %d bytes: %w", b.size, backends.ErrInvalid)
+		case err == io.EOF:
+			return 0, io.EOF
+		case err != nil:
+			return 0, b.readErr(err)
+		}
+		return 0, nil
+	}
+	if b.size >= 0 && int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	switch {
+	case err == io.EOF && b.size >= 0 && b.left > 0:
+		return n, fmt.Errorf("body has %d of %d bytes: %w: %w", b.size-b.left, b.size, backends.ErrInvalid, io.ErrUnexpectedEOF)
+	case err == io.EOF:
+		return n, io.EOF
+	case err != nil:
+		return n, b.readErr(err)
+	}
+	return n, nil
+}
+
+func (b *body) readErr(err error) error {
+	// A body that failed because the context ended (a stalled client reaching the
+	// deadline) is a cancellation, whatever error the body chose to report.
+	if cerr := b.ctx.Err(); cerr != nil {
+		return fmt.Errorf("reading body: %w: %w (%w)", backends.ErrCanceled, cerr, err)
+	}
+	return fmt.Errorf("reading body: %w", err)
+}
+
+// nextPart fills buf from r; last reports that r is at EOF afterwards.
+func nextPart(r *bufio.Reader, buf []byte) (data []byte, last bool, err error) {
+	n, err := io.ReadFull(r, buf)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return buf[:n], true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := r.Peek(1); err == io.EOF {
+		return buf, true, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	return buf, false, nil
+}
+
+func (s *Store) getBuf(size int64) (*[]byte, func()) {
+	if size != s.cfg.PartSize {
+		b := make([]byte, size)
+		return &b, func() {}
+	}
+	bp := s.bufs.Get().(*[]byte)
+	return bp, func() { s.bufs.Put(bp) }
+}
+
+// partSize grows the part size for known sizes that would exceed S3's part count.
+func (s *Store) partSize(size int64) int64 {
+	ps := s.cfg.PartSize
+	if size > ps*maxParts {
+		ps = (size + maxParts - 1) / maxParts
+	}
+	return ps
+}
+
+// Put implements backends.BlobStore.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts backends.PutOptions) error {
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	if size < -1 {
+		return fmt.Errorf("s3 %s: put %s: size %d: %w", s.cfg.Name, key, size, backends.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.classify(ctx, "put", key, err)
+	}
+	// bufio's 16-byte buffer only serves Peek: reads into a part buffer bypass it.
+	br := bufio.NewReaderSize(&body{ctx: ctx, r: r, size: size, left: size}, 16)
+	ps := s.partSize(size)
+	bp, release := s.getBuf(ps)
+	data, last, err := nextPart(br, *bp)
+	if err != nil {
+		release()
+		return fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
+	}
+	if last {
+		defer release()
+		return s.putSingle(ctx, key, data, opts)
+	}
+	return s.putMultipart(ctx, key, br, ps, bp, release, opts)
+}
+
+func (s *Store) putSingle(ctx context.Context, key string, data []byte, opts backends.PutOptions) error {
+	in := &awss3.PutObjectInput{
+		Bucket:        aws.String(s.cfg.Bucket),
+		Key:           aws.String(s.object(key)),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+	}
+	if opts.SHA256 != nil {
+		sum := opts.SHA256()
+		in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+		in.Metadata = map[string]string{shaMetaKey: hex.EncodeToString(sum[:])}
+	} else {
+		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
+	}
+	// Nothing is sent before this point, so a cancellation so far leaves nothing.
+	if err := ctx.Err(); err != nil {
+		return s.classify(ctx, "put", key, err)
+	}
+	if _, err := s.client.PutObject(ctx, in); err != nil {
+		return s.classify(ctx, "put", key, err)
+	}
+	return nil
+}
+
+func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, ps int64, bp *[]byte, release func(), opts backends.PutOptions) (err error) {
+	if err := ctx.Err(); err != nil {
+		release()
+		return s.classify(ctx, "put", key, err)
+	}
+	created, err := s.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{
+		Bucket:            aws.String(s.cfg.Bucket),
+		Key:               aws.String(s.object(key)),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+	})
+	if err != nil {
+		release()
+		return s.classify(ctx, "put: create multipart upload", key, err)
+	}
+	uploadID := created.UploadId
+	defer func() {
+		if err != nil {
+			s.abort(ctx, key, uploadID)
+		}
+	}()
+
+	var (
+		mu    sync.Mutex
+		parts []types.CompletedPart
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Concurrency)
+	data, last := (*bp)[:], false
+	for num := int32(1); ; num++ {
+		if num > maxParts {
+			release()
+			err = fmt.Errorf("s3 %s: put %s: body exceeds %d parts of %d bytes: %w", s.cfg.Name, key, maxParts, ps, backends.ErrInvalid)
+			break
+		}
+		partData, partRelease, partNum := data, release, num
+		g.Go(func() error {
+			defer partRelease()
+			sum := sha256.Sum256(partData)
+			out, err := s.client.UploadPart(gctx, &awss3.UploadPartInput{
+				Bucket:         aws.String(s.cfg.Bucket),
+				Key:            aws.String(s.object(key)),
+				UploadId:       uploadID,
+				PartNumber:     aws.Int32(partNum),
+				Body:           bytes.NewReader(partData),
+				ContentLength:  aws.Int64(int64(len(partData))),
+				ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+			})
+			if err != nil {
+				return s.classify(gctx, fmt.Sprintf("put: part %d", partNum), key, err)
+			}
+			mu.Lock()
+			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(partNum), ChecksumSHA256: out.ChecksumSHA256})
+			mu.Unlock()
+			return nil
+		})
+		if last {
+			break
+		}
+		if gctx.Err() != nil {
+			break // a part failed (or ctx ended): stop reading, Wait reports why
+		}
+		bp, release = s.getBuf(ps)
+		data, last, err = nextPart(br, *bp)
+		if err != nil {
+			release()
+			err = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
+			break
+		}
+		if len(data) == 0 {
+			release() // the body ended exactly at a part boundary
+			break
+		}
+	}
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return s.classify(ctx, "put", key, err)
+	}
+	sort.Slice(parts, func(i, j int) bool { return *parts[i].PartNumber < *parts[j].PartNumber })
+	if _, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(s.cfg.Bucket),
+		Key:             aws.String(s.object(key)),
+		UploadId:        uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	}); err != nil {
+		return s.classify(ctx, "put: complete multipart upload", key, err)
+	}
+	if opts.SHA256 == nil {
+		return nil
+	}
+	sum := opts.SHA256()
+	_, err = s.client.PutObject(ctx, &awss3.PutObjectInput{
+		Bucket:        aws.String(s.cfg.Bucket),
+		Key:           aws.String(s.sidecar(key)),
+		Body:          strings.NewReader(hex.EncodeToString(sum[:])),
+		ContentLength: aws.Int64(int64(hex.EncodedLen(len(sum)))),
+		ContentType:   aws.String("text/plain"),
+	})
+	if err != nil {
+		// The chunk is complete but its hash is not recorded: take it back, since the
+		// caller will treat this Put as failed.
+		s.cleanup(ctx, key)
+		return s.classify(ctx, "put: recording sha256", key, err)
+	}
+	return nil
+}
+
+// detached gives cleanup after a failure its own time, even when ctx is what failed.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
+// abort releases a failed multipart upload's parts. A failure here only costs storage
+// until the bucket's AbortIncompleteMultipartUpload lifecycle rule (recommended) runs.
+func (s *Store) abort(ctx context.Context, key string, uploadID *string) {
+	actx, cancel := detached(ctx)
+	defer cancel()
+	_, _ = s.client.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{
+		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.object(key)), UploadId: uploadID,
+	})
+}
+
+func (s *Store) cleanup(ctx context.Context, key string) {
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	_ = s.Delete(dctx, key)
+}
+
+// ---- Get ----
+
+// Get implements backends.BlobStore.
+func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := s.checkKey(key); err != nil {
+		return nil, err
+	}
+	if offset < 0 || length < -1 {
+		return nil, fmt.Errorf("s3 %s: get %s: range %d+%d: %w", s.cfg.Name, key, offset, length, backends.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, s.classify(ctx, "get", key, err)
+	}
+	if length == 0 {
+		// An empty range has no Range header; only existence and bounds matter.
+		return s.emptyAt(ctx, key, offset)
+	}
+	in := &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.object(key))}
+	switch {
+	case offset == 0 && length == -1:
+		// A whole chunk: have the SDK verify the stored full-object checksum at EOF.
+		in.ChecksumMode = types.ChecksumModeEnabled
+	case length == -1:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	default:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		if errors.Is(kindOf(ctx, err), backends.ErrInvalid) && length == -1 {
+			// 416 for bytes=size- : the contract wants an empty reader at offset == size.
+			return s.emptyAt(ctx, key, offset)
+		}
+		return nil, s.classify(ctx, "get", key, err)
+	}
+	got := aws.ToInt64(out.ContentLength)
+	if in.Range != nil && out.ContentRange == nil {
+		out.Body.Close()
+		return nil, fmt.Errorf("s3 %s: get %s: the server ignored the Range header: %w", s.cfg.Name, key, backends.ErrInternal)
+	}
+	if length != -1 && got != length {
+		// S3 truncates a range that runs past the end; the contract does not.
+		out.Body.Close()
+		return nil, fmt.Errorf("s3 %s: get %s: range %d+%d runs past the end (%d bytes served): %w", s.cfg.Name, key, offset, length, got, backends.ErrInvalid)
+	}
+	return &reader{s: s, ctx: ctx, key: key, rc: out.Body, left: got}, nil
+}
+
+// emptyAt returns an empty reader if offset is within key's bounds.
+func (s *Store) emptyAt(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	info, err := s.head(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if offset > info.Size {
+		return nil, fmt.Errorf("s3 %s: get %s: offset %d beyond %d bytes: %w", s.cfg.Name, key, offset, info.Size, backends.ErrInvalid)
+	}
+	return io.NopCloser(bytes.NewReader(nil)), nil
+}
+
+// reader classifies body errors and insists on the announced length.
+type reader struct {
+	s    *Store
+	ctx  context.Context
+	key  string
+	rc   io.ReadCloser
+	left int64
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	r.left -= int64(n)
+	if err == io.EOF && r.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil && err != io.EOF {
+		return n, r.s.classify(r.ctx, "get: reading", r.key, err)
+	}
+	return n, err
+}
+
+func (r *reader) Close() error { return r.rc.Close() }
+
+// ---- Stat, Delete, List, Health ----
+
+// Stat implements backends.BlobStore.
+func (s *Store) Stat(ctx context.Context, key string) (backends.Info, error) {
+	if err := s.checkKey(key); err != nil {
+		return backends.Info{}, err
+	}
+	info, err := s.head(ctx, key)
+	if err != nil {
+		return backends.Info{}, err
+	}
+	return info, nil
+}
+
+func (s *Store) head(ctx context.Context, key string) (backends.Info, error) {
+	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{
+		Bucket:       aws.String(s.cfg.Bucket),
+		Key:          aws.String(s.object(key)),
+		ChecksumMode: types.ChecksumModeEnabled,
+	})
+	if err != nil {
+		return backends.Info{}, s.classify(ctx, "stat", key, err)
+	}
+	info := backends.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}
+	if out.ChecksumSHA256 != nil && out.ChecksumType != types.ChecksumTypeComposite {
+		if b, err := base64.StdEncoding.DecodeString(*out.ChecksumSHA256); err == nil && len(b) == sha256.Size {
+			info.SHA256, info.HasSHA = [32]byte(b), true
+			return info, nil
+		}
+	}
+	if v, ok := out.Metadata[shaMetaKey]; ok {
+		if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
+			info.SHA256, info.HasSHA = [32]byte(b), true
+			return info, nil
+		}
+	}
+	{
+		// A multipart chunk (or one put without a hash): its hash is in the sidecar, if
+		// it was recorded. Not every server's multipart ETag says "-N", so always look.
+		sum, ok, err := s.readSidecar(ctx, key)
+		if err != nil {
+			return backends.Info{}, err
+		}
+		info.SHA256, info.HasSHA = sum, ok
+	}
+	return info, nil
+}
+
+func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, error) {
+	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.sidecar(key))})
+	if err != nil {
+		if errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
+			return [32]byte{}, false, nil
+		}
+		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
+	}
+	defer out.Body.Close()
+	v, err := io.ReadAll(io.LimitReader(out.Body, 2*sha256.Size+1))
+	if err != nil {
+		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(string(v)))
+	if err != nil || len(b) != sha256.Size {
+		return [32]byte{}, false, fmt.Errorf("s3 %s: stat %s: malformed sha256 sidecar: %w", s.cfg.Name, key, backends.ErrInternal)
+	}
+	return [32]byte(b), true, nil
+}
+
+// Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
+// failure in between leaves at most a sidecar without its chunk (harmless and invisible).
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.checkKey(key); err != nil {
+		return err
+	}
+	for _, k := range []string{s.object(key), s.sidecar(key)} {
+		_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(k)})
+		if err != nil && !errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
+			return s.classify(ctx, "delete", key, err)
+		}
+	}
+	return nil
+}
+
+// List implements backends.BlobStore. With "/" as delimiter, the sidecar directory
+// comes back as a common prefix and is skipped.
+func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) error) error {
+	if strings.Contains(prefix, "/") {
+		return nil // no key has one
+	}
+	p := awss3.NewListObjectsV2Paginator(s.client, &awss3.ListObjectsV2Input{
+		Bucket:    aws.String(s.cfg.Bucket),
+		Prefix:    aws.String(s.prefix + prefix),
+		Delimiter: aws.String("/"),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return s.classify(ctx, "list", "", err)
+		}
+		for _, o := range page.Contents {
+			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+			if key == "" || strings.Contains(key, "/") {
+				continue
+			}
+			if err := fn(backends.Info{Key: key, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Health implements backends.BlobStore: the bucket must exist and accept our
+// credentials.
+func (s *Store) Health(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(s.cfg.Bucket)}); err != nil {
+		err = s.classify(ctx, "health: bucket "+s.cfg.Bucket, "", err)
+		if errors.Is(err, backends.ErrNotFound) {
+			// A missing bucket is a broken backend, not a missing chunk.
+			return fmt.Errorf("%w: %w", backends.ErrUnavailable, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Close implements backends.BlobStore.
+func (s *Store) Close() error {
+	s.transport.CloseIdleConnections()
+	return nil
+}
