@@ -18,6 +18,9 @@ func chunkFromRow(r chunkRow) meta.Chunk {
 	}
 	copy(c.SHA256[:], r.SHA256)
 	copy(c.MD5[:], r.MD5)
+	if m, err := decodeMap(r.Checksums); err == nil && len(m) > 0 {
+		c.Checksums = m
+	}
 	if r.ZeroSinceNS != nil {
 		t := fromNS(*r.ZeroSinceNS)
 		c.ZeroSince = &t
@@ -40,7 +43,7 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 		now := nowNS()
 		row := chunkRow{
 			UID: c.UID, SHA256: c.SHA256[:], MD5: c.MD5[:], Size: c.Size, Backend: c.Backend, Node: c.Node,
-			Corrupt: c.Corrupt, CreatedNS: now, ZeroSinceNS: &now,
+			Corrupt: c.Corrupt, CreatedNS: now, ZeroSinceNS: &now, Checksums: encodeMap(c.Checksums),
 		}
 		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "sha256"}}, DoNothing: true}).Create(&row)
 		if res.Error != nil {
@@ -56,6 +59,25 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 				return errRetry // collected between the insert attempt and this read
 			}
 			row = rows[0]
+			// Learn checksums this upload computed that the index lacks, so later instant
+			// uploads declaring that algorithm can be proven without their body.
+			if have, err := decodeMap(row.Checksums); err == nil {
+				added := false
+				for a, v := range c.Checksums {
+					if _, ok := have[a]; !ok {
+						if have == nil {
+							have = map[string]string{}
+						}
+						have[a], added = v, true
+					}
+				}
+				if added {
+					row.Checksums = encodeMap(have)
+					if err := tx.Exec("UPDATE chunks SET checksums = ? WHERE id = ?", row.Checksums, row.ID).Error; err != nil {
+						return err
+					}
+				}
+			}
 			if row.Refs == 0 {
 				if err := tx.Exec("UPDATE chunks SET zero_since_ns = ? WHERE id = ? AND refs = 0", now, row.ID).Error; err != nil {
 					return err

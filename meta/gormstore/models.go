@@ -79,6 +79,8 @@ type chunkRow struct {
 	Node      string `gorm:"column:node;not null"`
 	Refs      int64  `gorm:"column:refs;not null"`
 	Corrupt   bool   `gorm:"column:corrupt;not null"`
+	// Checksums is a JSON object of additional checksums known for the content.
+	Checksums string `gorm:"column:checksums;not null;default:''"`
 	CreatedNS int64  `gorm:"column:created_ns;not null"`
 	// ZeroSinceNS is non-null only while refs is 0, so its index holds just GC candidates.
 	ZeroSinceNS *int64 `gorm:"column:zero_since_ns;index:ix_chunks_zero_since"`

@@ -403,7 +403,8 @@ const refBatch = 400
 // applyRefs adds delta[id] to each chunk's refs with a few set-based UPDATEs rather than
 // one statement per chunk, keeping zero_since in step: set when the count drops to zero,
 // cleared when it rises above. An increment that finds no row means the chunk was
-// collected: ErrNotFound, and the caller's transaction rolls back.
+// collected: ErrConflict (the caller may retry with a fresh copy), and the caller's
+// transaction rolls back.
 func applyRefs(tx *gorm.DB, delta map[int64]int64) error {
 	ids := make([]int64, 0, len(delta))
 	for id, n := range delta {
@@ -446,7 +447,7 @@ func applyRefs(tx *gorm.DB, delta map[int64]int64) error {
 				return res.Error
 			}
 			if res.RowsAffected != int64(len(batch)) && delta[batch[0]] > 0 {
-				return fmt.Errorf("%d of %d referenced chunks no longer exist: %w", int64(len(batch))-res.RowsAffected, len(batch), meta.ErrNotFound)
+				return fmt.Errorf("%d of %d referenced chunks no longer exist: %w", int64(len(batch))-res.RowsAffected, len(batch), meta.ErrConflict)
 			}
 		}
 	}

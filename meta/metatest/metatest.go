@@ -329,7 +329,7 @@ func testObjectErrors(t *testing.T, h *harness) {
 		want error
 	}{
 		{"missing bucket", obj("nob", "k", "e", c), meta.ErrNotFound},
-		{"missing chunk", obj("b", "k", "e", c, missing), meta.ErrNotFound},
+		{"missing chunk", obj("b", "k", "e", c, missing), meta.ErrConflict},
 		{"size mismatch", meta.Object{Bucket: "b", Key: "k", Size: 10, Manifest: []meta.Extent{{ChunkID: c.ID, Length: 4}}}, meta.ErrInvalid},
 		{"empty key", obj("b", "", "e", c), meta.ErrInvalid},
 	}
@@ -859,7 +859,7 @@ func testGC(t *testing.T, h *harness) {
 	wantErr(t, "FindChunk collected", err, meta.ErrNotFound)
 	// A put referencing a collected chunk fails and changes nothing.
 	_, err = s.PutObject(ctx, obj("b", "k", "e2", old, used), meta.WriteCondition{})
-	wantErr(t, "PutObject with collected chunk", err, meta.ErrNotFound)
+	wantErr(t, "PutObject with collected chunk", err, meta.ErrConflict)
 	if o, err := s.GetObject(ctx, "b", "k"); err != nil || o.ETag != "e" {
 		t.Errorf("object after failed put = %+v, %v", o, err)
 	}
@@ -898,7 +898,7 @@ func testGCRace(t *testing.T, h *harness) {
 	wantRefs(t, ctx, s, map[int64]int64{c1.ID: 1, c2.ID: 1})
 
 	// Concurrently: GC deleting while writers reference. Every put either succeeds (and the
-	// chunk survives) or fails with ErrNotFound (and the chunk is gone).
+	// chunk survives) or fails with ErrConflict (and the chunk is gone).
 	for round := range 5 {
 		c := newChunk(t, ctx, s, fmt.Sprintf("racy %d", round), "scope")
 		time.Sleep(5 * time.Millisecond)
@@ -921,7 +921,7 @@ func testGCRace(t *testing.T, h *harness) {
 			t.Fatalf("round %d: put succeeded and chunk was deleted", round)
 		case putErr == nil:
 			wantRefs(t, ctx, s, map[int64]int64{c.ID: 1})
-		case errors.Is(putErr, meta.ErrNotFound) && deleted:
+		case errors.Is(putErr, meta.ErrConflict) && deleted:
 			if _, err := s.GetObject(ctx, "b", fmt.Sprintf("r%d", round)); !errors.Is(err, meta.ErrNotFound) {
 				t.Errorf("round %d: object exists after its chunk was collected", round)
 			}
@@ -1155,7 +1155,7 @@ func testUploads(t *testing.T, h *harness) {
 		{"missing upload", meta.Part{Number: 1, Size: 6, Extents: []meta.Extent{{ChunkID: chunks[0].ID, Length: 6}}}, "nope", meta.ErrNotFound},
 		{"part number 0", meta.Part{Number: 0}, "upload-1", meta.ErrInvalid},
 		{"part number 10001", meta.Part{Number: 10001}, "upload-1", meta.ErrInvalid},
-		{"missing chunk", meta.Part{Number: 9, Size: 1, Extents: []meta.Extent{{ChunkID: chunks[6].ID + 99, Length: 1}}}, "upload-1", meta.ErrNotFound},
+		{"missing chunk", meta.Part{Number: 9, Size: 1, Extents: []meta.Extent{{ChunkID: chunks[6].ID + 99, Length: 1}}}, "upload-1", meta.ErrConflict},
 	} {
 		wantErr(t, "PutPart "+tc.name, s.PutPart(ctx, tc.id, tc.p), tc.want)
 	}
