@@ -238,26 +238,6 @@ func scriptEnv(s *server, c credential, extra ...string) []string {
 	}, extra...)...)
 }
 
-// runNode runs a testdata script with the pinned JavaScript SDK. The scripts
-// are CommonJS so that NODE_PATH finds .tools/node/node_modules.
-func runNode(t testing.TB, s *server, c credential, script string, args ...string) string {
-	t.Helper()
-	mods := filepath.Join(h.tools.nodeDir, "node_modules")
-	_, err := os.Stat(filepath.Join(mods, "@aws-sdk", "client-s3"))
-	need(t, err, "@aws-sdk/client-s3 in .tools/node")
-	env := scriptEnv(s, c, "NODE_PATH="+mods)
-	return runTool(t, 10*time.Minute, env, "", "node", append([]string{testdata(t, script)}, args...)...)
-}
-
-// runPython runs a testdata script with the python3 that has boto3.
-func runPython(t testing.TB, s *server, c credential, script string, args ...string) string {
-	t.Helper()
-	env := scriptEnv(s, c)
-	_, _, err := tryTool(t, time.Minute, env, "", "python3", "-c", "import boto3")
-	need(t, err, "python3 with boto3")
-	return runTool(t, 10*time.Minute, env, "", "python3", append([]string{testdata(t, script)}, args...)...)
-}
-
 func testdata(t testing.TB, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("testdata", name))
