@@ -141,7 +141,7 @@ func need(t testing.TB, err error, what string) {
 	if h.ci {
 		t.Fatalf("%s is required in CI: %v", what, err)
 	}
-	t.Skipf("%s is missing (%v); skipping (in CI this fails; run scripts/install-tools.sh)", what, err)
+	t.Skipf("%s is missing (%v); skipping (with CI=true this fails)", what, err)
 }
 
 // onlyS3proxy skips tests of behaviour that only s3proxy has (stats, owner

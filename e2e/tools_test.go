@@ -39,7 +39,7 @@ func (tb *toolbox) lookPath(name string) (string, error) {
 func needTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := h.tools.lookPath(name)
-	need(t, err, "the "+name+" client")
+	need(t, err, "the "+name+" client (scripts/install-tools.sh installs it)")
 	return p
 }
 
