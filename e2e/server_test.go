@@ -1,0 +1,349 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Fixed test credentials. Alphanumeric on purpose: the secret goes into
+// URLs (MC_HOST_*) and INI files, where '/' or '+' would test the clients'
+// config parsers rather than the server.
+const (
+	testAccessKey = "E2EAKIDTESTKEY000001"
+	testSecretKey = "e2eTestSecretKey0000000000000000000000001"
+	region        = "us-east-1"
+)
+
+type credential struct {
+	AccessKey string `json:"access_key" yaml:"access_key"`
+	SecretKey string `json:"secret_key" yaml:"secret_key"`
+	Admin     bool   `json:"admin,omitempty" yaml:"admin,omitempty"`
+}
+
+func defaultCredential() credential {
+	return credential{AccessKey: testAccessKey, SecretKey: testSecretKey}
+}
+
+// serverOptions are the knobs a test may turn; the zero value is a server
+// with one credential (testAccessKey) given through the environment, SQLite
+// metadata and local chunks in a fresh temp directory.
+type serverOptions struct {
+	// creds, when set, go into a YAML config file (credentials list) and the
+	// environment pair is not set.
+	creds      []credential
+	meta       string // --meta DSN, e.g. postgres://...
+	dedupScope string // --dedup-scope
+	args       []string
+}
+
+// server is one running s3proxy (or reference server) process.
+type server struct {
+	t        testing.TB
+	opts     serverOptions
+	host     string // 127.0.0.1:P, the S3 listener
+	endpoint string // http://127.0.0.1:P
+	admin    string // http://127.0.0.1:Q
+	dataDir  string
+	config   string // YAML config path, "" if none
+	logPath  string
+	cred     credential // the first credential: what most tests use
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when the process has exited
+	waitErr  error         // valid once done is closed
+	stopped  bool
+}
+
+// startServer starts a server, waits until it is ready and registers its
+// shutdown (SIGTERM, clean exit checked) and, on failure, a dump of its log.
+func startServer(t testing.TB, opts serverOptions) *server {
+	t.Helper()
+	need(t, h.buildErr, "the "+h.target+" binary")
+	if len(opts.creds) == 0 {
+		opts.creds = []credential{defaultCredential()}
+	}
+	s := &server{t: t, opts: opts, dataDir: t.TempDir(), cred: opts.creds[0]}
+	logDir := t.TempDir()
+	s.logPath = filepath.Join(logDir, "server.log")
+
+	s3Port, adminPort := freePort(t), freePort(t)
+	s.host = "127.0.0.1:" + strconv.Itoa(s3Port)
+	s.endpoint = "http://" + s.host
+	s.admin = "http://127.0.0.1:" + strconv.Itoa(adminPort)
+
+	var args []string
+	env := childEnv()
+	switch h.target {
+	case "s3proxy":
+		args = append([]string{"serve", "--listen", s.host, "--admin-listen", strings.TrimPrefix(s.admin, "http://")}, s.settingsArgs(logDir)...)
+		if len(opts.creds) == 1 && !opts.creds[0].Admin && s.config == "" {
+			env = append(env, "S3PROXY_ACCESS_KEY="+s.cred.AccessKey, "S3PROXY_SECRET_KEY="+s.cred.SecretKey)
+		}
+		args = append(args, opts.args...)
+	case "versitygw":
+		if len(opts.creds) > 1 {
+			t.Skip("versitygw reference runs support one credential only")
+		}
+		// versitygw has no admin listener; its S3 port answers once ready.
+		s.admin = ""
+		args = append([]string{"--access", s.cred.AccessKey, "--secret", s.cred.SecretKey, "--region", region, "--port", s.host}, opts.args...)
+		args = append(args, "posix", s.dataDir)
+	}
+
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := h.bin
+	if h.target == "versitygw" {
+		bin, _ = h.tools.lookPath("versitygw")
+	}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = env
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// If the test binary dies (timeout panic, ^C), take the server with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	s.done = make(chan struct{})
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		logf.Close()
+		close(s.done)
+	}()
+	t.Cleanup(s.stop)
+	t.Logf("server %s: pid %d, S3 %s, admin %s, data %s", h.target, s.cmd.Process.Pid, s.endpoint, s.admin, s.dataDir)
+	s.waitReady(60 * time.Second)
+	return s
+}
+
+// settingsArgs are the flags that serve and the admin subcommands (stats,
+// gc) share, so that they look at the same data and metadata.
+func (s *server) settingsArgs(configDir string) []string {
+	args := []string{"--data", s.dataDir}
+	if s.opts.meta != "" {
+		args = append(args, "--meta", s.opts.meta)
+	}
+	if s.opts.dedupScope != "" {
+		args = append(args, "--dedup-scope", s.opts.dedupScope)
+	}
+	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin) {
+		s.config = filepath.Join(configDir, "s3proxy.yaml")
+		if err := os.WriteFile(s.config, credentialsYAML(s.opts.creds), 0o600); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if s.config != "" {
+		args = append(args, "--config", s.config)
+	}
+	return args
+}
+
+// credentialsYAML writes the credentials list by hand: the names are fixed
+// by DESIGN.md and the test needs no YAML library for four keys.
+func credentialsYAML(creds []credential) []byte {
+	var b bytes.Buffer
+	b.WriteString("credentials:\n")
+	for _, c := range creds {
+		fmt.Fprintf(&b, "  - access_key: %q\n    secret_key: %q\n    admin: %t\n", c.AccessKey, c.SecretKey, c.Admin)
+	}
+	return b.Bytes()
+}
+
+func (s *server) waitReady(timeout time.Duration) {
+	s.t.Helper()
+	url := s.admin + "/readyz"
+	if s.admin == "" {
+		url = s.endpoint + "/"
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			s.stopped = true
+			s.t.Fatalf("server exited before it was ready: %v\n%s", s.waitErr, s.logTail())
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || (s.admin == "" && resp.StatusCode < 500) {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("server not ready after %v (GET %s: %s)\n%s", timeout, url, last, s.logTail())
+}
+
+// stop sends SIGTERM and expects a clean exit (status 0) within 30 s; that is
+// the graceful shutdown the design promises. On a failed test, the server's
+// log goes to the test log.
+func (s *server) stop() {
+	s.t.Helper()
+	if !s.stopped {
+		s.stopped = true
+		select {
+		case <-s.done:
+			s.t.Errorf("server exited before the test ended: %v", s.waitErr)
+		default:
+			_ = s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.done:
+				if s.waitErr != nil && h.target == "s3proxy" {
+					s.t.Errorf("server did not exit cleanly after SIGTERM: %v", s.waitErr)
+				}
+			case <-time.After(30 * time.Second):
+				_ = s.cmd.Process.Kill()
+				<-s.done
+				s.t.Errorf("server still running 30s after SIGTERM; killed")
+			}
+		}
+	}
+	if s.t.Failed() {
+		s.t.Logf("server log (%s):\n%s", s.logPath, s.logTail())
+	}
+}
+
+// kill ends the server with SIGKILL, for crash tests; stop then has nothing
+// left to check.
+func (s *server) kill() {
+	s.t.Helper()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// logTail returns the end of the server log: enough to see a panic or the
+// last requests without flooding the test output.
+func (s *server) logTail() string {
+	const max = 64 << 10
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	if len(b) > max {
+		b = append([]byte("…\n"), b[len(b)-max:]...)
+	}
+	return string(b)
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// stats is the JSON printed by `s3proxy stats --json`.
+type stats struct {
+	LogicalBytes int64   `json:"logical_bytes"`
+	StoredBytes  int64   `json:"stored_bytes"`
+	DedupRatio   float64 `json:"dedup_ratio"`
+	Objects      int64   `json:"objects"`
+	Chunks       int64   `json:"chunks"`
+}
+
+// stats runs `s3proxy stats --json` with the server's settings while the
+// server runs (the design says admin subcommands work alongside it).
+func (s *server) stats() stats {
+	s.t.Helper()
+	onlyS3proxy(s.t)
+	out := s.admincmd("stats", "--json")
+	// Unknown fields are allowed: later versions add the job queue's state.
+	var st stats
+	if err := json.Unmarshal(out, &st); err != nil {
+		s.t.Fatalf("s3proxy stats --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+// gc runs `s3proxy gc` with the server's settings.
+func (s *server) gc() {
+	s.t.Helper()
+	onlyS3proxy(s.t)
+	s.admincmd("gc")
+}
+
+func (s *server) admincmd(sub string, args ...string) []byte {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	all := append(append([]string{sub}, args...), s.settingsArgs(filepath.Dir(s.logPath))...)
+	cmd := exec.CommandContext(ctx, h.bin, all...)
+	cmd.Env = childEnv()
+	if len(s.opts.creds) == 1 && s.config == "" {
+		cmd.Env = append(cmd.Env, "S3PROXY_ACCESS_KEY="+s.cred.AccessKey, "S3PROXY_SECRET_KEY="+s.cred.SecretKey)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("s3proxy %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(all, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// procMemory reads VmRSS (resident now) and VmHWM (peak resident since
+// start) of a process, in bytes.
+func procMemory(pid int) (rss, hwm int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 3 || fields[2] != "kB" {
+			continue
+		}
+		v, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch fields[0] {
+		case "VmRSS:":
+			rss = v << 10
+		case "VmHWM:":
+			hwm = v << 10
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if rss == 0 || hwm == 0 {
+		return 0, 0, errors.New("no VmRSS/VmHWM in /proc status")
+	}
+	return rss, hwm, nil
+}
+
+// freePort asks the kernel for a free port. Another process could take it
+// before the server binds it; on this single-user test machine that race is
+// accepted (the server then fails to start and the test says why).
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
