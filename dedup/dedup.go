@@ -346,10 +346,8 @@ func (e *Engine) GC(ctx context.Context, grace time.Duration, progress func(GCRe
 		}
 	}
 	for name, s := range e.stores {
-		if e.nodeLocal[name] || len(e.stores) > 0 {
-			if err := e.sweepOrphans(ctx, name, s, cutoff, &res); err != nil {
-				return res, err
-			}
+		if err := e.sweepOrphans(ctx, name, s, cutoff, &res); err != nil {
+			return res, err
 		}
 	}
 	if progress != nil {

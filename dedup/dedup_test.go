@@ -1,0 +1,192 @@
+package dedup_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"s3proxy/backends"
+	"s3proxy/backends/mem"
+	"s3proxy/dedup"
+	"s3proxy/dedup/digest"
+	"s3proxy/meta"
+	"s3proxy/meta/gormstore"
+)
+
+func newEngine(t *testing.T) (*dedup.Engine, meta.MetaStore, backends.BlobStore) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := gormstore.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ms.Close() })
+	store := mem.New("mem")
+	e, err := dedup.New(dedup.Config{Meta: ms, Stores: map[string]backends.BlobStore{"mem": store}, DefaultBackend: "mem", Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ms.CreateBucket(ctx, meta.Bucket{Name: "bkt", Owner: "ak"}); err != nil {
+		t.Fatal(err)
+	}
+	return e, ms, store
+}
+
+func countBlobs(t *testing.T, s backends.BlobStore) int {
+	t.Helper()
+	n := 0
+	if err := s.List(context.Background(), "", func(backends.Info) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// put ingests data and commits it as bucket/key.
+func put(t *testing.T, e *dedup.Engine, ms meta.MetaStore, key string, data []byte) *dedup.Ingested {
+	t.Helper()
+	ctx := context.Background()
+	ing, err := e.Ingest(ctx, dedup.IngestInput{Body: bytes.NewReader(data), Expect: digest.Expect{Size: int64(len(data))}, Scope: "ak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Settle(ctx, ing, func(c meta.Chunk) error {
+		_, err := ms.PutObject(ctx, meta.Object{Bucket: "bkt", Key: key, Size: int64(len(data)), ETag: "e", ModTime: time.Now(),
+			Manifest: []meta.Extent{{ChunkID: c.ID, Length: int64(len(data))}}}, meta.WriteCondition{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ing
+}
+
+func TestIngestDeduplicatesAndGCCollects(t *testing.T) {
+	e, ms, store := newEngine(t)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("content"), 1000)
+	first := put(t, e, ms, "a", data)
+	second := put(t, e, ms, "b", data)
+	if first.Deduplicated || !second.Deduplicated || first.Chunk.ID != second.Chunk.ID {
+		t.Fatalf("dedup: first %+v second %+v", first.Deduplicated, second.Deduplicated)
+	}
+	if n := countBlobs(t, store); n != 1 {
+		t.Fatalf("%d blobs for one content", n)
+	}
+	if sum := sha256.Sum256(data); first.Sums.SHA256 != sum {
+		t.Fatal("sha256 mismatch")
+	}
+	// Still referenced by b: nothing collected even with zero grace.
+	if _, err := ms.DeleteObject(ctx, "bkt", "a", meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.GC(ctx, 0, nil)
+	if err != nil || res.Chunks != 0 || countBlobs(t, store) != 1 {
+		t.Fatalf("gc with a live reference: %+v %v", res, err)
+	}
+	if _, err := ms.DeleteObject(ctx, "bkt", "b", meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+	// Within the grace period the chunk stays (an instant upload may still want it).
+	res, err = e.GC(ctx, time.Hour, nil)
+	if err != nil || res.Chunks != 0 || countBlobs(t, store) != 1 {
+		t.Fatalf("gc inside grace: %+v %v", res, err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	res, err = e.GC(ctx, time.Millisecond, nil)
+	if err != nil || res.Chunks != 1 || res.Bytes != int64(len(data)) || countBlobs(t, store) != 0 {
+		t.Fatalf("gc after grace: %+v %v blobs %d", res, err, countBlobs(t, store))
+	}
+	if _, err := ms.GetChunk(ctx, first.Chunk.ID); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("index entry survived: %v", err)
+	}
+}
+
+func TestGCSweepsOrphanBlobs(t *testing.T) {
+	e, _, store := newEngine(t)
+	ctx := context.Background()
+	// A blob written but never indexed: what a crash between write and index leaves.
+	if err := store.Put(ctx, dedup.NewUID(), bytes.NewReader([]byte("orphan")), 6, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.GC(ctx, time.Hour, nil)
+	if err != nil || res.Orphans != 0 {
+		t.Fatalf("young orphan swept: %+v %v", res, err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	res, err = e.GC(ctx, time.Millisecond, nil)
+	if err != nil || res.Orphans != 1 || countBlobs(t, store) != 0 {
+		t.Fatalf("orphan not swept: %+v %v", res, err)
+	}
+}
+
+func TestIngestMismatchStoresNothing(t *testing.T) {
+	e, ms, store := newEngine(t)
+	ctx := context.Background()
+	for _, exp := range []digest.Expect{
+		{Size: 5, MD5: make([]byte, 16)},
+		{Size: 6},
+		{Size: 5, ContentSHA256: make([]byte, 32)},
+	} {
+		_, err := e.Ingest(ctx, dedup.IngestInput{Body: bytes.NewReader([]byte("hello")), Expect: exp, Scope: "ak"})
+		var mm *digest.MismatchError
+		if !errors.As(err, &mm) {
+			t.Fatalf("want mismatch, got %v", err)
+		}
+	}
+	if n := countBlobs(t, store); n != 0 {
+		t.Fatalf("%d blobs after failed ingests", n)
+	}
+	st, _ := ms.Stats(ctx)
+	if st.Chunks != 0 {
+		t.Fatalf("chunks indexed: %d", st.Chunks)
+	}
+}
+
+func TestSettleFallsBackWhenIndexedCopyVanishes(t *testing.T) {
+	e, ms, store := newEngine(t)
+	ctx := context.Background()
+	data := []byte("raced content")
+	// Index the content with no reference, as an abandoned upload leaves it.
+	ing, err := e.Ingest(ctx, dedup.IngestInput{Body: bytes.NewReader(data), Expect: digest.Expect{Size: int64(len(data))}, Scope: "ak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Discard(ctx, ing)
+	// A second upload finds it indexed...
+	second, err := e.Ingest(ctx, dedup.IngestInput{Body: bytes.NewReader(data), Expect: digest.Expect{Size: int64(len(data))}, Scope: "ak"})
+	if err != nil || !second.Deduplicated {
+		t.Fatalf("second: %+v %v", second, err)
+	}
+	// ...and the collector removes the indexed copy before the commit.
+	time.Sleep(5 * time.Millisecond)
+	if ok, err := ms.DeleteChunkIfUnreferenced(ctx, ing.Chunk.ID, time.Now().Add(time.Hour)); err != nil || !ok {
+		t.Fatalf("collect: %v %v", ok, err)
+	}
+	_ = store.Delete(ctx, ing.Chunk.UID)
+	err = e.Settle(ctx, second, func(c meta.Chunk) error {
+		_, err := ms.PutObject(ctx, meta.Object{Bucket: "bkt", Key: "k", Size: int64(len(data)), ETag: "e", ModTime: time.Now(),
+			Manifest: []meta.Extent{{ChunkID: c.ID, Length: int64(len(data))}}}, meta.WriteCondition{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("settle did not fall back to its own copy: %v", err)
+	}
+	o, err := ms.GetObject(ctx, "bkt", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := e.Open(ctx, o.Manifest[0].Chunk, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("read back %q", got)
+	}
+}
