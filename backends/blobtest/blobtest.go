@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -147,14 +148,9 @@ func genBytes(seed uint64, size int64) []byte {
 type hashed struct {
 	t   *testing.T
 	r   io.Reader
-	h   hashState
+	h   hash.Hash
 	mu  sync.Mutex
 	eof bool
-}
-
-type hashState interface {
-	io.Writer
-	Sum([]byte) []byte
 }
 
 func newHashed(t *testing.T, r io.Reader) *hashed { return &hashed{t: t, r: r, h: sha256.New()} }

@@ -402,7 +402,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		defer release()
 		return s.putSingle(ctx, key, data, opts)
 	}
-	return s.putMultipart(ctx, key, br, ps, bp, release, opts)
+	return s.putMultipart(ctx, key, br, ps, data, release, opts)
 }
 
 func (s *Store) putSingle(ctx context.Context, key string, data []byte, opts backends.PutOptions) error {
@@ -429,7 +429,8 @@ func (s *Store) putSingle(ctx context.Context, key string, data []byte, opts bac
 	return nil
 }
 
-func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, ps int64, bp *[]byte, release func(), opts backends.PutOptions) (err error) {
+// putMultipart uploads first (a full part, released by release) and the rest of br.
+func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, ps int64, first []byte, release func(), opts backends.PutOptions) (err error) {
 	if err := ctx.Err(); err != nil {
 		release()
 		return s.classify(ctx, "put", key, err)
@@ -456,7 +457,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Concurrency)
-	data, last := (*bp)[:], false
+	data, last := first, false
 	for num := int32(1); ; num++ {
 		if num > maxParts {
 			release()
@@ -490,6 +491,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 		if gctx.Err() != nil {
 			break // a part failed (or ctx ended): stop reading, Wait reports why
 		}
+		var bp *[]byte
 		bp, release = s.getBuf(ps)
 		data, last, err = nextPart(br, *bp)
 		if err != nil {
@@ -668,28 +670,32 @@ func (s *Store) head(ctx context.Context, key string) (backends.Info, error) {
 		return backends.Info{}, s.classify(ctx, "stat", key, err)
 	}
 	info := backends.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}
+	if sum, ok := recordedSHA(out); ok {
+		info.SHA256, info.HasSHA = sum, true
+		return info, nil
+	}
+	// A multipart chunk (or one put without a hash): its hash is in the sidecar, if it
+	// was recorded. Not every server's multipart ETag says "-N", so always look.
+	sum, ok, err := s.readSidecar(ctx, key)
+	if err != nil {
+		return backends.Info{}, err
+	}
+	info.SHA256, info.HasSHA = sum, ok
+	return info, nil
+}
+
+// recordedSHA finds the hash a single PutObject recorded: the full-object checksum the
+// store kept, else our metadata copy (for stores that keep no checksums).
+func recordedSHA(out *awss3.HeadObjectOutput) ([32]byte, bool) {
 	if out.ChecksumSHA256 != nil && out.ChecksumType != types.ChecksumTypeComposite {
 		if b, err := base64.StdEncoding.DecodeString(*out.ChecksumSHA256); err == nil && len(b) == sha256.Size {
-			info.SHA256, info.HasSHA = [32]byte(b), true
-			return info, nil
+			return [32]byte(b), true
 		}
 	}
-	if v, ok := out.Metadata[shaMetaKey]; ok {
-		if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
-			info.SHA256, info.HasSHA = [32]byte(b), true
-			return info, nil
-		}
+	if b, err := hex.DecodeString(out.Metadata[shaMetaKey]); err == nil && len(b) == sha256.Size {
+		return [32]byte(b), true
 	}
-	{
-		// A multipart chunk (or one put without a hash): its hash is in the sidecar, if
-		// it was recorded. Not every server's multipart ETag says "-N", so always look.
-		sum, ok, err := s.readSidecar(ctx, key)
-		if err != nil {
-			return backends.Info{}, err
-		}
-		info.SHA256, info.HasSHA = sum, ok
-	}
-	return info, nil
+	return [32]byte{}, false
 }
 
 func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, error) {
