@@ -118,7 +118,9 @@ type Store struct {
 	prefix    string
 	client    *awss3.Client
 	transport *http.Transport
-	bufs      sync.Pool // *[]byte of cfg.PartSize
+	// pools hold part buffers in a few size classes, so that a small chunk of known
+	// size does not pin a whole PartSize buffer while it is in flight.
+	pools []*bufPool
 }
 
 var _ backends.BlobStore = (*Store)(nil)
@@ -214,7 +216,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		prefix += "/"
 	}
 	s := &Store{cfg: cfg, prefix: prefix, client: client, transport: tr}
-	s.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
+	for _, size := range []int64{64 << 10, 1 << 20, cfg.PartSize} {
+		p := &bufPool{size: size}
+		p.pool.New = func() any { b := make([]byte, size); return &b }
+		s.pools = append(s.pools, p)
+	}
 	return s, nil
 }
 
@@ -360,13 +366,20 @@ func nextPart(r *bufio.Reader, buf []byte) (data []byte, last bool, err error) {
 	return buf, false, nil
 }
 
-func (s *Store) getBuf(size int64) (*[]byte, func()) {
-	if size != s.cfg.PartSize {
-		b := make([]byte, size)
-		return &b, func() {}
+type bufPool struct {
+	size int64
+	pool sync.Pool // *[]byte of size
+}
+
+// getBuf returns a buffer of exactly n bytes and the function that gives it back.
+func (s *Store) getBuf(n int64) ([]byte, func()) {
+	for _, p := range s.pools {
+		if n <= p.size {
+			bp := p.pool.Get().(*[]byte)
+			return (*bp)[:n], func() { p.pool.Put(bp) }
+		}
 	}
-	bp := s.bufs.Get().(*[]byte)
-	return bp, func() { s.bufs.Put(bp) }
+	return make([]byte, n), func() {} // a part size grown for a huge chunk
 }
 
 // partSize grows the part size for known sizes that would exceed S3's part count.
@@ -392,8 +405,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	// bufio's 16-byte buffer only serves Peek: reads into a part buffer bypass it.
 	br := bufio.NewReaderSize(&body{ctx: ctx, r: r, size: size, left: size}, 16)
 	ps := s.partSize(size)
-	bp, release := s.getBuf(ps)
-	data, last, err := nextPart(br, *bp)
+	first := ps
+	if size >= 0 && size < ps {
+		first = size // nextPart still probes for EOF, so a longer body is caught
+	}
+	buf, release := s.getBuf(first)
+	data, last, err := nextPart(br, buf)
 	if err != nil {
 		release()
 		return fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
@@ -491,9 +508,9 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 		if gctx.Err() != nil {
 			break // a part failed (or ctx ended): stop reading, Wait reports why
 		}
-		var bp *[]byte
-		bp, release = s.getBuf(ps)
-		data, last, err = nextPart(br, *bp)
+		var buf []byte
+		buf, release = s.getBuf(ps)
+		data, last, err = nextPart(br, buf)
 		if err != nil {
 			release()
 			err = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
