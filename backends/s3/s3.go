@@ -269,10 +269,10 @@ func kindOf(ctx context.Context, err error) error {
 		case "InvalidRange":
 			return backends.ErrInvalid
 		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
-			"RequestThrottled", "ServiceUnavailable", "RequestTimeTooSkewed":
+			"RequestThrottled", "ServiceUnavailable":
 			return backends.ErrExhausted
 		case "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-			"InvalidToken", "PermanentRedirect", "AuthorizationHeaderMalformed":
+			"InvalidToken", "PermanentRedirect", "AuthorizationHeaderMalformed", "RequestTimeTooSkewed":
 			// The store is unusable as configured: report it, but as the backend's fault.
 			return backends.ErrUnavailable
 		}
@@ -472,13 +472,17 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 		mu    sync.Mutex
 		parts []types.CompletedPart
 	)
-	g, gctx := errgroup.WithContext(ctx)
+	// stop cancels the parts in flight when the body fails: they would be aborted anyway.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	g, gctx := errgroup.WithContext(pctx)
 	g.SetLimit(s.cfg.Concurrency)
+	var readErr error // the body's failure; errors from parts are classified in place
 	data, last := first, false
 	for num := int32(1); ; num++ {
 		if num > maxParts {
 			release()
-			err = fmt.Errorf("s3 %s: put %s: body exceeds %d parts of %d bytes: %w", s.cfg.Name, key, maxParts, ps, backends.ErrInvalid)
+			readErr = fmt.Errorf("s3 %s: put %s: body exceeds %d parts of %d bytes: %w", s.cfg.Name, key, maxParts, ps, backends.ErrInvalid)
 			break
 		}
 		partData, partRelease, partNum := data, release, num
@@ -510,10 +514,10 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 		}
 		var buf []byte
 		buf, release = s.getBuf(ps)
-		data, last, err = nextPart(br, buf)
-		if err != nil {
+		data, last, readErr = nextPart(br, buf)
+		if readErr != nil {
 			release()
-			err = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
+			readErr = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, readErr)
 			break
 		}
 		if len(data) == 0 {
@@ -521,14 +525,17 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 			break
 		}
 	}
-	if werr := g.Wait(); err == nil {
-		err = werr
+	if readErr != nil {
+		stop()
 	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		return s.classify(ctx, "put", key, err)
+	werr := g.Wait()
+	switch {
+	case readErr != nil:
+		return readErr
+	case werr != nil:
+		return werr
+	case ctx.Err() != nil:
+		return s.classify(ctx, "put", key, ctx.Err())
 	}
 	sort.Slice(parts, func(i, j int) bool { return *parts[i].PartNumber < *parts[j].PartNumber })
 	if _, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
@@ -783,12 +790,11 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) 
 // credentials.
 func (s *Store) Health(ctx context.Context) error {
 	if _, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(s.cfg.Bucket)}); err != nil {
-		err = s.classify(ctx, "health: bucket "+s.cfg.Bucket, "", err)
-		if errors.Is(err, backends.ErrNotFound) {
+		if kindOf(ctx, err) == backends.ErrNotFound {
 			// A missing bucket is a broken backend, not a missing chunk.
-			return fmt.Errorf("%w: %w", backends.ErrUnavailable, err)
+			return fmt.Errorf("s3 %s: health: bucket %q does not exist: %w: %w", s.cfg.Name, s.cfg.Bucket, backends.ErrUnavailable, err)
 		}
-		return err
+		return s.classify(ctx, "health: bucket "+s.cfg.Bucket, "", err)
 	}
 	return nil
 }
