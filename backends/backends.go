@@ -62,6 +62,8 @@ type BlobStore interface {
 	// If r also implements io.Seeker the store may rewind it to retry.
 	// With a known size the store still reads r until io.EOF, so that a body longer than
 	// size is an error too (ErrInvalid), and so that opts.SHA256 may be called.
+	// An error from r is returned wrapped (errors.Is finds it), so that a caller can tell
+	// its body's failure (e.g. a digest mismatch) from the store's.
 	// Cancellation is checked between reads: a Read that blocks forever is the caller's
 	// to bound (e.g. by the HTTP server's read deadline on a request body).
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) error

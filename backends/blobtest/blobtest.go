@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -147,14 +148,9 @@ func genBytes(seed uint64, size int64) []byte {
 type hashed struct {
 	t   *testing.T
 	r   io.Reader
-	h   hashState
+	h   hash.Hash
 	mu  sync.Mutex
 	eof bool
-}
-
-type hashState interface {
-	io.Writer
-	Sum([]byte) []byte
 }
 
 func newHashed(t *testing.T, r io.Reader) *hashed { return &hashed{t: t, r: r, h: sha256.New()} }
@@ -566,21 +562,21 @@ func (s *suite) testFailedPuts(t *testing.T, st backends.BlobStore, ctx context.
 		name string
 		// body returns the reader, the size to pass and the context to use.
 		body     func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc)
-		wantKind error // nil: any error
+		wantKind error // nil: any error; the body's own error must be kept for errors.Is
 		maxTime  time.Duration
 	}{
 		{"fail-mid-stream-known", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
 			return &failing{r: newGen(1, big), n: 300 << 10, err: errBoom}, big, ctx, func() {}
-		}, nil, 0},
+		}, errBoom, 0},
 		{"fail-mid-stream-unknown", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
 			return &failing{r: newGen(1, big), n: 300 << 10, err: errBoom}, -1, ctx, func() {}
-		}, nil, 0},
+		}, errBoom, 0},
 		{"fail-at-once", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
 			return &failing{r: newGen(1, big), n: 0, err: errBoom}, big, ctx, func() {}
-		}, nil, 0},
+		}, errBoom, 0},
 		{"fail-after-large-part", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
 			return &failing{r: newGen(1, s.opts.LargeSize), n: s.opts.LargeSize - 1000, err: errBoom}, s.opts.LargeSize, ctx, func() {}
-		}, nil, 0},
+		}, errBoom, 0},
 		{"short-body", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
 			return newGen(2, 500), 1000, ctx, func() {}
 		}, nil, 0},

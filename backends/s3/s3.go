@@ -118,7 +118,9 @@ type Store struct {
 	prefix    string
 	client    *awss3.Client
 	transport *http.Transport
-	bufs      sync.Pool // *[]byte of cfg.PartSize
+	// pools hold part buffers in a few size classes, so that a small chunk of known
+	// size does not pin a whole PartSize buffer while it is in flight.
+	pools []*bufPool
 }
 
 var _ backends.BlobStore = (*Store)(nil)
@@ -214,7 +216,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		prefix += "/"
 	}
 	s := &Store{cfg: cfg, prefix: prefix, client: client, transport: tr}
-	s.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
+	for _, size := range []int64{64 << 10, 1 << 20, cfg.PartSize} {
+		p := &bufPool{size: size}
+		p.pool.New = func() any { b := make([]byte, size); return &b }
+		s.pools = append(s.pools, p)
+	}
 	return s, nil
 }
 
@@ -263,10 +269,10 @@ func kindOf(ctx context.Context, err error) error {
 		case "InvalidRange":
 			return backends.ErrInvalid
 		case "SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
-			"RequestThrottled", "ServiceUnavailable", "RequestTimeTooSkewed":
+			"RequestThrottled", "ServiceUnavailable":
 			return backends.ErrExhausted
 		case "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-			"InvalidToken", "PermanentRedirect", "AuthorizationHeaderMalformed":
+			"InvalidToken", "PermanentRedirect", "AuthorizationHeaderMalformed", "RequestTimeTooSkewed":
 			// The store is unusable as configured: report it, but as the backend's fault.
 			return backends.ErrUnavailable
 		}
@@ -360,13 +366,20 @@ func nextPart(r *bufio.Reader, buf []byte) (data []byte, last bool, err error) {
 	return buf, false, nil
 }
 
-func (s *Store) getBuf(size int64) (*[]byte, func()) {
-	if size != s.cfg.PartSize {
-		b := make([]byte, size)
-		return &b, func() {}
+type bufPool struct {
+	size int64
+	pool sync.Pool // *[]byte of size
+}
+
+// getBuf returns a buffer of exactly n bytes and the function that gives it back.
+func (s *Store) getBuf(n int64) ([]byte, func()) {
+	for _, p := range s.pools {
+		if n <= p.size {
+			bp := p.pool.Get().(*[]byte)
+			return (*bp)[:n], func() { p.pool.Put(bp) }
+		}
 	}
-	bp := s.bufs.Get().(*[]byte)
-	return bp, func() { s.bufs.Put(bp) }
+	return make([]byte, n), func() {} // a part size grown for a huge chunk
 }
 
 // partSize grows the part size for known sizes that would exceed S3's part count.
@@ -392,8 +405,12 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	// bufio's 16-byte buffer only serves Peek: reads into a part buffer bypass it.
 	br := bufio.NewReaderSize(&body{ctx: ctx, r: r, size: size, left: size}, 16)
 	ps := s.partSize(size)
-	bp, release := s.getBuf(ps)
-	data, last, err := nextPart(br, *bp)
+	first := ps
+	if size >= 0 && size < ps {
+		first = size // nextPart still probes for EOF, so a longer body is caught
+	}
+	buf, release := s.getBuf(first)
+	data, last, err := nextPart(br, buf)
 	if err != nil {
 		release()
 		return fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
@@ -402,7 +419,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		defer release()
 		return s.putSingle(ctx, key, data, opts)
 	}
-	return s.putMultipart(ctx, key, br, ps, bp, release, opts)
+	return s.putMultipart(ctx, key, br, ps, data, release, opts)
 }
 
 func (s *Store) putSingle(ctx context.Context, key string, data []byte, opts backends.PutOptions) error {
@@ -429,7 +446,8 @@ func (s *Store) putSingle(ctx context.Context, key string, data []byte, opts bac
 	return nil
 }
 
-func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, ps int64, bp *[]byte, release func(), opts backends.PutOptions) (err error) {
+// putMultipart uploads first (a full part, released by release) and the rest of br.
+func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, ps int64, first []byte, release func(), opts backends.PutOptions) (err error) {
 	if err := ctx.Err(); err != nil {
 		release()
 		return s.classify(ctx, "put", key, err)
@@ -454,13 +472,17 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 		mu    sync.Mutex
 		parts []types.CompletedPart
 	)
-	g, gctx := errgroup.WithContext(ctx)
+	// stop cancels the parts in flight when the body fails: they would be aborted anyway.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	g, gctx := errgroup.WithContext(pctx)
 	g.SetLimit(s.cfg.Concurrency)
-	data, last := (*bp)[:], false
+	var readErr error // the body's failure; errors from parts are classified in place
+	data, last := first, false
 	for num := int32(1); ; num++ {
 		if num > maxParts {
 			release()
-			err = fmt.Errorf("s3 %s: put %s: body exceeds %d parts of %d bytes: %w", s.cfg.Name, key, maxParts, ps, backends.ErrInvalid)
+			readErr = fmt.Errorf("s3 %s: put %s: body exceeds %d parts of %d bytes: %w", s.cfg.Name, key, maxParts, ps, backends.ErrInvalid)
 			break
 		}
 		partData, partRelease, partNum := data, release, num
@@ -490,11 +512,12 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 		if gctx.Err() != nil {
 			break // a part failed (or ctx ended): stop reading, Wait reports why
 		}
-		bp, release = s.getBuf(ps)
-		data, last, err = nextPart(br, *bp)
-		if err != nil {
+		var buf []byte
+		buf, release = s.getBuf(ps)
+		data, last, readErr = nextPart(br, buf)
+		if readErr != nil {
 			release()
-			err = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
+			readErr = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, readErr)
 			break
 		}
 		if len(data) == 0 {
@@ -502,14 +525,17 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 			break
 		}
 	}
-	if werr := g.Wait(); err == nil {
-		err = werr
+	if readErr != nil {
+		stop()
 	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		return s.classify(ctx, "put", key, err)
+	werr := g.Wait()
+	switch {
+	case readErr != nil:
+		return readErr
+	case werr != nil:
+		return werr
+	case ctx.Err() != nil:
+		return s.classify(ctx, "put", key, ctx.Err())
 	}
 	sort.Slice(parts, func(i, j int) bool { return *parts[i].PartNumber < *parts[j].PartNumber })
 	if _, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
@@ -668,28 +694,32 @@ func (s *Store) head(ctx context.Context, key string) (backends.Info, error) {
 		return backends.Info{}, s.classify(ctx, "stat", key, err)
 	}
 	info := backends.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}
+	if sum, ok := recordedSHA(out); ok {
+		info.SHA256, info.HasSHA = sum, true
+		return info, nil
+	}
+	// A multipart chunk (or one put without a hash): its hash is in the sidecar, if it
+	// was recorded. Not every server's multipart ETag says "-N", so always look.
+	sum, ok, err := s.readSidecar(ctx, key)
+	if err != nil {
+		return backends.Info{}, err
+	}
+	info.SHA256, info.HasSHA = sum, ok
+	return info, nil
+}
+
+// recordedSHA finds the hash a single PutObject recorded: the full-object checksum the
+// store kept, else our metadata copy (for stores that keep no checksums).
+func recordedSHA(out *awss3.HeadObjectOutput) ([32]byte, bool) {
 	if out.ChecksumSHA256 != nil && out.ChecksumType != types.ChecksumTypeComposite {
 		if b, err := base64.StdEncoding.DecodeString(*out.ChecksumSHA256); err == nil && len(b) == sha256.Size {
-			info.SHA256, info.HasSHA = [32]byte(b), true
-			return info, nil
+			return [32]byte(b), true
 		}
 	}
-	if v, ok := out.Metadata[shaMetaKey]; ok {
-		if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
-			info.SHA256, info.HasSHA = [32]byte(b), true
-			return info, nil
-		}
+	if b, err := hex.DecodeString(out.Metadata[shaMetaKey]); err == nil && len(b) == sha256.Size {
+		return [32]byte(b), true
 	}
-	{
-		// A multipart chunk (or one put without a hash): its hash is in the sidecar, if
-		// it was recorded. Not every server's multipart ETag says "-N", so always look.
-		sum, ok, err := s.readSidecar(ctx, key)
-		if err != nil {
-			return backends.Info{}, err
-		}
-		info.SHA256, info.HasSHA = sum, ok
-	}
-	return info, nil
+	return [32]byte{}, false
 }
 
 func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, error) {
@@ -760,12 +790,11 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) 
 // credentials.
 func (s *Store) Health(ctx context.Context) error {
 	if _, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(s.cfg.Bucket)}); err != nil {
-		err = s.classify(ctx, "health: bucket "+s.cfg.Bucket, "", err)
-		if errors.Is(err, backends.ErrNotFound) {
+		if kindOf(ctx, err) == backends.ErrNotFound {
 			// A missing bucket is a broken backend, not a missing chunk.
-			return fmt.Errorf("%w: %w", backends.ErrUnavailable, err)
+			return fmt.Errorf("s3 %s: health: bucket %q does not exist: %w: %w", s.cfg.Name, s.cfg.Bucket, backends.ErrUnavailable, err)
 		}
-		return err
+		return s.classify(ctx, "health: bucket "+s.cfg.Bucket, "", err)
 	}
 	return nil
 }
