@@ -13,6 +13,7 @@ import (
 
 	"s3proxy/backends"
 	"s3proxy/backends/local"
+	"s3proxy/backends/s3"
 	"s3proxy/cmd/s3proxy/config"
 	"s3proxy/dedup"
 	"s3proxy/meta"
@@ -89,6 +90,9 @@ func openBackend(ctx context.Context, b config.Backend) (backends.BlobStore, err
 	switch b.Type {
 	case config.BackendLocal:
 		return local.Open(ctx, local.Config{Name: b.Name, Path: b.Path})
+	case config.BackendS3:
+		return s3.New(ctx, s3.Config{Name: b.Name, Endpoint: b.Endpoint, Region: b.Region, Bucket: b.Bucket, Prefix: b.Prefix,
+			AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle})
 	}
 	return nil, fmt.Errorf("backend type %q is not supported yet", b.Type)
 }
