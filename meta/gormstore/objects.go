@@ -633,7 +633,30 @@ func walkList[T any](prefix, delim string, pos listPos, limit int,
 	return out, nil
 }
 
-const listCols = "id, bucket, object_key, size, etag, sha256, content_type, headers, user_meta, checksums, checksum_type, owner, scope, mod_ns, extent_count"
+// listCols are the columns a listing returns: what ListObjects and ObjectsUsingChunk
+// report, and no more (listing a page is dominated by reading these per row).
+const listCols = "bucket, object_key, size, etag, content_type, checksums, checksum_type, owner, mod_ns"
+
+// scanListed reads listCols rows without gorm's reflection, which costs more than the
+// index seek itself on SQLite.
+func scanListed(q *gorm.DB) ([]objectRow, error) {
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []objectRow
+	for rows.Next() {
+		var r objectRow
+		var bucket, key string
+		if err := rows.Scan(&bucket, &key, &r.Size, &r.ETag, &r.ContentType, &r.Checksums, &r.ChecksumType, &r.Owner, &r.ModNS); err != nil {
+			return nil, err
+		}
+		r.Bucket, r.ObjectKey = ckey(bucket), ckey(key)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
 
 // ListObjects serves one page of bucket in key order from the (bucket, object_key) index.
 func (s *Store) ListObjects(ctx context.Context, bucket string, q meta.ListQuery) (meta.ListResult, error) {
@@ -652,17 +675,17 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, q meta.ListQuery
 	}
 	db := s.rdb.WithContext(ctx)
 	fetch := func(p listPos, n int) ([]objectRow, error) {
-		op := ">"
+		sqlText := "SELECT " + listCols + " FROM objects WHERE bucket = ? AND object_key > ?"
 		if p.Inclusive {
-			op = ">="
+			sqlText = "SELECT " + listCols + " FROM objects WHERE bucket = ? AND object_key >= ?"
 		}
-		qq := db.Table("objects").Select(listCols).Where("bucket = ? AND object_key "+op+" ?", bucket, p.Key)
+		args := []any{bucket, p.Key}
 		if hasEnd {
-			qq = qq.Where("object_key < ?", end)
+			sqlText += " AND object_key < ?"
+			args = append(args, end)
 		}
-		var rows []objectRow
-		err := qq.Order("object_key").Limit(n).Find(&rows).Error
-		return rows, err
+		args = append(args, n)
+		return scanListed(db.Raw(sqlText+" ORDER BY object_key LIMIT ?", args...))
 	}
 	entries, err := walkList(q.Prefix, q.Delimiter, pos, limit, fetch,
 		func(r objectRow) string { return string(r.ObjectKey) },
