@@ -116,7 +116,7 @@ type ListQuery struct {
 // ListResult is one page. Truncated is true when more entries follow; NextAfter is the
 // last key or common prefix returned (the next page's After).
 type ListResult struct {
-	Objects        []Object // no manifests
+	Objects        []Object // key, size, ETag, content type, checksums, owner, ModTime only: no manifests, headers, user metadata or SHA-256
 	CommonPrefixes []string
 	Truncated      bool
 	NextAfter      string
@@ -206,7 +206,8 @@ type MetaStore interface {
 	// with a delimiter, each common prefix is skipped by seeking past it.
 	ListObjects(ctx context.Context, bucket string, q ListQuery) (ListResult, error)
 	// SetObjectSHA256 records the whole-content hash once computed (by a background job),
-	// only if the object still has the given ETag and modification time.
+	// only if the object still has the given ETag (which identifies the content it hashed):
+	// ErrPreconditionFailed if it changed, ErrNotFound if it is gone.
 	SetObjectSHA256(ctx context.Context, bucket, key, etag string, sum []byte) error
 	// FindObjectBySHA256 finds any object whose whole content has this SHA-256 and whose
 	// Scope equals scope ("" = any scope), with its manifest, for instant upload.

@@ -368,7 +368,7 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 		for i, e := range o.Manifest {
 			ext[i] = extentRow{ObjectID: row.ID, Seq: i, PartNumber: e.PartNumber, ChunkID: e.ChunkID, ChunkOffset: e.ChunkOffset, Length: e.Length}
 		}
-		if err := tx.CreateInBatches(ext, 1000).Error; err != nil {
+		if err := tx.CreateInBatches(ext, s.extentBatch()).Error; err != nil {
 			return nil, err
 		}
 	}
@@ -376,6 +376,17 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 		return nil, err
 	}
 	return replaced, nil
+}
+
+// extentBatch is how many extent rows one INSERT carries. The SQLite driver matches each
+// bound parameter by a linear search over all arguments, so its cost grows with the square
+// of the statement's parameter count: small statements there, large ones on PostgreSQL
+// (where each statement is a network round trip).
+func (s *Store) extentBatch() int {
+	if s.pg {
+		return 1000
+	}
+	return 100
 }
 
 // dropObjectTx deletes an object row and its extents, adding the released references to
