@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"s3proxy/meta"
 	"s3proxy/meta/metatest"
@@ -24,15 +26,31 @@ func pgBase() string {
 	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 }
 
+// adminDB opens a plain connection to the test database, without creating any tables.
+func adminDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	db, err := gorm.Open(postgres.Open(pgBase()), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("open %s: %v", pgBase(), err)
+	}
+	return db
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}
+
 // requirePG fails in CI (CI=true) and skips elsewhere when PostgreSQL is unreachable.
 func requirePG(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := Open(ctx, pgBase(), WithMaxConns(1), WithSchema("public"))
+	db, err := gorm.Open(postgres.Open(pgBase()), &gorm.Config{Logger: logger.Discard})
 	if err == nil {
-		err = s.Ping(ctx)
-		_ = s.Close()
+		defer closeDB(db)
+		err = db.WithContext(ctx).Exec("SELECT 1").Error
 	}
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -47,17 +65,13 @@ var schemaSeq atomic.Int64
 // pgSchema returns a fresh schema name for t and drops the schema when t ends.
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("t_%d_%d", time.Now().UnixNano()%1e12, schemaSeq.Add(1))
+	name := fmt.Sprintf("t_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		db, err := Open(ctx, pgBase(), WithMaxConns(1), WithSchema("public"))
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer db.Close()
-		if err := db.db.WithContext(ctx).Exec(`DROP SCHEMA IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
+		db := adminDB(t)
+		defer closeDB(db)
+		if err := db.WithContext(ctx).Exec(`DROP SCHEMA IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
 			t.Errorf("drop schema %s: %v", name, err)
 		}
 	})
