@@ -217,7 +217,9 @@ type MetaStore interface {
 	// InsertChunk adds c to the index with Refs 0 and ZeroSince now, unless a chunk with the
 	// same SHA-256 exists, in which case it returns that one and created=false (the caller
 	// then deletes its own copy). In both cases scope is recorded as having uploaded the
-	// content (for credential-scoped instant upload).
+	// content (for credential-scoped instant upload). An existing chunk with Refs 0 gets
+	// ZeroSince reset to now, so a GC pass that listed it before this call cannot delete it
+	// before the caller references it.
 	InsertChunk(ctx context.Context, c Chunk, scope string) (got Chunk, created bool, err error)
 	// FindChunk returns the chunk with this SHA-256 that scope has uploaded ("" = any scope).
 	FindChunk(ctx context.Context, sum [32]byte, scope string) (Chunk, error)
