@@ -2,11 +2,12 @@ package gormstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,12 +61,14 @@ func requirePG(t *testing.T) {
 	}
 }
 
-var schemaSeq atomic.Int64
-
 // pgSchema returns a fresh schema name for t and drops the schema when t ends.
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("t_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "t_" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

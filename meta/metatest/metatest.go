@@ -969,12 +969,14 @@ func testObjectSHA256(t *testing.T, h *harness) {
 }
 
 // listingKeys covers prefixes, delimiters, multibyte UTF-8 and bytes above and below '/'.
-var listingKeys = []string{
-	"a", "a.b", "a/", "a/b", "a/b/c", "a/b/d", "a/c", "a0", "a~", "a\u007f",
-	"b", "b/x/y", "b/x/z", "bb/1",
-	"c/ü/1", "c/ü/2", "c/üx", "c/é", "é", "é/x", "éa",
-	"日本/語", "日本/x", "日本語", "\U0001F600/x", "\U0001F600y",
-	"z/", "z//", "z//x", "zz",
+func listingKeys() []string {
+	return []string{
+		"a", "a.b", "a/", "a/b", "a/b/c", "a/b/d", "a/c", "a0", "a~", "a\u007f",
+		"b", "b/x/y", "b/x/z", "bb/1",
+		"c/ü/1", "c/ü/2", "c/üx", "c/é", "é", "é/x", "éa",
+		"日本/語", "日本/x", "日本語", "\U0001F600/x", "\U0001F600y",
+		"z/", "z//", "z//x", "zz",
+	}
 }
 
 // reference computes a listing page from the full key set by the contract's rules.
@@ -1024,7 +1026,7 @@ func testListObjects(t *testing.T, h *harness) {
 	mustBucket(t, ctx, s, "b")
 	mustBucket(t, ctx, s, "other")
 	c := newChunk(t, ctx, s, "x", "scope")
-	keys := slices.Clone(listingKeys)
+	keys := listingKeys()
 	sort.Strings(keys) // byte order
 	for _, k := range keys {
 		mustPut(t, ctx, s, obj("b", k, "e-"+k, c))
