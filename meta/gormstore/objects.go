@@ -583,19 +583,22 @@ func startPos(prefix, delim, after, afterID string) (listPos, bool) {
 }
 
 // walkList collects up to limit+1 entries (keys and common prefixes in byte order) from
-// batches returned by fetch. With a delimiter, once a common prefix is emitted the walk
-// seeks straight past it (the next query starts at the prefix's successor), so a prefix
-// holding a million keys costs one index seek, not a million rows. fetch must return rows
-// in key order with key > pos (>= if inclusive) and below the listing prefix's end.
+// batches returned by fetch. With a delimiter, keys inside the common prefix just emitted
+// are skipped while they are in the batch at hand; when a batch ends inside the prefix,
+// the next query starts at the prefix's successor, so a prefix holding a million keys
+// costs one index seek, not a million rows. fetch must return at most n rows in key order
+// with key > pos (>= if inclusive) and below the listing prefix's end.
 func walkList[T any](prefix, delim string, pos listPos, limit int,
 	fetch func(pos listPos, n int) ([]T, error), keyOf func(T) string, next func(T) listPos,
 ) ([]listEntry[T], error) {
+	// After a seek nothing is known about what follows, so batches start small (rows
+	// inside a large prefix are read only to be dropped) and double while they pay off.
+	const seekBatch = 16
 	want := limit + 1
 	var out []listEntry[T]
 	batch := want
 	if delim != "" {
-		// Small first batches with a delimiter: rows inside a common prefix are discarded.
-		batch = min(want, 64)
+		batch = min(want, seekBatch)
 	}
 	for len(out) < want {
 		n := min(batch, want-len(out))
@@ -603,9 +606,16 @@ func walkList[T any](prefix, delim string, pos listPos, limit int,
 		if err != nil {
 			return nil, err
 		}
-		seeked := false
-		for i := 0; i < len(rows) && len(out) < want; i++ {
-			k := keyOf(rows[i])
+		inPrefix := "" // the common prefix whose keys are being skipped
+		for _, r := range rows {
+			if len(out) >= want {
+				break
+			}
+			k := keyOf(r)
+			if inPrefix != "" && strings.HasPrefix(k, inPrefix) {
+				continue
+			}
+			inPrefix = ""
 			if delim != "" {
 				if j := strings.Index(k[len(prefix):], delim); j >= 0 {
 					cp := k[:len(prefix)+j+len(delim)]
@@ -613,33 +623,24 @@ func walkList[T any](prefix, delim string, pos listPos, limit int,
 					out = append(out, listEntry[T]{Key: cp, Prefix: true, Val: zero})
 					succ, ok := successor(cp)
 					if !ok {
-						return out, nil
+						return out, nil // nothing sorts after this prefix
 					}
 					pos = listPos{Key: succ, Inclusive: true}
-					// Keep consuming this batch only past the prefix; if the next row is still
-					// inside it, seek with a new query instead.
-					if i+1 < len(rows) && strings.HasPrefix(keyOf(rows[i+1]), cp) {
-						seeked = true
-						break
-					}
-					if i+1 == len(rows) && len(rows) == n {
-						// The batch ended right after the prefix's first key: seek as well.
-						seeked = true
-					}
+					inPrefix = cp
 					continue
 				}
 			}
-			out = append(out, listEntry[T]{Key: k, Val: rows[i]})
-			pos = next(rows[i])
-		}
-		if seeked {
-			batch = min(want, 64)
-			continue
+			out = append(out, listEntry[T]{Key: k, Val: r})
+			pos = next(r)
 		}
 		if len(rows) < n {
 			break // the index has nothing more in range
 		}
-		batch = min(want, batch*2)
+		if inPrefix != "" {
+			batch = min(want, seekBatch)
+		} else {
+			batch = min(want, batch*2)
+		}
 	}
 	return out, nil
 }
