@@ -132,6 +132,17 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
+func TestSQLiteInMemory(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, ":memory:")
+	if err := s.CreateBucket(ctx, meta.Bucket{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPostgresReopenAndCollation(t *testing.T) {
 	requirePG(t)
 	ctx := context.Background()

@@ -169,7 +169,8 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	if file == "" {
 		return nil, fmt.Errorf("gormstore: empty SQLite path: %w", meta.ErrInvalid)
 	}
-	if dir := filepath.Dir(file); dir != "" {
+	memory := file == ":memory:" || strings.Contains(path, "mode=memory")
+	if dir := filepath.Dir(file); dir != "" && !memory {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("gormstore: %w: %w", meta.ErrUnavailable, err)
 		}
@@ -198,6 +199,10 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	if err := wsql.PingContext(ctx); err != nil {
 		_ = wsql.Close()
 		return nil, classify("open sqlite", err)
+	}
+	if memory {
+		// Each connection to an in-memory database is its own database: one pool only.
+		return &Store{db: w, rdb: w}, nil
 	}
 	r, err := gorm.Open(sqlite.Open(path+sep+common+"&_pragma=query_only(1)"), cfg())
 	if err != nil {
