@@ -118,7 +118,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.migrate(ctx, o); err != nil {
+	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	return &Store{db: w, rdb: r}, nil
 }
 
-func (s *Store) migrate(ctx context.Context, _ options) error {
+func (s *Store) migrate(ctx context.Context) error {
 	if s.pg {
 		// Serialize concurrent migrations (several nodes starting at once): DDL is
 		// transactional on PostgreSQL, and the advisory lock is released at commit.
