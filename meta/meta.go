@@ -90,6 +90,10 @@ type Object struct {
 	Size         int64
 	ETag         string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
 	SHA256       []byte // whole-content SHA-256 when known (nil until the hash job ran)
+	// MD5 is the whole-content MD5 of a multipart object once the hash job computed it
+	// (single-part objects have it as their ETag); an instant single PutObject of the
+	// same content needs it for its ETag.
+	MD5 []byte
 	ContentType  string
 	Headers      map[string]string // Content-Encoding, Content-Disposition, Cache-Control, Expires, Content-Language
 	UserMeta     map[string]string // x-amz-meta-* without the prefix, keys lower-case
@@ -209,10 +213,10 @@ type MetaStore interface {
 	// ListObjects serves one page from the (bucket, key) index without scanning the bucket:
 	// with a delimiter, each common prefix is skipped by seeking past it.
 	ListObjects(ctx context.Context, bucket string, q ListQuery) (ListResult, error)
-	// SetObjectSHA256 records the whole-content hash once computed (by a background job),
+	// SetObjectDigests records the whole-content SHA-256 and MD5 once computed (by a background job),
 	// only if the object still has the given ETag (which identifies the content it hashed):
 	// ErrPreconditionFailed if it changed, ErrNotFound if it is gone.
-	SetObjectSHA256(ctx context.Context, bucket, key, etag string, sum []byte) error
+	SetObjectDigests(ctx context.Context, bucket, key, etag string, sha256, md5 []byte) error
 	// FindObjectBySHA256 finds any object whose whole content has this SHA-256 and whose
 	// Scope equals scope ("" = any scope), with its manifest, for instant upload.
 	FindObjectBySHA256(ctx context.Context, sum [32]byte, scope string) (Object, error)

@@ -42,6 +42,7 @@ type objectRow struct {
 	Size         int64  `gorm:"column:size;not null"`
 	ETag         string `gorm:"column:etag;not null"`
 	SHA256       []byte `gorm:"column:sha256;index:ix_objects_sha256"`
+	ContentMD5   []byte `gorm:"column:content_md5"`
 	ContentType  string `gorm:"column:content_type;not null"`
 	Headers      string `gorm:"column:headers;not null"`   // JSON object
 	UserMeta     string `gorm:"column:user_meta;not null"` // JSON object

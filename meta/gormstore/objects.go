@@ -130,7 +130,7 @@ func objectToRow(o meta.Object) objectRow {
 		mod = nowNS()
 	}
 	return objectRow{
-		Bucket: ckey(o.Bucket), ObjectKey: ckey(o.Key), Size: o.Size, ETag: o.ETag, SHA256: o.SHA256,
+		Bucket: ckey(o.Bucket), ObjectKey: ckey(o.Key), Size: o.Size, ETag: o.ETag, SHA256: o.SHA256, ContentMD5: o.MD5,
 		ContentType: o.ContentType, Headers: encodeMap(o.Headers), UserMeta: encodeMap(o.UserMeta),
 		Checksums: encodeMap(o.Checksums), ChecksumType: o.ChecksumType, Parts: parts,
 		Owner: o.Owner, Scope: o.Scope, ModNS: mod, ExtentCount: len(o.Manifest),
@@ -139,7 +139,7 @@ func objectToRow(o meta.Object) objectRow {
 
 func objectFromRow(r objectRow) (meta.Object, error) {
 	o := meta.Object{
-		Bucket: string(r.Bucket), Key: string(r.ObjectKey), Size: r.Size, ETag: r.ETag, SHA256: r.SHA256,
+		Bucket: string(r.Bucket), Key: string(r.ObjectKey), Size: r.Size, ETag: r.ETag, SHA256: r.SHA256, MD5: r.ContentMD5,
 		ContentType: r.ContentType, ChecksumType: r.ChecksumType, Owner: r.Owner, Scope: r.Scope,
 		ModTime: fromNS(r.ModNS),
 	}
@@ -165,6 +165,9 @@ func objectFromRow(r objectRow) (meta.Object, error) {
 	}
 	if len(o.SHA256) == 0 {
 		o.SHA256 = nil
+	}
+	if len(o.MD5) == 0 {
+		o.MD5 = nil
 	}
 	return o, nil
 }
@@ -491,15 +494,18 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 	return out, err
 }
 
-// SetObjectSHA256 records the whole-content hash if the object still has etag. The ETag
+// SetObjectDigests records the whole-content hashes if the object still has etag. The ETag
 // identifies the content (MD5, or the MD5 of the part MD5s), so a later write of
 // different content is never tagged with this hash.
-func (s *Store) SetObjectSHA256(ctx context.Context, bucket, key, etag string, sum []byte) error {
-	if len(sum) != 32 {
-		return fmt.Errorf("meta set object sha256: %d-byte sum: %w", len(sum), meta.ErrInvalid)
+func (s *Store) SetObjectDigests(ctx context.Context, bucket, key, etag string, sum, md5 []byte) error {
+	if len(sum) != 32 || (len(md5) != 0 && len(md5) != 16) {
+		return fmt.Errorf("meta set object digests: %d-byte sha256, %d-byte md5: %w", len(sum), len(md5), meta.ErrInvalid)
+	}
+	if len(md5) == 0 {
+		md5 = nil
 	}
 	return s.tx(ctx, "set object sha256", func(tx *gorm.DB) error {
-		res := tx.Exec("UPDATE objects SET sha256 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", sum, bucket, key, etag)
+		res := tx.Exec("UPDATE objects SET sha256 = ?, content_md5 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", sum, md5, bucket, key, etag)
 		if res.Error != nil || res.RowsAffected > 0 {
 			return res.Error
 		}

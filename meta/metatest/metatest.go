@@ -4,6 +4,7 @@
 package metatest
 
 import (
+	"crypto/md5"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -944,15 +945,17 @@ func testObjectSHA256(t *testing.T, h *harness) {
 	sum := sha256.Sum256([]byte("whole"))
 	_, err := s.FindObjectBySHA256(ctx, sum, "")
 	wantErr(t, "FindObjectBySHA256 before hashing", err, meta.ErrNotFound)
-	wantErr(t, "SetObjectSHA256 stale etag", s.SetObjectSHA256(ctx, "b", "k", "etag-0", sum[:]), meta.ErrPreconditionFailed)
-	wantErr(t, "SetObjectSHA256 missing", s.SetObjectSHA256(ctx, "b", "nok", "etag-1", sum[:]), meta.ErrNotFound)
-	wantErr(t, "SetObjectSHA256 bad sum", s.SetObjectSHA256(ctx, "b", "k", "etag-1", sum[:5]), meta.ErrInvalid)
-	if err := s.SetObjectSHA256(ctx, "b", "k", "etag-1", sum[:]); err != nil {
+	md := md5.Sum([]byte("whole"))
+	wantErr(t, "SetObjectDigests stale etag", s.SetObjectDigests(ctx, "b", "k", "etag-0", sum[:], md[:]), meta.ErrPreconditionFailed)
+	wantErr(t, "SetObjectDigests missing", s.SetObjectDigests(ctx, "b", "nok", "etag-1", sum[:], md[:]), meta.ErrNotFound)
+	wantErr(t, "SetObjectDigests bad sum", s.SetObjectDigests(ctx, "b", "k", "etag-1", sum[:5], md[:]), meta.ErrInvalid)
+	wantErr(t, "SetObjectDigests bad md5", s.SetObjectDigests(ctx, "b", "k", "etag-1", sum[:], md[:5]), meta.ErrInvalid)
+	if err := s.SetObjectDigests(ctx, "b", "k", "etag-1", sum[:], md[:]); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetObject(ctx, "b", "k")
-	if err != nil || string(got.SHA256) != string(sum[:]) {
-		t.Errorf("GetObject SHA256 = %x, %v", got.SHA256, err)
+	if err != nil || string(got.SHA256) != string(sum[:]) || string(got.MD5) != string(md[:]) {
+		t.Errorf("GetObject SHA256 = %x, MD5 = %x, %v", got.SHA256, got.MD5, err)
 	}
 	for _, tc := range []struct {
 		scope string
