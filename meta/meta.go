@@ -85,15 +85,15 @@ type Part struct {
 
 // Object is the current version of a key.
 type Object struct {
-	Bucket       string
-	Key          string
-	Size         int64
-	ETag         string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
-	SHA256       []byte // whole-content SHA-256 when known (nil until the hash job ran)
+	Bucket string
+	Key    string
+	Size   int64
+	ETag   string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
+	SHA256 []byte // whole-content SHA-256 when known (nil until the hash job ran)
 	// MD5 is the whole-content MD5 of a multipart object once the hash job computed it
 	// (single-part objects have it as their ETag); an instant single PutObject of the
 	// same content needs it for its ETag.
-	MD5 []byte
+	MD5          []byte
 	ContentType  string
 	Headers      map[string]string // Content-Encoding, Content-Disposition, Cache-Control, Expires, Content-Language
 	UserMeta     map[string]string // x-amz-meta-* without the prefix, keys lower-case

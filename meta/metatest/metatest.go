@@ -4,8 +4,8 @@
 package metatest
 
 import (
-	"crypto/md5"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
