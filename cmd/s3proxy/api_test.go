@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -851,4 +852,36 @@ func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+func TestVirtualHostStyle(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("vhost")}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, "vhost", "dir/key.txt", []byte("virtual"))
+	// The SDK addresses "<bucket>.<endpoint host>" when path style is off; point its
+	// resolver at "localhost" so the bucket rides in the Host header.
+	port := st.url[strings.LastIndex(st.url, ":")+1:]
+	vc := s3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(testAK, testSK, "")}, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String("http://localhost:" + port)
+		o.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+port)
+		}}}
+	})
+	out, err := vc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("vhost"), Key: aws.String("dir/key.txt")})
+	if err != nil {
+		t.Fatalf("virtual-host GET: %v", err)
+	}
+	b, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(b) != "virtual" {
+		t.Fatalf("got %q", b)
+	}
+	l, err := vc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("vhost")})
+	if err != nil || len(l.Contents) != 1 {
+		t.Fatalf("virtual-host list: %v %v", l, err)
+	}
 }
