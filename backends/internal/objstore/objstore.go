@@ -11,7 +11,6 @@ package objstore
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -386,9 +385,6 @@ func (r *Reader) Read(p []byte) (int, error) {
 		}
 	}
 	if err != nil && err != io.EOF {
-		if errors.Is(err, backends.ErrInternal) {
-			return n, err
-		}
 		return n, r.Classify(err)
 	}
 	return n, err
