@@ -16,8 +16,8 @@ import (
 
 	"s3proxy/backends"
 	"s3proxy/backends/blobtest"
-	"s3proxy/backends/oss/osstest"
 	"s3proxy/backends/internal/objtest"
+	"s3proxy/backends/oss/osstest"
 )
 
 // testPartSize makes blobtest's 12 MiB round trip take 12 parts.
