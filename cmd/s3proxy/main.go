@@ -32,6 +32,8 @@ commands:
   stats     print stored and logical bytes, dedup ratio, counts (--json)
   gc        collect unreferenced chunks now (--dry-run is not needed: it only
             removes chunks unreferenced for longer than --gc-grace)
+  migrate   move chunks to another backend while serving: --to NAME
+            [--bucket B] [--delete-delay 30s] [--workers 4]
   version   print the version
 
 Every setting is a flag, an S3PROXY_* environment variable and a YAML key;
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = stats(ctx, args, getenv, stdout, stderr)
 	case "gc":
 		err = gc(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "s3proxy", version)
 	case "help", "-h", "--help":
