@@ -329,4 +329,3 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyingReader) sum() [32]byte { return [32]byte(v.h.Sum(nil)) }
-
