@@ -85,11 +85,15 @@ type Part struct {
 
 // Object is the current version of a key.
 type Object struct {
-	Bucket       string
-	Key          string
-	Size         int64
-	ETag         string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
-	SHA256       []byte // whole-content SHA-256 when known (nil until the hash job ran)
+	Bucket string
+	Key    string
+	Size   int64
+	ETag   string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
+	SHA256 []byte // whole-content SHA-256 when known (nil until the hash job ran)
+	// MD5 is the whole-content MD5 of a multipart object once the hash job computed it
+	// (single-part objects have it as their ETag); an instant single PutObject of the
+	// same content needs it for its ETag.
+	MD5          []byte
 	ContentType  string
 	Headers      map[string]string // Content-Encoding, Content-Disposition, Cache-Control, Expires, Content-Language
 	UserMeta     map[string]string // x-amz-meta-* without the prefix, keys lower-case
@@ -120,7 +124,7 @@ type ListQuery struct {
 // ListResult is one page. Truncated is true when more entries follow; NextAfter is the
 // last key or common prefix returned (the next page's After).
 type ListResult struct {
-	Objects        []Object // no manifests
+	Objects        []Object // key, size, ETag, content type, checksums, owner, ModTime only: no manifests, headers, user metadata or SHA-256
 	CommonPrefixes []string
 	Truncated      bool
 	NextAfter      string
@@ -209,9 +213,10 @@ type MetaStore interface {
 	// ListObjects serves one page from the (bucket, key) index without scanning the bucket:
 	// with a delimiter, each common prefix is skipped by seeking past it.
 	ListObjects(ctx context.Context, bucket string, q ListQuery) (ListResult, error)
-	// SetObjectSHA256 records the whole-content hash once computed (by a background job),
-	// only if the object still has the given ETag and modification time.
-	SetObjectSHA256(ctx context.Context, bucket, key, etag string, sum []byte) error
+	// SetObjectDigests records the whole-content SHA-256 and MD5 once computed (by a background job),
+	// only if the object still has the given ETag (which identifies the content it hashed):
+	// ErrPreconditionFailed if it changed, ErrNotFound if it is gone.
+	SetObjectDigests(ctx context.Context, bucket, key, etag string, sha256, md5 []byte) error
 	// FindObjectBySHA256 finds any object whose whole content has this SHA-256 and whose
 	// Scope equals scope ("" = any scope), with its manifest, for instant upload.
 	FindObjectBySHA256(ctx context.Context, sum [32]byte, scope string) (Object, error)
@@ -220,7 +225,9 @@ type MetaStore interface {
 	// InsertChunk adds c to the index with Refs 0 and ZeroSince now, unless a chunk with the
 	// same SHA-256 exists, in which case it returns that one and created=false (the caller
 	// then deletes its own copy). In both cases scope is recorded as having uploaded the
-	// content (for credential-scoped instant upload).
+	// content (for credential-scoped instant upload). An existing chunk with Refs 0 gets
+	// ZeroSince reset to now, so a GC pass that listed it before this call cannot delete it
+	// before the caller references it.
 	InsertChunk(ctx context.Context, c Chunk, scope string) (got Chunk, created bool, err error)
 	// FindChunk returns the chunk with this SHA-256 that scope has uploaded ("" = any scope).
 	FindChunk(ctx context.Context, sum [32]byte, scope string) (Chunk, error)

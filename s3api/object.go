@@ -289,19 +289,6 @@ func (s *Server) copyObject(rq *request) error {
 		return err
 	}
 	res := copyObjectResult{NS: s3NS, LastModified: iso8601(info.LastModified), ETag: `"` + info.ETag + `"`}
-	for a, v := range info.Checksums {
-		switch a {
-		case "CRC32":
-			res.ChecksumCRC32 = v
-		case "CRC32C":
-			res.ChecksumCRC32C = v
-		case "CRC64NVME":
-			res.ChecksumCRC64 = v
-		case "SHA1":
-			res.ChecksumSHA1 = v
-		case "SHA256":
-			res.ChecksumSHA256 = v
-		}
-	}
+	res.set(info.Checksums)
 	return s.writeXML(rq, http.StatusOK, res)
 }

@@ -2,12 +2,12 @@ package translate
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
 	"time"
 
+	"s3proxy/dedup/digest"
 	"s3proxy/meta"
 )
 
@@ -72,8 +72,8 @@ func (s *Service) runJob(ctx context.Context, job meta.Job) error {
 	return errors.New("unknown job kind " + job.Kind)
 }
 
-// hashObject computes the whole-content SHA-256 of a multipart object so that the same
-// content can later be uploaded instantly as one object.
+// hashObject computes the whole-content SHA-256 and MD5 of a multipart object so that
+// the same content can later be uploaded instantly as one object (whose ETag is the MD5).
 func (s *Service) hashObject(ctx context.Context, j hashJob) error {
 	o, err := s.meta.GetObject(ctx, j.Bucket, j.Key)
 	if errors.Is(err, meta.ErrNotFound) {
@@ -90,11 +90,19 @@ func (s *Service) hashObject(ctx context.Context, j hashJob) error {
 		return err
 	}
 	defer body.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, body); err != nil {
+	dr, err := digest.NewReader(body, digest.Expect{Size: o.Size})
+	if err != nil {
 		return err
 	}
-	return s.meta.SetObjectSHA256(ctx, j.Bucket, j.Key, j.ETag, h.Sum(nil))
+	if _, err := io.Copy(io.Discard, dr); err != nil {
+		return err
+	}
+	sums := dr.Sums()
+	err = s.meta.SetObjectDigests(ctx, j.Bucket, j.Key, j.ETag, sums.SHA256[:], sums.MD5[:])
+	if errors.Is(err, meta.ErrPreconditionFailed) || errors.Is(err, meta.ErrNotFound) {
+		return nil // overwritten or deleted while hashing
+	}
+	return err
 }
 
 // AbortStaleUploads aborts multipart uploads initiated before now-maxAge, releasing

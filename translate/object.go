@@ -240,16 +240,28 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		return nil, false, nil
 	}
 	src, err := s.meta.FindObjectBySHA256(ctx, sum, scope)
-	if err != nil || src.Size != in.Body.Size || len(src.Parts) > 0 {
+	if err != nil || src.Size != in.Body.Size {
 		return nil, false, nil
 	}
-	if len(in.Body.ContentMD5) > 0 && hex.EncodeToString(in.Body.ContentMD5) != src.ETag {
+	// A single object's ETag is its content's MD5: the source's ETag, or for a
+	// multipart source the whole-content MD5 its hash job recorded.
+	etag := src.ETag
+	if len(src.Parts) > 0 {
+		if len(src.MD5) != 16 {
+			return nil, false, nil
+		}
+		etag = hex.EncodeToString(src.MD5)
+	}
+	if len(in.Body.ContentMD5) > 0 && hex.EncodeToString(in.Body.ContentMD5) != etag {
 		return nil, false, nil
 	}
 	algo := in.Body.ChecksumAlgorithm
 	var checksums map[string]string
 	if algo != "" {
-		v := src.Checksums[algo]
+		var v string
+		if len(src.Parts) == 0 || src.ChecksumType == "FULL_OBJECT" {
+			v = src.Checksums[algo] // a composite checksum is not the content's
+		}
 		if algo == digest.SHA256 {
 			v = base64.StdEncoding.EncodeToString(sum[:])
 		}
@@ -259,13 +271,16 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		checksums = map[string]string{algo: v}
 	}
 	obj.Size = src.Size
-	obj.ETag = src.ETag
+	obj.ETag = etag
 	obj.SHA256 = sum[:]
 	obj.Checksums = checksums
 	if checksums != nil {
 		obj.ChecksumType = "FULL_OBJECT"
 	}
 	obj.Manifest = stripChunks(src.Manifest)
+	for i := range obj.Manifest {
+		obj.Manifest[i].PartNumber = 0 // a single-part object now
+	}
 	obj.ModTime = s.now().UTC()
 	if _, err := s.meta.PutObject(ctx, obj, in.Cond); err != nil {
 		if errors.Is(err, meta.ErrConflict) {

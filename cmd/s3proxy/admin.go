@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"s3proxy/dedup"
@@ -115,6 +118,41 @@ func gc(ctx context.Context, args []string, getenv func(string) string, stdout, 
 		res.Chunks, human(res.Bytes), res.Orphans, human(res.OrphanBytes), res.Errors)
 	if res.Errors > 0 {
 		return fmt.Errorf("%d errors during collection", res.Errors)
+	}
+	return nil
+}
+
+// healthcheck asks this node's admin listener whether it is ready. It exists so that a
+// container image without a shell or curl can still be health-checked.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(args, getenv, stderr, "healthcheck", nil)
+	if err != nil {
+		return err
+	}
+	if cfg.AdminListen == "" {
+		return fmt.Errorf("the admin listener is off (--admin-listen)")
+	}
+	host, port, err := net.SplitHostPort(cfg.AdminListen)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: %s", strings.TrimSpace(string(body)))
 	}
 	return nil
 }

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -753,5 +755,133 @@ func TestMultipartRules(t *testing.T) {
 	want := append(append([]byte{}, whole[:5242880]...), whole[5242878:10485764]...)
 	if got := mustGet(t, c, "mpu", "copied", ""); !bytes.Equal(got, want) {
 		t.Errorf("part copy content differs")
+	}
+}
+
+func TestHashJobEnablesWholeObjectInstantUpload(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("hash")}); err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := bytes.Repeat([]byte{9}, 5<<20), []byte("the end")
+	cu, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("hash"), Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	for i, p := range [][]byte{p1, p2} {
+		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("hash"), Key: aws.String("mp"), UploadId: cu.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("hash"), Key: aws.String("mp"), UploadId: cu.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+	whole := append(append([]byte{}, p1...), p2...)
+	sum := sha256.Sum256(whole)
+	// The background job computes the whole object's SHA-256; reads never wait for it.
+	jctx, stop := context.WithCancel(ctx)
+	go st.app.svc.RunJobs(jctx, 20*time.Millisecond)
+	defer stop()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o, err := st.app.meta.GetObject(ctx, "hash", "mp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(o.SHA256, sum[:]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("hash job did not record the object's SHA-256")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	js, _ := st.app.meta.Stats(ctx)
+	if js.Jobs["done"] != 1 {
+		t.Errorf("job states %v", js.Jobs)
+	}
+	// Now a single PutObject of the same content, declared up front with
+	// Expect: 100-continue, completes without its body.
+	body := &countReader{r: bytes.NewReader(whole)}
+	req, _ := http.NewRequest(http.MethodPut, st.url+"/hash/single", body)
+	req.ContentLength = int64(len(whole))
+	req.Header.Set("Expect", "100-continue")
+	ph := hex.EncodeToString(sum[:])
+	req.Header.Set("x-amz-content-sha256", ph)
+	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("instant put: %d", resp.StatusCode)
+	}
+	if n := body.n.Load(); n != 0 {
+		t.Errorf("instant put read %d body bytes", n)
+	}
+	md := md5.Sum(whole)
+	if want := `"` + hex.EncodeToString(md[:]) + `"`; resp.Header.Get("ETag") != want {
+		t.Errorf("instant put ETag %s, want the content MD5 %s", resp.Header.Get("ETag"), want)
+	}
+	h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("hash"), Key: aws.String("single")})
+	if err != nil || aws.ToInt64(h.ContentLength) != int64(len(whole)) || h.PartsCount != nil {
+		t.Fatalf("head: %v %v", h, err)
+	}
+	if got := mustGet(t, c, "hash", "single", "bytes=5242878-"); !bytes.Equal(got, whole[5242878:]) {
+		t.Error("instant object reads back wrong")
+	}
+}
+
+type countReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestVirtualHostStyle(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("vhost")}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, "vhost", "dir/key.txt", []byte("virtual"))
+	// The SDK addresses "<bucket>.<endpoint host>" when path style is off; point its
+	// resolver at "localhost" so the bucket rides in the Host header.
+	port := st.url[strings.LastIndex(st.url, ":")+1:]
+	vc := s3.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(testAK, testSK, "")}, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String("http://localhost:" + port)
+		o.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+port)
+		}}}
+	})
+	out, err := vc.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("vhost"), Key: aws.String("dir/key.txt")})
+	if err != nil {
+		t.Fatalf("virtual-host GET: %v", err)
+	}
+	b, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(b) != "virtual" {
+		t.Fatalf("got %q", b)
+	}
+	l, err := vc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("vhost")})
+	if err != nil || len(l.Contents) != 1 {
+		t.Fatalf("virtual-host list: %v %v", l, err)
 	}
 }

@@ -51,8 +51,20 @@ func metaDSN(cfg *config.Config) string {
 	return filepath.Join(cfg.Data, "meta.db")
 }
 
+// appOptions are the serve-only hooks of the graph.
+type appOptions struct {
+	// wrapStore decorates every backend (metrics).
+	wrapStore func(backends.BlobStore) backends.BlobStore
+	// onInstant is told of every instant upload.
+	onInstant func(bytes int64)
+}
+
 // openApp builds the graph: metadata store, backends, dedup engine, service.
-func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, error) {
+func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...appOptions) (*app, error) {
+	var o appOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", cfg.Data, err)
 	}
@@ -68,6 +80,9 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, e
 			a.close()
 			return nil, fmt.Errorf("backend %q (%s): %w", b.Name, b.Type, err)
 		}
+		if o.wrapStore != nil {
+			s = o.wrapStore(s)
+		}
 		a.stores[b.Name] = s
 		if b.Type == config.BackendLocal {
 			nodeLocal[b.Name] = true
@@ -79,7 +94,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*app, e
 		return nil, err
 	}
 	a.svc, err = translate.New(translate.Config{Meta: ms, Dedup: a.dedup, Region: cfg.Region, DedupScope: cfg.DedupScope,
-		Placement: cfg.Placement, MaxObjectSize: cfg.MaxObjectSize, Log: log})
+		Placement: cfg.Placement, MaxObjectSize: cfg.MaxObjectSize, Log: log, OnInstant: o.onInstant})
 	if err != nil {
 		a.close()
 		return nil, err

@@ -30,10 +30,11 @@ const usage = `usage: s3proxy [command] [flags]
 commands:
   serve     serve the S3 API (default)
   stats     print stored and logical bytes, dedup ratio, counts (--json)
-  gc        collect unreferenced chunks now (--dry-run is not needed: it only
-            removes chunks unreferenced for longer than --gc-grace)
+  gc        collect chunks unreferenced for longer than --gc-grace, and blobs a
+            crash left behind, now (servers also do it every --gc-interval)
   migrate   move chunks to another backend while serving: --to NAME
             [--bucket B] [--delete-delay 30s] [--workers 4]
+  healthcheck  exit 0 when this node's /readyz answers 200 (for container health checks)
   version   print the version
 
 Every setting is a flag, an S3PROXY_* environment variable and a YAML key;
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = gc(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args, getenv, stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, args, getenv, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "s3proxy", version)
 	case "help", "-h", "--help":

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"s3proxy/backends"
 )
 
 // metrics implements s3api.Observer and exports dedup figures.
@@ -19,7 +23,7 @@ type metrics struct {
 	instantBytes prometheus.Counter
 }
 
-func newMetrics(reg *prometheus.Registry, a *app) *metrics {
+func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "s3proxy_requests_total", Help: "S3 requests by operation and HTTP status."}, []string{"op", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "s3proxy_request_duration_seconds", Help: "S3 request latency by operation.",
@@ -31,7 +35,6 @@ func newMetrics(reg *prometheus.Registry, a *app) *metrics {
 	}
 	reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.instantHits, m.instantBytes)
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	reg.MustRegister(&statsCollector{a: a})
 	return m
 }
 
@@ -97,4 +100,71 @@ func dedupRatio(logical, stored int64) float64 {
 		return 1
 	}
 	return float64(logical) / float64(stored)
+}
+
+// meteredStore counts a BlobStore's operations, errors and latency per backend: a
+// decorator, so every store is measured the same way without knowing about metrics.
+type meteredStore struct {
+	backends.BlobStore
+	ops     *prometheus.CounterVec
+	errs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+type backendMetrics struct {
+	ops     *prometheus.CounterVec
+	errs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+func newBackendMetrics(reg *prometheus.Registry) *backendMetrics {
+	m := &backendMetrics{
+		ops:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "s3proxy_backend_operations_total", Help: "Chunk store operations by backend and operation."}, []string{"backend", "op"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "s3proxy_backend_errors_total", Help: "Failed chunk store operations by backend and operation."}, []string{"backend", "op"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "s3proxy_backend_operation_seconds", Help: "Chunk store operation latency (Get: until the reader is open).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 20)}, []string{"backend", "op"}),
+	}
+	reg.MustRegister(m.ops, m.errs, m.latency)
+	return m
+}
+
+func (m *backendMetrics) wrap(s backends.BlobStore) backends.BlobStore {
+	return &meteredStore{BlobStore: s, ops: m.ops, errs: m.errs, latency: m.latency}
+}
+
+func (s *meteredStore) observe(op string, start time.Time, err error) {
+	name := s.Name()
+	s.ops.WithLabelValues(name, op).Inc()
+	s.latency.WithLabelValues(name, op).Observe(time.Since(start).Seconds())
+	if err != nil && !errors.Is(err, backends.ErrNotFound) {
+		s.errs.WithLabelValues(name, op).Inc()
+	}
+}
+
+func (s *meteredStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts backends.PutOptions) error {
+	start := time.Now()
+	err := s.BlobStore.Put(ctx, key, r, size, opts)
+	s.observe("put", start, err)
+	return err
+}
+
+func (s *meteredStore) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	start := time.Now()
+	rc, err := s.BlobStore.Get(ctx, key, off, n)
+	s.observe("get", start, err)
+	return rc, err
+}
+
+func (s *meteredStore) Stat(ctx context.Context, key string) (backends.Info, error) {
+	start := time.Now()
+	info, err := s.BlobStore.Stat(ctx, key)
+	s.observe("stat", start, err)
+	return info, err
+}
+
+func (s *meteredStore) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := s.BlobStore.Delete(ctx, key)
+	s.observe("delete", start, err)
+	return err
 }

@@ -39,24 +39,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("node id: %w", err)
 	}
 	log := newLogger(cfg, stderr)
-	a, err := openApp(ctx, cfg, log)
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	bm := newBackendMetrics(reg)
+	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, onInstant: m.instant})
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	reg.MustRegister(&statsCollector{a: a})
 	if err := a.checkBackends(ctx); err != nil {
 		return err
 	}
-
-	reg := prometheus.NewRegistry()
-	m := newMetrics(reg, a)
-	// Rebuild the service with the metrics hook (the graph is otherwise identical).
-	svc, err := translate.New(translate.Config{Meta: a.meta, Dedup: a.dedup, Region: cfg.Region, DedupScope: cfg.DedupScope,
-		Placement: cfg.Placement, MaxObjectSize: cfg.MaxObjectSize, Log: log, OnInstant: m.instant})
-	if err != nil {
-		return err
-	}
-	a.svc = svc
+	svc := a.svc
 	creds := make([]s3api.Credential, 0, len(cfg.Credentials))
 	for _, c := range cfg.Credentials {
 		creds = append(creds, s3api.Credential{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Admin: c.Admin})

@@ -210,10 +210,8 @@ func (s *Store) updateChunk(ctx context.Context, op string, id int64, set map[st
 
 // ObjectsUsingChunk lists objects whose manifests reference the chunk (no manifests).
 func (s *Store) ObjectsUsingChunk(ctx context.Context, id int64, limit int) ([]meta.Object, error) {
-	var rows []objectRow
-	err := s.rdb.WithContext(ctx).Table("objects").Select(listCols).
-		Where("id IN (SELECT object_id FROM extents WHERE chunk_id = ?)", id).
-		Order("bucket, object_key").Limit(pageLimit(limit)).Find(&rows).Error
+	rows, err := scanListed(s.rdb.WithContext(ctx).Raw("SELECT "+listCols+
+		" FROM objects WHERE id IN (SELECT object_id FROM extents WHERE chunk_id = ?) ORDER BY bucket, object_key LIMIT ?", id, pageLimit(limit)))
 	if err != nil {
 		return nil, classify("objects using chunk", err)
 	}

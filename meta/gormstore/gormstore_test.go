@@ -2,15 +2,18 @@ package gormstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"s3proxy/meta"
 	"s3proxy/meta/metatest"
@@ -24,15 +27,31 @@ func pgBase() string {
 	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 }
 
+// adminDB opens a plain connection to the test database, without creating any tables.
+func adminDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	db, err := gorm.Open(postgres.Open(pgBase()), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatalf("open %s: %v", pgBase(), err)
+	}
+	return db
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}
+
 // requirePG fails in CI (CI=true) and skips elsewhere when PostgreSQL is unreachable.
 func requirePG(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := Open(ctx, pgBase(), WithMaxConns(1), WithSchema("public"))
+	db, err := gorm.Open(postgres.Open(pgBase()), &gorm.Config{Logger: logger.Discard})
 	if err == nil {
-		err = s.Ping(ctx)
-		_ = s.Close()
+		defer closeDB(db)
+		err = db.WithContext(ctx).Exec("SELECT 1").Error
 	}
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -42,22 +61,20 @@ func requirePG(t *testing.T) {
 	}
 }
 
-var schemaSeq atomic.Int64
-
 // pgSchema returns a fresh schema name for t and drops the schema when t ends.
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("t_%d_%d", time.Now().UnixNano()%1e12, schemaSeq.Add(1))
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "t_" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		db, err := Open(ctx, pgBase(), WithMaxConns(1), WithSchema("public"))
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer db.Close()
-		if err := db.db.WithContext(ctx).Exec(`DROP SCHEMA IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
+		db := adminDB(t)
+		defer closeDB(db)
+		if err := db.WithContext(ctx).Exec(`DROP SCHEMA IF EXISTS "` + name + `" CASCADE`).Error; err != nil {
 			t.Errorf("drop schema %s: %v", name, err)
 		}
 	})
@@ -111,6 +128,17 @@ func TestReopenKeepsData(t *testing.T) {
 	_ = s.Close()
 	s2 := openT(t, path) // migrating an existing schema is a no-op
 	if _, err := s2.GetBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSQLiteInMemory(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, ":memory:")
+	if err := s.CreateBucket(ctx, meta.Bucket{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetBucket(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
 }

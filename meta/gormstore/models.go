@@ -42,6 +42,7 @@ type objectRow struct {
 	Size         int64  `gorm:"column:size;not null"`
 	ETag         string `gorm:"column:etag;not null"`
 	SHA256       []byte `gorm:"column:sha256;index:ix_objects_sha256"`
+	ContentMD5   []byte `gorm:"column:content_md5"`
 	ContentType  string `gorm:"column:content_type;not null"`
 	Headers      string `gorm:"column:headers;not null"`   // JSON object
 	UserMeta     string `gorm:"column:user_meta;not null"` // JSON object
@@ -70,15 +71,15 @@ type extentRow struct {
 func (extentRow) TableName() string { return "extents" }
 
 type chunkRow struct {
-	ID        int64  `gorm:"column:id;primaryKey;autoIncrement"`
-	UID       string `gorm:"column:uid;not null;uniqueIndex:ux_chunks_uid"`
-	SHA256    []byte `gorm:"column:sha256;not null;uniqueIndex:ux_chunks_sha256"`
-	MD5       []byte `gorm:"column:md5"`
-	Size      int64  `gorm:"column:size;not null"`
-	Backend   string `gorm:"column:backend;not null"`
-	Node      string `gorm:"column:node;not null"`
-	Refs      int64  `gorm:"column:refs;not null"`
-	Corrupt   bool   `gorm:"column:corrupt;not null"`
+	ID      int64  `gorm:"column:id;primaryKey;autoIncrement"`
+	UID     string `gorm:"column:uid;not null;uniqueIndex:ux_chunks_uid"`
+	SHA256  []byte `gorm:"column:sha256;not null;uniqueIndex:ux_chunks_sha256"`
+	MD5     []byte `gorm:"column:md5"`
+	Size    int64  `gorm:"column:size;not null"`
+	Backend string `gorm:"column:backend;not null"`
+	Node    string `gorm:"column:node;not null"`
+	Refs    int64  `gorm:"column:refs;not null"`
+	Corrupt bool   `gorm:"column:corrupt;not null"`
 	// Checksums is a JSON object of additional checksums known for the content.
 	Checksums string `gorm:"column:checksums;not null;default:''"`
 	CreatedNS int64  `gorm:"column:created_ns;not null"`

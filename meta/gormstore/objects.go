@@ -130,7 +130,7 @@ func objectToRow(o meta.Object) objectRow {
 		mod = nowNS()
 	}
 	return objectRow{
-		Bucket: ckey(o.Bucket), ObjectKey: ckey(o.Key), Size: o.Size, ETag: o.ETag, SHA256: o.SHA256,
+		Bucket: ckey(o.Bucket), ObjectKey: ckey(o.Key), Size: o.Size, ETag: o.ETag, SHA256: o.SHA256, ContentMD5: o.MD5,
 		ContentType: o.ContentType, Headers: encodeMap(o.Headers), UserMeta: encodeMap(o.UserMeta),
 		Checksums: encodeMap(o.Checksums), ChecksumType: o.ChecksumType, Parts: parts,
 		Owner: o.Owner, Scope: o.Scope, ModNS: mod, ExtentCount: len(o.Manifest),
@@ -139,7 +139,7 @@ func objectToRow(o meta.Object) objectRow {
 
 func objectFromRow(r objectRow) (meta.Object, error) {
 	o := meta.Object{
-		Bucket: string(r.Bucket), Key: string(r.ObjectKey), Size: r.Size, ETag: r.ETag, SHA256: r.SHA256,
+		Bucket: string(r.Bucket), Key: string(r.ObjectKey), Size: r.Size, ETag: r.ETag, SHA256: r.SHA256, MD5: r.ContentMD5,
 		ContentType: r.ContentType, ChecksumType: r.ChecksumType, Owner: r.Owner, Scope: r.Scope,
 		ModTime: fromNS(r.ModNS),
 	}
@@ -165,6 +165,9 @@ func objectFromRow(r objectRow) (meta.Object, error) {
 	}
 	if len(o.SHA256) == 0 {
 		o.SHA256 = nil
+	}
+	if len(o.MD5) == 0 {
+		o.MD5 = nil
 	}
 	return o, nil
 }
@@ -368,7 +371,7 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 		for i, e := range o.Manifest {
 			ext[i] = extentRow{ObjectID: row.ID, Seq: i, PartNumber: e.PartNumber, ChunkID: e.ChunkID, ChunkOffset: e.ChunkOffset, Length: e.Length}
 		}
-		if err := tx.CreateInBatches(ext, 1000).Error; err != nil {
+		if err := tx.CreateInBatches(ext, s.extentBatch()).Error; err != nil {
 			return nil, err
 		}
 	}
@@ -376,6 +379,17 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 		return nil, err
 	}
 	return replaced, nil
+}
+
+// extentBatch is how many extent rows one INSERT carries. The SQLite driver matches each
+// bound parameter by a linear search over all arguments, so its cost grows with the square
+// of the statement's parameter count: small statements there, large ones on PostgreSQL
+// (where each statement is a network round trip).
+func (s *Store) extentBatch() int {
+	if s.pg {
+		return 1000
+	}
+	return 100
 }
 
 // dropObjectTx deletes an object row and its extents, adding the released references to
@@ -480,15 +494,18 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 	return out, err
 }
 
-// SetObjectSHA256 records the whole-content hash if the object still has etag. The ETag
+// SetObjectDigests records the whole-content hashes if the object still has etag. The ETag
 // identifies the content (MD5, or the MD5 of the part MD5s), so a later write of
 // different content is never tagged with this hash.
-func (s *Store) SetObjectSHA256(ctx context.Context, bucket, key, etag string, sum []byte) error {
-	if len(sum) != 32 {
-		return fmt.Errorf("meta set object sha256: %d-byte sum: %w", len(sum), meta.ErrInvalid)
+func (s *Store) SetObjectDigests(ctx context.Context, bucket, key, etag string, sum, md5 []byte) error {
+	if len(sum) != 32 || (len(md5) != 0 && len(md5) != 16) {
+		return fmt.Errorf("meta set object digests: %d-byte sha256, %d-byte md5: %w", len(sum), len(md5), meta.ErrInvalid)
+	}
+	if len(md5) == 0 {
+		md5 = nil
 	}
 	return s.tx(ctx, "set object sha256", func(tx *gorm.DB) error {
-		res := tx.Exec("UPDATE objects SET sha256 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", sum, bucket, key, etag)
+		res := tx.Exec("UPDATE objects SET sha256 = ?, content_md5 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", sum, md5, bucket, key, etag)
 		if res.Error != nil || res.RowsAffected > 0 {
 			return res.Error
 		}
@@ -573,19 +590,22 @@ func startPos(prefix, delim, after, afterID string) (listPos, bool) {
 }
 
 // walkList collects up to limit+1 entries (keys and common prefixes in byte order) from
-// batches returned by fetch. With a delimiter, once a common prefix is emitted the walk
-// seeks straight past it (the next query starts at the prefix's successor), so a prefix
-// holding a million keys costs one index seek, not a million rows. fetch must return rows
-// in key order with key > pos (>= if inclusive) and below the listing prefix's end.
+// batches returned by fetch. With a delimiter, keys inside the common prefix just emitted
+// are skipped while they are in the batch at hand; when a batch ends inside the prefix,
+// the next query starts at the prefix's successor, so a prefix holding a million keys
+// costs one index seek, not a million rows. fetch must return at most n rows in key order
+// with key > pos (>= if inclusive) and below the listing prefix's end.
 func walkList[T any](prefix, delim string, pos listPos, limit int,
 	fetch func(pos listPos, n int) ([]T, error), keyOf func(T) string, next func(T) listPos,
 ) ([]listEntry[T], error) {
+	// After a seek nothing is known about what follows, so batches start small (rows
+	// inside a large prefix are read only to be dropped) and double while they pay off.
+	const seekBatch = 16
 	want := limit + 1
 	var out []listEntry[T]
 	batch := want
 	if delim != "" {
-		// Small first batches with a delimiter: rows inside a common prefix are discarded.
-		batch = min(want, 64)
+		batch = min(want, seekBatch)
 	}
 	for len(out) < want {
 		n := min(batch, want-len(out))
@@ -593,9 +613,16 @@ func walkList[T any](prefix, delim string, pos listPos, limit int,
 		if err != nil {
 			return nil, err
 		}
-		seeked := false
-		for i := 0; i < len(rows) && len(out) < want; i++ {
-			k := keyOf(rows[i])
+		inPrefix := "" // the common prefix whose keys are being skipped
+		for _, r := range rows {
+			if len(out) >= want {
+				break
+			}
+			k := keyOf(r)
+			if inPrefix != "" && strings.HasPrefix(k, inPrefix) {
+				continue
+			}
+			inPrefix = ""
 			if delim != "" {
 				if j := strings.Index(k[len(prefix):], delim); j >= 0 {
 					cp := k[:len(prefix)+j+len(delim)]
@@ -603,38 +630,52 @@ func walkList[T any](prefix, delim string, pos listPos, limit int,
 					out = append(out, listEntry[T]{Key: cp, Prefix: true, Val: zero})
 					succ, ok := successor(cp)
 					if !ok {
-						return out, nil
+						return out, nil // nothing sorts after this prefix
 					}
 					pos = listPos{Key: succ, Inclusive: true}
-					// Keep consuming this batch only past the prefix; if the next row is still
-					// inside it, seek with a new query instead.
-					if i+1 < len(rows) && strings.HasPrefix(keyOf(rows[i+1]), cp) {
-						seeked = true
-						break
-					}
-					if i+1 == len(rows) && len(rows) == n {
-						// The batch ended right after the prefix's first key: seek as well.
-						seeked = true
-					}
+					inPrefix = cp
 					continue
 				}
 			}
-			out = append(out, listEntry[T]{Key: k, Val: rows[i]})
-			pos = next(rows[i])
-		}
-		if seeked {
-			batch = min(want, 64)
-			continue
+			out = append(out, listEntry[T]{Key: k, Val: r})
+			pos = next(r)
 		}
 		if len(rows) < n {
 			break // the index has nothing more in range
 		}
-		batch = min(want, batch*2)
+		if inPrefix != "" {
+			batch = min(want, seekBatch)
+		} else {
+			batch = min(want, batch*2)
+		}
 	}
 	return out, nil
 }
 
-const listCols = "id, bucket, object_key, size, etag, sha256, content_type, headers, user_meta, checksums, checksum_type, owner, scope, mod_ns, extent_count"
+// listCols are the columns a listing returns: what ListObjects and ObjectsUsingChunk
+// report, and no more (listing a page is dominated by reading these per row).
+const listCols = "bucket, object_key, size, etag, content_type, checksums, checksum_type, owner, mod_ns"
+
+// scanListed reads listCols rows without gorm's reflection, which costs more than the
+// index seek itself on SQLite.
+func scanListed(q *gorm.DB) ([]objectRow, error) {
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []objectRow
+	for rows.Next() {
+		var r objectRow
+		var bucket, key string
+		if err := rows.Scan(&bucket, &key, &r.Size, &r.ETag, &r.ContentType, &r.Checksums, &r.ChecksumType, &r.Owner, &r.ModNS); err != nil {
+			return nil, err
+		}
+		r.Bucket, r.ObjectKey = ckey(bucket), ckey(key)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
 
 // ListObjects serves one page of bucket in key order from the (bucket, object_key) index.
 func (s *Store) ListObjects(ctx context.Context, bucket string, q meta.ListQuery) (meta.ListResult, error) {
@@ -653,17 +694,17 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, q meta.ListQuery
 	}
 	db := s.rdb.WithContext(ctx)
 	fetch := func(p listPos, n int) ([]objectRow, error) {
-		op := ">"
+		sqlText := "SELECT " + listCols + " FROM objects WHERE bucket = ? AND object_key > ?"
 		if p.Inclusive {
-			op = ">="
+			sqlText = "SELECT " + listCols + " FROM objects WHERE bucket = ? AND object_key >= ?"
 		}
-		qq := db.Table("objects").Select(listCols).Where("bucket = ? AND object_key "+op+" ?", bucket, p.Key)
+		args := []any{bucket, p.Key}
 		if hasEnd {
-			qq = qq.Where("object_key < ?", end)
+			sqlText += " AND object_key < ?"
+			args = append(args, end)
 		}
-		var rows []objectRow
-		err := qq.Order("object_key").Limit(n).Find(&rows).Error
-		return rows, err
+		args = append(args, n)
+		return scanListed(db.Raw(sqlText+" ORDER BY object_key LIMIT ?", args...))
 	}
 	entries, err := walkList(q.Prefix, q.Delimiter, pos, limit, fetch,
 		func(r objectRow) string { return string(r.ObjectKey) },

@@ -1,14 +1,34 @@
 // Package gormstore implements meta.MetaStore with gorm on SQLite (the embedded default,
-// through a pure-Go driver) or PostgreSQL (selected by a postgres:// DSN).
+// through a pure-Go driver) or PostgreSQL (selected by a postgres:// DSN). The schema is
+// created and migrated by Open (gorm AutoMigrate; every index is declared on the models).
 //
-// Concurrency model. On PostgreSQL every write is one READ COMMITTED transaction that
+// Schema. objects is keyed by (bucket, object_key) — collated "C" on PostgreSQL so that
+// index order is byte order, as S3 lists — and every write of a key inserts a new row
+// (new id) and deletes the old one. The manifest is a child table extents (object_id,
+// seq, part_number, chunk_id, chunk_offset, length), written with multi-row INSERTs and
+// read in one JOIN with chunks. Headers, user metadata, checksums and the parts list are
+// JSON text columns; an upload's parts keep their few extents as a compact JSON column.
+// Times are int64 Unix nanoseconds.
+//
+// Reference counts. A chunk's refs is the number of extents (of objects and of parts in
+// progress) naming it: a chunk used twice by one manifest counts twice. Each write
+// computes the net change per chunk (new extents minus released ones) and applies it with
+// a few set-based UPDATEs in the same transaction; an increment that finds no chunk rolls
+// the whole write back with ErrNotFound. zero_since is set when refs falls to 0 and
+// cleared when it rises, and GC deletes with the re-check in the DELETE's WHERE.
+//
+// Listing. A page is read from the (bucket, object_key) index in key order; with a
+// delimiter, every common prefix found is skipped by starting the next query at the
+// prefix's successor, so a prefix costs one index seek whatever it holds.
+//
+// Concurrency. On PostgreSQL every write is one READ COMMITTED transaction that
 // locks the rows it decides on (SELECT … FOR UPDATE, FOR KEY SHARE on the bucket), relies
 // on unique constraints with ON CONFLICT DO NOTHING for "insert if absent" races and is
-// retried as a whole on serialization failures and deadlocks. On SQLite all writes go
-// through one connection that begins its transactions IMMEDIATE, so writers of this
-// process are serialized and writers of other processes wait on busy_timeout instead of
-// failing with "database is locked"; reads use a separate read-only pool and run in
-// parallel thanks to WAL.
+// retried as a whole on serialization failures and deadlocks; job claims use FOR UPDATE
+// SKIP LOCKED. On SQLite all writes go through one connection that begins its
+// transactions IMMEDIATE, so writers of this process are serialized and writers of other
+// processes wait on busy_timeout instead of failing with "database is locked"; reads use a
+// separate read-only pool and run in parallel thanks to WAL.
 package gormstore
 
 import (
@@ -98,7 +118,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.migrate(ctx, o); err != nil {
+	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -149,7 +169,8 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	if file == "" {
 		return nil, fmt.Errorf("gormstore: empty SQLite path: %w", meta.ErrInvalid)
 	}
-	if dir := filepath.Dir(file); dir != "" {
+	memory := file == ":memory:" || strings.Contains(path, "mode=memory")
+	if dir := filepath.Dir(file); dir != "" && !memory {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("gormstore: %w: %w", meta.ErrUnavailable, err)
 		}
@@ -179,6 +200,10 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 		_ = wsql.Close()
 		return nil, classify("open sqlite", err)
 	}
+	if memory {
+		// Each connection to an in-memory database is its own database: one pool only.
+		return &Store{db: w, rdb: w}, nil
+	}
 	r, err := gorm.Open(sqlite.Open(path+sep+common+"&_pragma=query_only(1)"), cfg())
 	if err != nil {
 		_ = wsql.Close()
@@ -194,7 +219,7 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	return &Store{db: w, rdb: r}, nil
 }
 
-func (s *Store) migrate(ctx context.Context, _ options) error {
+func (s *Store) migrate(ctx context.Context) error {
 	if s.pg {
 		// Serialize concurrent migrations (several nodes starting at once): DDL is
 		// transactional on PostgreSQL, and the advisory lock is released at commit.

@@ -5,6 +5,7 @@ package metatest
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -73,6 +74,8 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"NodesAndSettings", testNodesAndSettings},
 		{"Locks", testLocks},
 		{"LocksAcrossStores", testLocksAcrossStores},
+		{"WritersAcrossStores", testWritersAcrossStores},
+		{"CanceledContext", testCanceledContext},
 		{"Stats", testStats},
 		{"LargeManifest", testLargeManifest},
 	}
@@ -942,15 +945,17 @@ func testObjectSHA256(t *testing.T, h *harness) {
 	sum := sha256.Sum256([]byte("whole"))
 	_, err := s.FindObjectBySHA256(ctx, sum, "")
 	wantErr(t, "FindObjectBySHA256 before hashing", err, meta.ErrNotFound)
-	wantErr(t, "SetObjectSHA256 stale etag", s.SetObjectSHA256(ctx, "b", "k", "etag-0", sum[:]), meta.ErrPreconditionFailed)
-	wantErr(t, "SetObjectSHA256 missing", s.SetObjectSHA256(ctx, "b", "nok", "etag-1", sum[:]), meta.ErrNotFound)
-	wantErr(t, "SetObjectSHA256 bad sum", s.SetObjectSHA256(ctx, "b", "k", "etag-1", sum[:5]), meta.ErrInvalid)
-	if err := s.SetObjectSHA256(ctx, "b", "k", "etag-1", sum[:]); err != nil {
+	md := md5.Sum([]byte("whole"))
+	wantErr(t, "SetObjectDigests stale etag", s.SetObjectDigests(ctx, "b", "k", "etag-0", sum[:], md[:]), meta.ErrPreconditionFailed)
+	wantErr(t, "SetObjectDigests missing", s.SetObjectDigests(ctx, "b", "nok", "etag-1", sum[:], md[:]), meta.ErrNotFound)
+	wantErr(t, "SetObjectDigests bad sum", s.SetObjectDigests(ctx, "b", "k", "etag-1", sum[:5], md[:]), meta.ErrInvalid)
+	wantErr(t, "SetObjectDigests bad md5", s.SetObjectDigests(ctx, "b", "k", "etag-1", sum[:], md[:5]), meta.ErrInvalid)
+	if err := s.SetObjectDigests(ctx, "b", "k", "etag-1", sum[:], md[:]); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetObject(ctx, "b", "k")
-	if err != nil || string(got.SHA256) != string(sum[:]) {
-		t.Errorf("GetObject SHA256 = %x, %v", got.SHA256, err)
+	if err != nil || string(got.SHA256) != string(sum[:]) || string(got.MD5) != string(md[:]) {
+		t.Errorf("GetObject SHA256 = %x, MD5 = %x, %v", got.SHA256, got.MD5, err)
 	}
 	for _, tc := range []struct {
 		scope string
@@ -969,12 +974,14 @@ func testObjectSHA256(t *testing.T, h *harness) {
 }
 
 // listingKeys covers prefixes, delimiters, multibyte UTF-8 and bytes above and below '/'.
-var listingKeys = []string{
-	"a", "a.b", "a/", "a/b", "a/b/c", "a/b/d", "a/c", "a0", "a~", "a\u007f",
-	"b", "b/x/y", "b/x/z", "bb/1",
-	"c/ü/1", "c/ü/2", "c/üx", "c/é", "é", "é/x", "éa",
-	"日本/語", "日本/x", "日本語", "\U0001F600/x", "\U0001F600y",
-	"z/", "z//", "z//x", "zz",
+func listingKeys() []string {
+	return []string{
+		"a", "a.b", "a/", "a/b", "a/b/c", "a/b/d", "a/c", "a0", "a~", "a\u007f",
+		"b", "b/x/y", "b/x/z", "bb/1",
+		"c/ü/1", "c/ü/2", "c/üx", "c/é", "é", "é/x", "éa",
+		"日本/語", "日本/x", "日本語", "\U0001F600/x", "\U0001F600y",
+		"z/", "z//", "z//x", "zz",
+	}
 }
 
 // reference computes a listing page from the full key set by the contract's rules.
@@ -1024,7 +1031,7 @@ func testListObjects(t *testing.T, h *harness) {
 	mustBucket(t, ctx, s, "b")
 	mustBucket(t, ctx, s, "other")
 	c := newChunk(t, ctx, s, "x", "scope")
-	keys := slices.Clone(listingKeys)
+	keys := listingKeys()
 	sort.Strings(keys) // byte order
 	for _, k := range keys {
 		mustPut(t, ctx, s, obj("b", k, "e-"+k, c))
@@ -1600,4 +1607,51 @@ func testLargeManifest(t *testing.T, h *harness) {
 		t.Errorf("large manifest too slow: put %v get %v delete %v", putTook, getTook, delTook)
 	}
 	wantRefs(t, ctx, s, map[int64]int64{chunks[0].ID: 0, chunks[parts-1].ID: 0})
+}
+
+func testWritersAcrossStores(t *testing.T, h *harness) {
+	ctx := ctxFor(t)
+	a, b := h.pair(t)
+	mustBucket(t, ctx, a, "b")
+	c := newChunk(t, ctx, a, "shared", "scope")
+	const writers, keys = 8, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := []meta.MetaStore{a, b}[w%2]
+			for k := range keys {
+				// Every writer writes every key: the stores contend on rows and on the chunk.
+				if _, err := s.PutObject(ctx, obj("b", fmt.Sprintf("k%d", k), fmt.Sprintf("w%d", w), c, c), meta.WriteCondition{}); err != nil {
+					t.Errorf("writer %d key %d: %v", w, k, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wantRefs(t, ctx, b, map[int64]int64{c.ID: 2 * keys})
+	res, err := b.ListObjects(ctx, "b", meta.ListQuery{})
+	if err != nil || len(res.Objects) != keys {
+		t.Errorf("ListObjects after concurrent writers = %d objects, %v", len(res.Objects), err)
+	}
+}
+
+func testCanceledContext(t *testing.T, h *harness) {
+	ctx := ctxFor(t)
+	s := h.newStore(t)
+	mustBucket(t, ctx, s, "b")
+	c := newChunk(t, ctx, s, "x", "scope")
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err := s.PutObject(canceled, obj("b", "k", "e", c), meta.WriteCondition{})
+	wantErr(t, "PutObject with canceled context", err, context.Canceled)
+	_, err = s.GetObject(canceled, "b", "k")
+	if err == nil {
+		t.Errorf("GetObject with canceled context succeeded")
+	}
+	_, err = s.GetObject(ctx, "b", "k")
+	wantErr(t, "GetObject after canceled put", err, meta.ErrNotFound)
+	wantRefs(t, ctx, s, map[int64]int64{c.ID: 0})
 }
