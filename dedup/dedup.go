@@ -224,7 +224,42 @@ func (e *Engine) Lookup(ctx context.Context, sum [32]byte, scope string) (meta.C
 }
 
 // Open reads length bytes (-1 = to the end) of a chunk from offset, from wherever it lives.
+//
+// A chunk may move while it is read (s3proxy migrate copies it, switches its location
+// and deletes the old copy): a caller holding a manifest loaded before the switch asks
+// for the old location. So a chunk its backend does not hold is looked up again by id,
+// and read from its new location if it has one; only a chunk that is missing where the
+// index says it is counts as missing.
 func (e *Engine) Open(ctx context.Context, c meta.Chunk, offset, length int64) (io.ReadCloser, error) {
+	rc, err := e.open(ctx, c, offset, length)
+	for moves := 0; err != nil && errors.Is(err, ErrChunkMissing) && moves < maxRelocations; moves++ {
+		moved, ok := e.relocated(ctx, c)
+		if !ok {
+			break
+		}
+		c = moved
+		rc, err = e.open(ctx, c, offset, length)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &chunkReader{e: e, ctx: ctx, rc: rc, c: c, offset: offset, length: length}, nil
+}
+
+// maxRelocations bounds how often one read follows a moving chunk.
+const maxRelocations = 3
+
+// relocated returns the chunk's current index entry if its location differs from c's.
+func (e *Engine) relocated(ctx context.Context, c meta.Chunk) (meta.Chunk, bool) {
+	cur, err := e.meta.GetChunk(ctx, c.ID)
+	if err != nil || (cur.Backend == c.Backend && cur.UID == c.UID && cur.Node == c.Node) {
+		return c, false
+	}
+	e.log.Debug("chunk moved while being read", "chunk", c.ID, "from", c.Backend, "to", cur.Backend)
+	return cur, true
+}
+
+func (e *Engine) open(ctx context.Context, c meta.Chunk, offset, length int64) (io.ReadCloser, error) {
 	if c.Corrupt {
 		return nil, fmt.Errorf("%w: chunk %d (%s)", ErrChunkCorrupt, c.ID, c.UID)
 	}
@@ -232,7 +267,11 @@ func (e *Engine) Open(ctx context.Context, c meta.Chunk, offset, length int64) (
 		if e.remote == nil {
 			return nil, fmt.Errorf("%w: chunk %s is held by node %s and forwarding is not configured", ErrChunkUnavailable, c.UID, c.Node)
 		}
-		return e.remote.OpenRemote(ctx, c, offset, length)
+		rc, err := e.remote.OpenRemote(ctx, c, offset, length)
+		if err != nil && errors.Is(err, backends.ErrNotFound) && !errors.Is(err, ErrChunkMissing) {
+			err = fmt.Errorf("%w: %w", ErrChunkMissing, err)
+		}
+		return rc, err
 	}
 	store, ok := e.stores[c.Backend]
 	if !ok {
@@ -242,7 +281,7 @@ func (e *Engine) Open(ctx context.Context, c meta.Chunk, offset, length int64) (
 	if err != nil {
 		return nil, classifyRead(c, err)
 	}
-	return &chunkReader{rc: rc, c: c}, nil
+	return rc, nil
 }
 
 // OpenLocal opens a chunk of a backend held by this node (the owner side of forwarding).
@@ -266,27 +305,68 @@ func classifyRead(c meta.Chunk, err error) error {
 }
 
 // chunkReader classifies errors surfacing mid-stream (stores that report a missing key
-// only on first Read).
+// only on first Read), and follows a chunk that moved before its first byte arrived.
 type chunkReader struct {
-	rc io.ReadCloser
-	c  meta.Chunk
+	e      *Engine
+	ctx    context.Context
+	rc     io.ReadCloser
+	c      meta.Chunk
+	offset int64
+	length int64
+	n      int64 // bytes delivered
+	moves  int
+}
+
+// reopen switches to the chunk's new location after err, if it moved and nothing has
+// been delivered yet (a store that stops a stream halfway is not followed: the bytes
+// already delivered came from a copy that is gone, and the caller must see the error).
+func (r *chunkReader) reopen(err error) bool {
+	if r.n > 0 || r.moves >= maxRelocations || !errors.Is(err, backends.ErrNotFound) {
+		return false
+	}
+	moved, ok := r.e.relocated(r.ctx, r.c)
+	if !ok {
+		return false
+	}
+	rc, oerr := r.e.open(r.ctx, moved, r.offset, r.length)
+	if oerr != nil {
+		return false
+	}
+	r.rc.Close()
+	r.rc, r.c = rc, moved
+	r.moves++
+	return true
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
-	n, err := r.rc.Read(p)
-	if err != nil && err != io.EOF {
-		err = classifyRead(r.c, err)
+	for {
+		n, err := r.rc.Read(p)
+		r.n += int64(n)
+		if err != nil && err != io.EOF {
+			if r.reopen(err) {
+				continue
+			}
+			err = classifyRead(r.c, err)
+		}
+		return n, err
 	}
-	return n, err
 }
 
 // WriteTo lets io.Copy reach the store's own reader (and so sendfile for local files).
 func (r *chunkReader) WriteTo(w io.Writer) (int64, error) {
-	n, err := io.Copy(w, r.rc)
-	if err != nil {
-		err = classifyRead(r.c, err)
+	var total int64
+	for {
+		n, err := io.Copy(w, r.rc)
+		r.n += n
+		total += n
+		if err != nil {
+			if r.reopen(err) {
+				continue
+			}
+			err = classifyRead(r.c, err)
+		}
+		return total, err
 	}
-	return n, err
 }
 
 func (r *chunkReader) Close() error { return r.rc.Close() }

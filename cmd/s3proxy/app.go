@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	"s3proxy/backends"
+	"s3proxy/backends/cos"
 	"s3proxy/backends/local"
+	"s3proxy/backends/oss"
 	"s3proxy/backends/s3"
 	"s3proxy/cmd/s3proxy/config"
 	"s3proxy/dedup"
@@ -107,6 +109,12 @@ func openBackend(ctx context.Context, b config.Backend) (backends.BlobStore, err
 		return local.Open(ctx, local.Config{Name: b.Name, Path: b.Path})
 	case config.BackendS3:
 		return s3.New(ctx, s3.Config{Name: b.Name, Endpoint: b.Endpoint, Region: b.Region, Bucket: b.Bucket, Prefix: b.Prefix,
+			AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle})
+	case config.BackendCOS:
+		return cos.New(ctx, cos.Config{Name: b.Name, Endpoint: b.Endpoint, Region: b.Region, Bucket: b.Bucket, Prefix: b.Prefix,
+			AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle})
+	case config.BackendOSS:
+		return oss.New(ctx, oss.Config{Name: b.Name, Endpoint: b.Endpoint, Region: b.Region, Bucket: b.Bucket, Prefix: b.Prefix,
 			AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle})
 	}
 	return nil, fmt.Errorf("backend type %q is not supported yet", b.Type)

@@ -32,6 +32,8 @@ commands:
   stats     print stored and logical bytes, dedup ratio, counts (--json)
   gc        collect chunks unreferenced for longer than --gc-grace, and blobs a
             crash left behind, now (servers also do it every --gc-interval)
+  migrate   move chunks to another backend while serving: --to NAME
+            [--bucket B] [--delete-delay 30s] [--workers 4]
   healthcheck  exit 0 when this node's /readyz answers 200 (for container health checks)
   version   print the version
 
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = stats(ctx, args, getenv, stdout, stderr)
 	case "gc":
 		err = gc(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, args, getenv, stderr)
 	case "version":

@@ -1,0 +1,604 @@
+// Package cos is the BlobStore on Tencent Cloud Object Storage (COS), through
+// github.com/tencentyun/cos-go-sdk-v5 and COS's own request signatures.
+//
+// # Addressing
+//
+// COS serves a bucket on its own host name, <bucket>.cos.<region>.myqcloud.com. The
+// configured endpoint is the service host (cos.ap-guangzhou.myqcloud.com, with or without
+// a scheme; https when none) and the bucket goes in front of it, unless the endpoint's
+// host already starts with "<bucket>." or PathStyle is set: then the endpoint is taken as
+// the bucket's own address as it is (a custom domain, a private COS deployment, a test
+// server on loopback). COS has no path-style addressing, so that is what the flag means
+// here.
+//
+// # Layout, writes, the recorded SHA-256
+//
+// As in backends/s3: chunk K is the object <prefix>K. Put buffers parts (PartSize, at
+// least COS's 1 MiB) before sending, so nothing half-written becomes visible; a chunk of
+// one part is one PUT Object carrying x-cos-meta-s3proxy-sha256, a larger one is a
+// multipart upload. A multipart object's metadata is fixed when the upload is initiated,
+// before the hash is known, so its SHA-256 goes to a sidecar object
+// <prefix>_sha256/K (hex), written after Complete and before Put returns; Stat reads the
+// metadata first, then the sidecar; Delete removes both; List never yields sidecars.
+//
+// # Integrity
+//
+// The SDK checks every uploaded body against the CRC-64 COS reports
+// (x-cos-hash-crc64ecma); a whole-chunk Get checks the bytes read against the same
+// value.
+//
+// # Retries and errors
+//
+// The SDK's own retries are off (it retries no request with a streamed body, and others
+// without backoff); every request goes through one policy instead: up to MaxAttempts
+// with exponential backoff and jitter, on throttling (503 SlowDown, 429), other 5xx and
+// network failures. kindOf maps the rest: NoSuchKey → ErrNotFound, InvalidRange →
+// ErrInvalid, throttling → ErrExhausted, 5xx, network, credential, signature and
+// missing-bucket errors → ErrUnavailable, a done context → ErrCanceled, else ErrInternal.
+package cos
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	cos "github.com/tencentyun/cos-go-sdk-v5"
+
+	"s3proxy/backends"
+	"s3proxy/backends/internal/objstore"
+)
+
+// Defaults for the zero values of Config's tuning fields.
+const (
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 3
+	DefaultMaxAttempts = 5
+	DefaultTimeout     = 30 * time.Second
+	// MinPartSize is COS's minimum for every part but the last.
+	MinPartSize = 1 << 20
+	maxParts    = 10000
+	shaMeta     = "x-cos-meta-s3proxy-sha256"
+	sidecarDir  = "_sha256/"
+)
+
+// Config configures a COS store.
+type Config struct {
+	Name      string
+	Endpoint  string // service host (cos.ap-guangzhou.myqcloud.com) or the bucket's URL
+	Region    string // builds the endpoint when Endpoint is empty
+	Bucket    string // <name>-<appid>
+	Prefix    string
+	AccessKey string // SecretId
+	SecretKey string
+	PathStyle bool // Endpoint is the bucket's own address; see the package doc
+
+	// PartSize is the size of one PUT body or multipart part (min 1 MiB).
+	PartSize int64
+	// Concurrency is the number of parts of one Put uploaded at once.
+	Concurrency int
+	// MaxAttempts bounds the attempts per request (1 disables retries).
+	MaxAttempts int
+	// Timeout bounds connecting, the TLS handshake and waiting for response headers; a
+	// body in flight is bounded by the caller's context instead.
+	Timeout time.Duration
+	// RetryBase is the first backoff's upper bound (default 100ms).
+	RetryBase time.Duration
+}
+
+// Store is a BlobStore on a COS bucket.
+type Store struct {
+	cfg       Config
+	label     string
+	prefix    string
+	client    *cos.Client
+	transport *http.Transport
+	up        *objstore.Uploader
+	retry     objstore.Retry
+}
+
+var _ backends.BlobStore = (*Store)(nil)
+
+// BucketURL is the bucket's address for cfg (see the package doc).
+func BucketURL(cfg Config) (*url.URL, error) {
+	ep := cfg.Endpoint
+	if ep == "" {
+		if cfg.Region == "" {
+			return nil, errors.New("endpoint or region is required")
+		}
+		ep = "cos." + cfg.Region + ".myqcloud.com"
+	}
+	if !strings.Contains(ep, "://") {
+		ep = "https://" + ep
+	}
+	u, err := url.Parse(ep)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("endpoint %q is not a host or an http(s) URL", cfg.Endpoint)
+	}
+	u.Path, u.RawQuery = "", ""
+	if !cfg.PathStyle && !strings.HasPrefix(u.Host, cfg.Bucket+".") {
+		u.Host = cfg.Bucket + "." + u.Host
+	}
+	return u, nil
+}
+
+// New builds a store. It does not contact the server; call Health for that.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	label := "cos " + cfg.Name
+	if cfg.Bucket == "" {
+		return nil, fmt.Errorf("%s: bucket is required: %w", label, backends.ErrInvalid)
+	}
+	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
+		return nil, fmt.Errorf("%s: access_key and secret_key go together: %w", label, backends.ErrInvalid)
+	}
+	if cfg.PartSize == 0 {
+		cfg.PartSize = DefaultPartSize
+	}
+	if cfg.PartSize < MinPartSize {
+		return nil, fmt.Errorf("%s: part size %d is below COS's minimum of 1 MiB: %w", label, cfg.PartSize, backends.ErrInvalid)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 100 * time.Millisecond
+	}
+	bu, err := BucketURL(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", label, backends.ErrInvalid, err)
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		// One gateway talks to one endpoint: keep enough idle connections for the parts
+		// and reads in flight instead of Go's default of 2 per host.
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 128,
+		ForceAttemptHTTP2:   true,
+	}
+	client := cos.NewClient(&cos.BaseURL{BucketURL: bu}, &http.Client{
+		Transport: &cos.AuthorizationTransport{SecretID: cfg.AccessKey, SecretKey: cfg.SecretKey, Transport: tr},
+		// A redirect (a wrong region or domain) is an error to report, not to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	})
+	client.Conf.RetryOpt.Count = 1 // our Retry does it, with backoff
+	prefix := cfg.Prefix
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return &Store{
+		cfg: cfg, label: label, prefix: prefix, client: client, transport: tr,
+		up:    objstore.NewUploader(cfg.PartSize, cfg.Concurrency, maxParts),
+		retry: objstore.Retry{MaxAttempts: cfg.MaxAttempts, Base: cfg.RetryBase, Max: 10 * time.Second},
+	}, nil
+}
+
+// Name implements backends.BlobStore.
+func (s *Store) Name() string { return s.cfg.Name }
+
+func (s *Store) object(key string) string  { return s.prefix + key }
+func (s *Store) sidecar(key string) string { return s.prefix + sidecarDir + key }
+
+// ---- errors ----
+
+// classify wraps err in the backends error kind it belongs to.
+func (s *Store) classify(ctx context.Context, op, key string, err error) error {
+	if key != "" {
+		op += " " + key
+	}
+	return fmt.Errorf("%s: %s: %w: %w", s.label, op, kindOf(ctx, err), err)
+}
+
+// apiError finds the COS error response in err; the SDK wraps transport errors in a
+// RetryError that does not unwrap, so look inside it too.
+func apiError(err error) (*cos.ErrorResponse, bool) {
+	var re *cos.ErrorResponse
+	if errors.As(err, &re) && re.Response != nil {
+		return re, true
+	}
+	return nil, false
+}
+
+// cause unwraps the SDK's RetryError (which has no Unwrap) to the last real error.
+func cause(err error) error {
+	var re *cos.RetryError
+	if errors.As(err, &re) && len(re.Errs) > 0 {
+		return re.Errs[len(re.Errs)-1]
+	}
+	return err
+}
+
+var throttleCodes = map[string]bool{"SlowDown": true, "TooManyRequests": true, "RequestLimitExceeded": true, "ServiceUnavailable": true}
+
+var unusableCodes = map[string]bool{
+	"NoSuchBucket": true, "AccessDenied": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
+	"RequestTimeTooSkewed": true, "ExpiredToken": true, "InvalidToken": true, "InvalidBucketName": true,
+	"UserNotExists": true, "InvalidSecurityToken": true,
+}
+
+func kindOf(ctx context.Context, err error) error {
+	err = cause(err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return backends.ErrCanceled
+	}
+	if re, ok := apiError(err); ok {
+		code, status := re.Code, re.Response.StatusCode
+		switch {
+		case code == "NoSuchKey":
+			return backends.ErrNotFound
+		case code == "InvalidRange" || status == http.StatusRequestedRangeNotSatisfiable:
+			return backends.ErrInvalid
+		case throttleCodes[code] || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+			return backends.ErrExhausted
+		case unusableCodes[code]:
+			// The store is unusable as configured: report it, but as the backend's fault.
+			return backends.ErrUnavailable
+		case status == http.StatusNotFound: // a HEAD's error has no body, so no code
+			return backends.ErrNotFound
+		case status >= 500 || status == http.StatusForbidden || status == http.StatusUnauthorized:
+			return backends.ErrUnavailable
+		}
+		return backends.ErrInternal
+	}
+	var netErr net.Error
+	var urlErr *url.Error
+	if errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return backends.ErrUnavailable
+	}
+	return backends.ErrInternal
+}
+
+// retryable says whether another attempt may succeed: throttling, 5xx, a failed or
+// dropped connection, a mismatched upload CRC (bytes damaged in transit).
+func retryable(ctx context.Context) func(error) bool {
+	return func(err error) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		err = cause(err)
+		if re, ok := apiError(err); ok {
+			st := re.Response.StatusCode
+			return st >= 500 || st == http.StatusTooManyRequests || throttleCodes[re.Code] || re.Code == "RequestTimeout"
+		}
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+}
+
+// do runs one request under the retry policy, closing the bodies of failed attempts.
+func (s *Store) do(ctx context.Context, fn func() (*cos.Response, error)) (*cos.Response, error) {
+	var resp *cos.Response
+	err := s.retry.Do(ctx, retryable(ctx), func() error {
+		var err error
+		resp, err = fn()
+		return err
+	})
+	return resp, err
+}
+
+// ---- Put ----
+
+// Put implements backends.BlobStore.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts backends.PutOptions) error {
+	return s.up.Put(ctx, (*target)(s), s.label, key, r, size, opts)
+}
+
+// target is the Store's side of objstore.Uploader.
+type target Store
+
+func (t *target) PutObject(ctx context.Context, key string, data []byte, sum *[32]byte) error {
+	s := (*Store)(t)
+	hdr := &cos.ObjectPutHeaderOptions{ContentType: "application/octet-stream", ContentLength: int64(len(data))}
+	if sum != nil {
+		hdr.XCosMetaXXX = &http.Header{shaMeta: []string{hex.EncodeToString(sum[:])}}
+	}
+	_, err := s.do(ctx, func() (*cos.Response, error) {
+		return s.client.Object.Put(ctx, s.object(key), bytes.NewReader(data), &cos.ObjectPutOptions{ObjectPutHeaderOptions: hdr})
+	})
+	if err != nil {
+		return s.classify(ctx, "put", key, err)
+	}
+	return nil
+}
+
+func (t *target) Initiate(ctx context.Context, key string) (string, error) {
+	s := (*Store)(t)
+	var id string
+	_, err := s.do(ctx, func() (*cos.Response, error) {
+		res, resp, err := s.client.Object.InitiateMultipartUpload(ctx, s.object(key), &cos.InitiateMultipartUploadOptions{
+			ObjectPutHeaderOptions: &cos.ObjectPutHeaderOptions{ContentType: "application/octet-stream"},
+		})
+		if err == nil {
+			id = res.UploadID
+		}
+		return resp, err
+	})
+	if err != nil {
+		return "", s.classify(ctx, "put: initiate multipart upload", key, err)
+	}
+	if id == "" {
+		return "", fmt.Errorf("%s: put %s: initiate multipart upload returned no upload id: %w", s.label, key, backends.ErrInternal)
+	}
+	return id, nil
+}
+
+func (t *target) UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (string, error) {
+	s := (*Store)(t)
+	resp, err := s.do(ctx, func() (*cos.Response, error) {
+		return s.client.Object.UploadPart(ctx, s.object(key), uploadID, num, bytes.NewReader(data),
+			&cos.ObjectUploadPartOptions{ContentLength: int64(len(data))})
+	})
+	if err != nil {
+		return "", s.classify(ctx, fmt.Sprintf("put: part %d", num), key, err)
+	}
+	return resp.Header.Get("ETag"), nil
+}
+
+func (t *target) Complete(ctx context.Context, key, uploadID string, parts []objstore.Part) error {
+	s := (*Store)(t)
+	opt := &cos.CompleteMultipartUploadOptions{}
+	for _, p := range parts {
+		opt.Parts = append(opt.Parts, cos.Object{PartNumber: p.Number, ETag: p.ETag})
+	}
+	_, err := s.do(ctx, func() (*cos.Response, error) {
+		_, resp, err := s.client.Object.CompleteMultipartUpload(ctx, s.object(key), uploadID, opt)
+		return resp, err
+	})
+	if err != nil {
+		return s.classify(ctx, "put: complete multipart upload", key, err)
+	}
+	return nil
+}
+
+// Abort: a failure here only costs storage until the bucket's lifecycle rule for
+// incomplete multipart uploads (recommended) runs.
+func (t *target) Abort(ctx context.Context, key, uploadID string) {
+	s := (*Store)(t)
+	_, _ = s.do(ctx, func() (*cos.Response, error) {
+		return s.client.Object.AbortMultipartUpload(ctx, s.object(key), uploadID)
+	})
+}
+
+func (t *target) RecordSHA(ctx context.Context, key string, sum [32]byte) error {
+	s := (*Store)(t)
+	v := hex.EncodeToString(sum[:])
+	_, err := s.do(ctx, func() (*cos.Response, error) {
+		return s.client.Object.Put(ctx, s.sidecar(key), strings.NewReader(v), &cos.ObjectPutOptions{
+			ObjectPutHeaderOptions: &cos.ObjectPutHeaderOptions{ContentType: "text/plain", ContentLength: int64(len(v))},
+		})
+	})
+	if err != nil {
+		return s.classify(ctx, "put: recording sha256", key, err)
+	}
+	return nil
+}
+
+func (t *target) Remove(ctx context.Context, key string) { _ = (*Store)(t).Delete(ctx, key) }
+
+// ---- Get ----
+
+// Get implements backends.BlobStore.
+func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := objstore.CheckKey(s.label, key); err != nil {
+		return nil, err
+	}
+	if offset < 0 || length < -1 {
+		return nil, fmt.Errorf("%s: get %s: range %d+%d: %w", s.label, key, offset, length, backends.ErrInvalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, s.classify(ctx, "get", key, err)
+	}
+	if length == 0 {
+		// An empty range has no Range header; only existence and bounds matter.
+		return s.emptyAt(ctx, key, offset)
+	}
+	opt := &cos.ObjectGetOptions{}
+	switch {
+	case offset == 0 && length == -1:
+	case length == -1:
+		opt.Range = fmt.Sprintf("bytes=%d-", offset)
+	default:
+		opt.Range = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
+	}
+	resp, err := s.do(ctx, func() (*cos.Response, error) { return s.client.Object.Get(ctx, s.object(key), opt) })
+	if err != nil {
+		if errors.Is(kindOf(ctx, err), backends.ErrInvalid) && length == -1 {
+			// 416 for bytes=size- : the contract wants an empty reader at offset == size.
+			return s.emptyAt(ctx, key, offset)
+		}
+		return nil, s.classify(ctx, "get", key, err)
+	}
+	got := resp.ContentLength
+	if opt.Range != "" && resp.Header.Get("Content-Range") == "" {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: get %s: the server ignored the Range header: %w", s.label, key, backends.ErrInternal)
+	}
+	if length != -1 && got != length {
+		// COS truncates a range that runs past the end; the contract does not.
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: get %s: range %d+%d runs past the end (%d bytes served): %w", s.label, key, offset, length, got, backends.ErrInvalid)
+	}
+	rd := &objstore.Reader{RC: resp.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}
+	if want, err := strconv.ParseUint(resp.Header.Get("x-cos-hash-crc64ecma"), 10, 64); err == nil && opt.Range == "" {
+		// A whole chunk: check what arrived against the CRC COS computed at upload.
+		h := crc64.New(crc64.MakeTable(crc64.ECMA))
+		rd.RC = readCloser{io.TeeReader(resp.Body, h), resp.Body}
+		rd.Check = func() error {
+			if got := h.Sum64(); got != want {
+				return fmt.Errorf("%s: get %s: CRC-64 %d of the bytes read, %d recorded: %w", s.label, key, got, want, backends.ErrInternal)
+			}
+			return nil
+		}
+	}
+	return rd, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// emptyAt returns an empty reader if offset is within key's bounds.
+func (s *Store) emptyAt(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	info, _, err := s.head(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if offset > info.Size {
+		return nil, fmt.Errorf("%s: get %s: offset %d beyond %d bytes: %w", s.label, key, offset, info.Size, backends.ErrInvalid)
+	}
+	return io.NopCloser(bytes.NewReader(nil)), nil
+}
+
+// ---- Stat, Delete, List, Health ----
+
+// Stat implements backends.BlobStore.
+func (s *Store) Stat(ctx context.Context, key string) (backends.Info, error) {
+	if err := objstore.CheckKey(s.label, key); err != nil {
+		return backends.Info{}, err
+	}
+	info, hdr, err := s.head(ctx, key)
+	if err != nil {
+		return backends.Info{}, err
+	}
+	if b, err := hex.DecodeString(hdr.Get(shaMeta)); err == nil && len(b) == 32 {
+		info.SHA256, info.HasSHA = [32]byte(b), true
+		return info, nil
+	}
+	// A multipart chunk: its hash is in the sidecar, if it was recorded.
+	info.SHA256, info.HasSHA, err = s.readSidecar(ctx, key)
+	if err != nil {
+		return backends.Info{}, err
+	}
+	return info, nil
+}
+
+func (s *Store) head(ctx context.Context, key string) (backends.Info, http.Header, error) {
+	resp, err := s.do(ctx, func() (*cos.Response, error) { return s.client.Object.Head(ctx, s.object(key), nil) })
+	if err != nil {
+		return backends.Info{}, nil, s.classify(ctx, "stat", key, err)
+	}
+	mod, _ := http.ParseTime(resp.Header.Get("Last-Modified"))
+	return backends.Info{Key: key, Size: resp.ContentLength, ModTime: mod}, resp.Header, nil
+}
+
+func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, error) {
+	var v []byte
+	_, err := s.do(ctx, func() (*cos.Response, error) {
+		resp, err := s.client.Object.Get(ctx, s.sidecar(key), nil)
+		if err != nil {
+			return resp, err
+		}
+		defer resp.Body.Close()
+		v, err = io.ReadAll(io.LimitReader(resp.Body, 65))
+		return resp, err
+	})
+	if err != nil {
+		if errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
+			return [32]byte{}, false, nil
+		}
+		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(string(v)))
+	if err != nil || len(b) != 32 {
+		return [32]byte{}, false, fmt.Errorf("%s: stat %s: malformed sha256 sidecar: %w", s.label, key, backends.ErrInternal)
+	}
+	return [32]byte(b), true, nil
+}
+
+// Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
+// failure in between leaves at most a sidecar without its chunk (harmless and invisible).
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := objstore.CheckKey(s.label, key); err != nil {
+		return err
+	}
+	for _, k := range []string{s.object(key), s.sidecar(key)} {
+		_, err := s.do(ctx, func() (*cos.Response, error) { return s.client.Object.Delete(ctx, k) })
+		if err != nil && !errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
+			return s.classify(ctx, "delete", key, err)
+		}
+	}
+	return nil
+}
+
+// List implements backends.BlobStore. With "/" as delimiter, the sidecar directory
+// comes back as a common prefix and is skipped.
+func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) error) error {
+	if strings.Contains(prefix, "/") {
+		return nil // no key has one
+	}
+	opt := &cos.BucketGetOptions{Prefix: s.prefix + prefix, Delimiter: "/", MaxKeys: 1000}
+	for {
+		var page *cos.BucketGetResult
+		_, err := s.do(ctx, func() (*cos.Response, error) {
+			var (
+				resp *cos.Response
+				err  error
+			)
+			page, resp, err = s.client.Bucket.Get(ctx, opt)
+			return resp, err
+		})
+		if err != nil {
+			return s.classify(ctx, "list", "", err)
+		}
+		for _, o := range page.Contents {
+			key := strings.TrimPrefix(o.Key, s.prefix)
+			if key == "" || strings.Contains(key, "/") {
+				continue
+			}
+			mod, _ := time.Parse(time.RFC3339, o.LastModified)
+			if err := fn(backends.Info{Key: key, Size: o.Size, ModTime: mod}); err != nil {
+				return err
+			}
+		}
+		if !page.IsTruncated {
+			return nil
+		}
+		next := page.NextMarker
+		if next == "" && len(page.Contents) > 0 {
+			next = page.Contents[len(page.Contents)-1].Key
+		}
+		if next == "" || next == opt.Marker {
+			return fmt.Errorf("%s: list: truncated page without a next marker: %w", s.label, backends.ErrInternal)
+		}
+		opt.Marker = next
+	}
+}
+
+// Health implements backends.BlobStore: the bucket must exist and accept our
+// credentials.
+func (s *Store) Health(ctx context.Context) error {
+	_, err := s.do(ctx, func() (*cos.Response, error) { return s.client.Bucket.Head(ctx) })
+	if err == nil {
+		return nil
+	}
+	if re, ok := apiError(cause(err)); ok && re.Response.StatusCode == http.StatusNotFound {
+		// A missing bucket is a broken backend, not a missing chunk.
+		return fmt.Errorf("%s: health: bucket %q does not exist: %w: %w", s.label, s.cfg.Bucket, backends.ErrUnavailable, err)
+	}
+	return s.classify(ctx, "health: bucket "+s.cfg.Bucket, "", err)
+}
+
+// Close implements backends.BlobStore.
+func (s *Store) Close() error {
+	s.transport.CloseIdleConnections()
+	return nil
+}
