@@ -1,0 +1,116 @@
+package s3api
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"s3proxy/translate"
+)
+
+func TestParseRange(t *testing.T) {
+	tests := []struct {
+		in   string
+		want *translate.Range
+	}{
+		{"bytes=0-9", &translate.Range{Start: 0, End: 9}},
+		{"bytes=5-", &translate.Range{Start: 5, End: -1}},
+		{"bytes=-7", &translate.Range{IsSuffix: true, Suffix: 7}},
+		{"bytes= 1 - 2 ", &translate.Range{Start: 1, End: 2}},
+		{"bytes=9-1", nil},     // inverted: ignored, as S3 does
+		{"bytes=0-1,4-5", nil}, // multiple ranges: ignored
+		{"items=0-1", nil},     // other units: ignored
+		{"bytes=a-b", nil},     // garbage: ignored
+		{"bytes=-", nil},
+	}
+	for _, tc := range tests {
+		got := parseRange(tc.in)
+		if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+			t.Errorf("parseRange(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestOperation(t *testing.T) {
+	tests := []struct {
+		method, target string
+		copySource     bool
+		want           string
+	}{
+		{"GET", "/", false, "ListBuckets"},
+		{"PUT", "/b", false, "CreateBucket"},
+		{"GET", "/b?list-type=2&prefix=x", false, "ListObjectsV2"},
+		{"GET", "/b", false, "ListObjects"},
+		{"GET", "/b?location", false, "GetBucketLocation"},
+		{"GET", "/b?versions", false, "ListObjectVersions"},
+		{"GET", "/b?uploads", false, "ListMultipartUploads"},
+		{"POST", "/b?delete", false, "DeleteObjects"},
+		{"DELETE", "/b", false, "DeleteBucket"},
+		{"HEAD", "/b", false, "HeadBucket"},
+		{"PUT", "/b/k", false, "PutObject"},
+		{"PUT", "/b/k", true, "CopyObject"},
+		{"PUT", "/b/k?partNumber=1&uploadId=u", false, "UploadPart"},
+		{"PUT", "/b/k?partNumber=1&uploadId=u", true, "UploadPartCopy"},
+		{"POST", "/b/k?uploads", false, "CreateMultipartUpload"},
+		{"POST", "/b/k?uploadId=u", false, "CompleteMultipartUpload"},
+		{"DELETE", "/b/k?uploadId=u", false, "AbortMultipartUpload"},
+		{"GET", "/b/k?uploadId=u", false, "ListParts"},
+		{"GET", "/b/k", false, "GetObject"},
+		{"HEAD", "/b/k", false, "HeadObject"},
+		{"DELETE", "/b/k", false, "DeleteObject"},
+		{"GET", "/b/k?tagging", false, "GetObjectSubresource"},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		if tc.copySource {
+			r.Header.Set("x-amz-copy-source", "src/key")
+		}
+		s := &Server{}
+		b, k := s.route(r)
+		if got := operation(r, b, k); got != tc.want {
+			t.Errorf("%s %s: %s, want %s", tc.method, tc.target, got, tc.want)
+		}
+	}
+}
+
+func TestRouteVirtualHost(t *testing.T) {
+	s := &Server{domains: []string{"localhost", "s3.example.com"}}
+	tests := []struct{ host, path, bucket, key string }{
+		{"127.0.0.1:9000", "/b/dir/k", "b", "dir/k"},
+		{"b.localhost:9000", "/dir/k", "b", "dir/k"},
+		{"my.bucket.s3.example.com", "/k", "my.bucket", "k"},
+		{"s3.example.com", "/b/k", "b", "k"},
+		{"127.0.0.1", "/", "", ""},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		r.Host = tc.host
+		b, k := s.route(r)
+		if b != tc.bucket || k != tc.key {
+			t.Errorf("%s%s: %q %q", tc.host, tc.path, b, k)
+		}
+	}
+}
+
+func TestCopySourceAndEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		in, bucket, key string
+		ok              bool
+	}{
+		{"src/a/b.txt", "src", "a/b.txt", true},
+		{"/src/a%20b", "src", "a b", true},
+		{"src/k?versionId=null", "src", "k", true},
+		{"src/k?versionId=123", "", "", false},
+		{"src", "", "", false},
+	} {
+		b, k, err := parseCopySource(tc.in)
+		if (err == nil) != tc.ok || b != tc.bucket || k != tc.key {
+			t.Errorf("parseCopySource(%q) = %q %q %v", tc.in, b, k, err)
+		}
+	}
+	if got := s3URLEncode("a b/é+~"); got != "a%20b/%C3%A9%2B~" {
+		t.Errorf("s3URLEncode: %s", got)
+	}
+	if got := stripAWSChunked("aws-chunked,gzip"); got != "gzip" {
+		t.Errorf("stripAWSChunked: %q", got)
+	}
+}

@@ -1,0 +1,131 @@
+package translate
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"s3proxy/meta"
+)
+
+func TestValidBucketName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"abc", true}, {"my-bucket.v2", true}, {"ab", false}, {"a" + string(make([]byte, 63)), false},
+		{"Upper", false}, {"under_score", false}, {"-start", false}, {"end-", false}, {"dot..dot", false},
+		{"dot.-dash", false}, {"192.168.1.1", false}, {"xn--punycode", false}, {"bucket-s3alias", false},
+		{"sthree-x", false}, {"ok123", true},
+	}
+	for _, tc := range tests {
+		if got := ValidBucketName(tc.name); got != tc.ok {
+			t.Errorf("ValidBucketName(%q) = %v", tc.name, got)
+		}
+	}
+}
+
+func TestRangeResolve(t *testing.T) {
+	tests := []struct {
+		name      string
+		r         Range
+		size      int64
+		off, n    int64
+		wantRange bool // InvalidRange expected
+	}{
+		{"first byte", Range{Start: 0, End: 0}, 10, 0, 1, false},
+		{"middle", Range{Start: 2, End: 5}, 10, 2, 4, false},
+		{"open end", Range{Start: 7, End: -1}, 10, 7, 3, false},
+		{"end past size", Range{Start: 7, End: 100}, 10, 7, 3, false},
+		{"start at size", Range{Start: 10, End: -1}, 10, 0, 0, true},
+		{"suffix", Range{IsSuffix: true, Suffix: 3}, 10, 7, 3, false},
+		{"suffix larger than object", Range{IsSuffix: true, Suffix: 30}, 10, 0, 10, false},
+		{"suffix zero", Range{IsSuffix: true, Suffix: 0}, 10, 0, 0, true},
+		{"empty object", Range{Start: 0, End: -1}, 0, 0, 0, true},
+		{"suffix of empty object", Range{IsSuffix: true, Suffix: 1}, 0, 0, 0, true},
+	}
+	for _, tc := range tests {
+		off, n, err := tc.r.resolve(tc.size)
+		var te *Error
+		if tc.wantRange {
+			if !errors.As(err, &te) || te.Code != CodeInvalidRange {
+				t.Errorf("%s: want InvalidRange, got %v", tc.name, err)
+			}
+			continue
+		}
+		if err != nil || off != tc.off || n != tc.n {
+			t.Errorf("%s: got %d,%d,%v want %d,%d", tc.name, off, n, err, tc.off, tc.n)
+		}
+	}
+}
+
+func TestConditions(t *testing.T) {
+	mod := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	before, after := mod.Add(-time.Hour), mod.Add(time.Hour)
+	same := mod.Truncate(time.Second)
+	info := ObjectInfo{ETag: "abc", LastModified: mod}
+	tests := []struct {
+		name string
+		c    Conditions
+		get  string // code on GET ("" ok)
+		copy string // code on a copy source
+	}{
+		{"none", Conditions{}, "", ""},
+		{"if-match hit", Conditions{IfMatch: `"abc"`}, "", ""},
+		{"if-match list", Conditions{IfMatch: `"x", "abc"`}, "", ""},
+		{"if-match star", Conditions{IfMatch: `*`}, "", ""},
+		{"if-match miss", Conditions{IfMatch: `"x"`}, CodePreconditionFailed, CodePreconditionFailed},
+		{"if-none-match hit", Conditions{IfNoneMatch: `"abc"`}, CodeNotModified, CodePreconditionFailed},
+		{"if-none-match miss", Conditions{IfNoneMatch: `"x"`}, "", ""},
+		{"modified since before", Conditions{IfModifiedSince: &before}, "", ""},
+		{"modified since after", Conditions{IfModifiedSince: &after}, CodeNotModified, CodePreconditionFailed},
+		{"modified since same second", Conditions{IfModifiedSince: &same}, CodeNotModified, CodePreconditionFailed},
+		{"unmodified since after", Conditions{IfUnmodifiedSince: &after}, "", ""},
+		{"unmodified since before", Conditions{IfUnmodifiedSince: &before}, CodePreconditionFailed, CodePreconditionFailed},
+		{"if-match wins over unmodified", Conditions{IfMatch: `"abc"`, IfUnmodifiedSince: &before}, "", ""},
+		{"none-match miss wins over modified", Conditions{IfNoneMatch: `"x"`, IfModifiedSince: &after}, "", ""},
+	}
+	for _, tc := range tests {
+		for _, mode := range []struct {
+			get  bool
+			want string
+		}{{true, tc.get}, {false, tc.copy}} {
+			err := tc.c.check(info, mode.get)
+			got := ""
+			var te *Error
+			if errors.As(err, &te) {
+				got = te.Code
+			}
+			if got != mode.want {
+				t.Errorf("%s (get=%v): got %q want %q", tc.name, mode.get, got, mode.want)
+			}
+		}
+	}
+}
+
+func TestSliceManifest(t *testing.T) {
+	m := []meta.Extent{{ChunkID: 1, ChunkOffset: 0, Length: 10}, {ChunkID: 2, ChunkOffset: 5, Length: 10}, {ChunkID: 3, Length: 4}}
+	tests := []struct {
+		name   string
+		off, n int64
+		want   []meta.Extent
+	}{
+		{"whole", 0, 24, []meta.Extent{{PartNumber: 7, ChunkID: 1, Length: 10}, {PartNumber: 7, ChunkID: 2, ChunkOffset: 5, Length: 10}, {PartNumber: 7, ChunkID: 3, Length: 4}}},
+		{"inside one", 2, 3, []meta.Extent{{PartNumber: 7, ChunkID: 1, ChunkOffset: 2, Length: 3}}},
+		{"across", 8, 5, []meta.Extent{{PartNumber: 7, ChunkID: 1, ChunkOffset: 8, Length: 2}, {PartNumber: 7, ChunkID: 2, ChunkOffset: 5, Length: 3}}},
+		{"last byte", 23, 1, []meta.Extent{{PartNumber: 7, ChunkID: 3, ChunkOffset: 3, Length: 1}}},
+	}
+	for _, tc := range tests {
+		got := sliceManifest(m, tc.off, tc.n, 7)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: got %+v", tc.name, got)
+			continue
+		}
+		for i := range got {
+			g, w := got[i], tc.want[i]
+			if g.PartNumber != w.PartNumber || g.ChunkID != w.ChunkID || g.ChunkOffset != w.ChunkOffset || g.Length != w.Length {
+				t.Errorf("%s[%d]: got %+v want %+v", tc.name, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
