@@ -116,7 +116,7 @@ func TestInstantUploadOnTheWire(t *testing.T) {
 			relay.reset()
 			tc.upload()
 			sent := relay.reset()
-			t.Logf("%s: %d bytes sent on the wire for a %d-byte file", tc.name, sent, size)
+			report(t, "%s: %d bytes sent on the wire for a %d-byte file", tc.name, sent, size)
 			if tc.instant && sent >= limit {
 				t.Errorf("instant upload sent %d bytes, want < %d", sent, limit)
 			}
