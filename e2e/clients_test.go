@@ -180,7 +180,7 @@ func TestBoto3(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			down := filepath.Join(t.TempDir(), "down.bin")
-			out := runScript(t, "python3", s, "boto3_transfer.py", tc.extra, fmt.Sprintf("boto3-%d", i), up, down)
+			out := runScript(t, "python3", s, s.cred, "boto3_transfer.py", tc.extra, fmt.Sprintf("boto3-%d", i), up, down)
 			var res struct {
 				MultipartETag string   `json:"multipart_etag"`
 				MultipartSize int64    `json:"multipart_size"`
@@ -211,7 +211,7 @@ func TestJSSDK(t *testing.T) {
 	dir := t.TempDir()
 	small, smallSum := writeRandomFile(t, dir, "small.bin", 760, 300*KiB+1)
 	big, bigSum := writeRandomFile(t, dir, "big.bin", 761, 23*MiB)
-	out := runScript(t, "node", s, "js_transfer.cjs", nil, "js-bucket", small, big)
+	out := runScript(t, "node", s, s.cred, "js_transfer.cjs", nil, "js-bucket", small, big)
 	var res struct {
 		SHA256        map[string]string `json:"sha256"`
 		BufferCRC32   string            `json:"buffer_crc32"`
@@ -402,10 +402,10 @@ func TestAWSCLIMultipart(t *testing.T) {
 }
 
 // runScript runs a testdata script (python3 or node) with the server's
-// endpoint and credentials in its environment; extra overrides variables.
-func runScript(t *testing.T, interp string, s *server, script string, extra []string, args ...string) string {
+// endpoint and c's keys in its environment; extra overrides variables.
+func runScript(t *testing.T, interp string, s *server, c credential, script string, extra []string, args ...string) string {
 	t.Helper()
-	env := scriptEnv(s, s.cred, extra...)
+	env := scriptEnv(s, c, extra...)
 	switch interp {
 	case "node":
 		// The scripts are CommonJS so that NODE_PATH finds the pinned SDK.

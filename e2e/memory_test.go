@@ -69,7 +69,7 @@ func TestMemory5GiB(t *testing.T) {
 		t.Fatal(err)
 	}
 	mbps := func(d time.Duration) float64 { return float64(size) / MiB / d.Seconds() }
-	t.Logf("object %d bytes: PUT %v (%.0f MiB/s, sampled RSS peak %.1f MiB), GET %v (%.0f MiB/s); server RSS peak sampled %.1f MiB, VmHWM %.1f MiB (limit %d MiB)",
+	report(t, "object %d bytes: PUT %v (%.0f MiB/s, sampled RSS peak %.1f MiB), GET %v (%.0f MiB/s); server RSS peak sampled %.1f MiB, VmHWM %.1f MiB (limit %d MiB)",
 		size, putTime.Round(time.Millisecond), mbps(putTime), float64(putPeak)/MiB,
 		getTime.Round(time.Millisecond), mbps(getTime), float64(rssPeak)/MiB, float64(hwm)/MiB, memLimit/MiB)
 	if hwm >= memLimit {

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,17 +20,23 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// s3Client is aws-sdk-go-v2 with its default settings: the aws.Config is
-// built by hand only because config.LoadDefaultConfig would read the
-// machine's profile and environment. Checksums (CRC32 when supported),
-// retries, Expect: 100-continue above 2 MiB — all as shipped.
+// s3Client is aws-sdk-go-v2 with its default settings. The config comes
+// from config.LoadDefaultConfig, because that is where the SDK's defaults
+// live: a hand-built aws.Config leaves RequestChecksumCalculation and
+// ResponseChecksumValidation unset, and the S3 client then sends no
+// checksum at all, unlike every real user's client. Only what would reach
+// outside the test is pinned: region, static credentials, no shared
+// config files, no IMDS. (TestMain unsets AWS_CA_BUNDLE, which
+// LoadDefaultConfig refuses to combine with a custom HTTP client.)
 func s3Client(s *server, c credential, optFns ...func(*s3.Options)) *s3.Client {
 	return s3ClientAt(s.endpoint, nil, c, optFns...)
 }
@@ -45,16 +52,24 @@ func s3ClientTLS(t testing.TB, s *server, c credential, optFns ...func(*s3.Optio
 }
 
 func s3ClientAt(endpoint string, ca *x509.Certificate, c credential, optFns ...func(*s3.Options)) *s3.Client {
-	cfg := aws.Config{
-		Region:      region,
-		Credentials: awscreds.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		config.WithCredentialsProvider(awscreds.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, "")),
+		config.WithSharedConfigFiles([]string{}),
+		config.WithSharedCredentialsFiles([]string{}),
+		config.WithEC2IMDSClientEnableState(imds.ClientDisabled),
 	}
 	if ca != nil {
 		pool := x509.NewCertPool()
 		pool.AddCert(ca)
-		cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		})
+		})))
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		// Nothing here reads the environment or files that could be wrong.
+		panic(fmt.Sprintf("aws-sdk-go-v2 LoadDefaultConfig: %v", err))
 	}
 	return s3.NewFromConfig(cfg, append([]func(*s3.Options){func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(endpoint)

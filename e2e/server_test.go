@@ -47,7 +47,10 @@ type serverOptions struct {
 	creds      []credential
 	meta       string // --meta DSN, e.g. postgres://...
 	dedupScope string // --dedup-scope
-	args       []string
+	redis      string // --redis URL
+	// dataDir reuses a data directory (a restart); empty means a fresh one.
+	dataDir string
+	args    []string
 }
 
 // server is one running s3proxy (or reference server) process.
@@ -75,7 +78,10 @@ func startServer(t testing.TB, opts serverOptions) *server {
 	if len(opts.creds) == 0 {
 		opts.creds = []credential{defaultCredential()}
 	}
-	s := &server{t: t, opts: opts, dataDir: t.TempDir(), cred: opts.creds[0]}
+	s := &server{t: t, opts: opts, dataDir: opts.dataDir, cred: opts.creds[0]}
+	if s.dataDir == "" {
+		s.dataDir = t.TempDir()
+	}
 	logDir := t.TempDir()
 	s.logPath = filepath.Join(logDir, "server.log")
 
@@ -141,6 +147,9 @@ func (s *server) settingsArgs(configDir string) []string {
 	}
 	if s.opts.dedupScope != "" {
 		args = append(args, "--dedup-scope", s.opts.dedupScope)
+	}
+	if s.opts.redis != "" {
+		args = append(args, "--redis", s.opts.redis)
 	}
 	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin) {
 		s.config = filepath.Join(configDir, "s3proxy.yaml")

@@ -11,6 +11,7 @@
 # With CI=true anything missing or failing is an error (exit 1); otherwise
 # the script warns and the e2e tests that need the tool skip.
 set -euo pipefail
+trap 'echo "install-tools: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.tools/bin"
@@ -83,7 +84,7 @@ fi
 # only when it differs from the pin.
 go_install() { # name module package version
 	local name=$1 module=$2 pkg=$3 version=$4 have
-	have="$(go version -m "$bin/$name" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m {print $3}')"
+	have="$(go version -m "$bin/$name" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m {print $3}' || true)"
 	if [[ "$have" == "$version" ]]; then
 		log "$name $version: installed"
 		return

@@ -1,7 +1,9 @@
-"""Uploads one file with boto3's defaults (upload_file: multipart above 8 MiB,
-Expect: 100-continue, signed payload hashes over http, CRC32 checksums).
+"""boto3 upload_file with boto3's defaults (run by instant_test.go).
 
 usage: boto3_upload.py BUCKET KEY FILE
+
+Default TransferConfig: multipart above 8 MiB in 8 MiB parts, each part a
+file-like body, so botocore sends its signed SHA-256 and Expect: 100-continue.
 """
 import os
 import sys
