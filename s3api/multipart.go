@@ -178,7 +178,8 @@ func (s *Server) uploadPart(rq *request) error {
 	h.Set("ETag", `"`+out.ETag+`"`)
 	setChecksumHeaders(h, out.Checksums, "")
 	if out.Instant {
-		h.Set("Connection", "close")
+		s.answerEarly(rq)
+		return nil
 	}
 	rq.w.WriteHeader(http.StatusOK)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"s3proxy/meta"
 	"s3proxy/s3api/s3err"
@@ -138,12 +139,45 @@ func (s *Server) putObject(rq *request) error {
 	h.Set("ETag", `"`+out.ETag+`"`)
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
 	if out.Instant {
-		// The body was never read: the connection cannot carry another request.
-		h.Set("Connection", "close")
+		s.answerEarly(rq)
+		return nil
 	}
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+// answerEarly sends a 200 for a request whose body was not read (instant upload).
+// Clients that honour Expect: 100-continue (botocore, the aws cli) have sent nothing and
+// get the answer at once. Some send the body anyway (aws-sdk-go-v2 does not wait for
+// 100 Continue): closing on them mid-body makes them see a broken pipe and retry, so
+// the body is discarded until the client falls silent. Writing the final status first
+// guarantees Go never sends a 100 Continue for these reads.
+func (s *Server) answerEarly(rq *request) {
+	// A known empty body: flushing without it would switch to chunked encoding and keep
+	// the client reading a body until we are done draining.
+	rq.w.Header().Set("Content-Length", "0")
+	rq.w.Header().Set("Connection", "close")
+	rq.w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(rq.w)
+	_ = rc.Flush()
+	buf := make([]byte, 64<<10)
+	deadline := time.Now().Add(drainMax)
+	for time.Now().Before(deadline) {
+		if err := rc.SetReadDeadline(time.Now().Add(drainIdle)); err != nil {
+			return
+		}
+		if _, err := rq.r.Body.Read(buf); err != nil {
+			break
+		}
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+}
+
+// Draining an unneeded body stops after drainIdle without data, and after drainMax at most.
+const (
+	drainIdle = 100 * time.Millisecond
+	drainMax  = 10 * time.Minute
+)
 
 // responseOverrides are the GetObject query parameters that override response headers.
 var responseOverrides = map[string]string{

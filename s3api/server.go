@@ -294,6 +294,9 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
+// Unwrap lets http.ResponseController reach the connection (read deadlines).
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *responseWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
