@@ -170,7 +170,7 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 
 func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope string) (*UploadPartOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
-	if !ok || !in.Body.Unread || in.Body.Size <= 0 {
+	if !ok || in.Body.Size <= 0 {
 		return nil, false, nil
 	}
 	c, err := s.dedup.Lookup(ctx, sum, scope)
@@ -193,16 +193,19 @@ func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.U
 	}
 	p := meta.Part{Number: in.PartNumber, Size: c.Size, ETag: hex.EncodeToString(c.MD5[:]), Checksums: checksums, LastModified: s.now().UTC(),
 		Extents: []meta.Extent{{PartNumber: in.PartNumber, ChunkID: c.ID, Length: c.Size}}}
+	if err := s.verifyUnstored(&in.Body); err != nil {
+		return nil, false, err
+	}
 	if err := s.meta.PutPart(ctx, u.ID, p); err != nil {
 		if errors.Is(err, meta.ErrConflict) {
-			return nil, false, nil
+			return nil, false, s.lostRace(in.Body)
 		}
 		return nil, false, metaErr(err, CodeNoSuchUpload)
 	}
-	if s.cfg.OnInstant != nil {
+	if s.cfg.OnInstant != nil && in.Body.Unread {
 		s.cfg.OnInstant(c.Size)
 	}
-	return &UploadPartOutput{ETag: p.ETag, Checksums: checksums, LastModified: p.LastModified, Instant: true}, true, nil
+	return &UploadPartOutput{ETag: p.ETag, Checksums: checksums, LastModified: p.LastModified, Instant: in.Body.Unread}, true, nil
 }
 
 // UploadPartCopyInput copies a range of an existing object into a part.

@@ -236,7 +236,7 @@ func manifestOf(c meta.Chunk, size int64) []meta.Extent {
 // otherwise the body is read as usual.
 func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string) (*PutObjectOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
-	if !ok || !in.Body.Unread || in.Body.Size < 0 {
+	if !ok || in.Body.Size < 0 {
 		return nil, false, nil
 	}
 	src, err := s.meta.FindObjectBySHA256(ctx, sum, scope)
@@ -282,16 +282,47 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		obj.Manifest[i].PartNumber = 0 // a single-part object now
 	}
 	obj.ModTime = s.now().UTC()
+	if err := s.verifyUnstored(&in.Body); err != nil {
+		return nil, false, err
+	}
 	if _, err := s.meta.PutObject(ctx, obj, in.Cond); err != nil {
 		if errors.Is(err, meta.ErrConflict) {
-			return nil, false, nil // the content was collected meanwhile: take the body
+			return nil, false, s.lostRace(in.Body)
 		}
 		return nil, false, s.writeErr(err)
 	}
-	if s.cfg.OnInstant != nil {
+	if s.cfg.OnInstant != nil && in.Body.Unread {
 		s.cfg.OnInstant(src.Size)
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: true}, true, nil
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread}, true, nil
+}
+
+// verifyUnstored handles the body of an upload whose content is already stored: when
+// the client is waiting for 100 Continue nothing is read; otherwise the body arrives
+// anyway and is read and verified against every declared digest, but never written.
+func (s *Service) verifyUnstored(b *Body) error {
+	if b.Unread {
+		return nil
+	}
+	dr, err := digest.NewReader(b.Reader, b.expect())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, dr); err != nil {
+		return s.ingestErr(err)
+	}
+	return nil
+}
+
+// lostRace reports an upload whose stored content was collected between the lookup and
+// the commit. With the body still unread the caller reads it as usual; a body already
+// consumed for verification cannot be stored any more, so the client must retry (rare:
+// the content had no references for the whole grace period).
+func (s *Service) lostRace(b Body) error {
+	if b.Unread {
+		return nil
+	}
+	return &Error{Code: CodeServiceUnavailable, Message: "The content was being reclaimed during the upload. Please retry."}
 }
 
 func stripChunks(m []meta.Extent) []meta.Extent {

@@ -885,3 +885,47 @@ func TestVirtualHostStyle(t *testing.T) {
 		t.Fatalf("virtual-host list: %v %v", l, err)
 	}
 }
+
+// TestKnownContentWithoutExpectIsVerifiedNotWritten: a client that declares the SHA-256
+// of stored content but sends the body anyway (no Expect: 100-continue) has its body
+// read and verified, and nothing is written; a body that does not match the declared
+// hash is rejected.
+func TestKnownContentWithoutExpectIsVerifiedNotWritten(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("known")}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("known content "), 10000)
+	mustPut(t, c, "known", "first", data)
+	var puts int
+	countPuts := func() int {
+		n := 0
+		for _, s := range st.app.stores {
+			_ = s.List(ctx, "", func(backends.Info) error { n++; return nil })
+		}
+		return n
+	}
+	puts = countPuts()
+	sum := sha256.Sum256(data)
+	status, body, _ := st.raw(t, "PUT", "/known/second", data, map[string]string{"x-amz-content-sha256": hex.EncodeToString(sum[:])})
+	if status != 200 {
+		t.Fatalf("second put: %d %s", status, body)
+	}
+	if n := countPuts(); n != puts {
+		t.Errorf("known content was written again: %d blobs, had %d", n, puts)
+	}
+	if got := mustGet(t, c, "known", "second", ""); !bytes.Equal(got, data) {
+		t.Error("second object reads back wrong")
+	}
+	// Same length, different bytes, declared as the stored content: rejected.
+	forged := bytes.Repeat([]byte("KNOWN CONTENT "), 10000)
+	status, body, _ = st.raw(t, "PUT", "/known/forged", forged, map[string]string{"x-amz-content-sha256": hex.EncodeToString(sum[:])})
+	if status != 400 || !strings.Contains(body, "XAmzContentSHA256Mismatch") {
+		t.Errorf("forged body: %d %s", status, body)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("known"), Key: aws.String("forged")}); err == nil {
+		t.Error("forged object exists")
+	}
+}
