@@ -32,10 +32,14 @@ vet:
 # result lines so that those stay the last lines of the output.
 E2E_REPORT := $(CURDIR)/bin/e2e-report.txt
 TEST_LOG := $(CURDIR)/bin/test.log
+# The aws cli and aws-sdk-go-v2 flows, re-run with the s3 backend (issue: any backend).
+E2E_S3_BACKEND_TESTS := ^(TestAWSCLI|TestSDK)
 
 test: tools vet
 	@mkdir -p bin && rm -f $(E2E_REPORT)
 	@set -o pipefail; S3PROXY_E2E_REPORT=$(E2E_REPORT) $(GO) test ./... -count=1 -timeout 30m 2>&1 | tee $(TEST_LOG); status=$$?; \
+	echo; echo "e2e again with chunks in a real S3 server (versitygw) through the s3 backend:"; \
+	S3PROXY_E2E_BACKEND=s3 $(GO) test ./e2e/ -run '$(E2E_S3_BACKEND_TESTS)' -count=1 -timeout 20m 2>&1 | tee -a $(TEST_LOG) || status=1; \
 	if [ -s $(E2E_REPORT) ]; then \
 		echo; echo "e2e figures:"; sed 's/^/    /' $(E2E_REPORT); \
 		echo; echo "go test results (repeated from above):"; grep -E '^(ok|FAIL|\?)([[:space:]]|$$)' $(TEST_LOG) || true; \

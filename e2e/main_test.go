@@ -42,6 +42,9 @@ type suite struct {
 	target   string // "s3proxy" or "versitygw"
 	ci       bool   // CI=true: missing prerequisites fail instead of skipping
 	tools    *toolbox
+	// chunks, when set (S3PROXY_E2E_BACKEND=s3), is the S3 server every s3proxy keeps
+	// its chunks in instead of local disk.
+	chunks *chunkBackend
 }
 
 var h *suite
@@ -90,6 +93,18 @@ func runMain(m *testing.M) int {
 		}
 	default:
 		fmt.Fprintf(os.Stderr, "e2e: unknown S3PROXY_E2E_TARGET %q (want s3proxy or versitygw)\n", s.target)
+		return 1
+	}
+	switch backend := os.Getenv("S3PROXY_E2E_BACKEND"); backend {
+	case "", "local":
+	case "s3":
+		if s.chunks, err = startChunkBackend(s); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		defer s.chunks.stop()
+	default:
+		fmt.Fprintf(os.Stderr, "e2e: unknown S3PROXY_E2E_BACKEND %q (want local or s3)\n", backend)
 		return 1
 	}
 	h = s

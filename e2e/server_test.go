@@ -151,9 +151,17 @@ func (s *server) settingsArgs(configDir string) []string {
 	if s.opts.redis != "" {
 		args = append(args, "--redis", s.opts.redis)
 	}
-	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin) {
+	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin || h.chunks != nil) {
 		s.config = filepath.Join(configDir, "s3proxy.yaml")
-		if err := os.WriteFile(s.config, credentialsYAML(s.opts.creds), 0o600); err != nil {
+		yaml := credentialsYAML(s.opts.creds)
+		if h.chunks != nil && h.target == "s3proxy" {
+			bucket, err := h.chunks.newBucket()
+			if err != nil {
+				s.t.Fatalf("chunk backend bucket: %v", err)
+			}
+			yaml = append(yaml, h.chunks.backendYAML(bucket)...)
+		}
+		if err := os.WriteFile(s.config, yaml, 0o600); err != nil {
 			s.t.Fatal(err)
 		}
 	}
