@@ -72,6 +72,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"s3proxy/backends"
 )
@@ -121,6 +122,8 @@ type Store struct {
 	// pools hold part buffers in a few size classes, so that a small chunk of known
 	// size does not pin a whole PartSize buffer while it is in flight.
 	pools []*bufPool
+	// budget bounds the part-buffer bytes held by all Puts at once.
+	budget *semaphore.Weighted
 }
 
 var _ backends.BlobStore = (*Store)(nil)
@@ -215,7 +218,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	s := &Store{cfg: cfg, prefix: prefix, client: client, transport: tr}
+	s := &Store{cfg: cfg, prefix: prefix, client: client, transport: tr, budget: semaphore.NewWeighted(bufferBudget)}
 	for _, size := range []int64{64 << 10, 1 << 20, cfg.PartSize} {
 		p := &bufPool{size: size}
 		p.pool.New = func() any { b := make([]byte, size); return &b }
@@ -372,15 +375,24 @@ type bufPool struct {
 }
 
 // getBuf returns a buffer of exactly n bytes and the function that gives it back.
-func (s *Store) getBuf(n int64) ([]byte, func()) {
+// It waits while the store's buffer budget is spent, so the memory all concurrent Puts
+// hold is bounded whatever their number; parts in flight release theirs as they finish.
+func (s *Store) getBuf(ctx context.Context, n int64) ([]byte, func(), error) {
+	w := min(n, bufferBudget)
+	if err := s.budget.Acquire(ctx, w); err != nil {
+		return nil, nil, fmt.Errorf("%w: waiting for a part buffer: %w", backends.ErrCanceled, err)
+	}
 	for _, p := range s.pools {
 		if n <= p.size {
 			bp := p.pool.Get().(*[]byte)
-			return (*bp)[:n], func() { p.pool.Put(bp) }
+			return (*bp)[:n], func() { p.pool.Put(bp); s.budget.Release(w) }, nil
 		}
 	}
-	return make([]byte, n), func() {} // a part size grown for a huge chunk
+	return make([]byte, n), func() { s.budget.Release(w) }, nil // a part size grown for a huge chunk
 }
+
+// bufferBudget bounds the part-buffer bytes one store holds across all its Puts.
+const bufferBudget = 64 << 20
 
 // partSize grows the part size for known sizes that would exceed S3's part count.
 func (s *Store) partSize(size int64) int64 {
@@ -409,7 +421,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if size >= 0 && size < ps {
 		first = size // nextPart still probes for EOF, so a longer body is caught
 	}
-	buf, release := s.getBuf(first)
+	buf, release, err := s.getBuf(ctx, first)
+	if err != nil {
+		return fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
+	}
 	data, last, err := nextPart(br, buf)
 	if err != nil {
 		release()
@@ -513,7 +528,10 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 			break // a part failed (or ctx ended): stop reading, Wait reports why
 		}
 		var buf []byte
-		buf, release = s.getBuf(ps)
+		if buf, release, readErr = s.getBuf(gctx, ps); readErr != nil {
+			readErr = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, readErr)
+			break
+		}
 		data, last, readErr = nextPart(br, buf)
 		if readErr != nil {
 			release()

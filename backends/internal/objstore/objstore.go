@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"s3proxy/backends"
 )
@@ -180,12 +181,13 @@ type Uploader struct {
 	concurrency int
 	maxParts    int
 	pools       []*bufPool
+	budget      *semaphore.Weighted
 }
 
 // NewUploader returns an Uploader. maxParts is the store's limit on parts per upload:
 // a known size that would exceed it grows the part size.
 func NewUploader(partSize int64, concurrency, maxParts int) *Uploader {
-	u := &Uploader{partSize: partSize, concurrency: concurrency, maxParts: maxParts}
+	u := &Uploader{partSize: partSize, concurrency: concurrency, maxParts: maxParts, budget: semaphore.NewWeighted(BufferBudget)}
 	// A few size classes, so that a small chunk of known size does not pin a whole
 	// part buffer while it is in flight.
 	for _, size := range []int64{64 << 10, 1 << 20, partSize} {
@@ -200,15 +202,25 @@ func NewUploader(partSize int64, concurrency, maxParts int) *Uploader {
 func (u *Uploader) PartSize() int64 { return u.partSize }
 
 // getBuf returns a buffer of exactly n bytes and the function that gives it back.
-func (u *Uploader) getBuf(n int64) ([]byte, func()) {
+// It waits while the uploader's buffer budget is spent, so the memory all concurrent
+// Puts hold is bounded whatever their number; parts in flight release theirs as they
+// finish.
+func (u *Uploader) getBuf(ctx context.Context, n int64) ([]byte, func(), error) {
+	w := min(n, BufferBudget)
+	if err := u.budget.Acquire(ctx, w); err != nil {
+		return nil, nil, fmt.Errorf("%w: waiting for a part buffer: %w", backends.ErrCanceled, err)
+	}
 	for _, p := range u.pools {
 		if n <= p.size {
 			bp := p.pool.Get().(*[]byte)
-			return (*bp)[:n], func() { p.pool.Put(bp) }
+			return (*bp)[:n], func() { p.pool.Put(bp); u.budget.Release(w) }, nil
 		}
 	}
-	return make([]byte, n), func() {} // a part size grown for a huge chunk
+	return make([]byte, n), func() { u.budget.Release(w) }, nil // a part size grown for a huge chunk
 }
+
+// BufferBudget bounds the part-buffer bytes one Uploader holds across all its Puts.
+const BufferBudget = 64 << 20
 
 func (u *Uploader) sizeFor(size int64) int64 {
 	ps := u.partSize
@@ -237,7 +249,10 @@ func (u *Uploader) Put(ctx context.Context, t Target, label, key string, r io.Re
 	if size >= 0 && size < ps {
 		first = size // nextPart still probes for EOF, so a longer body is caught
 	}
-	buf, release := u.getBuf(first)
+	buf, release, err := u.getBuf(ctx, first)
+	if err != nil {
+		return fmt.Errorf("%s: put %s: %w", label, key, err)
+	}
 	data, last, err := nextPart(br, buf)
 	if err != nil {
 		release()
@@ -319,7 +334,10 @@ func (u *Uploader) multipart(ctx context.Context, t Target, label, key string, b
 			break // a part failed (or ctx ended): stop reading, Wait reports why
 		}
 		var buf []byte
-		buf, release = u.getBuf(ps)
+		if buf, release, readErr = u.getBuf(gctx, ps); readErr != nil {
+			readErr = fmt.Errorf("%s: put %s: %w", label, key, readErr)
+			break
+		}
 		data, last, readErr = nextPart(br, buf)
 		if readErr != nil {
 			release()
