@@ -187,6 +187,14 @@ func adminMux(a *app, reg *prometheus.Registry) http.Handler {
 		if err := a.meta.Ping(ctx); err != nil {
 			problems = append(problems, "metadata: "+err.Error())
 		}
+		if a.cache != nil {
+			// Requests still succeed without Redis (the cache falls back to the store),
+			// but a node that cannot reach it serves every read from the database and
+			// cannot invalidate for the others: take it out of rotation.
+			if err := a.cache.PingCache(ctx); err != nil {
+				problems = append(problems, "cache: "+err.Error())
+			}
+		}
 		for name, s := range a.stores {
 			if err := s.Health(ctx); err != nil {
 				problems = append(problems, "backend "+name+": "+err.Error())

@@ -70,15 +70,15 @@ type extentRow struct {
 func (extentRow) TableName() string { return "extents" }
 
 type chunkRow struct {
-	ID        int64  `gorm:"column:id;primaryKey;autoIncrement"`
-	UID       string `gorm:"column:uid;not null;uniqueIndex:ux_chunks_uid"`
-	SHA256    []byte `gorm:"column:sha256;not null;uniqueIndex:ux_chunks_sha256"`
-	MD5       []byte `gorm:"column:md5"`
-	Size      int64  `gorm:"column:size;not null"`
-	Backend   string `gorm:"column:backend;not null"`
-	Node      string `gorm:"column:node;not null"`
-	Refs      int64  `gorm:"column:refs;not null"`
-	Corrupt   bool   `gorm:"column:corrupt;not null"`
+	ID      int64  `gorm:"column:id;primaryKey;autoIncrement"`
+	UID     string `gorm:"column:uid;not null;uniqueIndex:ux_chunks_uid"`
+	SHA256  []byte `gorm:"column:sha256;not null;uniqueIndex:ux_chunks_sha256"`
+	MD5     []byte `gorm:"column:md5"`
+	Size    int64  `gorm:"column:size;not null"`
+	Backend string `gorm:"column:backend;not null"`
+	Node    string `gorm:"column:node;not null"`
+	Refs    int64  `gorm:"column:refs;not null"`
+	Corrupt bool   `gorm:"column:corrupt;not null"`
 	// Checksums is a JSON object of additional checksums known for the content.
 	Checksums string `gorm:"column:checksums;not null;default:''"`
 	CreatedNS int64  `gorm:"column:created_ns;not null"`
