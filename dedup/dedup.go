@@ -356,6 +356,24 @@ func (e *Engine) GC(ctx context.Context, grace time.Duration, progress func(GCRe
 	return res, nil
 }
 
+// SweepNodeLocal removes blobs that no index entry names, older than grace, from this
+// node's node-local backends (local disks) only. In a cluster one node at a time runs GC
+// (the shared index and shared stores) while every node sweeps its own disk with this:
+// the blob of a chunk held by another node is only reachable from that node.
+func (e *Engine) SweepNodeLocal(ctx context.Context, grace time.Duration) (GCResult, error) {
+	var res GCResult
+	cutoff := time.Now().Add(-grace)
+	for name, s := range e.stores {
+		if !e.nodeLocal[name] {
+			continue
+		}
+		if err := e.sweepOrphans(ctx, name, s, cutoff, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
 func (e *Engine) sweepOrphans(ctx context.Context, name string, s backends.BlobStore, cutoff time.Time, res *GCResult) error {
 	var orphans []backends.Info
 	err := s.List(ctx, "", func(info backends.Info) error {
