@@ -48,6 +48,11 @@ type serverOptions struct {
 	meta       string // --meta DSN, e.g. postgres://...
 	dedupScope string // --dedup-scope
 	args       []string
+	// For cluster tests (restarting a node as itself, backends in YAML):
+	dataDir string   // reuse this data directory instead of a fresh one
+	listen  string   // listen on this host:port instead of a free port
+	yaml    string   // appended to the YAML config file (which is then always written)
+	env     []string // extra environment variables for the server
 }
 
 // server is one running s3proxy (or reference server) process.
@@ -75,12 +80,18 @@ func startServer(t testing.TB, opts serverOptions) *server {
 	if len(opts.creds) == 0 {
 		opts.creds = []credential{defaultCredential()}
 	}
-	s := &server{t: t, opts: opts, dataDir: t.TempDir(), cred: opts.creds[0]}
+	s := &server{t: t, opts: opts, dataDir: opts.dataDir, cred: opts.creds[0]}
+	if s.dataDir == "" {
+		s.dataDir = t.TempDir()
+	}
 	logDir := t.TempDir()
 	s.logPath = filepath.Join(logDir, "server.log")
 
 	s3Port, adminPort := freePort(t), freePort(t)
 	s.host = "127.0.0.1:" + strconv.Itoa(s3Port)
+	if opts.listen != "" {
+		s.host = opts.listen
+	}
 	s.endpoint = "http://" + s.host
 	s.admin = "http://127.0.0.1:" + strconv.Itoa(adminPort)
 
@@ -93,6 +104,7 @@ func startServer(t testing.TB, opts serverOptions) *server {
 			env = append(env, "S3PROXY_ACCESS_KEY="+s.cred.AccessKey, "S3PROXY_SECRET_KEY="+s.cred.SecretKey)
 		}
 		args = append(args, opts.args...)
+		env = append(env, opts.env...)
 	case "versitygw":
 		if len(opts.creds) > 1 {
 			t.Skip("versitygw reference runs support one credential only")
@@ -142,9 +154,9 @@ func (s *server) settingsArgs(configDir string) []string {
 	if s.opts.dedupScope != "" {
 		args = append(args, "--dedup-scope", s.opts.dedupScope)
 	}
-	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin) {
+	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin || s.opts.yaml != "") {
 		s.config = filepath.Join(configDir, "s3proxy.yaml")
-		if err := os.WriteFile(s.config, credentialsYAML(s.opts.creds), 0o600); err != nil {
+		if err := os.WriteFile(s.config, append(credentialsYAML(s.opts.creds), s.opts.yaml...), 0o600); err != nil {
 			s.t.Fatal(err)
 		}
 	}
