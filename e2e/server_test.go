@@ -297,6 +297,17 @@ func (s *server) gc() {
 
 func (s *server) admincmd(sub string, args ...string) []byte {
 	s.t.Helper()
+	out, err := s.admincmdErr(sub, args...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// admincmdErr runs an admin subcommand and returns its stdout, and an error (with both
+// outputs) when it exits non-zero: for subcommands whose failure is the point (verify).
+func (s *server) admincmdErr(sub string, args ...string) ([]byte, error) {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	all := append(append([]string{sub}, args...), s.settingsArgs(filepath.Dir(s.logPath))...)
@@ -308,9 +319,9 @@ func (s *server) admincmd(sub string, args ...string) []byte {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		s.t.Fatalf("s3proxy %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(all, " "), err, stdout.String(), stderr.String())
+		return stdout.Bytes(), fmt.Errorf("s3proxy %s: %w\nstdout:\n%s\nstderr:\n%s", strings.Join(all, " "), err, stdout.String(), stderr.String())
 	}
-	return stdout.Bytes()
+	return stdout.Bytes(), nil
 }
 
 // procMemory reads VmRSS (resident now) and VmHWM (peak resident since

@@ -243,6 +243,12 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	if err != nil || src.Size != in.Body.Size || len(src.Parts) > 0 {
 		return nil, false, nil
 	}
+	for _, e := range src.Manifest {
+		if e.Chunk.Corrupt {
+			// Damaged content (marked by verify): take the body, which restores it.
+			return nil, false, nil
+		}
+	}
 	if len(in.Body.ContentMD5) > 0 && hex.EncodeToString(in.Body.ContentMD5) != src.ETag {
 		return nil, false, nil
 	}

@@ -1,6 +1,6 @@
 // Command s3proxy is an S3-compatible gateway that stores every object
 // content-addressed and deduplicated. Subcommands: serve (default), stats, gc,
-// version. Run `s3proxy help` for usage.
+// verify, version. Run `s3proxy help` for usage.
 package main
 
 import (
@@ -32,6 +32,10 @@ commands:
   stats     print stored and logical bytes, dedup ratio, counts (--json)
   gc        collect unreferenced chunks now (--dry-run is not needed: it only
             removes chunks unreferenced for longer than --gc-grace)
+  verify    re-read chunks and check their SHA-256; report missing and corrupt
+            chunks with the objects using them (--bucket, --sample N); --repair
+            restores them from a copy in another backend or marks them corrupt.
+            Exits non-zero when a problem remains.
   version   print the version
 
 Every setting is a flag, an S3PROXY_* environment variable and a YAML key;
@@ -51,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = stats(ctx, args, getenv, stdout, stderr)
 	case "gc":
 		err = gc(ctx, args, getenv, stdout, stderr)
+	case "verify":
+		err = verify(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "s3proxy", version)
 	case "help", "-h", "--help":
