@@ -76,10 +76,20 @@ type Cluster struct {
 	cfg    Config
 	client *http.Client
 
-	mu      sync.Mutex
-	nodes   map[string]meta.Node
-	fetched time.Time // when nodes was read from the store
+	mu        sync.Mutex
+	nodes     map[string]meta.Node
+	fetched   time.Time // when nodes was read from the store
+	started   uint64    // re-reads of the table begun so far
+	fetchedBy uint64    // which of them produced nodes
+	// refreshing serializes re-reads of the node table, so a burst of reads of a missing
+	// node's chunks costs one query, not one each.
+	refreshing sync.Mutex
 }
+
+// minRefresh bounds how often reads that find their chunk's owner silent re-read the
+// node table. An unknown owner always means the table is out of date (a node registers
+// before it serves, and rows are never removed): that re-read is only coalesced.
+const minRefresh = time.Second
 
 // New returns a Cluster; Run starts its heartbeat.
 func New(cfg Config) (*Cluster, error) {
@@ -188,6 +198,16 @@ func (c *Cluster) Beat(ctx context.Context) error {
 }
 
 func (c *Cluster) refresh(ctx context.Context) (map[string]meta.Node, error) {
+	c.refreshing.Lock()
+	defer c.refreshing.Unlock()
+	return c.refreshLocked(ctx)
+}
+
+func (c *Cluster) refreshLocked(ctx context.Context) (map[string]meta.Node, error) {
+	c.mu.Lock()
+	c.started++
+	seq := c.started
+	c.mu.Unlock()
 	list, err := c.cfg.Meta.ListNodes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: list nodes: %w", err)
@@ -197,9 +217,39 @@ func (c *Cluster) refresh(ctx context.Context) (map[string]meta.Node, error) {
 		m[n.ID] = n
 	}
 	c.mu.Lock()
-	c.nodes, c.fetched = m, c.cfg.Now()
+	c.nodes, c.fetched, c.fetchedBy = m, c.cfg.Now(), seq
 	c.mu.Unlock()
 	return m, nil
+}
+
+// refreshIfOlder re-reads the node table unless it was read within d.
+func (c *Cluster) refreshIfOlder(ctx context.Context, d time.Duration) (map[string]meta.Node, error) {
+	c.refreshing.Lock()
+	defer c.refreshing.Unlock()
+	c.mu.Lock()
+	m, at := c.nodes, c.fetched
+	c.mu.Unlock()
+	if c.cfg.Now().Sub(at) <= d {
+		return m, nil
+	}
+	return c.refreshLocked(ctx)
+}
+
+// refreshSince returns a node table read after this call began: its own re-read, or one
+// that a concurrent caller began after it and finished first.
+func (c *Cluster) refreshSince(ctx context.Context) (map[string]meta.Node, error) {
+	c.mu.Lock()
+	since := c.started
+	c.mu.Unlock()
+	c.refreshing.Lock()
+	defer c.refreshing.Unlock()
+	c.mu.Lock()
+	m, done := c.nodes, c.fetchedBy > since
+	c.mu.Unlock()
+	if done {
+		return m, nil
+	}
+	return c.refreshLocked(ctx)
 }
 
 // NodeStatus is a registered node and whether it counts as up.
@@ -226,15 +276,20 @@ func (c *Cluster) up(n meta.Node) bool {
 }
 
 // owner finds the node holding a chunk. The table is refreshed by the heartbeat; a read
-// that finds the owner unknown or silent re-reads it (at most once per second), since a
-// node that just started or came back is only in the store yet.
+// that finds the owner unknown or silent re-reads it, since a node that just started or
+// came back may so far be only in the store.
 func (c *Cluster) owner(ctx context.Context, id string) (meta.Node, error) {
 	c.mu.Lock()
 	n, known := c.nodes[id]
-	stale := c.cfg.Now().Sub(c.fetched) > time.Second
 	c.mu.Unlock()
-	if (!known || !c.up(n)) && stale {
-		m, err := c.refresh(ctx)
+	if !known || !c.up(n) {
+		var m map[string]meta.Node
+		var err error
+		if known {
+			m, err = c.refreshIfOlder(ctx, minRefresh)
+		} else {
+			m, err = c.refreshSince(ctx)
+		}
 		if err != nil {
 			return meta.Node{}, err
 		}

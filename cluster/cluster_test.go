@@ -220,10 +220,24 @@ func TestOwnerUnavailable(t *testing.T) {
 	if err := ms.Heartbeat(ctx, meta.Node{ID: "silent", Address: other.srv.Listener.Addr().String()}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // past the re-read limit
+	time.Sleep(minRefresh + 100*time.Millisecond) // past the re-read limit
 	_, err := b.c.OpenRemote(ctx, chunkOn("silent", "u"), 0, 4)
 	if !errors.Is(err, dedup.ErrChunkUnavailable) || !strings.Contains(err.Error(), "403") {
 		t.Errorf("after the node came back (with another secret): %v, want a 403 from it", err)
+	}
+}
+
+// TestNewNodeFoundAtOnce: a node that registered after this one last read the node
+// table serves its chunks to it right away.
+func TestNewNodeFoundAtOnce(t *testing.T) {
+	ms := newMeta(t)
+	b := startNode(t, ms, "b", secret, nil)
+	c := startNode(t, ms, "c", secret, nil) // registers after b's table was read
+	c.blobs.data["u"] = []byte("fresh")
+	rc, err := b.c.OpenRemote(context.Background(), chunkOn("c", "u"), 0, -1)
+	got, err := readAll(t, rc, err)
+	if err != nil || string(got) != "fresh" {
+		t.Errorf("read from a node registered just now: %q, %v", got, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/redis/go-redis/v9"
 
 	"s3proxy/meta/gormstore"
@@ -199,6 +201,61 @@ func multipartAcross(t *testing.T, nodes []*s3.Client, bucket, key string, parts
 	return stored{key: key, sum: sha256Hex(all), n: int64(len(all))}
 }
 
+// completeRace sends CompleteMultipartUpload for one upload through every node at the
+// same moment: one succeeds, the others answer NoSuchUpload.
+func completeRace(t *testing.T, nodes []*s3.Client, bucket, key string) stored {
+	t.Helper()
+	ctx := ctxT(t)
+	up, err := nodes[0].CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(31, 1<<20)
+	one := int32(1)
+	part, err := nodes[1].UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: up.UploadId, PartNumber: &one, Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: part.ETag, PartNumber: &one}}}
+	errs := make([]error, len(nodes))
+	start := make(chan struct{})
+	finished := make(chan int)
+	for i, c := range nodes {
+		go func() {
+			<-start
+			_, errs[i] = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: up.UploadId,
+				MultipartUpload: done}, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+			finished <- i
+		}()
+	}
+	close(start)
+	for range nodes {
+		<-finished
+	}
+	wins := 0
+	for i, err := range errs {
+		if err == nil {
+			wins++
+			continue
+		}
+		if code := apiErrorCode(err); code != "NoSuchUpload" {
+			t.Errorf("CompleteMultipartUpload through node %d: %v, want success or NoSuchUpload", i+1, err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d concurrent CompleteMultipartUpload calls succeeded, want exactly 1", wins, len(nodes))
+	}
+	return stored{key: key, sum: sha256Hex(data), n: int64(len(data))}
+}
+
+func apiErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
 // writeUntilKilled writes objects through c until stop is closed and returns those
 // whose PUT succeeded: what the cluster promised to keep.
 func writeUntilKilled(t *testing.T, c *s3.Client, bucket, prefix string, stop <-chan struct{}) (<-chan []stored, *atomic.Int32) {
@@ -280,6 +337,9 @@ func TestClusterSharedBackend(t *testing.T) {
 	for i, c := range []*s3.Client{c1, c2, c3} {
 		checkRead(t, fmt.Sprintf("node %d", i+1), c, bucket, mp)
 	}
+
+	// One upload completed through all three nodes at once: exactly one succeeds.
+	objs = append(objs, completeRace(t, []*s3.Client{c1, c2, c3}, bucket, "raced"))
 
 	// SIGKILL node 1 in the middle of a stream of writes.
 	stop := make(chan struct{})
