@@ -375,7 +375,9 @@ func (e *Engine) repair(ctx context.Context, problems []Problem) error {
 				p.MarkedCorrupt = true // already marked by an earlier run
 				continue
 			}
-			if err := e.meta.MarkChunkCorrupt(ctx, p.Chunk.ID, true); err != nil {
+			if err := e.meta.MarkChunkCorrupt(ctx, p.Chunk.ID, true); errors.Is(err, meta.ErrNotFound) {
+				continue // collected meanwhile: nothing uses it any more
+			} else if err != nil {
 				return fmt.Errorf("verify: mark chunk %d corrupt: %w", p.Chunk.ID, err)
 			}
 			p.MarkedCorrupt = true
