@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"os/exec"
 	"sync/atomic"
 	"testing"
@@ -405,6 +406,14 @@ func TestClusterLocalDisk(t *testing.T) {
 		checkRange(t, fmt.Sprintf("node %d", i+1), c, bucket, "multipart", all, 5<<20-100, 200)
 	}
 
+	// verify run beside node 2 checks every chunk, reading the other nodes' through them.
+	verifyArgs := []string{"--node-id", "n2", "--redis", env.redis}
+	if out, err := n2.admincmdErr("verify", verifyArgs...); err != nil {
+		t.Errorf("verify of the healthy cluster: %v", err)
+	} else if !strings.Contains(string(out), "0 missing, 0 corrupt, 0 already marked corrupt, 0 unavailable") {
+		t.Errorf("verify of the healthy cluster:\n%s", out)
+	}
+
 	stop := make(chan struct{})
 	results, count := writeUntilKilled(t, c1, bucket, "traffic", stop)
 	waitCount(t, count, 5)
@@ -412,6 +421,12 @@ func TestClusterLocalDisk(t *testing.T) {
 	close(stop)
 	acked := <-results
 	t.Logf("%d writes acknowledged by node 1 before SIGKILL", len(acked))
+
+	// verify cannot read node 1's chunks: reported unavailable (not damaged), non-zero exit.
+	if out, err := n2.admincmdErr("verify", verifyArgs...); err == nil || !strings.Contains(string(out), "unavailable chunk") ||
+		strings.Contains(string(out), "marked corrupt:") {
+		t.Errorf("verify with node 1 dead: %v\n%s", err, out)
+	}
 
 	// Chunks on node 1's disk: a clean 503, never 404 or wrong bytes.
 	for _, key := range []string{"on-n1", "multipart", acked[0].key, acked[len(acked)-1].key} {

@@ -234,6 +234,9 @@ type maintenance struct {
 func (m *maintenance) run(ctx context.Context) {
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
+	// On shutdown hand the election over at once rather than after the lock expires
+	// (releasing a lock not held is a no-op).
+	defer m.meta.Unlock(context.WithoutCancel(ctx), lockSchedule, m.node)
 	for {
 		select {
 		case <-ctx.Done():
