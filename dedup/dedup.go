@@ -167,12 +167,39 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 		_ = store.Delete(context.WithoutCancel(ctx), uid)
 		return nil, fmt.Errorf("dedup: index chunk: %w", err)
 	}
+	if !created && got.Corrupt {
+		// verify found the indexed copy damaged and had nothing to restore it from; this
+		// body is that content, verified by its digest: it becomes the chunk's bytes.
+		if healed, err := e.heal(ctx, got, c); err == nil {
+			return &Ingested{Chunk: healed, Sums: sums, Deduplicated: true, scope: in.Scope}, nil
+		} else {
+			e.log.Warn("dedup: could not restore a chunk marked corrupt from a fresh upload", "chunk", got.ID, "err", err)
+		}
+	}
 	ing := &Ingested{Chunk: got, Sums: sums, Deduplicated: !created, scope: in.Scope}
 	if !created {
 		spare := c
 		ing.spare = &spare
 	}
 	return ing, nil
+}
+
+// heal points a chunk marked corrupt at fresh, verified bytes (written as fresh) and
+// clears the mark; the damaged blob is deleted when this node can reach it.
+func (e *Engine) heal(ctx context.Context, damaged, fresh meta.Chunk) (meta.Chunk, error) {
+	if err := e.meta.MoveChunk(ctx, damaged.ID, fresh.Backend, fresh.Node, fresh.UID); err != nil {
+		return meta.Chunk{}, err
+	}
+	if err := e.meta.MarkChunkCorrupt(ctx, damaged.ID, false); err != nil {
+		return meta.Chunk{}, err
+	}
+	if damaged.Node == "" || damaged.Node == e.node || !e.nodeLocal[damaged.Backend] {
+		e.deleteBlob(context.WithoutCancel(ctx), damaged.Backend, damaged.UID)
+	}
+	e.log.Info("dedup: chunk marked corrupt restored from a new upload of its content", "chunk", damaged.ID)
+	healed := damaged
+	healed.Backend, healed.Node, healed.UID, healed.Corrupt = fresh.Backend, fresh.Node, fresh.UID, false
+	return healed, nil
 }
 
 // Settle runs commit (the metadata change referencing ing.Chunk). If the indexed copy
@@ -432,6 +459,24 @@ func (e *Engine) GC(ctx context.Context, grace time.Duration, progress func(GCRe
 	}
 	if progress != nil {
 		progress(res)
+	}
+	return res, nil
+}
+
+// SweepNodeLocal removes blobs that no index entry names, older than grace, from this
+// node's node-local backends (local disks) only. In a cluster one node at a time runs GC
+// (the shared index and shared stores) while every node sweeps its own disk with this:
+// the blob of a chunk held by another node is only reachable from that node.
+func (e *Engine) SweepNodeLocal(ctx context.Context, grace time.Duration) (GCResult, error) {
+	var res GCResult
+	cutoff := time.Now().Add(-grace)
+	for name, s := range e.stores {
+		if !e.nodeLocal[name] {
+			continue
+		}
+		if err := e.sweepOrphans(ctx, name, s, cutoff, &res); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

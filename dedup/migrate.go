@@ -231,7 +231,7 @@ func (m *migration) copyAndSwitch(ctx context.Context, c meta.Chunk) error {
 	}
 	defer src.Close()
 	uid := NewUID()
-	vr := &verifyingReader{r: src, h: sha256.New(), want: c.SHA256}
+	vr := &verifyingReader{r: src, h: sha256.New(), want: c.SHA256, size: c.Size}
 	if err := m.target.Put(ctx, uid, vr, c.Size, backends.PutOptions{SHA256: vr.sum}); err != nil {
 		return fmt.Errorf("copy to %s: %w", m.opts.To, err)
 	}
@@ -306,22 +306,25 @@ func (m *migration) deleteOld(ctx context.Context, c meta.Chunk) {
 	m.e.deleteBlob(dctx, c.Backend, c.UID)
 }
 
-// verifyingReader hashes a chunk on its way to the target and turns the final EOF into
-// an error if the content is not what the index says: the target's Put then fails and
-// nothing is switched.
+// verifyingReader hashes a chunk on its way to another store (migration, repair) and
+// turns the final EOF into an error if the content is not what the index says: the
+// target's Put then fails, nothing becomes visible and nothing is switched.
 type verifyingReader struct {
 	r    io.Reader
 	h    hash.Hash
 	want [32]byte
+	size int64
+	n    int64
 	done bool
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	v.h.Write(p[:n])
+	v.n += int64(n)
 	if err == io.EOF {
-		if got := [32]byte(v.h.Sum(nil)); got != v.want {
-			return n, fmt.Errorf("%w: source has sha256 %s, the index %s", ErrChunkCorrupt, hex.EncodeToString(got[:]), hex.EncodeToString(v.want[:]))
+		if got := [32]byte(v.h.Sum(nil)); got != v.want || v.n != v.size {
+			return n, fmt.Errorf("%w: %d bytes with sha256 %s, the index says %d bytes with %s", ErrChunkCorrupt, v.n, hex.EncodeToString(got[:]), v.size, hex.EncodeToString(v.want[:]))
 		}
 		v.done = true
 	}

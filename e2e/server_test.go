@@ -48,9 +48,12 @@ type serverOptions struct {
 	meta       string // --meta DSN, e.g. postgres://...
 	dedupScope string // --dedup-scope
 	redis      string // --redis URL
-	// dataDir reuses a data directory (a restart); empty means a fresh one.
-	dataDir string
-	args    []string
+	args       []string
+	// For restarts and cluster tests (a node restarting as itself, backends in YAML):
+	dataDir string   // reuse this data directory instead of a fresh one
+	listen  string   // listen on this host:port instead of a free port
+	yaml    string   // appended to the YAML config file (which is then always written)
+	env     []string // extra environment variables for the server
 }
 
 // server is one running s3proxy (or reference server) process.
@@ -87,6 +90,9 @@ func startServer(t testing.TB, opts serverOptions) *server {
 
 	s3Port, adminPort := freePort(t), freePort(t)
 	s.host = "127.0.0.1:" + strconv.Itoa(s3Port)
+	if opts.listen != "" {
+		s.host = opts.listen
+	}
 	s.endpoint = "http://" + s.host
 	s.admin = "http://127.0.0.1:" + strconv.Itoa(adminPort)
 
@@ -99,6 +105,7 @@ func startServer(t testing.TB, opts serverOptions) *server {
 			env = append(env, "S3PROXY_ACCESS_KEY="+s.cred.AccessKey, "S3PROXY_SECRET_KEY="+s.cred.SecretKey)
 		}
 		args = append(args, opts.args...)
+		env = append(env, opts.env...)
 	case "versitygw":
 		if len(opts.creds) > 1 {
 			t.Skip("versitygw reference runs support one credential only")
@@ -151,10 +158,12 @@ func (s *server) settingsArgs(configDir string) []string {
 	if s.opts.redis != "" {
 		args = append(args, "--redis", s.opts.redis)
 	}
-	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin || h.chunks != nil) {
+	if s.config == "" && (len(s.opts.creds) > 1 || s.opts.creds[0].Admin || s.opts.yaml != "" || h.chunks != nil) {
 		s.config = filepath.Join(configDir, "s3proxy.yaml")
-		yaml := credentialsYAML(s.opts.creds)
-		if h.chunks != nil && h.target == "s3proxy" {
+		yaml := append(credentialsYAML(s.opts.creds), s.opts.yaml...)
+		// With S3PROXY_E2E_BACKEND=s3, chunks go to the run's S3 server unless the
+		// test configures its own backends.
+		if h.chunks != nil && h.target == "s3proxy" && !strings.Contains(s.opts.yaml, "backends:") {
 			bucket, err := h.chunks.newBucket()
 			if err != nil {
 				s.t.Fatalf("chunk backend bucket: %v", err)
@@ -302,6 +311,17 @@ func (s *server) gc() {
 
 func (s *server) admincmd(sub string, args ...string) []byte {
 	s.t.Helper()
+	out, err := s.admincmdErr(sub, args...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// admincmdErr runs an admin subcommand and returns its stdout, and an error (with both
+// outputs) when it exits non-zero: for subcommands whose failure is the point (verify).
+func (s *server) admincmdErr(sub string, args ...string) ([]byte, error) {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	all := append(append([]string{sub}, args...), s.settingsArgs(filepath.Dir(s.logPath))...)
@@ -313,9 +333,9 @@ func (s *server) admincmd(sub string, args ...string) []byte {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		s.t.Fatalf("s3proxy %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(all, " "), err, stdout.String(), stderr.String())
+		return stdout.Bytes(), fmt.Errorf("s3proxy %s: %w\nstdout:\n%s\nstderr:\n%s", strings.Join(all, " "), err, stdout.String(), stderr.String())
 	}
-	return stdout.Bytes()
+	return stdout.Bytes(), nil
 }
 
 // procMemory reads VmRSS (resident now) and VmHWM (peak resident since

@@ -201,7 +201,10 @@ type MetaStore interface {
 	ListBuckets(ctx context.Context) ([]Bucket, error)
 	DeleteBucket(ctx context.Context, name string) error // ErrNotEmpty if it holds objects or uploads
 
-	// Objects. GetObject returns the manifest with each extent's Chunk filled.
+	// Objects. GetObject returns the manifest with each extent's Chunk filled with what
+	// locates and identifies its bytes (UID, Backend, Node, digests, Size, Corrupt). The
+	// chunk's Refs and ZeroSince are not part of that contract (a cache in front serves
+	// manifests without them): GetChunk is the authority on reference counts.
 	GetObject(ctx context.Context, bucket, key string) (Object, error)
 	// PutObject creates or replaces bucket/key with o in one transaction: it checks cond
 	// against the current version, increments Refs of every chunk in o.Manifest (failing

@@ -243,6 +243,12 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	if err != nil || src.Size != in.Body.Size {
 		return nil, false, nil
 	}
+	for _, e := range src.Manifest {
+		if e.Chunk.Corrupt {
+			// Damaged content (marked by verify): take the body, which restores it.
+			return nil, false, nil
+		}
+	}
 	// A single object's ETag is its content's MD5: the source's ETag, or for a
 	// multipart source the whole-content MD5 its hash job recorded.
 	etag := src.ETag

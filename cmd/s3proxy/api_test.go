@@ -49,10 +49,16 @@ type testStack struct {
 // behind an httptest server: every S3 semantic is exercised in-process.
 func newStack(t *testing.T, args ...string) *testStack {
 	t.Helper()
+	return newStackYAML(t, "", args...)
+}
+
+// newStackYAML is newStack with extra YAML settings (backends, placement).
+func newStackYAML(t *testing.T, extra string, args ...string) *testStack {
+	t.Helper()
 	dir := t.TempDir()
 	cfgFile := dir + "/config.yaml"
 	yaml := fmt.Sprintf("credentials:\n  - {access_key: %s, secret_key: %s}\n  - {access_key: %s, secret_key: %s}\n  - {access_key: %s, secret_key: %s, admin: true}\n",
-		testAK, testSK, otherAK, otherSK, adminAK, adminSK)
+		testAK, testSK, otherAK, otherSK, adminAK, adminSK) + extra
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

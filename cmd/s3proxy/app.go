@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"s3proxy/backends"
 	"s3proxy/backends/cos"
 	"s3proxy/backends/local"
@@ -20,6 +22,7 @@ import (
 	"s3proxy/dedup"
 	"s3proxy/meta"
 	"s3proxy/meta/gormstore"
+	"s3proxy/meta/rediscache"
 	"s3proxy/translate"
 )
 
@@ -31,6 +34,10 @@ type app struct {
 	stores map[string]backends.BlobStore
 	dedup  *dedup.Engine
 	svc    *translate.Service
+	// cache is the Redis cache in front of the metadata store (nil without --redis); meta
+	// is then the cache. redis is its client, closed with the app.
+	cache *rediscache.Store
+	redis *redis.Client
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -73,6 +80,17 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 		return nil, fmt.Errorf("metadata store (%s): %w", cfg.MetaDriver(), err)
 	}
 	a := &app{cfg: cfg, log: log, meta: ms, stores: map[string]backends.BlobStore{}}
+	if cfg.Redis != "" {
+		a.redis, err = rediscache.NewClient(cfg.Redis)
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		// An unreachable Redis is not fatal: the cache falls back to the store and
+		// /readyz reports it.
+		a.cache = rediscache.New(ms, a.redis, rediscache.Options{Log: log})
+		a.meta = a.cache
+	}
 	nodeLocal := map[string]bool{}
 	for _, b := range cfg.Backends {
 		s, err := openBackend(ctx, b)
@@ -88,12 +106,12 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 			nodeLocal[b.Name] = true
 		}
 	}
-	a.dedup, err = dedup.New(dedup.Config{Meta: ms, Stores: a.stores, DefaultBackend: cfg.DefaultBackend, Node: cfg.NodeID, NodeLocal: nodeLocal, Log: log})
+	a.dedup, err = dedup.New(dedup.Config{Meta: a.meta, Stores: a.stores, DefaultBackend: cfg.DefaultBackend, Node: cfg.NodeID, NodeLocal: nodeLocal, Log: log})
 	if err != nil {
 		a.close()
 		return nil, err
 	}
-	a.svc, err = translate.New(translate.Config{Meta: ms, Dedup: a.dedup, Region: cfg.Region, DedupScope: cfg.DedupScope,
+	a.svc, err = translate.New(translate.Config{Meta: a.meta, Dedup: a.dedup, Region: cfg.Region, DedupScope: cfg.DedupScope,
 		Placement: cfg.Placement, MaxObjectSize: cfg.MaxObjectSize, Log: log, OnInstant: o.onInstant})
 	if err != nil {
 		a.close()
@@ -137,6 +155,9 @@ func (a *app) close() {
 	}
 	if a.meta != nil {
 		_ = a.meta.Close()
+	}
+	if a.redis != nil {
+		_ = a.redis.Close()
 	}
 }
 

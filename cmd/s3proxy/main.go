@@ -1,6 +1,6 @@
 // Command s3proxy is an S3-compatible gateway that stores every object
 // content-addressed and deduplicated. Subcommands: serve (default), stats, gc,
-// version. Run `s3proxy help` for usage.
+// verify, version. Run `s3proxy help` for usage.
 package main
 
 import (
@@ -13,12 +13,23 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
+
+// quietRedis discards go-redis's internal log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	// go-redis prints every failed dial through its own process-wide logger; the cache
+	// reports outages itself (once, structured, with a counter), so mute the library.
+	// Set here, in the process's entry point, because it is process-wide.
+	redis.SetLogger(quietRedis{})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -34,6 +45,10 @@ commands:
             crash left behind, now (servers also do it every --gc-interval)
   migrate   move chunks to another backend while serving: --to NAME
             [--bucket B] [--delete-delay 30s] [--workers 4]
+  verify    re-read chunks and check their SHA-256; report missing and corrupt
+            chunks with the objects using them (--bucket, --sample N); --repair
+            restores them from a copy in another backend or marks them corrupt.
+            Exits non-zero when a problem remains.
   healthcheck  exit 0 when this node's /readyz answers 200 (for container health checks)
   version   print the version
 
@@ -58,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, args, getenv, stderr)
+	case "verify":
+		err = verify(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "s3proxy", version)
 	case "help", "-h", "--help":

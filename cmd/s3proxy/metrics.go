@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"s3proxy/backends"
+	"s3proxy/meta/rediscache"
 )
 
 // metrics implements s3api.Observer and exports dedup figures.
@@ -36,6 +37,24 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.instantHits, m.instantBytes)
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// cacheCounters is what the metrics need from the metadata cache.
+type cacheCounters interface{ Counters() rediscache.Counters }
+
+func registerCacheMetrics(reg *prometheus.Registry, c cacheCounters) {
+	for _, f := range []struct {
+		name, help string
+		get        func(rediscache.Counters) int64
+	}{
+		{"s3proxy_cache_hits_total", "Metadata lookups answered by the Redis cache.", func(n rediscache.Counters) int64 { return n.Hits }},
+		{"s3proxy_cache_misses_total", "Metadata lookups the Redis cache did not hold.", func(n rediscache.Counters) int64 { return n.Misses }},
+		{"s3proxy_cache_errors_total", "Failed Redis calls (answered by the metadata store).", func(n rediscache.Counters) int64 { return n.Errors }},
+		{"s3proxy_cache_bypassed_total", "Metadata lookups sent past the cache during a Redis outage.", func(n rediscache.Counters) int64 { return n.Bypassed }},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: f.name, Help: f.help},
+			func() float64 { return float64(f.get(c.Counters())) }))
+	}
 }
 
 func (m *metrics) ObserveRequest(op string, status int, dur time.Duration, in, out int64) {

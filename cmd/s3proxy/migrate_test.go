@@ -330,17 +330,21 @@ func TestMigrateErrors(t *testing.T) {
 
 func TestProgressBar(t *testing.T) {
 	cases := []struct {
-		p    dedup.MigrateProgress
+		p    progressState
 		want string
 	}{
-		{dedup.MigrateProgress{TotalChunks: 4, TotalBytes: 4 << 20}, "[>                             ]   0%  0/4 chunks  0 B/4.0 MiB"},
-		{dedup.MigrateProgress{TotalChunks: 4, TotalBytes: 4 << 20, Chunks: 2, Bytes: 2 << 20}, "[===============>              ]  50%  2/4 chunks  2.0 MiB/4.0 MiB"},
-		{dedup.MigrateProgress{TotalChunks: 4, TotalBytes: 4 << 20, Chunks: 4, Bytes: 4 << 20, Failed: 1}, "[==============================] 100%  4/4 chunks  4.0 MiB/4.0 MiB"},
-		{dedup.MigrateProgress{}, "[==============================] 100%  0/0 chunks"},
+		{progressState{total: 4, totalBytes: 4 << 20}, "[>                             ]   0%  0/4 chunks  0 B/4.0 MiB"},
+		{progressState{total: 4, totalBytes: 4 << 20, done: 2, bytes: 2 << 20}, "[===============>              ]  50%  2/4 chunks  2.0 MiB/4.0 MiB"},
+		{progressState{total: 4, totalBytes: 4 << 20, done: 4, bytes: 4 << 20, note: "1 failed"}, "[==============================] 100%  4/4 chunks  4.0 MiB/4.0 MiB"},
+		{progressState{total: 8, done: 2}, "[=======>                      ]  25%  2/8 chunks  0 B  "},
+		{progressState{}, "[==============================] 100%  0/0 chunks"},
 	}
 	for _, c := range cases {
 		if got := bar(c.p, 0); !strings.HasPrefix(got, c.want) {
 			t.Errorf("bar(%+v) = %q, want prefix %q", c.p, got, c.want)
 		}
+	}
+	if got := bar(progressState{total: 1, done: 1, note: "3 problems"}, 0); !strings.HasSuffix(got, "3 problems") {
+		t.Errorf("note missing: %q", got)
 	}
 }

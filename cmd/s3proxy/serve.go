@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"s3proxy/cluster"
+	"s3proxy/meta"
 	"s3proxy/s3api"
 	"s3proxy/translate"
 )
@@ -48,6 +50,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer a.close()
 	reg.MustRegister(&statsCollector{a: a})
+	if a.cache != nil {
+		registerCacheMetrics(reg, a.cache)
+	}
 	if err := a.checkBackends(ctx); err != nil {
 		return err
 	}
@@ -65,7 +70,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: api, MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+	cl, err := newCluster(ctx, a, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: cl.Handler(api), MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	var admin *http.Server
 	var adminLn net.Listener
@@ -82,6 +92,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunJobs(bg, 2*time.Second) })
 	wg.Go(func() { runMaintenance(bg, a, svc) })
+	wg.Go(func() { cl.Run(bg) })
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -113,6 +124,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return err
 }
 
+// newCluster joins the cluster: the shared secret, this node's registration (done once
+// here, so that a node is known to the others before it serves), and forwarding of
+// reads of chunks that other nodes hold. A single node is a cluster of one.
+func newCluster(ctx context.Context, a *app, listenAddr net.Addr) (*cluster.Cluster, error) {
+	secret, err := cluster.Secret(ctx, a.meta, a.cfg.ClusterSecret)
+	if err != nil {
+		return nil, err
+	}
+	advertise := a.cfg.Advertise
+	if host, port, err := net.SplitHostPort(advertise); err == nil && port == "0" {
+		// Listening on port 0 (tests): advertise the port the kernel chose.
+		if _, p, err := net.SplitHostPort(listenAddr.String()); err == nil {
+			advertise = net.JoinHostPort(host, p)
+		}
+	}
+	cl, err := cluster.New(cluster.Config{Meta: a.meta, Chunks: a.dedup, NodeID: a.cfg.NodeID, Advertise: advertise,
+		Secret: secret, Log: a.log})
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Beat(ctx); err != nil {
+		a.log.Warn("cluster: first heartbeat failed; retrying in the background", "err", err)
+	}
+	a.dedup.SetRemote(cl)
+	return cl, nil
+}
+
 func adminAddr(ln net.Listener) string {
 	if ln == nil {
 		return "off"
@@ -134,38 +172,132 @@ func printBanner(w io.Writer, addr, admin string, a *app, generated bool) {
 	fmt.Fprintf(w, "\ntry:\n  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url http://%s s3 ls\n\n", c.AccessKey, c.SecretKey, addr)
 }
 
-// runMaintenance runs the collector and the abandoned-upload sweep periodically. A
-// lock in the metadata store makes one node do it at a time across a cluster.
+// runMaintenance runs the periodic collection: abandoned uploads, unreferenced chunks
+// and orphaned blobs.
 func runMaintenance(ctx context.Context, a *app, svc *translate.Service) {
-	interval := a.cfg.GCInterval
-	if interval <= 0 {
+	if a.cfg.GCInterval <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
+	m := &maintenance{meta: a.meta, node: a.cfg.NodeID, interval: a.cfg.GCInterval, log: a.log,
+		cluster: func(ctx context.Context) {
+			if n, err := svc.AbortStaleUploads(ctx, a.cfg.UploadMaxAge); err != nil {
+				a.log.Warn("abort stale uploads", "err", err)
+			} else if n > 0 {
+				a.log.Info("aborted stale uploads", "count", n)
+			}
+			res, err := a.dedup.GC(ctx, a.cfg.GCGrace, nil)
+			if err != nil {
+				a.log.Warn("gc", "err", err)
+			} else if res.Chunks+res.Orphans > 0 {
+				a.log.Info("gc", "chunks", res.Chunks, "bytes", res.Bytes, "orphans", res.Orphans)
+			}
+		},
+		local: func(ctx context.Context) {
+			res, err := a.dedup.SweepNodeLocal(ctx, a.cfg.GCGrace)
+			if err != nil {
+				a.log.Warn("gc: sweep local disk", "err", err)
+			} else if res.Orphans > 0 {
+				a.log.Info("gc: swept local disk", "orphans", res.Orphans, "bytes", res.OrphanBytes)
+			}
+		},
+	}
+	m.run(ctx)
+}
+
+// Lock names in the metadata store.
+const (
+	// lockSchedule elects the node that runs the cluster-wide collection: it is re-taken
+	// (extended) by its holder every interval and never released, so the collection runs
+	// once per interval across the cluster, and moves to another node only when the
+	// holder stops ticking (crash, shutdown) and the lock expires.
+	lockSchedule = "maintenance-schedule"
+	// lockMaintenance is held while a collection runs (by a server or `s3proxy gc`), so
+	// that two never overlap.
+	lockMaintenance = "maintenance"
+)
+
+// maintenance is the periodic work of one node. Locks live in the metadata store, with
+// expiry, so they hold across processes and die with a crashed holder.
+type maintenance struct {
+	meta     meta.MetaStore
+	node     string
+	interval time.Duration
+	log      *slog.Logger
+	// cluster is the collection one node runs for the whole cluster.
+	cluster func(ctx context.Context)
+	// local is what every other node runs for itself (sweeping its own disk).
+	local func(ctx context.Context)
+}
+
+func (m *maintenance) run(ctx context.Context) {
+	t := time.NewTicker(m.interval)
 	defer t.Stop()
+	// On shutdown hand the election over at once rather than after the lock expires
+	// (releasing a lock not held is a no-op).
+	defer m.meta.Unlock(context.WithoutCancel(ctx), lockSchedule, m.node)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		ok, err := a.meta.TryLock(ctx, "maintenance", a.cfg.NodeID, interval)
-		if err != nil || !ok {
-			continue
-		}
-		if n, err := svc.AbortStaleUploads(ctx, a.cfg.UploadMaxAge); err != nil {
-			a.log.Warn("abort stale uploads", "err", err)
-		} else if n > 0 {
-			a.log.Info("aborted stale uploads", "count", n)
-		}
-		res, err := a.dedup.GC(ctx, a.cfg.GCGrace, nil)
-		if err != nil {
-			a.log.Warn("gc", "err", err)
-		} else if res.Chunks+res.Orphans > 0 {
-			a.log.Info("gc", "chunks", res.Chunks, "bytes", res.Bytes, "orphans", res.Orphans)
-		}
-		_ = a.meta.Unlock(ctx, "maintenance", a.cfg.NodeID)
+		m.tick(ctx)
 	}
+}
+
+func (m *maintenance) tick(ctx context.Context) {
+	if m.tryCluster(ctx) {
+		return
+	}
+	if m.local != nil {
+		m.local(ctx)
+	}
+}
+
+// tryCluster runs the cluster-wide collection if this node is the elected one and no
+// collection is running; it reports whether it ran.
+func (m *maintenance) tryCluster(ctx context.Context) bool {
+	elected, err := m.meta.TryLock(ctx, lockSchedule, m.node, m.interval)
+	if err != nil {
+		m.log.Warn("maintenance: lock", "err", err)
+		return false
+	}
+	if !elected {
+		return false
+	}
+	ok, err := m.meta.TryLock(ctx, lockMaintenance, m.node, m.interval)
+	if err != nil || !ok {
+		return false // `s3proxy gc` is running
+	}
+	defer m.meta.Unlock(context.WithoutCancel(ctx), lockMaintenance, m.node)
+	// A collection may outlast the interval: keep both locks while it runs, and stop it
+	// if they are lost (the store was unreachable long enough for them to expire).
+	work, stop := context.WithCancel(ctx)
+	defer stop()
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(m.interval / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-work.Done():
+				return
+			case <-t.C:
+			}
+			for _, name := range []string{lockMaintenance, lockSchedule} {
+				if ok, err := m.meta.TryLock(work, name, m.node, m.interval); (err != nil || !ok) && work.Err() == nil {
+					m.log.Warn("maintenance: lost the lock; stopping this collection", "lock", name, "err", err)
+					stop()
+					return
+				}
+			}
+		}
+	}()
+	m.cluster(work)
+	stop()
+	<-renewed
+	return true
 }
 
 func adminMux(a *app, reg *prometheus.Registry) http.Handler {
@@ -181,6 +313,14 @@ func adminMux(a *app, reg *prometheus.Registry) http.Handler {
 		var problems []string
 		if err := a.meta.Ping(ctx); err != nil {
 			problems = append(problems, "metadata: "+err.Error())
+		}
+		if a.cache != nil {
+			// Requests still succeed without Redis (the cache falls back to the store),
+			// but a node that cannot reach it serves every read from the database and
+			// cannot invalidate for the others: take it out of rotation.
+			if err := a.cache.PingCache(ctx); err != nil {
+				problems = append(problems, "cache: "+err.Error())
+			}
 		}
 		for name, s := range a.stores {
 			if err := s.Health(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,6 +156,41 @@ func TestPostgresReopenAndCollation(t *testing.T) {
 		WHERE table_schema = ? AND table_name = 'objects' AND column_name = 'object_key'`, schema).Scan(&coll).Error
 	if err != nil || len(coll) != 1 || coll[0] != "C" {
 		t.Errorf("object_key collation = %v, %v; want C", coll, err)
+	}
+}
+
+// TestPostgresSearchPathDSN: a schema named only by the DSN's search_path is created and
+// used, and DropSchema removes it.
+func TestPostgresSearchPathDSN(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	schema := pgSchema(t)
+	u, err := url.Parse(pgBase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s := openT(t, u.String())
+	if err := s.CreateBucket(ctx, meta.Bucket{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	var n []int64
+	if err := s.db.WithContext(ctx).Raw(`SELECT COUNT(*) FROM "` + schema + `".buckets`).Scan(&n).Error; err != nil || len(n) != 1 || n[0] != 1 {
+		t.Fatalf("bucket in schema %s: %v, %v", schema, n, err)
+	}
+	_ = s.Close()
+	if err := DropSchema(ctx, pgBase(), schema); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := openT(t, pgBase(), WithSchema("public")).db.WithContext(ctx).Raw(
+		"SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?", schema).Scan(&left).Error; err != nil || len(left) != 0 {
+		t.Errorf("schema after DropSchema: %v, %v", left, err)
+	}
+	if err := DropSchema(ctx, pgBase(), "bad-name;"); err == nil {
+		t.Errorf("DropSchema accepted an invalid name")
 	}
 }
 

@@ -126,6 +126,16 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string, o options, cfg *gorm.Config) (*Store, error) {
+	if o.schema == "" {
+		// A search_path in the DSN (postgres://…/db?search_path=tenant) names the schema
+		// as WithSchema does, so it is created on first use: a cluster's nodes (or a test)
+		// can share one database in their own schema with nothing but the DSN.
+		if u, err := url.Parse(dsn); err == nil {
+			if sp := u.Query().Get("search_path"); sp != "" && schemaName.MatchString(sp) {
+				o.schema = sp
+			}
+		}
+	}
 	if o.schema != "" {
 		if !schemaName.MatchString(o.schema) {
 			return nil, fmt.Errorf("gormstore: schema name %q: %w", o.schema, meta.ErrInvalid)
@@ -418,4 +428,24 @@ func decodeMap(s string) (map[string]string, error) {
 		return nil, fmt.Errorf("%w: corrupt JSON column: %w", meta.ErrInternal, err)
 	}
 	return m, nil
+}
+
+// DropSchema removes a PostgreSQL schema and everything in it (tests and tooling that
+// give each run its own schema clean up with it). dsn selects the database; its own
+// search_path is irrelevant.
+func DropSchema(ctx context.Context, dsn, schema string) error {
+	if !schemaName.MatchString(schema) {
+		return fmt.Errorf("gormstore: schema name %q: %w", schema, meta.ErrInvalid)
+	}
+	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return classify("drop schema", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return classify("drop schema", err)
+	}
+	defer sqlDB.Close()
+	sqlDB.SetMaxOpenConns(1)
+	return classify("drop schema", db.WithContext(ctx).Exec(`DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`).Error)
 }

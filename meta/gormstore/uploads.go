@@ -176,6 +176,18 @@ func (s *Store) ListParts(ctx context.Context, uploadID string, afterPart, limit
 	if err := db.Where("upload_id = ? AND number > ?", uploadID, afterPart).Order("number").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return nil, false, classify("list parts", err)
 	}
+	if len(rows) == 0 {
+		// The upload may have been completed or aborted between the two statements (its
+		// parts go with it in one transaction): say so rather than "no parts", which a
+		// concurrent CompleteMultipartUpload would report as InvalidPart.
+		var still []uploadRow
+		if err := db.Select("id").Where("id = ?", uploadID).Limit(1).Find(&still).Error; err != nil {
+			return nil, false, classify("list parts", err)
+		}
+		if len(still) == 0 {
+			return nil, false, fmt.Errorf("meta list parts: upload %q: %w", uploadID, meta.ErrNotFound)
+		}
+	}
 	truncated := len(rows) > limit
 	if truncated {
 		rows = rows[:limit]

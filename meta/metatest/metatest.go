@@ -4,6 +4,7 @@
 package metatest
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -57,6 +58,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"ConcurrentOverwrites", testConcurrentOverwrites},
 		{"RefCounts", testRefCounts},
 		{"RefCountsMultipart", testRefCountsMultipart},
+		{"ConcurrentComplete", testConcurrentComplete},
+		{"ConcurrentCompleteAcrossStores", testConcurrentCompleteAcrossStores},
+		{"ReadYourWritesAcrossStores", testReadYourWritesAcrossStores},
 		{"Chunks", testChunks},
 		{"ConcurrentInsertChunk", testConcurrentInsertChunk},
 		{"ChunkScopes", testChunkScopes},
@@ -289,10 +293,12 @@ func testObjectRoundTrip(t *testing.T, h *harness) {
 		if e.PartNumber != want.PartNumber || e.ChunkID != want.ChunkID || e.ChunkOffset != want.ChunkOffset || e.Length != want.Length {
 			t.Errorf("extent %d = %+v, want %+v", i, e, want)
 		}
-		if e.Chunk.ID != want.ChunkID || e.Chunk.UID == "" || e.Chunk.Refs != 1 || e.Chunk.Backend != "local" {
+		if e.Chunk.ID != want.ChunkID || e.Chunk.UID == "" || e.Chunk.Backend != "local" {
 			t.Errorf("extent %d chunk = %+v", i, e.Chunk)
 		}
 	}
+	// Reference counts come from GetChunk (a manifest's chunk rows need not carry them).
+	wantRefs(t, ctx, s, map[int64]int64{c1.ID: 1, c2.ID: 1})
 	if got.Manifest[0].Chunk.SHA256 != c1.SHA256 || got.Manifest[1].Chunk.UID != c2.UID {
 		t.Errorf("manifest chunks not filled from the index")
 	}
@@ -1593,10 +1599,11 @@ func testLargeManifest(t *testing.T, h *harness) {
 		t.Fatalf("GetObject huge: %d extents, %v", len(got.Manifest), err)
 	}
 	for i, e := range got.Manifest {
-		if e.ChunkID != o.Manifest[i].ChunkID || e.Chunk.ID != e.ChunkID || e.Chunk.Refs != extents/parts {
+		if e.ChunkID != o.Manifest[i].ChunkID || e.Chunk.ID != e.ChunkID || e.Chunk.UID != chunks[i%parts].UID {
 			t.Fatalf("extent %d = %+v", i, e)
 		}
 	}
+	wantRefs(t, ctx, s, map[int64]int64{chunks[0].ID: extents / parts, chunks[parts-1].ID: extents / parts})
 	start = time.Now()
 	if _, err := s.DeleteObject(ctx, "b", "huge", meta.WriteCondition{}); err != nil {
 		t.Fatal(err)
@@ -1654,4 +1661,174 @@ func testCanceledContext(t *testing.T, h *harness) {
 	_, err = s.GetObject(ctx, "b", "k")
 	wantErr(t, "GetObject after canceled put", err, meta.ErrNotFound)
 	wantRefs(t, ctx, s, map[int64]int64{c.ID: 0})
+}
+
+// completeRace completes one upload from several goroutines spread over stores: exactly
+// one succeeds, the others find the upload gone, and references are counted once.
+func completeRace(t *testing.T, ctx context.Context, stores []meta.MetaStore) {
+	s := stores[0]
+	mustBucket(t, ctx, s, "b")
+	c1 := newChunk(t, ctx, s, "race part 1", "scope")
+	c2 := newChunk(t, ctx, s, "race part 2", "scope")
+	if err := s.CreateUpload(ctx, meta.Upload{ID: "race", Bucket: "b", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []meta.Chunk{c1, c2} {
+		p := meta.Part{Number: i + 1, Size: c.Size, ETag: "e", Extents: []meta.Extent{{PartNumber: i + 1, ChunkID: c.ID, Length: c.Size}}}
+		if err := s.PutPart(ctx, "race", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			o := obj("b", "k", fmt.Sprintf("etag-%d-2", i), c1, c2)
+			o.Manifest[0].PartNumber, o.Manifest[1].PartNumber = 1, 2
+			_, errs[i] = stores[i%len(stores)].CompleteUpload(ctx, "race", o, meta.WriteCondition{})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	winner := ""
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+			winner = fmt.Sprintf("etag-%d-2", i)
+		case !errors.Is(err, meta.ErrNotFound):
+			t.Errorf("CompleteUpload %d: %v, want success or ErrNotFound", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d CompleteUpload calls succeeded, want exactly 1", wins)
+	}
+	wantRefs(t, ctx, s, map[int64]int64{c1.ID: 1, c2.ID: 1})
+	for i, st := range stores {
+		got, err := st.GetObject(ctx, "b", "k")
+		if err != nil || got.ETag != winner || len(got.Manifest) != 2 {
+			t.Errorf("store %d: GetObject after the race = %+v, %v; want ETag %s", i, got, err, winner)
+		}
+	}
+	if _, err := s.GetUpload(ctx, "b", "k", "race"); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("upload still present after completion: %v", err)
+	}
+}
+
+func testConcurrentComplete(t *testing.T, h *harness) {
+	completeRace(t, ctxFor(t), []meta.MetaStore{h.newStore(t)})
+}
+
+func testConcurrentCompleteAcrossStores(t *testing.T, h *harness) {
+	a, b := h.pair(t)
+	completeRace(t, ctxFor(t), []meta.MetaStore{a, b})
+}
+
+// testReadYourWritesAcrossStores writes through one store and reads through the other
+// (two nodes): each read sees the write that returned before it, including one the
+// reader had looked up (and a cache may have kept) just before.
+func testReadYourWritesAcrossStores(t *testing.T, h *harness) {
+	ctx := ctxFor(t)
+	a, b := h.pair(t)
+	_, err := b.GetBucket(ctx, "b")
+	wantErr(t, "GetBucket before create", err, meta.ErrNotFound)
+	_, err = b.GetObject(ctx, "b", "k")
+	wantErr(t, "GetObject before create", err, meta.ErrNotFound)
+	mustBucket(t, ctx, a, "b")
+	if got, err := b.GetBucket(ctx, "b"); err != nil || got.Owner != "owner" {
+		t.Fatalf("GetBucket after create = %+v, %v", got, err)
+	}
+	c1 := newChunk(t, ctx, a, "first version", "scope")
+	c2 := newChunk(t, ctx, a, "second version", "scope")
+	getETag := func(what string, s meta.MetaStore) (meta.Object, string) {
+		t.Helper()
+		o, err := s.GetObject(ctx, "b", "k")
+		if errors.Is(err, meta.ErrNotFound) {
+			return o, "<none>"
+		}
+		if err != nil {
+			t.Fatalf("%s: GetObject: %v", what, err)
+		}
+		return o, o.ETag
+	}
+	steps := []struct {
+		name  string
+		write func() error
+		want  string
+	}{
+		{"put", func() error { _, err := a.PutObject(ctx, obj("b", "k", "v1", c1), meta.WriteCondition{}); return err }, "v1"},
+		{"overwrite", func() error { _, err := a.PutObject(ctx, obj("b", "k", "v2", c2), meta.WriteCondition{}); return err }, "v2"},
+		{"set digests", func() error { return a.SetObjectDigests(ctx, "b", "k", "v2", c2.SHA256[:], c2.MD5[:]) }, "v2"},
+		{"delete", func() error { _, err := a.DeleteObject(ctx, "b", "k", meta.WriteCondition{}); return err }, "<none>"},
+		{"put again", func() error { _, err := a.PutObject(ctx, obj("b", "k", "v3", c1), meta.WriteCondition{}); return err }, "v3"},
+		{"complete upload", func() error {
+			if err := a.CreateUpload(ctx, meta.Upload{ID: "ryw", Bucket: "b", Key: "k"}); err != nil {
+				return err
+			}
+			p := meta.Part{Number: 1, Size: c2.Size, ETag: "p", Extents: []meta.Extent{{PartNumber: 1, ChunkID: c2.ID, Length: c2.Size}}}
+			if err := a.PutPart(ctx, "ryw", p); err != nil {
+				return err
+			}
+			o := obj("b", "k", "v4-1", c2)
+			o.Manifest[0].PartNumber = 1
+			_, err := a.CompleteUpload(ctx, "ryw", o, meta.WriteCondition{})
+			return err
+		}, "v4-1"},
+	}
+	for _, st := range steps {
+		getETag("before "+st.name, b) // a cache in b may now hold the old version
+		if err := st.write(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		for range 2 { // a miss, then possibly a hit
+			if o, got := getETag("after "+st.name, b); got != st.want {
+				t.Errorf("after %s: read through the other store gives ETag %s, want %s", st.name, got, st.want)
+			} else if st.name == "set sha256" && !bytes.Equal(o.SHA256, c2.SHA256[:]) {
+				t.Errorf("after %s: SHA256 = %x", st.name, o.SHA256)
+			}
+		}
+	}
+	// Chunk changes show in the other store's manifests.
+	chunkSteps := []struct {
+		name  string
+		write func() error
+		check func(c meta.Chunk) bool
+	}{
+		{"move", func() error { return a.MoveChunk(ctx, c2.ID, "elsewhere", "n9", "moved-uid") },
+			func(c meta.Chunk) bool { return c.Backend == "elsewhere" && c.Node == "n9" && c.UID == "moved-uid" }},
+		{"mark corrupt", func() error { return a.MarkChunkCorrupt(ctx, c2.ID, true) }, func(c meta.Chunk) bool { return c.Corrupt }},
+		{"clear corrupt", func() error { return a.MarkChunkCorrupt(ctx, c2.ID, false) }, func(c meta.Chunk) bool { return !c.Corrupt }},
+	}
+	for _, st := range chunkSteps {
+		for range 3 { // warm any cache: object, then its chunks
+			getETag("before "+st.name, b)
+		}
+		if err := st.write(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		for range 2 {
+			o, _ := getETag("after "+st.name, b)
+			if len(o.Manifest) != 1 || !st.check(o.Manifest[0].Chunk) {
+				t.Errorf("after %s: manifest chunk through the other store = %+v", st.name, o.Manifest)
+			}
+		}
+	}
+	// Bucket deletion.
+	if _, err := a.DeleteObject(ctx, "b", "k", meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.GetBucket(ctx, "b")
+	wantErr(t, "GetBucket after delete", err, meta.ErrNotFound)
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"s3proxy/meta/gormstore"
+)
+
+// TestMaintenanceOncePerInterval runs the maintenance loops of three nodes over one
+// metadata store (three connections, as three processes): the cluster-wide collection
+// never overlaps, runs about once per interval (not once per node), the other nodes sweep
+// their own disks, and when the elected node stops another takes over.
+func TestMaintenanceOncePerInterval(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	const interval = 100 * time.Millisecond
+	var running, overlaps atomic.Int32
+	var mu sync.Mutex
+	clusterRuns := map[string]int{}
+	localRuns := map[string]int{}
+	type node struct {
+		m      *maintenance
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	var nodes []*node
+	for _, id := range []string{"n1", "n2", "n3"} {
+		ms, err := gormstore.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ms.Close() })
+		m := &maintenance{meta: ms, node: id, interval: interval, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			cluster: func(ctx context.Context) {
+				if running.Add(1) > 1 {
+					overlaps.Add(1)
+				}
+				mu.Lock()
+				clusterRuns[id]++
+				mu.Unlock()
+				time.Sleep(interval / 2)
+				running.Add(-1)
+			},
+			local: func(ctx context.Context) {
+				mu.Lock()
+				localRuns[id]++
+				mu.Unlock()
+			},
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		n := &node{m: m, cancel: cancel, done: make(chan struct{})}
+		go func() { m.run(ctx); close(n.done) }()
+		nodes = append(nodes, n)
+		t.Cleanup(func() { cancel(); <-n.done })
+	}
+	const periods = 12
+	time.Sleep(periods * interval)
+	mu.Lock()
+	total := 0
+	leader := ""
+	for id, n := range clusterRuns {
+		total += n
+		leader = id
+	}
+	if len(clusterRuns) != 1 || total < periods/2 || total > periods+1 {
+		t.Errorf("cluster-wide runs by node = %v over %d intervals; want about one per interval, by one node", clusterRuns, periods)
+	}
+	for _, n := range nodes {
+		if id := n.m.node; id != leader && localRuns[id] == 0 {
+			t.Errorf("node %s never swept its own disk (local runs %v)", id, localRuns)
+		}
+	}
+	mu.Unlock()
+	if overlaps.Load() != 0 {
+		t.Errorf("%d overlapping cluster-wide collections", overlaps.Load())
+	}
+	// The elected node stops (crash or shutdown): another takes over once its lock expires.
+	for _, n := range nodes {
+		if n.m.node == leader {
+			n.cancel()
+			<-n.done
+		}
+	}
+	time.Sleep(5 * interval)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(clusterRuns) != 2 {
+		t.Errorf("after the elected node %s stopped, cluster-wide runs by node = %v; want a second node to take over", leader, clusterRuns)
+	}
+}
