@@ -437,4 +437,3 @@ func (e *Engine) restore(ctx context.Context, c meta.Chunk, loc location) error 
 	}
 	return nil
 }
-
