@@ -340,16 +340,16 @@ func (t *target) Initiate(ctx context.Context, key string) (string, error) {
 	return id, nil
 }
 
-func (t *target) UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (string, error) {
+func (t *target) UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (objstore.Part, error) {
 	s := (*Store)(t)
 	resp, err := s.do(ctx, func() (*cos.Response, error) {
 		return s.client.Object.UploadPart(ctx, s.object(key), uploadID, num, bytes.NewReader(data),
 			&cos.ObjectUploadPartOptions{ContentLength: int64(len(data))})
 	})
 	if err != nil {
-		return "", s.classify(ctx, fmt.Sprintf("put: part %d", num), key, err)
+		return objstore.Part{}, s.classify(ctx, fmt.Sprintf("put: part %d", num), key, err)
 	}
-	return resp.Header.Get("ETag"), nil
+	return objstore.Part{Number: num, ETag: resp.Header.Get("ETag")}, nil
 }
 
 func (t *target) Complete(ctx context.Context, key, uploadID string, parts []objstore.Part) error {

@@ -313,7 +313,7 @@ func (t *target) Initiate(ctx context.Context, key string) (string, error) {
 	return id, nil
 }
 
-func (t *target) UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (string, error) {
+func (t *target) UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (objstore.Part, error) {
 	s := (*Store)(t)
 	var etag string
 	err := s.do(ctx, func() error {
@@ -322,9 +322,9 @@ func (t *target) UploadPart(ctx context.Context, key, uploadID string, num int, 
 		return err
 	})
 	if err != nil {
-		return "", s.classify(ctx, fmt.Sprintf("put: part %d", num), key, err)
+		return objstore.Part{}, s.classify(ctx, fmt.Sprintf("put: part %d", num), key, err)
 	}
-	return etag, nil
+	return objstore.Part{Number: num, ETag: etag}, nil
 }
 
 func (t *target) Complete(ctx context.Context, key, uploadID string, parts []objstore.Part) error {

@@ -45,7 +45,6 @@
 package s3
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -56,9 +55,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,10 +68,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"s3proxy/backends"
+	"s3proxy/backends/internal/objstore"
 )
 
 // Defaults for the zero values of Config's tuning fields.
@@ -119,11 +115,9 @@ type Store struct {
 	prefix    string
 	client    *awss3.Client
 	transport *http.Transport
-	// pools hold part buffers in a few size classes, so that a small chunk of known
-	// size does not pin a whole PartSize buffer while it is in flight.
-	pools []*bufPool
-	// budget bounds the part-buffer bytes held by all Puts at once.
-	budget *semaphore.Weighted
+	// up drives Puts: part buffers (bounded by objstore.BufferBudget across all Puts),
+	// single or multipart requests.
+	up *objstore.Uploader
 }
 
 var _ backends.BlobStore = (*Store)(nil)
@@ -218,13 +212,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	s := &Store{cfg: cfg, prefix: prefix, client: client, transport: tr, budget: semaphore.NewWeighted(bufferBudget)}
-	for _, size := range []int64{64 << 10, 1 << 20, cfg.PartSize} {
-		p := &bufPool{size: size}
-		p.pool.New = func() any { b := make([]byte, size); return &b }
-		s.pools = append(s.pools, p)
-	}
-	return s, nil
+	return &Store{
+		cfg: cfg, prefix: prefix, client: client, transport: tr,
+		up: objstore.NewUploader(cfg.PartSize, cfg.Concurrency, maxParts),
+	}, nil
 }
 
 // Name implements backends.BlobStore.
@@ -233,14 +224,8 @@ func (s *Store) Name() string { return s.cfg.Name }
 func (s *Store) object(key string) string  { return s.prefix + key }
 func (s *Store) sidecar(key string) string { return s.prefix + sidecarDir + key }
 
-// checkKey enforces the backends key rules: with no "/" in a key, chunks and sidecars
-// never collide and List can use "/" as its delimiter.
-func (s *Store) checkKey(key string) error {
-	if key == "" || len(key) > backends.MaxKeyLen || strings.ContainsAny(key, "/\\") || strings.Contains(key, "..") {
-		return fmt.Errorf("s3 %s: key %q: %w", s.cfg.Name, key, backends.ErrInvalid)
-	}
-	return nil
-}
+// label prefixes the errors the store makes itself (and objstore's for it).
+func (s *Store) label() string { return "s3 " + s.cfg.Name }
 
 // classify wraps err in the backends error kind it belongs to.
 func (s *Store) classify(ctx context.Context, op, key string, err error) error {
@@ -300,160 +285,30 @@ func kindOf(ctx context.Context, err error) error {
 
 // ---- Put ----
 
-// body enforces the declared size and the context on the caller's reader, turning every
-// failure into an error before the bytes it concerns are handed on.
-type body struct {
-	ctx  context.Context
-	r    io.Reader
-	size int64 // -1: unknown
-	left int64
-}
-
-func (b *body) Read(p []byte) (int, error) {
-	if err := b.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("%w: %w", backends.ErrCanceled, err)
-	}
-	if b.size >= 0 && b.left == 0 {
-		// Read on to EOF: a longer body is an error, not silently cut.
-		var one [1]byte
-		n, err := b.r.Read(one[:])
-		switch {
-		case n > 0:
-			return 0, fmt.Errorf("body longer than %d bytes: %w", b.size, backends.ErrInvalid)
-		case err == io.EOF:
-			return 0, io.EOF
-		case err != nil:
-			return 0, b.readErr(err)
-		}
-		return 0, nil
-	}
-	if b.size >= 0 && int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.r.Read(p)
-	b.left -= int64(n)
-	switch {
-	case err == io.EOF && b.size >= 0 && b.left > 0:
-		return n, fmt.Errorf("body has %d of %d bytes: %w: %w", b.size-b.left, b.size, backends.ErrInvalid, io.ErrUnexpectedEOF)
-	case err == io.EOF:
-		return n, io.EOF
-	case err != nil:
-		return n, b.readErr(err)
-	}
-	return n, nil
-}
-
-func (b *body) readErr(err error) error {
-	// A body that failed because the context ended (a stalled client reaching the
-	// deadline) is a cancellation, whatever error the body chose to report.
-	if cerr := b.ctx.Err(); cerr != nil {
-		return fmt.Errorf("reading body: %w: %w (%w)", backends.ErrCanceled, cerr, err)
-	}
-	return fmt.Errorf("reading body: %w", err)
-}
-
-// nextPart fills buf from r; last reports that r is at EOF afterwards.
-func nextPart(r *bufio.Reader, buf []byte) (data []byte, last bool, err error) {
-	n, err := io.ReadFull(r, buf)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return buf[:n], true, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if _, err := r.Peek(1); err == io.EOF {
-		return buf, true, nil
-	} else if err != nil {
-		return nil, false, err
-	}
-	return buf, false, nil
-}
-
-type bufPool struct {
-	size int64
-	pool sync.Pool // *[]byte of size
-}
-
-// getBuf returns a buffer of exactly n bytes and the function that gives it back.
-// It waits while the store's buffer budget is spent, so the memory all concurrent Puts
-// hold is bounded whatever their number; parts in flight release theirs as they finish.
-func (s *Store) getBuf(ctx context.Context, n int64) ([]byte, func(), error) {
-	w := min(n, bufferBudget)
-	if err := s.budget.Acquire(ctx, w); err != nil {
-		return nil, nil, fmt.Errorf("%w: waiting for a part buffer: %w", backends.ErrCanceled, err)
-	}
-	for _, p := range s.pools {
-		if n <= p.size {
-			bp := p.pool.Get().(*[]byte)
-			return (*bp)[:n], func() { p.pool.Put(bp); s.budget.Release(w) }, nil
-		}
-	}
-	return make([]byte, n), func() { s.budget.Release(w) }, nil // a part size grown for a huge chunk
-}
-
-// bufferBudget bounds the part-buffer bytes one store holds across all its Puts.
-const bufferBudget = 64 << 20
-
-// partSize grows the part size for known sizes that would exceed S3's part count.
-func (s *Store) partSize(size int64) int64 {
-	ps := s.cfg.PartSize
-	if size > ps*maxParts {
-		ps = (size + maxParts - 1) / maxParts
-	}
-	return ps
-}
-
-// Put implements backends.BlobStore.
+// Put implements backends.BlobStore. The body reading, part buffers and multipart
+// driving are objstore.Uploader's, shared with the other object stores; target supplies
+// the S3 requests.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, opts backends.PutOptions) error {
-	if err := s.checkKey(key); err != nil {
-		return err
-	}
-	if size < -1 {
-		return fmt.Errorf("s3 %s: put %s: size %d: %w", s.cfg.Name, key, size, backends.ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return s.classify(ctx, "put", key, err)
-	}
-	// bufio's 16-byte buffer only serves Peek: reads into a part buffer bypass it.
-	br := bufio.NewReaderSize(&body{ctx: ctx, r: r, size: size, left: size}, 16)
-	ps := s.partSize(size)
-	first := ps
-	if size >= 0 && size < ps {
-		first = size // nextPart still probes for EOF, so a longer body is caught
-	}
-	buf, release, err := s.getBuf(ctx, first)
-	if err != nil {
-		return fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
-	}
-	data, last, err := nextPart(br, buf)
-	if err != nil {
-		release()
-		return fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, err)
-	}
-	if last {
-		defer release()
-		return s.putSingle(ctx, key, data, opts)
-	}
-	return s.putMultipart(ctx, key, br, ps, data, release, opts)
+	return s.up.Put(ctx, (*target)(s), s.label(), key, r, size, opts)
 }
 
-func (s *Store) putSingle(ctx context.Context, key string, data []byte, opts backends.PutOptions) error {
+// target is the Store's side of objstore.Uploader. The SDK's retryer already retries
+// its requests (their bodies are seekable), so each method is one SDK call, classified.
+type target Store
+
+func (t *target) PutObject(ctx context.Context, key string, data []byte, sum *[32]byte) error {
+	s := (*Store)(t)
 	in := &awss3.PutObjectInput{
 		Bucket:        aws.String(s.cfg.Bucket),
 		Key:           aws.String(s.object(key)),
 		Body:          bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))),
 	}
-	if opts.SHA256 != nil {
-		sum := opts.SHA256()
+	if sum != nil {
 		in.ChecksumSHA256 = aws.String(base64.StdEncoding.EncodeToString(sum[:]))
 		in.Metadata = map[string]string{shaMetaKey: hex.EncodeToString(sum[:])}
 	} else {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmSha256
-	}
-	// Nothing is sent before this point, so a cancellation so far leaves nothing.
-	if err := ctx.Err(); err != nil {
-		return s.classify(ctx, "put", key, err)
 	}
 	if _, err := s.client.PutObject(ctx, in); err != nil {
 		return s.classify(ctx, "put", key, err)
@@ -461,114 +316,71 @@ func (s *Store) putSingle(ctx context.Context, key string, data []byte, opts bac
 	return nil
 }
 
-// putMultipart uploads first (a full part, released by release) and the rest of br.
-func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, ps int64, first []byte, release func(), opts backends.PutOptions) (err error) {
-	if err := ctx.Err(); err != nil {
-		release()
-		return s.classify(ctx, "put", key, err)
-	}
+func (t *target) Initiate(ctx context.Context, key string) (string, error) {
+	s := (*Store)(t)
 	created, err := s.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{
 		Bucket:            aws.String(s.cfg.Bucket),
 		Key:               aws.String(s.object(key)),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	})
 	if err != nil {
-		release()
-		return s.classify(ctx, "put: create multipart upload", key, err)
+		return "", s.classify(ctx, "put: create multipart upload", key, err)
 	}
-	uploadID := created.UploadId
-	defer func() {
-		if err != nil {
-			s.abort(ctx, key, uploadID)
-		}
-	}()
+	return aws.ToString(created.UploadId), nil
+}
 
-	var (
-		mu    sync.Mutex
-		parts []types.CompletedPart
-	)
-	// stop cancels the parts in flight when the body fails: they would be aborted anyway.
-	pctx, stop := context.WithCancel(ctx)
-	defer stop()
-	g, gctx := errgroup.WithContext(pctx)
-	g.SetLimit(s.cfg.Concurrency)
-	var readErr error // the body's failure; errors from parts are classified in place
-	data, last := first, false
-	for num := int32(1); ; num++ {
-		if num > maxParts {
-			release()
-			readErr = fmt.Errorf("s3 %s: put %s: body exceeds %d parts of %d bytes: %w", s.cfg.Name, key, maxParts, ps, backends.ErrInvalid)
-			break
-		}
-		partData, partRelease, partNum := data, release, num
-		g.Go(func() error {
-			defer partRelease()
-			sum := sha256.Sum256(partData)
-			out, err := s.client.UploadPart(gctx, &awss3.UploadPartInput{
-				Bucket:         aws.String(s.cfg.Bucket),
-				Key:            aws.String(s.object(key)),
-				UploadId:       uploadID,
-				PartNumber:     aws.Int32(partNum),
-				Body:           bytes.NewReader(partData),
-				ContentLength:  aws.Int64(int64(len(partData))),
-				ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
-			})
-			if err != nil {
-				return s.classify(gctx, fmt.Sprintf("put: part %d", partNum), key, err)
-			}
-			mu.Lock()
-			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(partNum), ChecksumSHA256: out.ChecksumSHA256})
-			mu.Unlock()
-			return nil
-		})
-		if last {
-			break
-		}
-		if gctx.Err() != nil {
-			break // a part failed (or ctx ended): stop reading, Wait reports why
-		}
-		var buf []byte
-		if buf, release, readErr = s.getBuf(gctx, ps); readErr != nil {
-			readErr = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, readErr)
-			break
-		}
-		data, last, readErr = nextPart(br, buf)
-		if readErr != nil {
-			release()
-			readErr = fmt.Errorf("s3 %s: put %s: %w", s.cfg.Name, key, readErr)
-			break
-		}
-		if len(data) == 0 {
-			release() // the body ended exactly at a part boundary
-			break
+// UploadPart sends the part's SHA-256, which the store verifies; Complete repeats the
+// checksum it returns.
+func (t *target) UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (objstore.Part, error) {
+	s := (*Store)(t)
+	sum := sha256.Sum256(data)
+	out, err := s.client.UploadPart(ctx, &awss3.UploadPartInput{
+		Bucket:         aws.String(s.cfg.Bucket),
+		Key:            aws.String(s.object(key)),
+		UploadId:       aws.String(uploadID),
+		PartNumber:     aws.Int32(int32(num)),
+		Body:           bytes.NewReader(data),
+		ContentLength:  aws.Int64(int64(len(data))),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+	})
+	if err != nil {
+		return objstore.Part{}, s.classify(ctx, fmt.Sprintf("put: part %d", num), key, err)
+	}
+	return objstore.Part{Number: num, ETag: aws.ToString(out.ETag), Checksum: aws.ToString(out.ChecksumSHA256)}, nil
+}
+
+func (t *target) Complete(ctx context.Context, key, uploadID string, parts []objstore.Part) error {
+	s := (*Store)(t)
+	cps := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		cps[i] = types.CompletedPart{ETag: aws.String(p.ETag), PartNumber: aws.Int32(int32(p.Number))}
+		if p.Checksum != "" {
+			cps[i].ChecksumSHA256 = aws.String(p.Checksum)
 		}
 	}
-	if readErr != nil {
-		stop()
-	}
-	werr := g.Wait()
-	switch {
-	case readErr != nil:
-		return readErr
-	case werr != nil:
-		return werr
-	case ctx.Err() != nil:
-		return s.classify(ctx, "put", key, ctx.Err())
-	}
-	sort.Slice(parts, func(i, j int) bool { return *parts[i].PartNumber < *parts[j].PartNumber })
-	if _, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+	if _, err := s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(s.cfg.Bucket),
 		Key:             aws.String(s.object(key)),
-		UploadId:        uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		UploadId:        aws.String(uploadID),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: cps},
 	}); err != nil {
 		return s.classify(ctx, "put: complete multipart upload", key, err)
 	}
-	if opts.SHA256 == nil {
-		return nil
-	}
-	sum := opts.SHA256()
-	_, err = s.client.PutObject(ctx, &awss3.PutObjectInput{
+	return nil
+}
+
+// Abort releases a failed multipart upload's parts. A failure here only costs storage
+// until the bucket's AbortIncompleteMultipartUpload lifecycle rule (recommended) runs.
+func (t *target) Abort(ctx context.Context, key, uploadID string) {
+	s := (*Store)(t)
+	_, _ = s.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
+		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.object(key)), UploadId: aws.String(uploadID),
+	})
+}
+
+func (t *target) RecordSHA(ctx context.Context, key string, sum [32]byte) error {
+	s := (*Store)(t)
+	_, err := s.client.PutObject(ctx, &awss3.PutObjectInput{
 		Bucket:        aws.String(s.cfg.Bucket),
 		Key:           aws.String(s.sidecar(key)),
 		Body:          strings.NewReader(hex.EncodeToString(sum[:])),
@@ -576,40 +388,18 @@ func (s *Store) putMultipart(ctx context.Context, key string, br *bufio.Reader, 
 		ContentType:   aws.String("text/plain"),
 	})
 	if err != nil {
-		// The chunk is complete but its hash is not recorded: take it back, since the
-		// caller will treat this Put as failed.
-		s.cleanup(ctx, key)
 		return s.classify(ctx, "put: recording sha256", key, err)
 	}
 	return nil
 }
 
-// detached gives cleanup after a failure its own time, even when ctx is what failed.
-func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-}
-
-// abort releases a failed multipart upload's parts. A failure here only costs storage
-// until the bucket's AbortIncompleteMultipartUpload lifecycle rule (recommended) runs.
-func (s *Store) abort(ctx context.Context, key string, uploadID *string) {
-	actx, cancel := detached(ctx)
-	defer cancel()
-	_, _ = s.client.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{
-		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.object(key)), UploadId: uploadID,
-	})
-}
-
-func (s *Store) cleanup(ctx context.Context, key string) {
-	dctx, cancel := detached(ctx)
-	defer cancel()
-	_ = s.Delete(dctx, key)
-}
+func (t *target) Remove(ctx context.Context, key string) { _ = (*Store)(t).Delete(ctx, key) }
 
 // ---- Get ----
 
 // Get implements backends.BlobStore.
 func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := s.checkKey(key); err != nil {
+	if err := objstore.CheckKey(s.label(), key); err != nil {
 		return nil, err
 	}
 	if offset < 0 || length < -1 {
@@ -650,7 +440,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		out.Body.Close()
 		return nil, fmt.Errorf("s3 %s: get %s: range %d+%d runs past the end (%d bytes served): %w", s.cfg.Name, key, offset, length, got, backends.ErrInvalid)
 	}
-	return &reader{s: s, ctx: ctx, key: key, rc: out.Body, left: got}, nil
+	return &objstore.Reader{RC: out.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}, nil
 }
 
 // emptyAt returns an empty reader if offset is within key's bounds.
@@ -665,34 +455,11 @@ func (s *Store) emptyAt(ctx context.Context, key string, offset int64) (io.ReadC
 	return io.NopCloser(bytes.NewReader(nil)), nil
 }
 
-// reader classifies body errors and insists on the announced length.
-type reader struct {
-	s    *Store
-	ctx  context.Context
-	key  string
-	rc   io.ReadCloser
-	left int64
-}
-
-func (r *reader) Read(p []byte) (int, error) {
-	n, err := r.rc.Read(p)
-	r.left -= int64(n)
-	if err == io.EOF && r.left > 0 {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil && err != io.EOF {
-		return n, r.s.classify(r.ctx, "get: reading", r.key, err)
-	}
-	return n, err
-}
-
-func (r *reader) Close() error { return r.rc.Close() }
-
 // ---- Stat, Delete, List, Health ----
 
 // Stat implements backends.BlobStore.
 func (s *Store) Stat(ctx context.Context, key string) (backends.Info, error) {
-	if err := s.checkKey(key); err != nil {
+	if err := objstore.CheckKey(s.label(), key); err != nil {
 		return backends.Info{}, err
 	}
 	info, err := s.head(ctx, key)
@@ -763,7 +530,7 @@ func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, er
 // Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
 // failure in between leaves at most a sidecar without its chunk (harmless and invisible).
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.checkKey(key); err != nil {
+	if err := objstore.CheckKey(s.label(), key); err != nil {
 		return err
 	}
 	for _, k := range []string{s.object(key), s.sidecar(key)} {

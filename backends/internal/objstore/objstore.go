@@ -1,7 +1,9 @@
-// Package objstore holds what the object-store backends built on vendor SDKs (Tencent
-// COS, Aliyun OSS) do the same way: enforcing a Put body's size and context, cutting it
-// into pooled part buffers, driving a single request or a multipart upload, retrying
-// with backoff, checking keys. The vendor packages supply only the requests.
+// Package objstore holds what the object-store backends (S3, Tencent COS, Aliyun OSS)
+// do the same way: enforcing a Put body's size and context, cutting it into pooled part
+// buffers, driving a single request or a multipart upload, retrying with backoff,
+// checking keys. The store packages supply only the requests.
+//
+// S3 does not use Retry: aws-sdk-go-v2's retryer resends seekable bodies with backoff.
 //
 // Neither vendor SDK retries a request whose body is a plain reader, and COS retries
 // others without any backoff, so every request of those stores goes through Retry
@@ -149,6 +151,9 @@ type bufPool struct {
 type Part struct {
 	Number int
 	ETag   string
+	// Checksum is a per-part checksum the store wants repeated at Complete (S3's
+	// SHA-256), or empty.
+	Checksum string
 }
 
 // Target is one store's side of a Put. Its errors are already classified (wrapping a
@@ -159,7 +164,7 @@ type Target interface {
 	PutObject(ctx context.Context, key string, data []byte, sum *[32]byte) error
 	// Initiate starts a multipart upload and returns its id.
 	Initiate(ctx context.Context, key string) (string, error)
-	UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (etag string, err error)
+	UploadPart(ctx context.Context, key, uploadID string, num int, data []byte) (Part, error)
 	Complete(ctx context.Context, key, uploadID string, parts []Part) error
 	// Abort releases a failed upload's parts, best effort (ctx is already detached).
 	Abort(ctx context.Context, key, uploadID string)
@@ -318,12 +323,13 @@ func (u *Uploader) multipart(ctx context.Context, t Target, label, key string, b
 		partData, partRelease, partNum := data, release, num
 		g.Go(func() error {
 			defer partRelease()
-			etag, err := t.UploadPart(gctx, key, uploadID, partNum, partData)
+			p, err := t.UploadPart(gctx, key, uploadID, partNum, partData)
 			if err != nil {
 				return err
 			}
+			p.Number = partNum
 			mu.Lock()
-			parts = append(parts, Part{Number: partNum, ETag: etag})
+			parts = append(parts, p)
 			mu.Unlock()
 			return nil
 		})
