@@ -1,13 +1,9 @@
 package oss
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -139,221 +135,26 @@ func TestSignatures(t *testing.T) {
 	})
 }
 
-func ossError(status int, code string) objtest.Fault {
-	return func(w http.ResponseWriter, r *http.Request) bool {
-		osstest.WriteError(w, r, status, code, "injected")
-		return true
-	}
-}
-
-func TestRetriesAndErrorKinds(t *testing.T) {
+// TestFaults runs objtest's fault-injection table against a osstest server.
+func TestFaults(t *testing.T) {
 	srv := osstest.New(t, osstest.Options{})
-	s := newTestStore(t, testConfig(srv, "faults"))
-	defer s.Close()
-	ctx := context.Background()
-	cases := []struct {
-		name     string
-		fault    objtest.Fault
-		size     int
-		wantErr  error // nil: the Put succeeds
-		attempts int64 // requests the server sees
-	}{
-		{"throttled-then-ok", objtest.Times(2, ossError(503, "SlowDown")), 1000, nil, 3},
-		{"5xx-then-ok", objtest.Times(1, ossError(500, "InternalError")), 1000, nil, 2},
-		{"throttled-always", ossError(503, "SlowDown"), 1000, backends.ErrExhausted, 3},
-		{"429-always", ossError(429, "TooManyRequests"), 1000, backends.ErrExhausted, 3},
-		{"5xx-always", ossError(500, "InternalError"), 1000, backends.ErrUnavailable, 3},
-		{"access-denied", ossError(403, "AccessDenied"), 1000, backends.ErrUnavailable, 1},
-		// initiate, 3 parts (one throttled once), complete, sidecar
-		{"multipart-part-retried", objtest.Only(http.MethodPut, objtest.Times(1, ossError(503, "SlowDown"))), 3 * testPartSize, nil, 7},
-		// initiate, 3 parts refused three times each at most, then abort
-		{"multipart-fails", objtest.Only(http.MethodPut, ossError(500, "InternalError")), 3 * testPartSize, backends.ErrUnavailable, 0},
-	}
-	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			srv.Faults.Set(c.fault)
-			defer srv.Faults.Set(nil)
-			before := srv.Faults.Requests()
-			key := fmt.Sprintf("retry%d", i)
-			data := bytes.Repeat([]byte{'x'}, c.size)
-			sum := sha256.Sum256(data)
-			err := s.Put(ctx, key, bytes.NewReader(data), int64(len(data)), backends.PutOptions{SHA256: func() [32]byte { return sum }})
-			if got := srv.Faults.Requests() - before; c.attempts > 0 && got != c.attempts {
-				t.Errorf("server saw %d requests, want %d", got, c.attempts)
-			}
-			srv.Faults.Set(nil)
-			if c.wantErr == nil {
-				if err != nil {
-					t.Fatalf("Put: %v", err)
-				}
-				if info, err := s.Stat(ctx, key); err != nil || info.SHA256 != sum {
-					t.Errorf("Stat after a retried Put: %+v, %v", info, err)
-				}
-				return
-			}
-			if !errors.Is(err, c.wantErr) {
-				t.Fatalf("Put: %v, want %v", err, c.wantErr)
-			}
-			if _, err := s.Stat(ctx, key); !errors.Is(err, backends.ErrNotFound) {
-				t.Errorf("Stat after a failed Put: %v, want ErrNotFound", err)
-			}
-			if n := srv.Store.Uploads(srv.Bucket); n != 0 {
-				t.Errorf("%d multipart uploads left behind", n)
-			}
-		})
-	}
-	t.Run("get-retried", func(t *testing.T) {
-		if err := s.Put(ctx, "getretry", strings.NewReader("hello"), 5, backends.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		srv.Faults.Set(objtest.Only(http.MethodGet, objtest.Times(2, ossError(503, "SlowDown"))))
-		defer srv.Faults.Set(nil)
-		rc, err := s.Get(ctx, "getretry", 1, 3)
-		if err != nil {
-			t.Fatalf("Get: %v", err)
-		}
-		defer rc.Close()
-		if b, err := io.ReadAll(rc); err != nil || string(b) != "ell" {
-			t.Errorf("Get = %q, %v", b, err)
-		}
-	})
-}
-
-// TestBackendFailsMidStream: the server drops the connection halfway through every
-// upload; the Put fails (after retries) and nothing becomes visible.
-func TestBackendFailsMidStream(t *testing.T) {
-	srv := osstest.New(t, osstest.Options{})
-	s := newTestStore(t, testConfig(srv, "drop"))
-	defer s.Close()
-	ctx := context.Background()
-	for _, size := range []int64{100 << 10, 3 * testPartSize} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			key := fmt.Sprintf("drop%d", size)
-			srv.Faults.Set(objtest.Only(http.MethodPut, func(w http.ResponseWriter, r *http.Request) bool {
-				_, _ = io.CopyN(io.Discard, r.Body, r.ContentLength/2)
-				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-					conn.Close()
-				}
+	objtest.RunFaults(t, objtest.Harness{
+		New: func(t *testing.T, prefix string) backends.BlobStore {
+			return newTestStore(t, testConfig(srv, prefix))
+		},
+		Faults: srv.Faults,
+		Error: func(status int, code string) objtest.Fault {
+			return func(w http.ResponseWriter, r *http.Request) bool {
+				osstest.WriteError(w, r, status, code, "injected")
 				return true
-			}))
-			err := s.Put(ctx, key, io.LimitReader(zeros{}, size), size, backends.PutOptions{})
-			srv.Faults.Set(nil)
-			if !errors.Is(err, backends.ErrUnavailable) {
-				t.Fatalf("Put: %v, want ErrUnavailable", err)
 			}
-			if _, err := s.Stat(ctx, key); !errors.Is(err, backends.ErrNotFound) {
-				t.Errorf("Stat after a dropped Put: %v, want ErrNotFound", err)
-			}
-		})
-	}
-}
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-// TestBackendStallsMidStream: the server sends half a GET body and stalls; the reader
-// fails when the caller's deadline passes, not never.
-func TestBackendStallsMidStream(t *testing.T) {
-	srv := osstest.New(t, osstest.Options{})
-	s := newTestStore(t, testConfig(srv, "stall"))
-	defer s.Close()
-	ctx := context.Background()
-	const size = 1 << 20
-	if err := s.Put(ctx, "stall", io.LimitReader(zeros{}, size), size, backends.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	srv.Faults.Set(objtest.Only(http.MethodGet, func(w http.ResponseWriter, r *http.Request) bool {
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(make([]byte, size/2))
-		_ = http.NewResponseController(w).Flush()
-		select { // until the client gives up or the test ends
-		case <-r.Context().Done():
-		case <-srv.Faults.Release:
-		}
-		return true
-	}))
-	defer srv.Faults.Set(nil)
-	gctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	rc, err := s.Get(gctx, "stall", 0, -1)
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	defer rc.Close()
-	n, err := io.Copy(io.Discard, rc)
-	if !errors.Is(err, backends.ErrCanceled) {
-		t.Errorf("reading a stalled body: %d bytes, %v; want ErrCanceled", n, err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the stalled read took %v", d)
-	}
-}
-
-// TestCorruptRead: a whole-chunk read whose bytes do not match the recorded CRC fails.
-func TestCorruptRead(t *testing.T) {
-	srv := osstest.New(t, osstest.Options{})
-	s := newTestStore(t, testConfig(srv, "crc"))
-	defer s.Close()
-	ctx := context.Background()
-	if err := s.Put(ctx, "crc", strings.NewReader("hello world"), 11, backends.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	srv.Faults.Set(objtest.Only(http.MethodGet, func(w http.ResponseWriter, r *http.Request) bool {
-		w.Header().Set("x-oss-hash-crc64ecma", "12345")
-		w.Header().Set("Content-Length", "11")
-		_, _ = io.WriteString(w, "hello world")
-		return true
-	}))
-	defer srv.Faults.Set(nil)
-	rc, err := s.Get(ctx, "crc", 0, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if _, err := io.ReadAll(rc); !errors.Is(err, backends.ErrInternal) {
-		t.Errorf("reading a corrupt chunk: %v, want ErrInternal", err)
-	}
-}
-
-func TestUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	s := newTestStore(t, Config{Name: "gone", Endpoint: "http://" + addr, Bucket: "b-1", AccessKey: "a", SecretKey: "s", MaxAttempts: 2, RetryBase: time.Millisecond})
-	defer s.Close()
-	if err := s.Health(context.Background()); !errors.Is(err, backends.ErrUnavailable) {
-		t.Errorf("Health of a closed port: %v, want ErrUnavailable", err)
-	}
-}
-
-// TestSidecar: a multipart chunk's hash lives in the sidecar, which List hides and
-// Delete removes.
-func TestSidecar(t *testing.T) {
-	srv := osstest.New(t, osstest.Options{})
-	s := newTestStore(t, testConfig(srv, "side"))
-	defer s.Close()
-	ctx := context.Background()
-	data := bytes.Repeat([]byte("ab"), testPartSize)
-	sum := sha256.Sum256(data)
-	if err := s.Put(ctx, "mp", bytes.NewReader(data), -1, backends.PutOptions{SHA256: func() [32]byte { return sum }}); err != nil {
-		t.Fatal(err)
-	}
-	if keys := srv.Store.Keys(srv.Bucket); strings.Join(keys, ",") != "side/_sha256/mp,side/mp" {
-		t.Errorf("objects = %q", keys)
-	}
-	if info, err := s.Stat(ctx, "mp"); err != nil || !info.HasSHA || info.SHA256 != sum {
-		t.Errorf("Stat = %+v, %v", info, err)
-	}
-	if err := s.Delete(ctx, "mp"); err != nil {
-		t.Fatal(err)
-	}
-	if keys := srv.Store.Keys(srv.Bucket); len(keys) != 0 {
-		t.Errorf("objects after Delete = %q", keys)
-	}
+		},
+		PartSize: testPartSize,
+		Unreachable: func(t *testing.T, endpoint string) backends.BlobStore {
+			return newTestStore(t, Config{Name: "gone", Endpoint: endpoint, Bucket: "b-1", AccessKey: "a", SecretKey: "s", MaxAttempts: 2, RetryBase: time.Millisecond})
+		},
+		Uploads:   func() int { return srv.Store.Uploads(srv.Bucket) },
+		Keys:      func() []string { return srv.Store.Keys(srv.Bucket) },
+		CRCHeader: "x-oss-hash-crc64ecma",
+	})
 }

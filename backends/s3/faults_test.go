@@ -19,8 +19,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,16 +34,14 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"s3proxy/backends"
+	"s3proxy/backends/internal/objtest"
 )
 
-// fault decides what the faulty server does with one request; nil passes it on.
-type fault func(w http.ResponseWriter, r *http.Request, next http.Handler) bool
-
-// faultyS3 is gofakes3 behind a switchable fault injector.
+// faultyS3 is gofakes3 behind objtest's switchable fault injector.
 type faultyS3 struct {
-	url      string
-	fault    atomic.Pointer[fault]
-	requests atomic.Int64
+	url    string
+	mem    *s3mem.Backend
+	faults *objtest.Faults
 }
 
 func startFaulty(t *testing.T) *faultyS3 {
@@ -53,32 +51,35 @@ func startFaulty(t *testing.T) *faultyS3 {
 		t.Fatal(err)
 	}
 	next := gofakes3.New(mem, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
-	f := &faultyS3{}
-	release := make(chan struct{})
+	f := &faultyS3{mem: mem, faults: objtest.NewFaults()}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.requests.Add(1)
-		if fp := f.fault.Load(); fp != nil && (*fp)(w, r.WithContext(withRelease(r.Context(), release)), next) {
+		if f.faults.Intercept(w, r) {
 			return
 		}
 		next.ServeHTTP(w, r)
 	}))
-	t.Cleanup(func() { close(release); ts.Close() })
+	t.Cleanup(func() { close(f.faults.Release); ts.Close() })
 	f.url = ts.URL
 	return f
 }
 
-type releaseKey struct{}
-
-func withRelease(ctx context.Context, ch chan struct{}) context.Context {
-	return context.WithValue(ctx, releaseKey{}, ch)
+// keys lists every object name in the test bucket.
+func (f *faultyS3) keys(t *testing.T) []string {
+	list, err := f.mem.ListBucket(testBucket, &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, c := range list.Contents {
+		keys = append(keys, c.Key)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
-func (f *faultyS3) set(fn fault) { f.fault.Store(&fn) }
-func (f *faultyS3) clear()       { f.fault.Store(nil) }
-
-func s3Error(status int, code string) fault {
-	return func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
-		io.Copy(io.Discard, r.Body)
+func s3Error(status int, code string) objtest.Fault {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "<Error><Code>%s</Code><Message>injected</Message><RequestId>1</RequestId></Error>", code)
@@ -86,162 +87,24 @@ func s3Error(status int, code string) fault {
 	}
 }
 
-// times applies fn to the first n requests only.
-func times(n int64, fn fault) fault {
-	var seen atomic.Int64
-	return func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-		if seen.Add(1) > n {
-			return false
-		}
-		return fn(w, r, next)
-	}
-}
-
-func xs(n int) *strings.Reader { return strings.NewReader(strings.Repeat("x", n)) }
-
-func TestRetriesAndErrorKinds(t *testing.T) {
+// TestFaults runs objtest's fault-injection table against gofakes3. The retries are
+// the SDK's (Config.MaxAttempts 3 in testConfig).
+func TestFaults(t *testing.T) {
 	srv := startFaulty(t)
-	s := newTestStore(t, testConfig(srv.url, "faults"))
-	defer s.Close()
-	ctx := context.Background()
-	cases := []struct {
-		name     string
-		fault    fault
-		wantErr  error // nil: the Put succeeds
-		attempts int64 // requests the server sees
-	}{
-		{"throttled-then-ok", times(2, s3Error(503, "SlowDown")), nil, 3},
-		{"5xx-then-ok", times(1, s3Error(500, "InternalError")), nil, 2},
-		{"throttled-always", s3Error(503, "SlowDown"), backends.ErrExhausted, 3},
-		{"429-always", s3Error(429, "TooManyRequests"), backends.ErrExhausted, 3},
-		{"5xx-always", s3Error(500, "InternalError"), backends.ErrUnavailable, 3},
-		{"access-denied", s3Error(403, "AccessDenied"), backends.ErrUnavailable, 1},
-		{"no-such-bucket", s3Error(404, "NoSuchBucket"), backends.ErrUnavailable, 1},
-	}
-	for i, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			srv.set(c.fault)
-			defer srv.clear()
-			before := srv.requests.Load()
-			key := fmt.Sprintf("retry%d", i)
-			err := s.Put(ctx, key, xs(1000), 1000, backends.PutOptions{})
-			if got := srv.requests.Load() - before; got != c.attempts {
-				t.Errorf("server saw %d requests, want %d", got, c.attempts)
-			}
-			srv.clear()
-			if c.wantErr == nil {
-				if err != nil {
-					t.Fatalf("Put: %v", err)
-				}
-				if _, err := s.Stat(ctx, key); err != nil {
-					t.Errorf("Stat after a retried Put: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, c.wantErr) {
-				t.Fatalf("Put: %v, want %v", err, c.wantErr)
-			}
-			if _, err := s.Stat(ctx, key); !errors.Is(err, backends.ErrNotFound) {
-				t.Errorf("Stat after a failed Put: %v, want ErrNotFound", err)
-			}
-		})
-	}
-}
-
-// TestBackendFailsMidStream: the server drops the connection halfway through every part
-// upload; the Put fails (after the SDK's retries) and nothing becomes visible.
-func TestBackendFailsMidStream(t *testing.T) {
-	srv := startFaulty(t)
-	s := newTestStore(t, testConfig(srv.url, "drop"))
-	defer s.Close()
-	ctx := context.Background()
-	for _, size := range []int64{1 << 20, 12 << 20} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			key := fmt.Sprintf("drop%d", size)
-			srv.set(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-				if r.Method != http.MethodPut {
-					return false
-				}
-				io.CopyN(io.Discard, r.Body, r.ContentLength/2)
-				conn, _, err := http.NewResponseController(w).Hijack()
-				if err == nil {
-					conn.Close()
-				}
-				return true
-			})
-			err := s.Put(ctx, key, io.LimitReader(zeros{}, size), size, backends.PutOptions{})
-			srv.clear()
-			if !errors.Is(err, backends.ErrUnavailable) {
-				t.Fatalf("Put: %v, want ErrUnavailable", err)
-			}
-			if _, err := s.Stat(ctx, key); !errors.Is(err, backends.ErrNotFound) {
-				t.Errorf("Stat after a dropped Put: %v, want ErrNotFound", err)
-			}
-		})
-	}
-}
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
-
-// TestBackendStallsMidStream: the server sends half a GET body and stalls; the reader
-// fails when the caller's deadline passes, not never.
-func TestBackendStallsMidStream(t *testing.T) {
-	srv := startFaulty(t)
-	s := newTestStore(t, testConfig(srv.url, "stall"))
-	defer s.Close()
-	ctx := context.Background()
-	const size = 1 << 20
-	if err := s.Put(ctx, "stall", io.LimitReader(zeros{}, size), size, backends.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	srv.set(func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
-		if r.Method != http.MethodGet {
-			return false
-		}
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		w.WriteHeader(http.StatusOK)
-		w.Write(make([]byte, size/2))
-		http.NewResponseController(w).Flush()
-		select { // until the client gives up or the test ends
-		case <-r.Context().Done():
-		case <-r.Context().Value(releaseKey{}).(chan struct{}):
-		}
-		return true
+	objtest.RunFaults(t, objtest.Harness{
+		New: func(t *testing.T, prefix string) backends.BlobStore {
+			return newTestStore(t, testConfig(srv.url, prefix))
+		},
+		Faults:   srv.faults,
+		Error:    s3Error,
+		PartSize: testPartSize,
+		Unreachable: func(t *testing.T, endpoint string) backends.BlobStore {
+			cfg := testConfig(endpoint, "")
+			cfg.MaxAttempts = 1
+			return newTestStore(t, cfg)
+		},
+		Keys: func() []string { return srv.keys(t) },
 	})
-	defer srv.clear()
-	gctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	rc, err := s.Get(gctx, "stall", 0, -1)
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	defer rc.Close()
-	n, err := io.Copy(io.Discard, rc)
-	if !errors.Is(err, backends.ErrCanceled) {
-		t.Errorf("reading a stalled body: %d bytes, %v; want ErrCanceled", n, err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the stalled read took %v", d)
-	}
-}
-
-func TestUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	cfg := testConfig("http://"+addr, "")
-	cfg.MaxAttempts = 1
-	s := newTestStore(t, cfg)
-	defer s.Close()
-	if err := s.Health(context.Background()); !errors.Is(err, backends.ErrUnavailable) {
-		t.Errorf("Health of a closed port: %v, want ErrUnavailable", err)
-	}
 }
 
 func TestHealthMissingBucket(t *testing.T) {
@@ -376,7 +239,7 @@ func TestRecordedSHA256(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			key := fmt.Sprintf("sha%d", size)
 			h := sha256.New()
-			r := io.TeeReader(io.LimitReader(zeros{}, size), h)
+			r := io.TeeReader(io.LimitReader(objtest.Zeros{}, size), h)
 			if err := s.Put(ctx, key, r, size, backends.PutOptions{SHA256: func() [32]byte { return [32]byte(h.Sum(nil)) }}); err != nil {
 				t.Fatal(err)
 			}
