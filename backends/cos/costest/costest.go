@@ -12,7 +12,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -53,6 +52,8 @@ type Server struct {
 	Faults    *objtest.Faults
 	// Now is the server's clock for signature validity (tests of expired signatures).
 	Now func() time.Time
+
+	front *objtest.Front
 }
 
 // New starts a server that stops when the test ends.
@@ -73,6 +74,11 @@ func New(t testing.TB, o Options) *Server {
 	} else {
 		s.Store = objtest.NewStore(o.Bucket)
 	}
+	s.front = &objtest.Front{
+		Store: s.Store, MetaPrefix: metaPrefix, CRCHeader: "x-cos-hash-crc64ecma", MinPartSize: MinPartSize,
+		Fail:     fail,
+		Location: func(r *http.Request, _, key string) string { return r.Host + "/" + key },
+	}
 	ts := httptest.NewServer(s)
 	t.Cleanup(func() { close(s.Faults.Release); ts.Close() })
 	s.URL = ts.URL
@@ -85,64 +91,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Server", "tencent-cos")
-	w.Header().Set("x-cos-request-id", requestID())
+	w.Header().Set("x-cos-request-id", objtest.RequestID())
 	if code, msg := s.authenticate(r); code != "" {
-		s.fail(w, r, code, msg)
+		fail(w, r, code, msg)
 		return
 	}
 	bucket := s.bucketOf(r)
-	q := r.URL.Query()
 	key := strings.TrimPrefix(r.URL.Path, "/")
-	if key == "" {
-		switch r.Method {
-		case http.MethodHead:
-			if !s.Store.HasBucket(bucket) {
-				s.fail(w, r, "NoSuchBucket", "The specified bucket does not exist.")
-				return
-			}
-			w.WriteHeader(http.StatusOK)
-		case http.MethodGet:
-			s.list(w, r, bucket)
-		default:
-			s.fail(w, r, "MethodNotAllowed", "The specified method is not allowed against this resource.")
-		}
+	if key != "" {
+		s.front.ServeObject(w, r, bucket, key)
 		return
 	}
-	switch {
-	case r.Method == http.MethodPut && q.Has("uploadId"):
-		s.uploadPart(w, r, bucket, key)
-	case r.Method == http.MethodPut:
-		s.putObject(w, r, bucket, key)
-	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		s.getObject(w, r, bucket, key)
-	case r.Method == http.MethodDelete && q.Has("uploadId"):
-		if err := s.Store.Abort(bucket, key, q.Get("uploadId")); err != nil {
-			s.failErr(w, r, err)
+	switch r.Method {
+	case http.MethodHead:
+		if !s.Store.HasBucket(bucket) {
+			fail(w, r, "NoSuchBucket", "The specified bucket does not exist.")
 			return
 		}
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodDelete:
-		if err := s.Store.Delete(bucket, key); err != nil {
-			s.failErr(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPost && q.Has("uploads"):
-		id, err := s.Store.Initiate(bucket, key, userMeta(r.Header))
-		if err != nil {
-			s.failErr(w, r, err)
-			return
-		}
-		writeXML(w, http.StatusOK, struct {
-			XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
-			Bucket   string
-			Key      string
-			UploadID string `xml:"UploadId"`
-		}{Bucket: bucket, Key: key, UploadID: id})
-	case r.Method == http.MethodPost && q.Has("uploadId"):
-		s.complete(w, r, bucket, key)
+		w.WriteHeader(http.StatusOK)
+	case http.MethodGet:
+		s.list(w, r, bucket)
 	default:
-		s.fail(w, r, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+		fail(w, r, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 	}
 }
 
@@ -161,137 +131,12 @@ func (s *Server) bucketOf(r *http.Request) string {
 	return s.Bucket
 }
 
-func userMeta(h http.Header) map[string]string {
-	m := map[string]string{}
-	for k, v := range h {
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, metaPrefix) && len(v) > 0 {
-			m[strings.TrimPrefix(lk, metaPrefix)] = v[0]
-		}
-	}
-	return m
-}
-
-// readBody reads exactly Content-Length bytes; a body cut short is an error (and
-// nothing is stored), as on any real server.
-func readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength < 0 {
-		return nil, errors.New("MissingContentLength")
-	}
-	data := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(r.Body, data); err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
-func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	data, err := readBody(r)
-	if err != nil {
-		s.fail(w, r, "IncompleteBody", err.Error())
-		return
-	}
-	o, err := s.Store.Put(bucket, key, data, userMeta(r.Header))
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", o.ETag)
-	w.Header().Set("x-cos-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	q := r.URL.Query()
-	num, err := strconv.Atoi(q.Get("partNumber"))
-	if err != nil {
-		s.fail(w, r, "InvalidArgument", "partNumber")
-		return
-	}
-	data, err := readBody(r)
-	if err != nil {
-		s.fail(w, r, "IncompleteBody", err.Error())
-		return
-	}
-	etag, err := s.Store.UploadPart(bucket, key, q.Get("uploadId"), num, data)
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag)
-	w.Header().Set("x-cos-hash-crc64ecma", strconv.FormatUint(objtest.CRC64(data), 10))
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) complete(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	var req struct {
-		Parts []struct {
-			PartNumber int
-			ETag       string
-		} `xml:"Part"`
-	}
-	if err := xml.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		s.fail(w, r, "MalformedXML", err.Error())
-		return
-	}
-	refs := make([]objtest.PartRef, len(req.Parts))
-	for i, p := range req.Parts {
-		refs[i] = objtest.PartRef{Number: p.PartNumber, ETag: p.ETag}
-	}
-	o, err := s.Store.Complete(bucket, key, r.URL.Query().Get("uploadId"), refs, MinPartSize)
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	w.Header().Set("x-cos-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	writeXML(w, http.StatusOK, struct {
-		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
-		Location string
-		Bucket   string
-		Key      string
-		ETag     string
-	}{Location: r.Host + "/" + key, Bucket: bucket, Key: key, ETag: o.ETag})
-}
-
-func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	o, err := s.Store.Get(bucket, key)
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	size := int64(len(o.Data))
-	h := w.Header()
-	for k, v := range o.Meta {
-		h.Set(metaPrefix+k, v)
-	}
-	h.Set("ETag", o.ETag)
-	h.Set("Last-Modified", o.Modified.Format(http.TimeFormat))
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Accept-Ranges", "bytes")
-	h.Set("x-cos-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	start, end, ranged, err := objtest.ParseRange(r.Header.Get("Range"), size)
-	if err != nil {
-		h.Del("x-cos-hash-crc64ecma")
-		s.fail(w, r, "InvalidRange", "The requested range is not satisfiable")
-		return
-	}
-	status, body := http.StatusOK, o.Data
-	if ranged {
-		status, body = http.StatusPartialContent, o.Data[start:end+1]
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, size))
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(body)
-	}
-}
-
 func (s *Server) list(w http.ResponseWriter, r *http.Request, bucket string) {
 	q := r.URL.Query()
 	maxKeys, _ := strconv.Atoi(q.Get("max-keys"))
 	l, err := s.Store.List(bucket, q.Get("prefix"), q.Get("delimiter"), q.Get("marker"), maxKeys)
 	if err != nil {
-		s.failErr(w, r, err)
+		s.front.FailErr(w, r, err)
 		return
 	}
 	type content struct {
@@ -318,43 +163,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, bucket string) {
 		res.Contents = append(res.Contents, content{Key: o.Key, LastModified: o.Modified.Format("2006-01-02T15:04:05.000Z"),
 			ETag: o.ETag, Size: int64(len(o.Data)), StorageClass: "STANDARD"})
 	}
-	writeXML(w, http.StatusOK, res)
+	objtest.WriteXML(w, http.StatusOK, res)
 }
 
 // ---- errors ----
 
-var statusOf = map[string]int{
-	"AccessDenied":          http.StatusForbidden,
-	"InvalidAccessKeyId":    http.StatusForbidden,
-	"SignatureDoesNotMatch": http.StatusForbidden,
-	"RequestTimeTooSkewed":  http.StatusForbidden,
-	"NoSuchBucket":          http.StatusNotFound,
-	"NoSuchKey":             http.StatusNotFound,
-	"NoSuchUpload":          http.StatusNotFound,
-	"InvalidRange":          http.StatusRequestedRangeNotSatisfiable,
-	"MethodNotAllowed":      http.StatusMethodNotAllowed,
-	"SlowDown":              http.StatusServiceUnavailable,
-	"InternalError":         http.StatusInternalServerError,
-}
-
-func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
-	for _, known := range []error{objtest.ErrNoSuchBucket, objtest.ErrNoSuchKey, objtest.ErrNoSuchUpload, objtest.ErrInvalidPart,
-		objtest.ErrInvalidPartOrder, objtest.ErrEntityTooSmall, objtest.ErrInvalidRange, objtest.ErrMalformedPartList} {
-		if errors.Is(err, known) {
-			s.fail(w, r, known.Error(), err.Error())
-			return
-		}
-	}
-	s.fail(w, r, "InternalError", err.Error())
-}
-
 // fail answers with COS's error XML (no body for HEAD, as COS does).
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, code, msg string) {
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusBadRequest
-	}
-	WriteError(w, r, status, code, msg)
+func fail(w http.ResponseWriter, r *http.Request, code, msg string) {
+	WriteError(w, r, objtest.StatusOf(code), code, msg)
 }
 
 // WriteError writes COS's error response; fault injectors use it too.
@@ -368,10 +184,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	}
 	id := w.Header().Get("x-cos-request-id")
 	if id == "" {
-		id = requestID()
+		id = objtest.RequestID()
 		w.Header().Set("x-cos-request-id", id)
 	}
-	writeXML(w, status, struct {
+	objtest.WriteXML(w, status, struct {
 		XMLName   xml.Name `xml:"Error"`
 		Code      string
 		Message   string
@@ -379,23 +195,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 		RequestID string `xml:"RequestId"`
 		TraceID   string `xml:"TraceId"`
 	}{Code: code, Message: msg, Resource: r.Host + r.URL.Path, RequestID: id, TraceID: id})
-}
-
-func writeXML(w http.ResponseWriter, status int, v any) {
-	b, err := xml.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(len(xml.Header)+len(b)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, xml.Header)
-	_, _ = w.Write(b)
-}
-
-func requestID() string {
-	return strconv.FormatInt(time.Now().UnixNano(), 36)
 }
 
 // ---- signatures ----

@@ -1,7 +1,8 @@
 // Package objtest is the storage core of the vendor test servers (backends/cos/costest,
 // backends/oss/osstest): in-memory buckets, objects and multipart uploads, byte ranges,
-// listings, and a fault injector. The vendor packages put each vendor's HTTP protocol,
-// XML and request signatures in front of it. RunFaults (faults.go) is the fault-injection
+// listings, a fault injector, and Front, the object requests' HTTP handling both vendors
+// share. The vendor packages put each one's request signatures, listings and error XML
+// in front of it. RunFaults (faults.go) is the fault-injection
 // test table that the s3, cos and oss tests all run. Test code only.
 package objtest
 

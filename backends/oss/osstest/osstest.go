@@ -16,8 +16,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,6 +57,7 @@ type Server struct {
 	// Now is the server's clock for request dates (tests of skewed clocks).
 	Now func() time.Time
 
+	front        *objtest.Front
 	subResources map[string]bool
 	mu           sync.Mutex
 	signed       map[string]int // authentic requests by signature version
@@ -89,6 +88,18 @@ func New(t testing.TB, o Options) *Server {
 	} else {
 		s.Store = objtest.NewStore(o.Bucket)
 	}
+	s.front = &objtest.Front{
+		Store: s.Store, MetaPrefix: metaPrefix, CRCHeader: "x-oss-hash-crc64ecma", MinPartSize: MinPartSize,
+		Fail: fail,
+		Location: func(r *http.Request, bucket, key string) string {
+			return "http://" + r.Host + "/" + bucket + "/" + key
+		},
+		// Without x-oss-range-behavior: standard, OSS serves an unsatisfiable range as
+		// the whole object (200), for compatibility with old clients.
+		StrictRange: func(r *http.Request) bool {
+			return strings.EqualFold(r.Header.Get("x-oss-range-behavior"), "standard")
+		},
+	}
 	ts := httptest.NewServer(s)
 	t.Cleanup(func() { close(s.Faults.Release); ts.Close() })
 	s.URL = ts.URL
@@ -101,7 +112,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Server", "AliyunOSS")
-	w.Header().Set("x-oss-request-id", requestID())
+	w.Header().Set("x-oss-request-id", objtest.RequestID())
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if code, msg := s.authenticate(r, bucket, key); code != "" {
 		fail(w, r, code, msg)
@@ -111,176 +122,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, "InvalidBucketName", "path-style requests name the bucket first")
 		return
 	}
-	q := r.URL.Query()
-	if key == "" {
-		if r.Method == http.MethodGet {
-			s.list(w, r, bucket)
-			return
-		}
-		fail(w, r, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+	if key != "" {
+		s.front.ServeObject(w, r, bucket, key)
 		return
 	}
-	switch {
-	case r.Method == http.MethodPut && q.Has("uploadId"):
-		s.uploadPart(w, r, bucket, key)
-	case r.Method == http.MethodPut:
-		s.putObject(w, r, bucket, key)
-	case r.Method == http.MethodGet || r.Method == http.MethodHead:
-		s.getObject(w, r, bucket, key)
-	case r.Method == http.MethodDelete && q.Has("uploadId"):
-		if err := s.Store.Abort(bucket, key, q.Get("uploadId")); err != nil {
-			failErr(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodDelete:
-		if err := s.Store.Delete(bucket, key); err != nil {
-			failErr(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPost && q.Has("uploads"):
-		id, err := s.Store.Initiate(bucket, key, userMeta(r.Header))
-		if err != nil {
-			failErr(w, r, err)
-			return
-		}
-		writeXML(w, http.StatusOK, struct {
-			XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
-			Bucket   string
-			Key      string
-			UploadID string `xml:"UploadId"`
-		}{Bucket: bucket, Key: key, UploadID: id})
-	case r.Method == http.MethodPost && q.Has("uploadId"):
-		s.complete(w, r, bucket, key)
-	default:
-		fail(w, r, "MethodNotAllowed", "The specified method is not allowed against this resource.")
-	}
-}
-
-func userMeta(h http.Header) map[string]string {
-	m := map[string]string{}
-	for k, v := range h {
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, metaPrefix) && len(v) > 0 {
-			m[strings.TrimPrefix(lk, metaPrefix)] = v[0]
-		}
-	}
-	return m
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength < 0 {
-		return nil, fmt.Errorf("MissingContentLength (transfer-encoding %q, header %q)", r.TransferEncoding, r.Header.Get("Content-Length"))
-	}
-	data := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(r.Body, data); err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
-func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	data, err := readBody(r)
-	if err != nil {
-		fail(w, r, "IncompleteBody", err.Error())
-		return
-	}
-	o, err := s.Store.Put(bucket, key, data, userMeta(r.Header))
-	if err != nil {
-		failErr(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", o.ETag)
-	w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	q := r.URL.Query()
-	num, err := strconv.Atoi(q.Get("partNumber"))
-	if err != nil {
-		fail(w, r, "InvalidArgument", "partNumber")
-		return
-	}
-	data, err := readBody(r)
-	if err != nil {
-		fail(w, r, "IncompleteBody", err.Error())
-		return
-	}
-	etag, err := s.Store.UploadPart(bucket, key, q.Get("uploadId"), num, data)
-	if err != nil {
-		failErr(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag)
-	w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(objtest.CRC64(data), 10))
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) complete(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	var req struct {
-		Parts []struct {
-			PartNumber int
-			ETag       string
-		} `xml:"Part"`
-	}
-	if err := xml.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		fail(w, r, "MalformedXML", err.Error())
-		return
-	}
-	refs := make([]objtest.PartRef, len(req.Parts))
-	for i, p := range req.Parts {
-		refs[i] = objtest.PartRef{Number: p.PartNumber, ETag: p.ETag}
-	}
-	o, err := s.Store.Complete(bucket, key, r.URL.Query().Get("uploadId"), refs, MinPartSize)
-	if err != nil {
-		failErr(w, r, err)
-		return
-	}
-	w.Header().Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	writeXML(w, http.StatusOK, struct {
-		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
-		Location string
-		Bucket   string
-		Key      string
-		ETag     string
-	}{Location: "http://" + r.Host + "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: o.ETag})
-}
-
-func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	o, err := s.Store.Get(bucket, key)
-	if err != nil {
-		failErr(w, r, err)
-		return
-	}
-	size := int64(len(o.Data))
-	h := w.Header()
-	for k, v := range o.Meta {
-		h.Set(metaPrefix+k, v)
-	}
-	h.Set("ETag", o.ETag)
-	h.Set("Last-Modified", o.Modified.Format(http.TimeFormat))
-	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Accept-Ranges", "bytes")
-	h.Set("x-oss-hash-crc64ecma", strconv.FormatUint(o.CRC64, 10))
-	status, body := http.StatusOK, o.Data
-	start, end, ranged, err := objtest.ParseRange(r.Header.Get("Range"), size)
-	// Without x-oss-range-behavior: standard, OSS serves an unsatisfiable range as the
-	// whole object (200), for compatibility with old clients.
-	if err != nil && strings.EqualFold(r.Header.Get("x-oss-range-behavior"), "standard") {
-		h.Del("x-oss-hash-crc64ecma")
-		fail(w, r, "InvalidRange", "The requested range cannot be satisfied.")
-		return
-	}
-	if err == nil && ranged {
-		status, body = http.StatusPartialContent, o.Data[start:end+1]
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, size))
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
 	if r.Method == http.MethodGet {
-		_, _ = w.Write(body)
+		s.list(w, r, bucket)
+		return
 	}
+	fail(w, r, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, bucket string) {
@@ -291,7 +141,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, bucket string) {
 	}
 	l, err := s.Store.List(bucket, q.Get("prefix"), q.Get("delimiter"), q.Get("marker"), maxKeys)
 	if err != nil {
-		failErr(w, r, err)
+		s.front.FailErr(w, r, err)
 		return
 	}
 	enc := func(v string) string { return v }
@@ -327,41 +177,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, bucket string) {
 		res.Contents = append(res.Contents, content{Key: enc(o.Key), LastModified: o.Modified.Format("2006-01-02T15:04:05.000Z"),
 			ETag: o.ETag, Type: "Normal", Size: int64(len(o.Data)), StorageClass: "Standard"})
 	}
-	writeXML(w, http.StatusOK, res)
+	objtest.WriteXML(w, http.StatusOK, res)
 }
 
 // ---- errors ----
 
-var statusOf = map[string]int{
-	"AccessDenied":          http.StatusForbidden,
-	"InvalidAccessKeyId":    http.StatusForbidden,
-	"SignatureDoesNotMatch": http.StatusForbidden,
-	"RequestTimeTooSkewed":  http.StatusForbidden,
-	"NoSuchBucket":          http.StatusNotFound,
-	"NoSuchKey":             http.StatusNotFound,
-	"NoSuchUpload":          http.StatusNotFound,
-	"InvalidRange":          http.StatusRequestedRangeNotSatisfiable,
-	"MethodNotAllowed":      http.StatusMethodNotAllowed,
-	"InternalError":         http.StatusInternalServerError,
-}
-
-func failErr(w http.ResponseWriter, r *http.Request, err error) {
-	for _, known := range []error{objtest.ErrNoSuchBucket, objtest.ErrNoSuchKey, objtest.ErrNoSuchUpload, objtest.ErrInvalidPart,
-		objtest.ErrInvalidPartOrder, objtest.ErrEntityTooSmall, objtest.ErrInvalidRange, objtest.ErrMalformedPartList} {
-		if errors.Is(err, known) {
-			fail(w, r, known.Error(), err.Error())
-			return
-		}
-	}
-	fail(w, r, "InternalError", err.Error())
-}
-
 func fail(w http.ResponseWriter, r *http.Request, code, msg string) {
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusBadRequest
-	}
-	WriteError(w, r, status, code, msg)
+	WriteError(w, r, objtest.StatusOf(code), code, msg)
 }
 
 // WriteError writes OSS's error response: the XML body, or for HEAD (which has no body)
@@ -372,7 +194,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	}
 	id := w.Header().Get("x-oss-request-id")
 	if id == "" {
-		id = requestID()
+		id = objtest.RequestID()
 		w.Header().Set("x-oss-request-id", id)
 	}
 	b, _ := xml.Marshal(struct {
@@ -394,21 +216,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg st
 	_, _ = io.WriteString(w, xml.Header)
 	_, _ = w.Write(b)
 }
-
-func writeXML(w http.ResponseWriter, status int, v any) {
-	b, err := xml.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(len(xml.Header)+len(b)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, xml.Header)
-	_, _ = w.Write(b)
-}
-
-func requestID() string { return strconv.FormatInt(time.Now().UnixNano(), 36) }
 
 // ---- signatures ----
 
