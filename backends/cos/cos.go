@@ -45,7 +45,6 @@ import (
 	"fmt"
 	"hash/crc64"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -68,7 +67,6 @@ const (
 	MinPartSize = 1 << 20
 	maxParts    = 10000
 	shaMeta     = "x-cos-meta-s3proxy-sha256"
-	sidecarDir  = "_sha256/"
 )
 
 // Config configures a COS store.
@@ -162,31 +160,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", label, backends.ErrInvalid, err)
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		// One gateway talks to one endpoint: keep enough idle connections for the parts
-		// and reads in flight instead of Go's default of 2 per host.
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 128,
-		ForceAttemptHTTP2:   true,
-	}
+	tr := objstore.NewTransport(cfg.Timeout)
 	client := cos.NewClient(&cos.BaseURL{BucketURL: bu}, &http.Client{
 		Transport: &cos.AuthorizationTransport{SecretID: cfg.AccessKey, SecretKey: cfg.SecretKey, Transport: tr},
 		// A redirect (a wrong region or domain) is an error to report, not to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	})
 	client.Conf.RetryOpt.Count = 1 // our Retry does it, with backoff
-	prefix := cfg.Prefix
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
 	return &Store{
-		cfg: cfg, label: label, prefix: prefix, client: client, transport: tr,
+		cfg: cfg, label: label, prefix: objstore.Prefix(cfg.Prefix), client: client, transport: tr,
 		up:    objstore.NewUploader(cfg.PartSize, cfg.Concurrency, maxParts),
 		retry: objstore.Retry{MaxAttempts: cfg.MaxAttempts, Base: cfg.RetryBase, Max: 10 * time.Second},
 	}, nil
@@ -196,16 +178,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) Name() string { return s.cfg.Name }
 
 func (s *Store) object(key string) string  { return s.prefix + key }
-func (s *Store) sidecar(key string) string { return s.prefix + sidecarDir + key }
+func (s *Store) sidecar(key string) string { return s.prefix + objstore.SidecarDir + key }
 
 // ---- errors ----
 
 // classify wraps err in the backends error kind it belongs to.
 func (s *Store) classify(ctx context.Context, op, key string, err error) error {
-	if key != "" {
-		op += " " + key
-	}
-	return fmt.Errorf("%s: %s: %w: %w", s.label, op, kindOf(ctx, err), err)
+	return objstore.Classify(s.label, op, key, kindOf(ctx, err), err)
 }
 
 // apiError finds the COS error response in err; the SDK wraps transport errors in a
@@ -227,44 +206,37 @@ func cause(err error) error {
 	return err
 }
 
-var throttleCodes = map[string]bool{"SlowDown": true, "TooManyRequests": true, "RequestLimitExceeded": true, "ServiceUnavailable": true}
-
-var unusableCodes = map[string]bool{
-	"NoSuchBucket": true, "AccessDenied": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
-	"RequestTimeTooSkewed": true, "ExpiredToken": true, "InvalidToken": true, "InvalidBucketName": true,
-	"UserNotExists": true, "InvalidSecurityToken": true,
+// codes are COS's error codes beyond their HTTP status.
+func codes() objstore.Codes {
+	return objstore.Codes{
+		Throttled: func(code string) bool {
+			switch code {
+			case "SlowDown", "TooManyRequests", "RequestLimitExceeded", "ServiceUnavailable":
+				return true
+			}
+			return false
+		},
+		Unusable: func(code string) bool {
+			switch code {
+			case "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+				"RequestTimeTooSkewed", "ExpiredToken", "InvalidToken", "InvalidBucketName",
+				"UserNotExists", "InvalidSecurityToken":
+				return true
+			}
+			return false
+		},
+	}
 }
 
 func kindOf(ctx context.Context, err error) error {
 	err = cause(err)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+	if objstore.Canceled(ctx, err) {
 		return backends.ErrCanceled
 	}
 	if re, ok := apiError(err); ok {
-		code, status := re.Code, re.Response.StatusCode
-		switch {
-		case code == "NoSuchKey":
-			return backends.ErrNotFound
-		case code == "InvalidRange" || status == http.StatusRequestedRangeNotSatisfiable:
-			return backends.ErrInvalid
-		case throttleCodes[code] || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-			return backends.ErrExhausted
-		case unusableCodes[code]:
-			// The store is unusable as configured: report it, but as the backend's fault.
-			return backends.ErrUnavailable
-		case status == http.StatusNotFound: // a HEAD's error has no body, so no code
-			return backends.ErrNotFound
-		case status >= 500 || status == http.StatusForbidden || status == http.StatusUnauthorized:
-			return backends.ErrUnavailable
-		}
-		return backends.ErrInternal
+		return codes().Kind(re.Code, re.Response.StatusCode)
 	}
-	var netErr net.Error
-	var urlErr *url.Error
-	if errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return backends.ErrUnavailable
-	}
-	return backends.ErrInternal
+	return objstore.TransportKind(err)
 }
 
 // retryable says whether another attempt may succeed: throttling, 5xx, a failed or
@@ -276,8 +248,7 @@ func retryable(ctx context.Context) func(error) bool {
 		}
 		err = cause(err)
 		if re, ok := apiError(err); ok {
-			st := re.Response.StatusCode
-			return st >= 500 || st == http.StatusTooManyRequests || throttleCodes[re.Code] || re.Code == "RequestTimeout"
+			return codes().Retryable(re.Code, re.Response.StatusCode)
 		}
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 	}
@@ -397,27 +368,14 @@ func (t *target) Remove(ctx context.Context, key string) { _ = (*Store)(t).Delet
 
 // Get implements backends.BlobStore.
 func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := objstore.CheckKey(s.label, key); err != nil {
+	if err := objstore.CheckGet(ctx, s.label, key, offset, length); err != nil {
 		return nil, err
-	}
-	if offset < 0 || length < -1 {
-		return nil, fmt.Errorf("%s: get %s: range %d+%d: %w", s.label, key, offset, length, backends.ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, s.classify(ctx, "get", key, err)
 	}
 	if length == 0 {
 		// An empty range has no Range header; only existence and bounds matter.
 		return s.emptyAt(ctx, key, offset)
 	}
-	opt := &cos.ObjectGetOptions{}
-	switch {
-	case offset == 0 && length == -1:
-	case length == -1:
-		opt.Range = fmt.Sprintf("bytes=%d-", offset)
-	default:
-		opt.Range = fmt.Sprintf("bytes=%d-%d", offset, offset+length-1)
-	}
+	opt := &cos.ObjectGetOptions{Range: objstore.Range(offset, length)}
 	resp, err := s.do(ctx, func() (*cos.Response, error) { return s.client.Object.Get(ctx, s.object(key), opt) })
 	if err != nil {
 		if errors.Is(kindOf(ctx, err), backends.ErrInvalid) && length == -1 {
@@ -427,14 +385,9 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		return nil, s.classify(ctx, "get", key, err)
 	}
 	got := resp.ContentLength
-	if opt.Range != "" && resp.Header.Get("Content-Range") == "" {
+	if err := objstore.CheckServed(s.label, key, offset, length, got, opt.Range != "", resp.Header.Get("Content-Range") != ""); err != nil {
 		resp.Body.Close()
-		return nil, fmt.Errorf("%s: get %s: the server ignored the Range header: %w", s.label, key, backends.ErrInternal)
-	}
-	if length != -1 && got != length {
-		// COS truncates a range that runs past the end; the contract does not.
-		resp.Body.Close()
-		return nil, fmt.Errorf("%s: get %s: range %d+%d runs past the end (%d bytes served): %w", s.label, key, offset, length, got, backends.ErrInvalid)
+		return nil, err
 	}
 	rd := &objstore.Reader{RC: resp.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}
 	if want, err := strconv.ParseUint(resp.Header.Get("x-cos-hash-crc64ecma"), 10, 64); err == nil && opt.Range == "" {
@@ -459,13 +412,7 @@ type readCloser struct {
 // emptyAt returns an empty reader if offset is within key's bounds.
 func (s *Store) emptyAt(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
 	info, _, err := s.head(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if offset > info.Size {
-		return nil, fmt.Errorf("%s: get %s: offset %d beyond %d bytes: %w", s.label, key, offset, info.Size, backends.ErrInvalid)
-	}
-	return io.NopCloser(bytes.NewReader(nil)), nil
+	return objstore.EmptyAt(s.label, key, offset, info, err)
 }
 
 // ---- Stat, Delete, List, Health ----
@@ -479,8 +426,8 @@ func (s *Store) Stat(ctx context.Context, key string) (backends.Info, error) {
 	if err != nil {
 		return backends.Info{}, err
 	}
-	if b, err := hex.DecodeString(hdr.Get(shaMeta)); err == nil && len(b) == 32 {
-		info.SHA256, info.HasSHA = [32]byte(b), true
+	if sum, ok := objstore.HexSHA(hdr.Get(shaMeta)); ok {
+		info.SHA256, info.HasSHA = sum, true
 		return info, nil
 	}
 	// A multipart chunk: its hash is in the sidecar, if it was recorded.
@@ -508,7 +455,7 @@ func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, er
 			return resp, err
 		}
 		defer resp.Body.Close()
-		v, err = io.ReadAll(io.LimitReader(resp.Body, 65))
+		v, err = io.ReadAll(io.LimitReader(resp.Body, objstore.SidecarMax))
 		return resp, err
 	})
 	if err != nil {
@@ -517,11 +464,7 @@ func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, er
 		}
 		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
 	}
-	b, err := hex.DecodeString(strings.TrimSpace(string(v)))
-	if err != nil || len(b) != 32 {
-		return [32]byte{}, false, fmt.Errorf("%s: stat %s: malformed sha256 sidecar: %w", s.label, key, backends.ErrInternal)
-	}
-	return [32]byte(b), true, nil
+	return objstore.ParseSidecar(s.label, key, v)
 }
 
 // Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
@@ -539,48 +482,33 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// List implements backends.BlobStore. With "/" as delimiter, the sidecar directory
-// comes back as a common prefix and is skipped.
+// List implements backends.BlobStore.
 func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) error) error {
-	if strings.Contains(prefix, "/") {
-		return nil // no key has one
-	}
-	opt := &cos.BucketGetOptions{Prefix: s.prefix + prefix, Delimiter: "/", MaxKeys: 1000}
-	for {
-		var page *cos.BucketGetResult
+	return objstore.List(s.label, s.prefix, prefix, func(marker string) (objstore.Page, error) {
+		opt := &cos.BucketGetOptions{Prefix: s.prefix + prefix, Delimiter: "/", Marker: marker, MaxKeys: 1000}
+		var res *cos.BucketGetResult
 		_, err := s.do(ctx, func() (*cos.Response, error) {
 			var (
 				resp *cos.Response
 				err  error
 			)
-			page, resp, err = s.client.Bucket.Get(ctx, opt)
+			res, resp, err = s.client.Bucket.Get(ctx, opt)
 			return resp, err
 		})
 		if err != nil {
-			return s.classify(ctx, "list", "", err)
+			return objstore.Page{}, s.classify(ctx, "list", "", err)
 		}
-		for _, o := range page.Contents {
-			key := strings.TrimPrefix(o.Key, s.prefix)
-			if key == "" || strings.Contains(key, "/") {
-				continue
-			}
+		page := objstore.Page{Truncated: res.IsTruncated, NextMarker: res.NextMarker}
+		for _, o := range res.Contents {
 			mod, _ := time.Parse(time.RFC3339, o.LastModified)
-			if err := fn(backends.Info{Key: key, Size: o.Size, ModTime: mod}); err != nil {
-				return err
-			}
+			page.Objects = append(page.Objects, backends.Info{Key: o.Key, Size: o.Size, ModTime: mod})
 		}
-		if !page.IsTruncated {
-			return nil
+		if page.NextMarker == "" && len(res.Contents) > 0 {
+			// A truncated page without NextMarker continues after its last key.
+			page.NextMarker = res.Contents[len(res.Contents)-1].Key
 		}
-		next := page.NextMarker
-		if next == "" && len(page.Contents) > 0 {
-			next = page.Contents[len(page.Contents)-1].Key
-		}
-		if next == "" || next == opt.Marker {
-			return fmt.Errorf("%s: list: truncated page without a next marker: %w", s.label, backends.ErrInternal)
-		}
-		opt.Marker = next
-	}
+		return page, nil
+	}, fn)
 }
 
 // Health implements backends.BlobStore: the bucket must exist and accept our

@@ -43,7 +43,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -65,7 +64,6 @@ const (
 	MinPartSize = 100 << 10
 	maxParts    = 10000
 	shaMeta     = "s3proxy-sha256" // x-oss-meta-s3proxy-sha256
-	sidecarDir  = "_sha256/"
 )
 
 // Config configures an OSS store.
@@ -142,19 +140,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if u, err := url.Parse(endpoint); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("%s: endpoint %q is not a host or an http(s) URL: %w", label, cfg.Endpoint, backends.ErrInvalid)
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		// One gateway talks to one endpoint: keep enough idle connections for the parts
-		// and reads in flight instead of Go's default of 2 per host.
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 128,
-		ForceAttemptHTTP2:   true,
-	}
+	tr := objstore.NewTransport(cfg.Timeout)
 	opts := []aoss.ClientOption{
 		aoss.HTTPClient(&http.Client{
 			Transport: tr,
@@ -174,12 +160,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", label, backends.ErrInvalid, err)
 	}
-	prefix := cfg.Prefix
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
 	return &Store{
-		cfg: cfg, label: label, prefix: prefix, bucket: bucket, transport: tr,
+		cfg: cfg, label: label, prefix: objstore.Prefix(cfg.Prefix), bucket: bucket, transport: tr,
 		up:    objstore.NewUploader(cfg.PartSize, cfg.Concurrency, maxParts),
 		retry: objstore.Retry{MaxAttempts: cfg.MaxAttempts, Base: cfg.RetryBase, Max: 10 * time.Second},
 	}, nil
@@ -189,55 +171,46 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) Name() string { return s.cfg.Name }
 
 func (s *Store) object(key string) string  { return s.prefix + key }
-func (s *Store) sidecar(key string) string { return s.prefix + sidecarDir + key }
+func (s *Store) sidecar(key string) string { return s.prefix + objstore.SidecarDir + key }
 
 // ---- errors ----
 
 func (s *Store) classify(ctx context.Context, op, key string, err error) error {
-	if key != "" {
-		op += " " + key
-	}
-	return fmt.Errorf("%s: %s: %w: %w", s.label, op, kindOf(ctx, err), err)
+	return objstore.Classify(s.label, op, key, kindOf(ctx, err), err)
 }
 
-var throttleCodes = map[string]bool{"SlowDown": true, "TooManyRequests": true, "RequestLimitExceeded": true,
-	"ServiceUnavailable": true, "QpsLimitExceeded": true, "DownloadTrafficRateLimitExceeded": true, "UploadTrafficRateLimitExceeded": true}
-
-var unusableCodes = map[string]bool{
-	"NoSuchBucket": true, "AccessDenied": true, "InvalidAccessKeyId": true, "SignatureDoesNotMatch": true,
-	"RequestTimeTooSkewed": true, "SecurityTokenExpired": true, "InvalidSecurityToken": true, "InvalidBucketName": true,
-	"UserDisable": true,
+// codes are OSS's error codes beyond their HTTP status.
+func codes() objstore.Codes {
+	return objstore.Codes{
+		Throttled: func(code string) bool {
+			switch code {
+			case "SlowDown", "TooManyRequests", "RequestLimitExceeded", "ServiceUnavailable", "QpsLimitExceeded",
+				"DownloadTrafficRateLimitExceeded", "UploadTrafficRateLimitExceeded":
+				return true
+			}
+			return false
+		},
+		Unusable: func(code string) bool {
+			switch code {
+			case "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+				"RequestTimeTooSkewed", "SecurityTokenExpired", "InvalidSecurityToken", "InvalidBucketName",
+				"UserDisable":
+				return true
+			}
+			return false
+		},
+	}
 }
 
 func kindOf(ctx context.Context, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+	if objstore.Canceled(ctx, err) {
 		return backends.ErrCanceled
 	}
 	var se aoss.ServiceError
 	if errors.As(err, &se) {
-		switch code, status := se.Code, se.StatusCode; {
-		case code == "NoSuchKey":
-			return backends.ErrNotFound
-		case code == "InvalidRange" || status == http.StatusRequestedRangeNotSatisfiable:
-			return backends.ErrInvalid
-		case throttleCodes[code] || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
-			return backends.ErrExhausted
-		case unusableCodes[code]:
-			// The store is unusable as configured: report it, but as the backend's fault.
-			return backends.ErrUnavailable
-		case status == http.StatusNotFound:
-			return backends.ErrNotFound
-		case status >= 500 || status == http.StatusForbidden || status == http.StatusUnauthorized:
-			return backends.ErrUnavailable
-		}
-		return backends.ErrInternal
+		return codes().Kind(se.Code, se.StatusCode)
 	}
-	var netErr net.Error
-	var urlErr *url.Error
-	if errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return backends.ErrUnavailable
-	}
-	return backends.ErrInternal
+	return objstore.TransportKind(err)
 }
 
 // retryable says whether another attempt may succeed: throttling, 5xx, a failed or
@@ -249,7 +222,7 @@ func retryable(ctx context.Context) func(error) bool {
 		}
 		var se aoss.ServiceError
 		if errors.As(err, &se) {
-			return se.StatusCode >= 500 || se.StatusCode == http.StatusTooManyRequests || throttleCodes[se.Code] || se.Code == "RequestTimeout"
+			return codes().Retryable(se.Code, se.StatusCode)
 		}
 		return true
 	}
@@ -368,14 +341,8 @@ func (t *target) Remove(ctx context.Context, key string) { _ = (*Store)(t).Delet
 
 // Get implements backends.BlobStore.
 func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := objstore.CheckKey(s.label, key); err != nil {
+	if err := objstore.CheckGet(ctx, s.label, key, offset, length); err != nil {
 		return nil, err
-	}
-	if offset < 0 || length < -1 {
-		return nil, fmt.Errorf("%s: get %s: range %d+%d: %w", s.label, key, offset, length, backends.ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, s.classify(ctx, "get", key, err)
 	}
 	if length == 0 {
 		// An empty range has no Range header; only existence and bounds matter.
@@ -410,14 +377,9 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		body.Close()
 		return nil, fmt.Errorf("%s: get %s: no Content-Length: %w", s.label, key, backends.ErrInternal)
 	}
-	if ranged && res.Response.Headers.Get("Content-Range") == "" {
+	if err := objstore.CheckServed(s.label, key, offset, length, got, ranged, res.Response.Headers.Get("Content-Range") != ""); err != nil {
 		body.Close()
-		return nil, fmt.Errorf("%s: get %s: the server ignored the Range header: %w", s.label, key, backends.ErrInternal)
-	}
-	if length != -1 && got != length {
-		// OSS truncates a range that runs past the end; the contract does not.
-		body.Close()
-		return nil, fmt.Errorf("%s: get %s: range %d+%d runs past the end (%d bytes served): %w", s.label, key, offset, length, got, backends.ErrInvalid)
+		return nil, err
 	}
 	rd := &objstore.Reader{RC: body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}
 	if !ranged && res.ClientCRC != nil && res.ServerCRC != 0 {
@@ -435,13 +397,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 // emptyAt returns an empty reader if offset is within key's bounds.
 func (s *Store) emptyAt(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
 	info, _, err := s.head(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if offset > info.Size {
-		return nil, fmt.Errorf("%s: get %s: offset %d beyond %d bytes: %w", s.label, key, offset, info.Size, backends.ErrInvalid)
-	}
-	return io.NopCloser(bytes.NewReader(nil)), nil
+	return objstore.EmptyAt(s.label, key, offset, info, err)
 }
 
 // ---- Stat, Delete, List, Health ----
@@ -455,8 +411,8 @@ func (s *Store) Stat(ctx context.Context, key string) (backends.Info, error) {
 	if err != nil {
 		return backends.Info{}, err
 	}
-	if b, err := hex.DecodeString(hdr.Get("x-oss-meta-" + shaMeta)); err == nil && len(b) == 32 {
-		info.SHA256, info.HasSHA = [32]byte(b), true
+	if sum, ok := objstore.HexSHA(hdr.Get("x-oss-meta-" + shaMeta)); ok {
+		info.SHA256, info.HasSHA = sum, true
 		return info, nil
 	}
 	// A multipart chunk: its hash is in the sidecar, if it was recorded.
@@ -493,7 +449,7 @@ func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, er
 			return err
 		}
 		defer rc.Close()
-		v, err = io.ReadAll(io.LimitReader(rc, 65))
+		v, err = io.ReadAll(io.LimitReader(rc, objstore.SidecarMax))
 		return err
 	})
 	if err != nil {
@@ -502,11 +458,7 @@ func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, er
 		}
 		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
 	}
-	b, err := hex.DecodeString(strings.TrimSpace(string(v)))
-	if err != nil || len(b) != 32 {
-		return [32]byte{}, false, fmt.Errorf("%s: stat %s: malformed sha256 sidecar: %w", s.label, key, backends.ErrInternal)
-	}
-	return [32]byte(b), true, nil
+	return objstore.ParseSidecar(s.label, key, v)
 }
 
 // Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
@@ -524,41 +476,25 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// List implements backends.BlobStore. With "/" as delimiter, the sidecar directory
-// comes back as a common prefix and is skipped.
+// List implements backends.BlobStore.
 func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) error) error {
-	if strings.Contains(prefix, "/") {
-		return nil // no key has one
-	}
-	marker := ""
-	for {
-		var page aoss.ListObjectsResult
+	return objstore.List(s.label, s.prefix, prefix, func(marker string) (objstore.Page, error) {
+		var res aoss.ListObjectsResult
 		err := s.do(ctx, func() error {
 			var err error
-			page, err = s.bucket.ListObjects(aoss.WithContext(ctx), aoss.Prefix(s.prefix+prefix), aoss.Delimiter("/"),
+			res, err = s.bucket.ListObjects(aoss.WithContext(ctx), aoss.Prefix(s.prefix+prefix), aoss.Delimiter("/"),
 				aoss.Marker(marker), aoss.MaxKeys(1000))
 			return err
 		})
 		if err != nil {
-			return s.classify(ctx, "list", "", err)
+			return objstore.Page{}, s.classify(ctx, "list", "", err)
 		}
-		for _, o := range page.Objects {
-			key := strings.TrimPrefix(o.Key, s.prefix)
-			if key == "" || strings.Contains(key, "/") {
-				continue
-			}
-			if err := fn(backends.Info{Key: key, Size: o.Size, ModTime: o.LastModified}); err != nil {
-				return err
-			}
+		page := objstore.Page{Truncated: res.IsTruncated, NextMarker: res.NextMarker}
+		for _, o := range res.Objects {
+			page.Objects = append(page.Objects, backends.Info{Key: o.Key, Size: o.Size, ModTime: o.LastModified})
 		}
-		if !page.IsTruncated {
-			return nil
-		}
-		if page.NextMarker == "" || page.NextMarker == marker {
-			return fmt.Errorf("%s: list: truncated page without a next marker: %w", s.label, backends.ErrInternal)
-		}
-		marker = page.NextMarker
-	}
+		return page, nil
+	}, fn)
 }
 
 // Health implements backends.BlobStore: the bucket must exist and accept our

@@ -83,7 +83,6 @@ const (
 	minPartSize = 5 << 20
 	maxParts    = 10000
 	shaMetaKey  = "s3proxy-sha256"
-	sidecarDir  = "_sha256/"
 )
 
 // Config configures an S3 store. Empty credentials and region fall back to the standard
@@ -208,12 +207,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	prefix := cfg.Prefix
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
 	return &Store{
-		cfg: cfg, prefix: prefix, client: client, transport: tr,
+		cfg: cfg, prefix: objstore.Prefix(cfg.Prefix), client: client, transport: tr,
 		up: objstore.NewUploader(cfg.PartSize, cfg.Concurrency, maxParts),
 	}, nil
 }
@@ -222,7 +217,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) Name() string { return s.cfg.Name }
 
 func (s *Store) object(key string) string  { return s.prefix + key }
-func (s *Store) sidecar(key string) string { return s.prefix + sidecarDir + key }
+func (s *Store) sidecar(key string) string { return s.prefix + objstore.SidecarDir + key }
 
 // label prefixes the errors the store makes itself (and objstore's for it).
 func (s *Store) label() string { return "s3 " + s.cfg.Name }
@@ -232,11 +227,7 @@ func (s *Store) classify(ctx context.Context, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	kind := kindOf(ctx, err)
-	if key != "" {
-		op += " " + key
-	}
-	return fmt.Errorf("s3 %s: %s: %w: %w", s.cfg.Name, op, kind, err)
+	return objstore.Classify(s.label(), op, key, kindOf(ctx, err), err)
 }
 
 func kindOf(ctx context.Context, err error) error {
@@ -399,28 +390,19 @@ func (t *target) Remove(ctx context.Context, key string) { _ = (*Store)(t).Delet
 
 // Get implements backends.BlobStore.
 func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := objstore.CheckKey(s.label(), key); err != nil {
+	if err := objstore.CheckGet(ctx, s.label(), key, offset, length); err != nil {
 		return nil, err
-	}
-	if offset < 0 || length < -1 {
-		return nil, fmt.Errorf("s3 %s: get %s: range %d+%d: %w", s.cfg.Name, key, offset, length, backends.ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, s.classify(ctx, "get", key, err)
 	}
 	if length == 0 {
 		// An empty range has no Range header; only existence and bounds matter.
 		return s.emptyAt(ctx, key, offset)
 	}
 	in := &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.object(key))}
-	switch {
-	case offset == 0 && length == -1:
+	if r := objstore.Range(offset, length); r != "" {
+		in.Range = aws.String(r)
+	} else {
 		// A whole chunk: have the SDK verify the stored full-object checksum at EOF.
 		in.ChecksumMode = types.ChecksumModeEnabled
-	case length == -1:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
-	default:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
 	}
 	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
@@ -431,14 +413,9 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		return nil, s.classify(ctx, "get", key, err)
 	}
 	got := aws.ToInt64(out.ContentLength)
-	if in.Range != nil && out.ContentRange == nil {
+	if err := objstore.CheckServed(s.label(), key, offset, length, got, in.Range != nil, out.ContentRange != nil); err != nil {
 		out.Body.Close()
-		return nil, fmt.Errorf("s3 %s: get %s: the server ignored the Range header: %w", s.cfg.Name, key, backends.ErrInternal)
-	}
-	if length != -1 && got != length {
-		// S3 truncates a range that runs past the end; the contract does not.
-		out.Body.Close()
-		return nil, fmt.Errorf("s3 %s: get %s: range %d+%d runs past the end (%d bytes served): %w", s.cfg.Name, key, offset, length, got, backends.ErrInvalid)
+		return nil, err
 	}
 	return &objstore.Reader{RC: out.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}, nil
 }
@@ -446,13 +423,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 // emptyAt returns an empty reader if offset is within key's bounds.
 func (s *Store) emptyAt(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
 	info, err := s.head(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if offset > info.Size {
-		return nil, fmt.Errorf("s3 %s: get %s: offset %d beyond %d bytes: %w", s.cfg.Name, key, offset, info.Size, backends.ErrInvalid)
-	}
-	return io.NopCloser(bytes.NewReader(nil)), nil
+	return objstore.EmptyAt(s.label(), key, offset, info, err)
 }
 
 // ---- Stat, Delete, List, Health ----
@@ -501,10 +472,7 @@ func recordedSHA(out *awss3.HeadObjectOutput) ([32]byte, bool) {
 			return [32]byte(b), true
 		}
 	}
-	if b, err := hex.DecodeString(out.Metadata[shaMetaKey]); err == nil && len(b) == sha256.Size {
-		return [32]byte(b), true
-	}
-	return [32]byte{}, false
+	return objstore.HexSHA(out.Metadata[shaMetaKey])
 }
 
 func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, error) {
@@ -516,15 +484,11 @@ func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, er
 		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
 	}
 	defer out.Body.Close()
-	v, err := io.ReadAll(io.LimitReader(out.Body, 2*sha256.Size+1))
+	v, err := io.ReadAll(io.LimitReader(out.Body, objstore.SidecarMax))
 	if err != nil {
 		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
 	}
-	b, err := hex.DecodeString(strings.TrimSpace(string(v)))
-	if err != nil || len(b) != sha256.Size {
-		return [32]byte{}, false, fmt.Errorf("s3 %s: stat %s: malformed sha256 sidecar: %w", s.cfg.Name, key, backends.ErrInternal)
-	}
-	return [32]byte(b), true, nil
+	return objstore.ParseSidecar(s.label(), key, v)
 }
 
 // Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
