@@ -59,10 +59,10 @@ import (
 
 // Defaults for the zero values of Config's tuning fields.
 const (
-	DefaultPartSize    = 8 << 20
-	DefaultConcurrency = 3
-	DefaultMaxAttempts = 5
-	DefaultTimeout     = 30 * time.Second
+	DefaultPartSize    = objstore.DefaultPartSize
+	DefaultConcurrency = objstore.DefaultConcurrency
+	DefaultMaxAttempts = objstore.DefaultMaxAttempts
+	DefaultTimeout     = objstore.DefaultTimeout
 	// MinPartSize is COS's minimum for every part but the last.
 	MinPartSize = 1 << 20
 	maxParts    = 10000
@@ -138,24 +138,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
 		return nil, fmt.Errorf("%s: access_key and secret_key go together: %w", label, backends.ErrInvalid)
 	}
-	if cfg.PartSize == 0 {
-		cfg.PartSize = DefaultPartSize
+	tu, err := objstore.Tuning{
+		PartSize: cfg.PartSize, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Timeout: cfg.Timeout, RetryBase: cfg.RetryBase,
+	}.WithDefaults(label, MinPartSize, "COS's minimum of 1 MiB")
+	if err != nil {
+		return nil, err
 	}
-	if cfg.PartSize < MinPartSize {
-		return nil, fmt.Errorf("%s: part size %d is below COS's minimum of 1 MiB: %w", label, cfg.PartSize, backends.ErrInvalid)
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.RetryBase <= 0 {
-		cfg.RetryBase = 100 * time.Millisecond
-	}
+	cfg.PartSize, cfg.Concurrency, cfg.MaxAttempts, cfg.Timeout, cfg.RetryBase = tu.PartSize, tu.Concurrency, tu.MaxAttempts, tu.Timeout, tu.RetryBase
 	bu, err := BucketURL(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", label, backends.ErrInvalid, err)
@@ -185,6 +174,15 @@ func (s *Store) sidecar(key string) string { return s.prefix + objstore.SidecarD
 // classify wraps err in the backends error kind it belongs to.
 func (s *Store) classify(ctx context.Context, op, key string, err error) error {
 	return objstore.Classify(s.label, op, key, kindOf(ctx, err), err)
+}
+
+// kind and classifier are kindOf and classify for the objstore helpers.
+func (s *Store) kind(ctx context.Context) func(error) error {
+	return func(err error) error { return kindOf(ctx, err) }
+}
+
+func (s *Store) classifier(ctx context.Context, op, key string) func(error) error {
+	return func(err error) error { return s.classify(ctx, op, key, err) }
 }
 
 // apiError finds the COS error response in err; the SDK wraps transport errors in a
@@ -426,16 +424,7 @@ func (s *Store) Stat(ctx context.Context, key string) (backends.Info, error) {
 	if err != nil {
 		return backends.Info{}, err
 	}
-	if sum, ok := objstore.HexSHA(hdr.Get(shaMeta)); ok {
-		info.SHA256, info.HasSHA = sum, true
-		return info, nil
-	}
-	// A multipart chunk: its hash is in the sidecar, if it was recorded.
-	info.SHA256, info.HasSHA, err = s.readSidecar(ctx, key)
-	if err != nil {
-		return backends.Info{}, err
-	}
-	return info, nil
+	return objstore.WithSHA(info, hdr.Get(shaMeta), func() ([32]byte, bool, error) { return s.readSidecar(ctx, key) })
 }
 
 func (s *Store) head(ctx context.Context, key string) (backends.Info, http.Header, error) {
@@ -448,23 +437,19 @@ func (s *Store) head(ctx context.Context, key string) (backends.Info, http.Heade
 }
 
 func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, error) {
-	var v []byte
-	_, err := s.do(ctx, func() (*cos.Response, error) {
-		resp, err := s.client.Object.Get(ctx, s.sidecar(key), nil)
-		if err != nil {
+	return objstore.ReadSidecar(s.label, key, func() ([]byte, error) {
+		var v []byte
+		_, err := s.do(ctx, func() (*cos.Response, error) {
+			resp, err := s.client.Object.Get(ctx, s.sidecar(key), nil)
+			if err != nil {
+				return resp, err
+			}
+			defer resp.Body.Close()
+			v, err = io.ReadAll(io.LimitReader(resp.Body, objstore.SidecarMax))
 			return resp, err
-		}
-		defer resp.Body.Close()
-		v, err = io.ReadAll(io.LimitReader(resp.Body, objstore.SidecarMax))
-		return resp, err
-	})
-	if err != nil {
-		if errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
-			return [32]byte{}, false, nil
-		}
-		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
-	}
-	return objstore.ParseSidecar(s.label, key, v)
+		})
+		return v, err
+	}, s.kind(ctx), s.classifier(ctx, "stat: reading sha256 sidecar", key))
 }
 
 // Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
@@ -473,13 +458,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := objstore.CheckKey(s.label, key); err != nil {
 		return err
 	}
-	for _, k := range []string{s.object(key), s.sidecar(key)} {
-		_, err := s.do(ctx, func() (*cos.Response, error) { return s.client.Object.Delete(ctx, k) })
-		if err != nil && !errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
-			return s.classify(ctx, "delete", key, err)
-		}
-	}
-	return nil
+	return objstore.Delete(s.object(key), s.sidecar(key), func(name string) error {
+		_, err := s.do(ctx, func() (*cos.Response, error) { return s.client.Object.Delete(ctx, name) })
+		return err
+	}, s.kind(ctx), s.classifier(ctx, "delete", key))
 }
 
 // List implements backends.BlobStore.

@@ -230,6 +230,15 @@ func (s *Store) classify(ctx context.Context, op, key string, err error) error {
 	return objstore.Classify(s.label(), op, key, kindOf(ctx, err), err)
 }
 
+// kind and classifier are kindOf and classify for the objstore helpers.
+func (s *Store) kind(ctx context.Context) func(error) error {
+	return func(err error) error { return kindOf(ctx, err) }
+}
+
+func (s *Store) classifier(ctx context.Context, op, key string) func(error) error {
+	return func(err error) error { return s.classify(ctx, op, key, err) }
+}
+
 func kindOf(ctx context.Context, err error) error {
 	var (
 		apiErr  smithy.APIError
@@ -476,19 +485,14 @@ func recordedSHA(out *awss3.HeadObjectOutput) ([32]byte, bool) {
 }
 
 func (s *Store) readSidecar(ctx context.Context, key string) ([32]byte, bool, error) {
-	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.sidecar(key))})
-	if err != nil {
-		if errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
-			return [32]byte{}, false, nil
+	return objstore.ReadSidecar(s.label(), key, func() ([]byte, error) {
+		out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.sidecar(key))})
+		if err != nil {
+			return nil, err
 		}
-		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
-	}
-	defer out.Body.Close()
-	v, err := io.ReadAll(io.LimitReader(out.Body, objstore.SidecarMax))
-	if err != nil {
-		return [32]byte{}, false, s.classify(ctx, "stat: reading sha256 sidecar", key, err)
-	}
-	return objstore.ParseSidecar(s.label(), key, v)
+		defer out.Body.Close()
+		return io.ReadAll(io.LimitReader(out.Body, objstore.SidecarMax))
+	}, s.kind(ctx), s.classifier(ctx, "stat: reading sha256 sidecar", key))
 }
 
 // Delete implements backends.BlobStore: the chunk first, then any sidecar, so that a
@@ -497,13 +501,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := objstore.CheckKey(s.label(), key); err != nil {
 		return err
 	}
-	for _, k := range []string{s.object(key), s.sidecar(key)} {
-		_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(k)})
-		if err != nil && !errors.Is(kindOf(ctx, err), backends.ErrNotFound) {
-			return s.classify(ctx, "delete", key, err)
-		}
-	}
-	return nil
+	return objstore.Delete(s.object(key), s.sidecar(key), func(name string) error {
+		_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(name)})
+		return err
+	}, s.kind(ctx), s.classifier(ctx, "delete", key))
 }
 
 // List implements backends.BlobStore. With "/" as delimiter, the sidecar directory

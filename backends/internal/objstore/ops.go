@@ -225,3 +225,90 @@ func List(label, storePrefix, prefix string, page func(marker string) (Page, err
 		marker = p.NextMarker
 	}
 }
+
+// ---- configuration defaults ----
+
+// Defaults for the zero values of Tuning's fields.
+const (
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 3
+	DefaultMaxAttempts = 5
+	DefaultTimeout     = 30 * time.Second
+	DefaultRetryBase   = 100 * time.Millisecond
+)
+
+// Tuning is the tuning part of a vendor store's Config (see cos.Config, oss.Config).
+type Tuning struct {
+	PartSize    int64
+	Concurrency int
+	MaxAttempts int
+	Timeout     time.Duration
+	RetryBase   time.Duration
+}
+
+// WithDefaults fills t's zero values and checks the part size against the store's
+// minimum (minName says it for the error: "COS's minimum of 1 MiB").
+func (t Tuning) WithDefaults(label string, minPartSize int64, minName string) (Tuning, error) {
+	if t.PartSize == 0 {
+		t.PartSize = DefaultPartSize
+	}
+	if t.PartSize < minPartSize {
+		return t, fmt.Errorf("%s: part size %d is below %s: %w", label, t.PartSize, minName, backends.ErrInvalid)
+	}
+	if t.Concurrency <= 0 {
+		t.Concurrency = DefaultConcurrency
+	}
+	if t.MaxAttempts <= 0 {
+		t.MaxAttempts = DefaultMaxAttempts
+	}
+	if t.Timeout <= 0 {
+		t.Timeout = DefaultTimeout
+	}
+	if t.RetryBase <= 0 {
+		t.RetryBase = DefaultRetryBase
+	}
+	return t, nil
+}
+
+// ---- Stat and Delete with a sidecar ----
+
+// WithSHA completes info with the recorded SHA-256: meta (the hex metadata a single PUT
+// carries) when there is one, else what sidecar finds (a multipart chunk's hash, if it
+// was recorded).
+func WithSHA(info backends.Info, meta string, sidecar func() ([32]byte, bool, error)) (backends.Info, error) {
+	if sum, ok := HexSHA(meta); ok {
+		info.SHA256, info.HasSHA = sum, true
+		return info, nil
+	}
+	var err error
+	if info.SHA256, info.HasSHA, err = sidecar(); err != nil {
+		return backends.Info{}, err
+	}
+	return info, nil
+}
+
+// ReadSidecar reads key's sidecar with get, which returns at most SidecarMax bytes; a
+// missing sidecar (kind says ErrNotFound) means no hash was recorded. classify wraps
+// get's other errors.
+func ReadSidecar(label, key string, get func() ([]byte, error), kind, classify func(error) error) ([32]byte, bool, error) {
+	v, err := get()
+	if err != nil {
+		if errors.Is(kind(err), backends.ErrNotFound) {
+			return [32]byte{}, false, nil
+		}
+		return [32]byte{}, false, classify(err)
+	}
+	return ParseSidecar(label, key, v)
+}
+
+// Delete removes a chunk's object, then its sidecar, with del, so that a failure in
+// between leaves at most a sidecar without its chunk (harmless and invisible). Missing
+// objects (kind says ErrNotFound) are no error; classify wraps the others.
+func Delete(object, sidecar string, del func(name string) error, kind, classify func(error) error) error {
+	for _, name := range []string{object, sidecar} {
+		if err := del(name); err != nil && !errors.Is(kind(err), backends.ErrNotFound) {
+			return classify(err)
+		}
+	}
+	return nil
+}
