@@ -78,24 +78,15 @@ func TestBucketURL(t *testing.T) {
 func TestConfigValidation(t *testing.T) {
 	srv := costest.New(t, costest.Options{})
 	ok := testConfig(srv, "")
-	cases := []struct {
-		name string
-		edit func(*Config)
-	}{
-		{"no-bucket", func(c *Config) { c.Bucket = "" }},
-		{"half-credentials", func(c *Config) { c.SecretKey = "" }},
-		{"tiny-parts", func(c *Config) { c.PartSize = 1000 }},
-		{"bad-endpoint", func(c *Config) { c.Endpoint = "ftp://x" }},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := ok
-			c.edit(&cfg)
-			if _, err := New(context.Background(), cfg); !errors.Is(err, backends.ErrInvalid) {
-				t.Errorf("New: %v, want ErrInvalid", err)
-			}
-		})
-	}
+	objtest.RunInvalidConfigs(t, ok, func(cfg Config) error {
+		_, err := New(context.Background(), cfg)
+		return err
+	}, []objtest.ConfigEdit[Config]{
+		{Name: "no-bucket", Edit: func(c *Config) { c.Bucket = "" }},
+		{Name: "half-credentials", Edit: func(c *Config) { c.SecretKey = "" }},
+		{Name: "tiny-parts", Edit: func(c *Config) { c.PartSize = 1000 }},
+		{Name: "bad-endpoint", Edit: func(c *Config) { c.Endpoint = "ftp://x" }},
+	})
 }
 
 // TestSignatures: a wrong secret, an unknown key id and a missing bucket make the

@@ -159,23 +159,14 @@ func selfSignedCA(t *testing.T) []byte {
 
 func TestConfigValidation(t *testing.T) {
 	ok := testConfig("http://127.0.0.1:1", "")
-	cases := []struct {
-		name string
-		edit func(*Config)
-	}{
-		{"no-bucket", func(c *Config) { c.Bucket = "" }},
-		{"half-credentials", func(c *Config) { c.SecretKey = "" }},
-		{"tiny-parts", func(c *Config) { c.PartSize = 1 << 20 }},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := ok
-			c.edit(&cfg)
-			if _, err := New(context.Background(), cfg); !errors.Is(err, backends.ErrInvalid) {
-				t.Errorf("New: %v, want ErrInvalid", err)
-			}
-		})
-	}
+	objtest.RunInvalidConfigs(t, ok, func(cfg Config) error {
+		_, err := New(context.Background(), cfg)
+		return err
+	}, []objtest.ConfigEdit[Config]{
+		{Name: "no-bucket", Edit: func(c *Config) { c.Bucket = "" }},
+		{Name: "half-credentials", Edit: func(c *Config) { c.SecretKey = "" }},
+		{Name: "tiny-parts", Edit: func(c *Config) { c.PartSize = 1 << 20 }},
+	})
 	s, err := New(context.Background(), Config{Name: "defaults", Bucket: "b", Prefix: "p", AccessKey: "a", SecretKey: "s"})
 	if err != nil {
 		t.Fatalf("New with defaults: %v", err)
