@@ -353,7 +353,10 @@ func (t *target) Complete(ctx context.Context, key, uploadID string, parts []obj
 	s := (*Store)(t)
 	cps := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
-		cps[i] = types.CompletedPart{ETag: aws.String(p.ETag), PartNumber: aws.Int32(int32(p.Number))}
+		cps[i] = types.CompletedPart{PartNumber: aws.Int32(int32(p.Number))}
+		if p.ETag != "" { // as the server sent it: no ETag stays absent
+			cps[i].ETag = aws.String(p.ETag)
+		}
 		if p.Checksum != "" {
 			cps[i].ChecksumSHA256 = aws.String(p.Checksum)
 		}
