@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,38 +93,19 @@ func TestConfigValidation(t *testing.T) {
 func TestSignatures(t *testing.T) {
 	srv := costest.New(t, costest.Options{})
 	missing := costest.New(t, costest.Options{NoBucket: true})
-	cases := []struct {
-		name     string
-		srv      *costest.Server
-		edit     func(*Config)
-		wantText string
-	}{
-		{"wrong-secret", srv, func(c *Config) { c.SecretKey = "wrong" }, "SignatureDoesNotMatch"},
-		{"unknown-key", srv, func(c *Config) { c.AccessKey = "AKIDother" }, "InvalidAccessKeyId"},
-		{"anonymous", srv, func(c *Config) { c.AccessKey, c.SecretKey = "", "" }, "AccessDenied"},
-		{"missing-bucket", missing, func(*Config) {}, "NoSuchBucket"},
+	refused := func(name string, srv *costest.Server, edit func(*Config), text string) objtest.Refusal {
+		return objtest.Refusal{Name: name, Faults: srv.Faults, Store: func(t *testing.T) backends.BlobStore {
+			cfg := testConfig(srv, "")
+			edit(&cfg)
+			return newTestStore(t, cfg)
+		}, HealthText: "bucket", PutText: text} // HEAD Bucket's errors have no body: the status tells
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := testConfig(c.srv, "")
-			c.edit(&cfg)
-			s := newTestStore(t, cfg)
-			defer s.Close()
-			before := c.srv.Faults.Requests()
-			// HEAD Bucket's errors have no body: the status tells.
-			err := s.Health(context.Background())
-			if !errors.Is(err, backends.ErrUnavailable) || !strings.Contains(err.Error(), "bucket") {
-				t.Errorf("Health: %v; want ErrUnavailable naming the bucket", err)
-			}
-			if got := c.srv.Faults.Requests() - before; got != 1 {
-				t.Errorf("server saw %d requests, want 1 (no retries)", got)
-			}
-			err = s.Put(context.Background(), "k", strings.NewReader("x"), 1, backends.PutOptions{})
-			if !errors.Is(err, backends.ErrUnavailable) || !strings.Contains(err.Error(), c.wantText) {
-				t.Errorf("Put: %v; want ErrUnavailable mentioning %q", err, c.wantText)
-			}
-		})
-	}
+	objtest.RunRefusals(t, []objtest.Refusal{
+		refused("wrong-secret", srv, func(c *Config) { c.SecretKey = "wrong" }, "SignatureDoesNotMatch"),
+		refused("unknown-key", srv, func(c *Config) { c.AccessKey = "AKIDother" }, "InvalidAccessKeyId"),
+		refused("anonymous", srv, func(c *Config) { c.AccessKey, c.SecretKey = "", "" }, "AccessDenied"),
+		refused("missing-bucket", missing, func(*Config) {}, "NoSuchBucket"),
+	})
 	t.Run("expired-clock", func(t *testing.T) {
 		srv.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 		defer func() { srv.Now = time.Now }()

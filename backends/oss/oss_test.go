@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,40 +80,22 @@ func TestConfigValidation(t *testing.T) {
 func TestSignatures(t *testing.T) {
 	srv := osstest.New(t, osstest.Options{})
 	missing := osstest.New(t, osstest.Options{NoBucket: true})
-	cases := []struct {
-		name     string
-		srv      *osstest.Server
-		edit     func(*Config)
-		wantText string
-	}{
-		{"wrong-secret", srv, func(c *Config) { c.SecretKey = "wrong" }, "SignatureDoesNotMatch"},
-		{"unknown-key", srv, func(c *Config) { c.AccessKey = "LTAIother" }, "InvalidAccessKeyId"},
+	refused := func(name string, srv *osstest.Server, edit func(*Config), text string) objtest.Refusal {
+		return objtest.Refusal{Name: name, Faults: srv.Faults, Store: func(t *testing.T) backends.BlobStore {
+			cfg := testConfig(srv, "")
+			edit(&cfg)
+			return newTestStore(t, cfg)
+		}, HealthText: text, PutText: text}
+	}
+	objtest.RunRefusals(t, []objtest.Refusal{
+		refused("wrong-secret", srv, func(c *Config) { c.SecretKey = "wrong" }, "SignatureDoesNotMatch"),
+		refused("unknown-key", srv, func(c *Config) { c.AccessKey = "LTAIother" }, "InvalidAccessKeyId"),
 		// The SDK signs even without keys; OSS rejects the empty key id.
-		{"anonymous", srv, func(c *Config) { c.AccessKey, c.SecretKey = "", "" }, "InvalidAccessKeyId"},
-		{"wrong-secret-v1", srv, func(c *Config) { c.SecretKey, c.Region = "wrong", "" }, "SignatureDoesNotMatch"},
-		{"wrong-region", srv, func(c *Config) { c.Region = "cn-beijing" }, "SignatureDoesNotMatch"},
-		{"missing-bucket", missing, func(*Config) {}, "NoSuchBucket"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := testConfig(c.srv, "")
-			c.edit(&cfg)
-			s := newTestStore(t, cfg)
-			defer s.Close()
-			before := c.srv.Faults.Requests()
-			err := s.Health(context.Background())
-			if !errors.Is(err, backends.ErrUnavailable) || !strings.Contains(err.Error(), c.wantText) {
-				t.Errorf("Health: %v; want ErrUnavailable mentioning %q", err, c.wantText)
-			}
-			if got := c.srv.Faults.Requests() - before; got != 1 {
-				t.Errorf("server saw %d requests, want 1 (no retries)", got)
-			}
-			err = s.Put(context.Background(), "k", strings.NewReader("x"), 1, backends.PutOptions{})
-			if !errors.Is(err, backends.ErrUnavailable) || !strings.Contains(err.Error(), c.wantText) {
-				t.Errorf("Put: %v; want ErrUnavailable mentioning %q", err, c.wantText)
-			}
-		})
-	}
+		refused("anonymous", srv, func(c *Config) { c.AccessKey, c.SecretKey = "", "" }, "InvalidAccessKeyId"),
+		refused("wrong-secret-v1", srv, func(c *Config) { c.SecretKey, c.Region = "wrong", "" }, "SignatureDoesNotMatch"),
+		refused("wrong-region", srv, func(c *Config) { c.Region = "cn-beijing" }, "SignatureDoesNotMatch"),
+		refused("missing-bucket", missing, func(*Config) {}, "NoSuchBucket"),
+	})
 	t.Run("expired-clock", func(t *testing.T) {
 		srv.Now = func() time.Time { return time.Now().Add(time.Hour) }
 		defer func() { srv.Now = time.Now }()
