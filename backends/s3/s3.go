@@ -75,10 +75,10 @@ import (
 
 // Defaults for the zero values of Config's tuning fields.
 const (
-	DefaultPartSize    = 8 << 20
-	DefaultConcurrency = 3
-	DefaultMaxAttempts = 5
-	DefaultTimeout     = 30 * time.Second
+	DefaultPartSize    = objstore.DefaultPartSize
+	DefaultConcurrency = objstore.DefaultConcurrency
+	DefaultMaxAttempts = objstore.DefaultMaxAttempts
+	DefaultTimeout     = objstore.DefaultTimeout
 	// minPartSize is S3's minimum for every part but the last.
 	minPartSize = 5 << 20
 	maxParts    = 10000
@@ -129,21 +129,14 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
 		return nil, fmt.Errorf("s3 backend %q: access_key and secret_key go together: %w", cfg.Name, backends.ErrInvalid)
 	}
-	if cfg.PartSize == 0 {
-		cfg.PartSize = DefaultPartSize
+	// S3 has no RetryBase: the SDK's retryer has its own backoff.
+	tu, err := objstore.Tuning{
+		PartSize: cfg.PartSize, Concurrency: cfg.Concurrency, MaxAttempts: cfg.MaxAttempts, Timeout: cfg.Timeout,
+	}.WithDefaults(fmt.Sprintf("s3 backend %q", cfg.Name), minPartSize, "S3's minimum of 5 MiB")
+	if err != nil {
+		return nil, err
 	}
-	if cfg.PartSize < minPartSize {
-		return nil, fmt.Errorf("s3 backend %q: part size %d is below S3's minimum of 5 MiB: %w", cfg.Name, cfg.PartSize, backends.ErrInvalid)
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
+	cfg.PartSize, cfg.Concurrency, cfg.MaxAttempts, cfg.Timeout = tu.PartSize, tu.Concurrency, tu.MaxAttempts, tu.Timeout
 
 	// The loader only knows how to add AWS_CA_BUNDLE's roots to a *BuildableClient, and
 	// fails with any other custom client while that variable is set. So give it one,
