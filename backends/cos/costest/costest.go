@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -175,17 +174,10 @@ func fail(w http.ResponseWriter, r *http.Request, code, msg string) {
 
 // WriteError writes COS's error response; fault injectors use it too.
 func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
-	}
+	id := objtest.ErrorID(w, r, "x-cos-request-id")
 	if r.Method == http.MethodHead {
 		w.WriteHeader(status)
 		return
-	}
-	id := w.Header().Get("x-cos-request-id")
-	if id == "" {
-		id = objtest.RequestID()
-		w.Header().Set("x-cos-request-id", id)
 	}
 	objtest.WriteXML(w, status, struct {
 		XMLName   xml.Name `xml:"Error"`

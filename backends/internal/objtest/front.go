@@ -241,3 +241,18 @@ func StatusOf(code string) int {
 	}
 	return http.StatusBadRequest
 }
+
+// ErrorID prepares an error response: it drains what is left of r's body (so that the
+// client reads the answer instead of a reset connection) and returns the request id,
+// setting header (the vendor's x-*-request-id) when the server has not yet.
+func ErrorID(w http.ResponseWriter, r *http.Request, header string) string {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+	}
+	id := w.Header().Get(header)
+	if id == "" {
+		id = RequestID()
+		w.Header().Set(header, id)
+	}
+	return id
+}

@@ -189,14 +189,7 @@ func fail(w http.ResponseWriter, r *http.Request, code, msg string) {
 // WriteError writes OSS's error response: the XML body, or for HEAD (which has no body)
 // the same XML base64-encoded in x-oss-err, as OSS does. Fault injectors use it too.
 func WriteError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
-	}
-	id := w.Header().Get("x-oss-request-id")
-	if id == "" {
-		id = objtest.RequestID()
-		w.Header().Set("x-oss-request-id", id)
-	}
+	id := objtest.ErrorID(w, r, "x-oss-request-id")
 	b, _ := xml.Marshal(struct {
 		XMLName   xml.Name `xml:"Error"`
 		Code      string
