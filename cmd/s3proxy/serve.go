@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -85,7 +86,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			ln.Close()
 			return fmt.Errorf("admin listen %s: %w", cfg.AdminListen, err)
 		}
-		admin = &http.Server{Handler: adminMux(a, reg), ReadHeaderTimeout: readHeaderTimeout}
+		mux := adminMux(a, reg)
+		if getenv("S3PROXY_DEBUG_PPROF") == "1" {
+			// A debugging switch, not a setting: profiles reveal internals and cost CPU
+			// while taken, so they are off unless asked for (the benchmark's -pprof).
+			mux.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
+			mux.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+			mux.Handle("/debug/pprof/trace", http.HandlerFunc(pprof.Trace))
+			mux.Handle("/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
+			log.Warn("pprof endpoints enabled on the admin listener", "admin", cfg.AdminListen)
+		}
+		admin = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
 	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -300,7 +311,7 @@ func (m *maintenance) tryCluster(ctx context.Context) bool {
 	return true
 }
 
-func adminMux(a *app, reg *prometheus.Registry) http.Handler {
+func adminMux(a *app, reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -1,0 +1,450 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Fixed credentials for both servers. Alphanumeric so that they pass through
+// URLs and flags untouched.
+const (
+	accessKey = "BENCHAKID00000000001"
+	secretKey = "benchSecretKey000000000000000000000000001"
+	region    = "us-east-1"
+)
+
+// Server kinds and the s3proxy metadata variants.
+const (
+	kindS3proxy   = "s3proxy"
+	kindVersitygw = "versitygw"
+	variantSQLite = "SQLite"
+	variantPG     = "PostgreSQL"
+)
+
+// server is one running gateway process and the clients that talk to it.
+type server struct {
+	name    string // s3proxy, s3proxy-pg, versitygw
+	kind    string
+	variant string // s3proxy's metadata store
+	host    string // 127.0.0.1:P
+	admin   string // s3proxy's admin listener (host:port), "" for versitygw
+	dataDir string
+	logPath string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	sampler *sampler
+	cl      *clients
+	// prepared records the profiles whose untimed set-up ran on this server.
+	prepared map[string]any
+}
+
+// environment is everything one benchmark run owns: the servers, the temporary
+// directory and the PostgreSQL schema.
+type environment struct {
+	opts     options
+	root     string
+	tmp      string
+	log      io.Writer
+	servers  []*server // s3proxy (SQLite), versitygw, then s3proxy-pg when available
+	pgSchema string
+	pgDSN    string // with search_path set to pgSchema
+	pgNote   string // why the PostgreSQL variant is missing, if it is
+	data     *payload
+	s3Bin    string
+	vgwBin   string
+}
+
+func (e *environment) start(ctx context.Context) error {
+	e.data = newPayload()
+	want := func(kind string) bool { return e.opts.only == "" || e.opts.only == kind }
+	if want(kindS3proxy) {
+		bin, err := e.s3proxyBinary(ctx)
+		if err != nil {
+			return err
+		}
+		e.s3Bin = bin
+		if err := e.startS3proxy(ctx, "s3proxy", variantSQLite, ""); err != nil {
+			return err
+		}
+	}
+	if want(kindVersitygw) {
+		bin, err := e.versitygwBinary()
+		if err != nil {
+			return err
+		}
+		e.vgwBin = bin
+		if err := e.startVersitygw(ctx); err != nil {
+			return err
+		}
+	}
+	if want(kindS3proxy) && e.opts.pgDSN != "" {
+		if err := e.createSchema(ctx); err != nil {
+			if e.opts.requirePG {
+				return fmt.Errorf("PostgreSQL variant: %w", err)
+			}
+			e.pgNote = "PostgreSQL unreachable (" + err.Error() + "): variant skipped"
+			fmt.Fprintln(e.log, "bench:", e.pgNote)
+		} else if err := e.startS3proxy(ctx, "s3proxy-pg", variantPG, e.pgDSN); err != nil {
+			return err
+		}
+	} else if e.opts.pgDSN == "" {
+		e.pgNote = "PostgreSQL variant not requested (-pg empty)"
+	}
+	return nil
+}
+
+// targetsFor lists the servers a profile runs on: every kind, and the PostgreSQL
+// variant of s3proxy only for profiles that measure the metadata store.
+func (e *environment) targetsFor(p *profile) []*server {
+	var out []*server
+	for _, s := range e.servers {
+		if s.variant == variantPG && !p.pgVariant {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (e *environment) server(kind, variant string) *server {
+	for _, s := range e.servers {
+		if s.kind == kind && s.variant == variant {
+			return s
+		}
+	}
+	return nil
+}
+
+func (e *environment) close() {
+	for _, s := range e.servers {
+		s.stop(e.log)
+	}
+	if e.pgSchema != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, e.opts.pgDSN); err == nil {
+			_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS "`+e.pgSchema+`" CASCADE`)
+			_ = c.Close(ctx)
+		}
+	}
+}
+
+// s3proxyBinary builds ./cmd/s3proxy unless a binary was given.
+func (e *environment) s3proxyBinary(ctx context.Context) (string, error) {
+	if e.opts.s3proxyBin != "" {
+		return filepath.Abs(e.opts.s3proxyBin)
+	}
+	bin := filepath.Join(e.tmp, "s3proxy")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/s3proxy")
+	cmd.Dir = e.root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/s3proxy: %w\n%s", err, out.String())
+	}
+	return bin, nil
+}
+
+// versitygwBinary finds the pinned versitygw that scripts/install-tools.sh (or
+// make bench) installed into .tools/bin, or one on PATH.
+func (e *environment) versitygwBinary() (string, error) {
+	if e.opts.versitygw != "" {
+		return filepath.Abs(e.opts.versitygw)
+	}
+	p := filepath.Join(e.root, ".tools", "bin", "versitygw")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	if p, err := exec.LookPath("versitygw"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("versitygw not found in .tools/bin or PATH: run `make bench` (which installs it) or scripts/install-tools.sh")
+}
+
+// createSchema makes an empty schema for this run, so that the benchmark never sees
+// (or damages) another user's tables; s3proxy creates its tables in it on start.
+func (e *environment) createSchema(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(cctx, e.opts.pgDSN)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "bench_" + strconv.Itoa(os.Getpid()) + "_" + hex.EncodeToString(b[:])
+	if _, err := c.Exec(cctx, `CREATE SCHEMA "`+name+`"`); err != nil {
+		return err
+	}
+	e.pgSchema = name
+	dsn := e.opts.pgDSN
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	// pgx passes unknown URL parameters to the server as run-time parameters.
+	e.pgDSN = dsn + sep + "search_path=" + name
+	return nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (e *environment) startS3proxy(ctx context.Context, name, variant, metaDSN string) error {
+	p, err := freePort()
+	if err != nil {
+		return err
+	}
+	q, err := freePort()
+	if err != nil {
+		return err
+	}
+	s := &server{name: name, kind: kindS3proxy, variant: variant, host: "127.0.0.1:" + strconv.Itoa(p),
+		admin: "127.0.0.1:" + strconv.Itoa(q), dataDir: filepath.Join(e.tmp, name+"-data"), logPath: filepath.Join(e.tmp, name+".log")}
+	args := []string{"serve", "--listen", s.host, "--admin-listen", s.admin, "--data", s.dataDir}
+	if metaDSN != "" {
+		args = append(args, "--meta", metaDSN)
+	}
+	env := append(os.Environ(), "S3PROXY_ACCESS_KEY="+accessKey, "S3PROXY_SECRET_KEY="+secretKey, "S3PROXY_LOG_LEVEL=warn")
+	if e.opts.pprof {
+		env = append(env, "S3PROXY_DEBUG_PPROF=1")
+	}
+	if err := e.launch(ctx, s, e.s3Bin, args, env); err != nil {
+		return err
+	}
+	if e.opts.pprof {
+		fmt.Fprintf(e.log, "bench: %s pprof: http://%s/debug/pprof/ (pid %d)\n", s.name, s.admin, s.cmd.Process.Pid)
+	}
+	return nil
+}
+
+func (e *environment) startVersitygw(ctx context.Context) error {
+	p, err := freePort()
+	if err != nil {
+		return err
+	}
+	s := &server{name: "versitygw", kind: kindVersitygw, host: "127.0.0.1:" + strconv.Itoa(p),
+		dataDir: filepath.Join(e.tmp, "versitygw-data"), logPath: filepath.Join(e.tmp, "versitygw.log")}
+	if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
+		return err
+	}
+	// --keep-alive: versitygw closes every connection after one request unless told
+	// otherwise; SDKs reuse connections, so its best configuration is the fair one.
+	// --quiet: no per-request line on stdout.
+	args := []string{"--access", accessKey, "--secret", secretKey, "--region", region, "--port", s.host,
+		"--keep-alive", "--quiet", "posix", s.dataDir}
+	return e.launch(ctx, s, e.vgwBin, args, os.Environ())
+}
+
+func (e *environment) launch(ctx context.Context, s *server, bin string, args, env []string) error {
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		return err
+	}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Env = env
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// If the benchmark dies, take the server with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", s.name, err)
+	}
+	s.done = make(chan struct{})
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		logf.Close()
+		close(s.done)
+	}()
+	e.servers = append(e.servers, s)
+	if err := s.waitReady(ctx, 60*time.Second); err != nil {
+		return fmt.Errorf("%s: %w\n%s", s.name, err, tail(s.logPath))
+	}
+	s.sampler = newSampler(s.cmd.Process.Pid)
+	s.cl = newClients(s.host)
+	s.prepared = map[string]any{}
+	return nil
+}
+
+// waitReady polls s3proxy's /readyz, or versitygw's S3 port (it has no health
+// endpoint: any HTTP answer means it serves).
+func (s *server) waitReady(ctx context.Context, limit time.Duration) error {
+	url := "http://" + s.host + "/"
+	if s.admin != "" {
+		url = "http://" + s.admin + "/readyz"
+	}
+	deadline := time.Now().Add(limit)
+	c := &http.Client{Timeout: 2 * time.Second}
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("exited during start-up: %v", s.waitErr)
+		default:
+		}
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if s.admin == "" || resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s (last: %v)", limit, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *server) stop(log io.Writer) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		fmt.Fprintf(log, "bench: %s had exited: %v\n%s", s.name, s.waitErr, tail(s.logPath))
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// alive reports an error when the server process has exited.
+func (s *server) alive() error {
+	select {
+	case <-s.done:
+		return fmt.Errorf("%s exited: %v\n%s", s.name, s.waitErr, tail(s.logPath))
+	default:
+		return nil
+	}
+}
+
+// tail returns the last lines of a log file, for error messages.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// sampler reads a process's CPU time and resident memory from /proc.
+type sampler struct {
+	pid int
+}
+
+func newSampler(pid int) *sampler { return &sampler{pid: pid} }
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat; it is 100
+// on every Linux architecture Go supports (part of the kernel ABI, not HZ).
+const clockTicks = 100
+
+// cpu returns the process's user+system CPU time so far.
+func (s *sampler) cpu() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields are counted after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("malformed /proc stat times")
+	}
+	return time.Duration(ut+st) * time.Second / clockTicks, nil
+}
+
+// rss returns VmRSS in bytes.
+func (s *sampler) rss() int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// watch samples VmRSS every 10 ms until stop is called, and returns a function that
+// stops it and reports the highest value seen. VmHWM would be the kernel's own peak,
+// but it cannot be reset between profiles.
+func (s *sampler) watch() (stop func() int64) {
+	var peak int64
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := s.rss(); v > peak {
+				peak = v
+			}
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(quit)
+		<-done
+		if v := s.rss(); v > peak {
+			peak = v
+		}
+		return peak
+	}
+}
