@@ -6,14 +6,16 @@
 #   make test-short  go vet and go test -short (no 5 GiB memory test, no tool installs)
 #   make e2e-reference  the e2e client tests against versitygw, to check client set-ups
 #   make lint        gofmt check
-#   make bench       load benchmarks
+#   make bench       the side-by-side benchmark against versitygw (see BENCHMARKS.md);
+#                    BENCH_ARGS="-profiles put-1m-x8 -v" passes flags to it
+#   make bench-smoke the same with tiny sizes (part of make test: it fails on errors, never on timings)
 
 GO ?= go
 SHELL := /bin/bash
 # The pinned clients from scripts/install-tools.sh come first.
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: all build tools vet test test-short e2e-reference lint bench
+.PHONY: all build tools vet test test-short e2e-reference lint bench bench-smoke
 
 all: build
 
@@ -35,7 +37,8 @@ TEST_LOG := $(CURDIR)/bin/test.log
 # The aws cli and aws-sdk-go-v2 flows, re-run with the s3 backend (issue: any backend).
 E2E_S3_BACKEND_TESTS := ^(TestAWSCLI|TestSDK)
 
-test: tools vet
+# bench-smoke runs first so that go test's result lines stay the last lines.
+test: tools vet bench-smoke
 	@mkdir -p bin && rm -f $(E2E_REPORT)
 	@set -o pipefail; S3PROXY_E2E_REPORT=$(E2E_REPORT) $(GO) test ./... -count=1 -timeout 30m 2>&1 | tee $(TEST_LOG); status=$$?; \
 	echo; echo "e2e again with chunks in a real S3 server (versitygw) through the s3 backend:"; \
@@ -58,6 +61,15 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt:"; echo "$$out"; exit 1; fi
 
-# TODO(lead): the load generator (go run ./bench/...) and BENCHMARKS.md figures.
-bench:
-	@if [ -d bench ]; then $(GO) run ./bench/...; else echo "make bench: ./bench is not written yet" >&2; exit 1; fi
+# versitygw at the version scripts/install-tools.sh pins (read from it, so that the
+# two never disagree); only this one tool, so that make bench needs no apt or npm.
+VERSITYGW_VERSION := $(shell sed -n 's/^VERSITYGW_VERSION="\(.*\)"/\1/p' scripts/install-tools.sh)
+
+.tools/bin/versitygw:
+	GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+bench: build .tools/bin/versitygw
+	$(GO) run ./bench -s3proxy bin/s3proxy -versitygw .tools/bin/versitygw $(BENCH_ARGS)
+
+bench-smoke: build .tools/bin/versitygw
+	$(GO) run ./bench -short -s3proxy bin/s3proxy -versitygw .tools/bin/versitygw $(BENCH_ARGS)
