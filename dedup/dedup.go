@@ -48,6 +48,7 @@ type Engine struct {
 	nodeLocal      map[string]bool // backends whose chunks live on one node's disk
 	remote         Remote
 	log            *slog.Logger
+	md5            *digest.MD5Server
 }
 
 // Config wires an Engine.
@@ -61,6 +62,9 @@ type Config struct {
 	NodeLocal map[string]bool
 	Remote    Remote
 	Log       *slog.Logger
+	// MD5 computes ingest MD5s (ETags) for concurrent uploads in SIMD lanes; nil uses
+	// crypto/md5. The caller owns and closes it.
+	MD5 *digest.MD5Server
 }
 
 // New returns an Engine.
@@ -75,7 +79,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{meta: cfg.Meta, stores: cfg.Stores, defaultBackend: cfg.DefaultBackend, node: cfg.Node,
-		nodeLocal: cfg.NodeLocal, remote: cfg.Remote, log: cfg.Log}, nil
+		nodeLocal: cfg.NodeLocal, remote: cfg.Remote, log: cfg.Log, md5: cfg.MD5}, nil
 }
 
 // SetRemote installs the forwarder for chunks held by other nodes.
@@ -137,10 +141,11 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 	if !ok {
 		return nil, fmt.Errorf("dedup: backend %q is not configured", backend)
 	}
-	dr, err := digest.NewReader(in.Body, in.Expect)
+	dr, err := digest.NewReader(in.Body, in.Expect, digest.WithMD5Server(e.md5))
 	if err != nil {
 		return nil, err
 	}
+	defer dr.Close()
 	uid := NewUID()
 	if err := store.Put(ctx, uid, dr, in.Expect.Size, backends.PutOptions{SHA256: dr.SHA256}); err != nil {
 		var mm *digest.MismatchError

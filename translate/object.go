@@ -591,7 +591,10 @@ func (r *manifestReader) WriteTo(w io.Writer) (int64, error) {
 				return total, err
 			}
 		}
-		n, err := io.Copy(w, io.LimitReader(r.cur, r.curLeft))
+		// r.cur was opened for exactly curLeft bytes: copy from it unwrapped, so that
+		// io.Copy reaches its WriteTo (a LimitedReader around it would hide it, and
+		// with it sendfile from local chunks).
+		n, err := io.Copy(w, r.cur)
 		total += n
 		r.curLeft -= n
 		r.remaining -= n

@@ -275,7 +275,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 }
 
 // copyBody copies r to f with a pooled buffer, checking ctx between reads and the size
-// limit as it goes (so an endless body is cut off at size+1 bytes).
+// limit as it goes (so an endless body is cut off within one buffer past size).
 func (s *Store) copyBody(ctx context.Context, f *os.File, r io.Reader, size int64) (int64, error) {
 	bp := s.getBuf()
 	defer s.putBuf(bp)
@@ -285,7 +285,7 @@ func (s *Store) copyBody(ctx context.Context, f *os.File, r io.Reader, size int6
 		if err := ctx.Err(); err != nil {
 			return n, fmt.Errorf("%w: %w", backends.ErrCanceled, err)
 		}
-		m, rerr := r.Read(buf)
+		m, rerr := fill(r, buf)
 		if m > 0 {
 			if size >= 0 && n+int64(m) > size {
 				return n, fmt.Errorf("body longer than %d bytes: %w", size, backends.ErrInvalid)
@@ -307,6 +307,21 @@ func (s *Store) copyBody(ctx context.Context, f *os.File, r io.Reader, size int6
 			return n, fmt.Errorf("reading body: %w", rerr)
 		}
 	}
+}
+
+// fill reads into buf until it is full or r fails (io.EOF included). A signed
+// aws-chunked body hands out at most one 64 KiB chunk per Read; writing each of those
+// separately would cost four times the write calls of filling the 256 KiB buffer.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // mkdirs creates the two shard levels under root, fsyncing the parent of each directory

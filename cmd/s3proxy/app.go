@@ -20,6 +20,7 @@ import (
 	"s3proxy/backends/s3"
 	"s3proxy/cmd/s3proxy/config"
 	"s3proxy/dedup"
+	"s3proxy/dedup/digest"
 	"s3proxy/meta"
 	"s3proxy/meta/gormstore"
 	"s3proxy/meta/rediscache"
@@ -33,6 +34,7 @@ type app struct {
 	meta   meta.MetaStore
 	stores map[string]backends.BlobStore
 	dedup  *dedup.Engine
+	md5    *digest.MD5Server // shared by every upload's MD5 (see digest.MD5Server)
 	svc    *translate.Service
 	// cache is the Redis cache in front of the metadata store (nil without --redis); meta
 	// is then the cache. redis is its client, closed with the app.
@@ -106,7 +108,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 			nodeLocal[b.Name] = true
 		}
 	}
-	a.dedup, err = dedup.New(dedup.Config{Meta: a.meta, Stores: a.stores, DefaultBackend: cfg.DefaultBackend, Node: cfg.NodeID, NodeLocal: nodeLocal, Log: log})
+	a.md5 = digest.NewMD5Server()
+	a.dedup, err = dedup.New(dedup.Config{Meta: a.meta, Stores: a.stores, DefaultBackend: cfg.DefaultBackend, Node: cfg.NodeID, NodeLocal: nodeLocal, Log: log, MD5: a.md5})
 	if err != nil {
 		a.close()
 		return nil, err
@@ -158,6 +161,9 @@ func (a *app) close() {
 	}
 	if a.redis != nil {
 		_ = a.redis.Close()
+	}
+	if a.md5 != nil {
+		a.md5.Close()
 	}
 }
 

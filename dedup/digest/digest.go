@@ -16,8 +16,10 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/minio/crc64nvme"
+	md5simd "github.com/minio/md5-simd"
 )
 
 // Algorithm names as S3 spells them in x-amz-checksum-algorithm and the XML.
@@ -126,22 +128,104 @@ type Sums struct {
 	Checksum string // base64 of Algorithm's digest, "" if none requested
 }
 
+// MD5Server computes the MD5 of many streams at once, in the SIMD lanes of one
+// goroutine (16 with AVX-512, 8 with AVX2; crypto/md5 without AVX2). MD5 is the slowest
+// hash on the ingest path (about 0.6 GB/s per core): with the server, a stream's MD5
+// runs beside its SHA-256 instead of after it, and concurrent uploads share vector
+// instructions instead of each spending a core on it. One per process; Close it last.
+//
+// Hashers are reused (Reset), never closed while the server runs: md5-simd v1.1.2
+// forgets to unregister a closed hasher (it deletes the wrong map key), so every Close
+// would leave an entry that its scheduler visits on every cycle from then on. At most
+// maxMD5Hashers exist; a stream beyond them hashes with crypto/md5.
+type MD5Server struct {
+	s    md5simd.Server
+	mu   sync.Mutex
+	idle []md5simd.Hasher
+	made int
+}
+
+// maxMD5Hashers bounds the hashers registered with the server: two per lane of
+// AVX-512 is plenty of concurrent uploads to fill the lanes.
+const maxMD5Hashers = 2 * md5simd.Lanes
+
+// NewMD5Server starts the server's goroutine.
+func NewMD5Server() *MD5Server { return &MD5Server{s: md5simd.NewServer()} }
+
+// Close stops the server; no Reader using it may still be open.
+func (m *MD5Server) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range m.idle {
+		h.Close()
+	}
+	m.idle = nil
+	m.s.Close()
+}
+
+// get returns a fresh hasher, or nil when all maxMD5Hashers are busy.
+func (m *MD5Server) get() md5simd.Hasher {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := len(m.idle); n > 0 {
+		h := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		return h
+	}
+	if m.made >= maxMD5Hashers {
+		return nil
+	}
+	m.made++
+	return m.s.NewHash()
+}
+
+func (m *MD5Server) put(h md5simd.Hasher) {
+	h.Reset()
+	m.mu.Lock()
+	m.idle = append(m.idle, h)
+	m.mu.Unlock()
+}
+
+// Option configures a Reader.
+type Option func(*Reader)
+
+// WithMD5Server computes the MD5 on m (nil: crypto/md5). The Reader must then be
+// closed (Close), which gives its hasher back.
+func WithMD5Server(m *MD5Server) Option {
+	return func(d *Reader) {
+		if m == nil {
+			return
+		}
+		if h := m.get(); h != nil {
+			d.md5 = h
+			d.release = func() { m.put(h) }
+		}
+	}
+}
+
 // Reader hashes what it reads and verifies Expect at EOF.
 type Reader struct {
-	r     io.Reader
-	exp   Expect
-	sha   hash.Hash
-	md5   hash.Hash
-	extra hash.Hash
-	n     int64
-	done  bool
-	sums  Sums
-	err   error
+	r       io.Reader
+	exp     Expect
+	sha     hash.Hash
+	md5     hash.Hash
+	release func() // gives the MD5Server hasher back, if any
+	extra   hash.Hash
+	n       int64
+	done    bool
+	sums    Sums
+	err     error
 }
 
 // NewReader wraps r. exp.Algorithm must be normalized (or empty).
-func NewReader(r io.Reader, exp Expect) (*Reader, error) {
-	d := &Reader{r: r, exp: exp, sha: sha256.New(), md5: md5.New()}
+func NewReader(r io.Reader, exp Expect, opts ...Option) (*Reader, error) {
+	d := &Reader{r: r, exp: exp, sha: sha256.New()}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.md5 == nil {
+		d.md5 = md5.New()
+	}
 	if exp.Algorithm != "" {
 		h, err := New(exp.Algorithm)
 		if err != nil {
@@ -197,6 +281,7 @@ func (d *Reader) finish() error {
 	s.Size = d.n
 	d.sha.Sum(s.SHA256[:0])
 	d.md5.Sum(s.MD5[:0])
+	d.Close()
 	if d.exp.Algorithm != "" {
 		if d.extra != nil {
 			s.Checksum = base64.StdEncoding.EncodeToString(d.extra.Sum(nil))
@@ -214,6 +299,16 @@ func (d *Reader) finish() error {
 		if v, ok := d.exp.Checksum(); ok && v != s.Checksum {
 			return &MismatchError{Kind: KindChecksum, Algorithm: d.exp.Algorithm, Expected: v, Computed: s.Checksum}
 		}
+	}
+	return nil
+}
+
+// Close gives back the MD5Server hasher (done at EOF already; needed when the stream
+// is abandoned before). It does not close the underlying reader. Safe to call again.
+func (d *Reader) Close() error {
+	if d.release != nil {
+		d.release()
+		d.release = nil
 	}
 	return nil
 }

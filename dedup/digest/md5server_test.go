@@ -1,0 +1,69 @@
+package digest
+
+import (
+	"bytes"
+	"crypto/md5"
+	"io"
+	"math/rand"
+	"sync"
+	"testing"
+	"testing/iotest"
+)
+
+// TestMD5ServerMatchesCryptoMD5 reads bodies of awkward sizes, in odd read sizes and
+// many at once, through the SIMD server and checks every MD5 against crypto/md5.
+func TestMD5ServerMatchesCryptoMD5(t *testing.T) {
+	srv := NewMD5Server()
+	defer srv.Close()
+	rng := rand.New(rand.NewSource(2))
+	sizes := []int{0, 1, 55, 56, 63, 64, 65, 32<<10 - 1, 32 << 10, 32<<10 + 1, 1<<20 + 7}
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		for _, n := range sizes {
+			data := make([]byte, n)
+			rng.Read(data)
+			wg.Go(func() {
+				r, err := NewReader(iotest.HalfReader(bytes.NewReader(data)), Expect{Size: int64(n)}, WithMD5Server(srv))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer r.Close()
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					t.Errorf("size %d: %v", n, err)
+					return
+				}
+				if got, want := r.Sums().MD5, md5.Sum(data); got != want {
+					t.Errorf("size %d: MD5 %x, want %x", n, got, want)
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// TestMD5ServerAbandonedReader: a stream dropped before EOF releases its lane on Close,
+// and the server keeps serving others.
+func TestMD5ServerAbandonedReader(t *testing.T) {
+	srv := NewMD5Server()
+	defer srv.Close()
+	for i := 0; i < 100; i++ {
+		r, err := NewReader(bytes.NewReader(make([]byte, 100<<10)), Expect{Size: 100 << 10}, WithMD5Server(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Read(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		r.Close() // idempotent
+	}
+	data := []byte("still works")
+	r, _ := NewReader(bytes.NewReader(data), Expect{Size: -1}, WithMD5Server(srv))
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Sums().MD5, md5.Sum(data); got != want {
+		t.Errorf("MD5 %x, want %x", got, want)
+	}
+}
