@@ -9,9 +9,10 @@ import (
 	"s3proxy/meta"
 )
 
-// bulkBatch rows go into one INSERT: 16 columns each stays well under SQLite's limit of
-// 32,766 bound parameters.
-const bulkBatch = 1000
+// bulkBatch rows go into one INSERT. Small, because the SQLite driver finds each bound
+// parameter by a linear search over all of them (see extentBatch): 64 rows of 16
+// columns is cheap there and still few statements.
+const bulkBatch = 64
 
 // BulkInsertEmptyObjects inserts zero-byte objects (no manifest, so no chunk references
 // to count) under new keys of an existing bucket, a batch per statement and one
