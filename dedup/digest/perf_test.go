@@ -10,6 +10,28 @@ import (
 	"testing/iotest"
 )
 
+// TestCombineManyEqualParts exercises the shared shift operator of equal-sized parts
+// (the common multipart shape) against the CRC of the whole.
+func TestCombineManyEqualParts(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	data := make([]byte, 1000*97+13)
+	rng.Read(data)
+	for _, algo := range []string{CRC32, CRC32C, CRC64NVME} {
+		var parts []CombinePart
+		for off := 0; off < len(data); off += 97 {
+			end := min(off+97, len(data))
+			parts = append(parts, CombinePart{Value: sumOf(t, algo, data[off:end]), Size: int64(end - off)})
+		}
+		got, err := Combine(algo, parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := sumOf(t, algo, data); got != want {
+			t.Errorf("%s: combined %s, whole %s", algo, got, want)
+		}
+	}
+}
+
 // TestMD5ServerMatchesCryptoMD5 reads bodies of awkward sizes, in odd read sizes and
 // many at once, through the SIMD server and checks every MD5 against crypto/md5.
 func TestMD5ServerMatchesCryptoMD5(t *testing.T) {
