@@ -145,9 +145,10 @@ type MD5Server struct {
 	made int
 }
 
-// maxMD5Hashers bounds the hashers registered with the server: two per lane of
-// AVX-512 is plenty of concurrent uploads to fill the lanes.
-const maxMD5Hashers = 2 * md5simd.Lanes
+// maxMD5Hashers bounds the hashers registered with the server to one per AVX-512 lane.
+// Idle registered hashers are not free: the server's scheduler waits for and scans
+// every registered hasher while its lanes are not full.
+const maxMD5Hashers = md5simd.Lanes
 
 // NewMD5Server starts the server's goroutine.
 func NewMD5Server() *MD5Server { return &MD5Server{s: md5simd.NewServer()} }
