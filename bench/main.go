@@ -51,6 +51,7 @@ type options struct {
 	only        string
 	verbose     bool
 	pprof       bool
+	compare     string
 }
 
 func main() {
@@ -87,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (logs, data)")
 	fs.BoolVar(&o.verbose, "v", false, "print every run as it finishes")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof/ on s3proxy's admin listener (S3PROXY_DEBUG_PPROF=1) and print its address")
+	fs.StringVar(&o.compare, "compare", "", "a second s3proxy binary (say, built from main) run beside the first on every profile, alternating, to measure a change")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -75,6 +75,7 @@ type row struct {
 	s3, vgw agg
 	hasS3   bool
 	hasVGW  bool
+	base    bool // the -compare binary: shown, not checked against the targets
 }
 
 // advantage is how many times better s3proxy is: throughput ratio, or latency
@@ -111,7 +112,11 @@ func (r *results) rows(sel []*profile, e *environment) []row {
 				continue
 			}
 			w := row{p: p, label: p.title}
-			if p.pgVariant {
+			switch {
+			case s.variant == variantBase:
+				w.label += " [-compare binary]"
+				w.base = true
+			case p.pgVariant:
 				w.label += " (" + s.variant + ")"
 			}
 			w.s3, w.hasS3 = r.agg(p.name, s.name)
@@ -130,7 +135,7 @@ func (r *results) rows(sel []*profile, e *environment) []row {
 func targetsOf(rows []row) []target {
 	var ts []target
 	for _, w := range rows {
-		if !w.hasS3 {
+		if !w.hasS3 || w.base {
 			continue
 		}
 		adv := w.advantage()

@@ -35,6 +35,9 @@ const (
 	kindVersitygw = "versitygw"
 	variantSQLite = "SQLite"
 	variantPG     = "PostgreSQL"
+	// variantBase is a second s3proxy binary (-compare), SQLite, run beside the first
+	// on every profile: how an optimization is measured on a noisy machine.
+	variantBase = "base"
 )
 
 // server is one running gateway process and the clients that talk to it.
@@ -68,6 +71,7 @@ type environment struct {
 	pgNote   string // why the PostgreSQL variant is missing, if it is
 	data     *payload
 	s3Bin    string
+	baseBin  string
 	vgwBin   string
 }
 
@@ -82,6 +86,16 @@ func (e *environment) start(ctx context.Context) error {
 		e.s3Bin = bin
 		if err := e.startS3proxy(ctx, "s3proxy", variantSQLite, ""); err != nil {
 			return err
+		}
+		if e.opts.compare != "" {
+			bin, err := filepath.Abs(e.opts.compare)
+			if err != nil {
+				return err
+			}
+			e.baseBin = bin
+			if err := e.startS3proxy(ctx, "s3proxy-base", variantBase, ""); err != nil {
+				return err
+			}
 		}
 	}
 	if want(kindVersitygw) {
@@ -233,7 +247,11 @@ func (e *environment) startS3proxy(ctx context.Context, name, variant, metaDSN s
 	if e.opts.pprof {
 		env = append(env, "S3PROXY_DEBUG_PPROF=1")
 	}
-	if err := e.launch(ctx, s, e.s3Bin, args, env); err != nil {
+	bin := e.s3Bin
+	if variant == variantBase {
+		bin = e.baseBin
+	}
+	if err := e.launch(ctx, s, bin, args, env); err != nil {
 		return err
 	}
 	if e.opts.pprof {
