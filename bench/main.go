@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.only, "only", "", "run against one server only: s3proxy or versitygw")
 	fs.StringVar(&o.s3proxyBin, "s3proxy", "", "s3proxy binary (default: go build ./cmd/s3proxy)")
 	fs.StringVar(&o.versitygw, "versitygw", "", "versitygw binary (default: .tools/bin/versitygw, then PATH)")
-	fs.StringVar(&o.pgDSN, "pg", envOr("BENCH_PG", "postgres://root@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL DSN for the s3proxy PostgreSQL variant (a fresh schema is created in it); empty to skip")
+	fs.StringVar(&o.pgDSN, "pg", envOr("BENCH_PG", envOr("PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")), "PostgreSQL DSN for the s3proxy PostgreSQL variant (a fresh schema is created in it and dropped after; also BENCH_PG or PG_DSN, as the meta tests); empty to skip")
 	fs.BoolVar(&o.requirePG, "require-pg", os.Getenv("CI") == "true", "fail when PostgreSQL is unreachable instead of skipping its variant")
 	fs.IntVar(&o.listKeys, "list-keys", 1_000_000, "keys in the s3proxy bucket that ListObjectsV2 pages over")
 	fs.IntVar(&o.listKeysVGW, "list-keys-versitygw", 100_000, "keys in the versitygw listing bucket (1M files take too long to create and list)")
