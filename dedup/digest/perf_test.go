@@ -69,6 +69,14 @@ func TestMD5ServerMatchesCryptoMD5(t *testing.T) {
 func TestMD5ServerAbandonedReader(t *testing.T) {
 	srv := NewMD5Server()
 	defer srv.Close()
+	// Keep enough other streams open that the readers below get SIMD lanes.
+	for i := 0; i < minSIMDStreams-1; i++ {
+		h, err := NewReader(bytes.NewReader(nil), Expect{Size: 0}, WithMD5Server(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+	}
 	for i := 0; i < 100; i++ {
 		r, err := NewReader(bytes.NewReader(make([]byte, 100<<10)), Expect{Size: 100 << 10}, WithMD5Server(srv))
 		if err != nil {
@@ -77,8 +85,14 @@ func TestMD5ServerAbandonedReader(t *testing.T) {
 		if _, err := r.Read(make([]byte, 1000)); err != nil {
 			t.Fatal(err)
 		}
+		if _, simd := r.md5.(interface{ Close() }); !simd {
+			t.Fatal("reader hashes with crypto/md5, not on the MD5 server")
+		}
 		r.Close()
 		r.Close() // idempotent
+	}
+	if n := srv.streams.Load(); n != minSIMDStreams-1 {
+		t.Errorf("%d streams counted open, want %d", n, minSIMDStreams-1)
 	}
 	data := []byte("still works")
 	r, _ := NewReader(bytes.NewReader(data), Expect{Size: -1}, WithMD5Server(srv))
