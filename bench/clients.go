@@ -52,7 +52,7 @@ func newTransport() *http.Transport {
 	}
 }
 
-func newClients(host string) *clients {
+func newClients(host string) (*clients, error) {
 	tr := newTransport()
 	hc := &http.Client{Transport: tr}
 	endpoint := "http://" + host
@@ -83,11 +83,11 @@ func newClients(host string) *clients {
 		BucketLookup: minio.BucketLookupPath,
 	})
 	if err != nil {
-		panic(err) // only fails on a malformed endpoint, which host never is
+		return nil, fmt.Errorf("minio client for %s: %w", host, err)
 	}
 	mc.SetAppInfo("s3proxy-bench", "1")
 	return &clients{endpoint: endpoint, s3: s3c, core: *mc, http: hc, signer: v4.NewSigner(),
-		creds: aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey}}
+		creds: aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey}}, nil
 }
 
 // signedPut sends a PUT whose signed x-amz-content-sha256 is the body's hex SHA-256

@@ -303,7 +303,9 @@ func (e *environment) launch(ctx context.Context, s *server, bin string, args, e
 		return fmt.Errorf("%s: %w\n%s", s.name, err, tail(s.logPath))
 	}
 	s.sampler = newSampler(s.cmd.Process.Pid)
-	s.cl = newClients(s.host)
+	if s.cl, err = newClients(s.host); err != nil {
+		return err
+	}
 	s.prepared = map[string]any{}
 	return nil
 }
