@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -593,7 +594,7 @@ func completeProfile() *profile {
 			}
 			etags := make([]string, parts)
 			err = parallel(ctx, 8, parts, func(ctx context.Context, _ int, i int) error {
-				q := "partNumber=" + itoa(i+1) + "&uploadId=" + urlQueryEscape(id)
+				q := "partNumber=" + itoa(i+1) + "&uploadId=" + url.QueryEscape(id)
 				etag, err := r.s.cl.signedPut(ctx, r.bucket(), key, q, c.body, c.sum)
 				etags[i] = etag
 				return err
@@ -604,7 +605,7 @@ func completeProfile() *profile {
 			body := completeXML(etags)
 			r.begin()
 			t := time.Now()
-			_, err = r.s.cl.signedPost(ctx, r.bucket(), key, "uploadId="+urlQueryEscape(id), body)
+			_, err = r.s.cl.signedPost(ctx, r.bucket(), key, "uploadId="+url.QueryEscape(id), body)
 			r.record(time.Since(t), 0)
 			r.end()
 			if err != nil {

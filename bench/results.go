@@ -3,15 +3,12 @@ package main
 import (
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 )
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // results collects every run: profile name → server name → runs.
 type results struct {
