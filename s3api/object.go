@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"s3proxy/meta"
 	"s3proxy/s3api/s3err"
 	"s3proxy/translate"
 )
@@ -103,8 +102,8 @@ func setChecksumHeaders(h http.Header, sums map[string]string, typ string) {
 	}
 }
 
-func writeCondition(h http.Header) (meta.WriteCondition, error) {
-	var c meta.WriteCondition
+func writeCondition(h http.Header) (translate.WriteCondition, error) {
+	var c translate.WriteCondition
 	if v := h.Get("If-None-Match"); v != "" {
 		if strings.TrimSpace(v) != "*" {
 			return c, s3err.Newf(s3err.NotImplemented, "If-None-Match on writes supports only '*'.")

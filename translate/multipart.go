@@ -310,7 +310,7 @@ type CompleteUploadInput struct {
 	Parts       []CompletePart
 	// FullChecksum is the whole-object checksum the client declared (algorithm -> value).
 	FullChecksum map[string]string
-	Cond         meta.WriteCondition
+	Cond         WriteCondition
 }
 
 // CompleteUploadOutput is the new object's identity.
@@ -404,7 +404,7 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploa
 		obj.ChecksumType = u.ChecksumType
 	}
 	obj.ModTime = s.now().UTC()
-	if _, err := s.meta.CompleteUpload(ctx, u.ID, obj, in.Cond); err != nil {
+	if _, err := s.meta.CompleteUpload(ctx, u.ID, obj, in.Cond.meta()); err != nil {
 		if errors.Is(err, meta.ErrNotFound) {
 			return nil, errorf(CodeNoSuchUpload, "The specified multipart upload does not exist.")
 		}

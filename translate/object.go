@@ -105,7 +105,18 @@ type PutObjectInput struct {
 	ContentType string
 	Headers     map[string]string
 	UserMeta    map[string]string
-	Cond        meta.WriteCondition
+	Cond        WriteCondition
+}
+
+// WriteCondition makes a write conditional (If-None-Match: *, If-Match: "etag"); it is
+// checked atomically with the write.
+type WriteCondition struct {
+	IfNoneMatchStar bool
+	IfMatch         string // ETag without quotes
+}
+
+func (c WriteCondition) meta() meta.WriteCondition {
+	return meta.WriteCondition{IfNoneMatchStar: c.IfNoneMatchStar, IfMatch: c.IfMatch}
 }
 
 // PutObjectOutput is PutObject's answer.
@@ -171,7 +182,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error {
 		obj.ModTime = s.now().UTC()
 		obj.Manifest = manifestOf(c, sums.Size)
-		_, err := s.meta.PutObject(ctx, obj, in.Cond)
+		_, err := s.meta.PutObject(ctx, obj, in.Cond.meta())
 		return err
 	})
 	if err != nil {
@@ -291,7 +302,7 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	if err := s.verifyUnstored(&in.Body); err != nil {
 		return nil, false, err
 	}
-	if _, err := s.meta.PutObject(ctx, obj, in.Cond); err != nil {
+	if _, err := s.meta.PutObject(ctx, obj, in.Cond.meta()); err != nil {
 		if errors.Is(err, meta.ErrConflict) {
 			return nil, false, s.lostRace(in.Body)
 		}
@@ -642,7 +653,7 @@ type CopyObjectInput struct {
 	Headers           map[string]string
 	UserMeta          map[string]string
 	ChecksumAlgorithm string
-	DstCond           meta.WriteCondition
+	DstCond           WriteCondition
 }
 
 // CopyObject writes a new object that references the source's chunks: no data moves.
@@ -676,7 +687,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		if in.ReplaceMetadata {
 			dst.ContentType, dst.Headers, dst.UserMeta = in.ContentType, in.Headers, in.UserMeta
 		}
-		_, err = s.meta.PutObject(ctx, dst, in.DstCond)
+		_, err = s.meta.PutObject(ctx, dst, in.DstCond.meta())
 		if errors.Is(err, meta.ErrConflict) && attempt < 3 {
 			continue // the source changed under us; read it again
 		}
