@@ -58,9 +58,13 @@ func (s *Service) bucketFor(ctx context.Context, p Principal, name string) (meta
 		// S3 answers names it could never have created as missing buckets.
 		return meta.Bucket{}, errorf(CodeNoSuchBucket, "The specified bucket does not exist")
 	}
-	b, err := s.meta.GetBucket(ctx, name)
-	if err != nil {
-		return b, metaErr(err, CodeNoSuchBucket)
+	b, ok := s.buckets.get(name)
+	if !ok {
+		var err error
+		if b, err = s.meta.GetBucket(ctx, name); err != nil {
+			return b, metaErr(err, CodeNoSuchBucket)
+		}
+		s.buckets.put(b)
 	}
 	if !p.Admin && b.Owner != p.AccessKey {
 		return b, errorf(CodeAccessDenied, "Access Denied")
@@ -117,7 +121,9 @@ func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) er
 	if _, err := s.bucketFor(ctx, p, name); err != nil {
 		return err
 	}
+	s.buckets.forget(name)
 	err := s.meta.DeleteBucket(ctx, name)
+	s.buckets.forget(name) // a request racing the delete may have cached it again
 	if errors.Is(err, meta.ErrNotEmpty) {
 		return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty")
 	}

@@ -108,6 +108,8 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
+	// buckets caches bucket rows for the per-request ownership check.
+	buckets *bucketCache
 }
 
 // New returns a Service.
@@ -130,7 +132,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now}, nil
+	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now)}, nil
 }
 
 // scope returns the dedup scope of a principal: its access key, or "" when global.

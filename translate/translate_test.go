@@ -129,3 +129,24 @@ func TestSliceManifest(t *testing.T) {
 		}
 	}
 }
+
+func TestBucketCache(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newBucketCache(func() time.Time { return now })
+	if _, ok := c.get("b"); ok {
+		t.Fatal("empty cache hit")
+	}
+	c.put(meta.Bucket{Name: "b", Owner: "ak"})
+	if got, ok := c.get("b"); !ok || got.Owner != "ak" {
+		t.Fatalf("get after put: %+v %v", got, ok)
+	}
+	now = now.Add(bucketCacheTTL + time.Millisecond)
+	if _, ok := c.get("b"); ok {
+		t.Fatal("entry outlived its TTL")
+	}
+	c.put(meta.Bucket{Name: "b"})
+	c.forget("b")
+	if _, ok := c.get("b"); ok {
+		t.Fatal("forgotten entry still served")
+	}
+}
