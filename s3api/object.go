@@ -233,7 +233,9 @@ func (s *Server) getObject(rq *request, head bool) error {
 		h.Set(k, v)
 	}
 	for k, v := range info.UserMeta {
-		h["X-Amz-Meta-"+canonicalMetaName(k)] = []string{v}
+		// Set directly: S3 returns user metadata names as stored (lower case), which
+		// Header.Set would canonicalize.
+		h["X-Amz-Meta-"+k] = []string{v}
 	}
 	if in.PartNumber > 0 && info.PartsCount > 0 {
 		h.Set("x-amz-mp-parts-count", strconv.Itoa(info.PartsCount))
@@ -268,10 +270,6 @@ func (s *Server) getObject(rq *request, head bool) error {
 	}
 	return nil
 }
-
-// canonicalMetaName keeps user metadata names as stored (lower case), which is what
-// S3 returns; Go would otherwise canonicalize them.
-func canonicalMetaName(k string) string { return k }
 
 // parseCopySource parses x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded.
 func parseCopySource(v string) (bucket, key string, err error) {

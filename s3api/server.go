@@ -206,7 +206,7 @@ func (s *Server) route(r *http.Request) (bucket, key string) {
 	return bucket, key
 }
 
-// errorStatus returns the S3 error for err, logging what the client must not see.
+// toS3Error returns the S3 error for err, logging what the client must not see.
 func (s *Server) toS3Error(rq *request, err error) *s3err.Error {
 	if e := s3err.As(err); e != nil {
 		return e

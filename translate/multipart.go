@@ -180,16 +180,9 @@ func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.U
 	if len(in.Body.ContentMD5) > 0 && string(in.Body.ContentMD5) != string(c.MD5[:]) {
 		return nil, false, nil
 	}
-	var checksums map[string]string
-	if algo := in.Body.ChecksumAlgorithm; algo != "" {
-		v := c.Checksums[algo]
-		if algo == digest.SHA256 {
-			v = base64.StdEncoding.EncodeToString(sum[:])
-		}
-		if v == "" || (in.Body.ChecksumHeader != "" && in.Body.ChecksumHeader != v) {
-			return nil, false, nil
-		}
-		checksums = map[string]string{algo: v}
+	checksums, ok := in.Body.provenChecksums(sum, c.Checksums)
+	if !ok {
+		return nil, false, nil
 	}
 	p := meta.Part{Number: in.PartNumber, Size: c.Size, ETag: hex.EncodeToString(c.MD5[:]), Checksums: checksums, LastModified: s.now().UTC(),
 		Extents: []meta.Extent{{PartNumber: in.PartNumber, ChunkID: c.ID, Length: c.Size}}}

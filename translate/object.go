@@ -74,6 +74,24 @@ func (b *Body) trustedSHA256() ([32]byte, bool) {
 	return sum, false
 }
 
+// provenChecksums returns the checksum to record for content with this SHA-256 whose
+// known checksums are given, when the body's declared checksum (if any) is provably the
+// content's without reading it; ok is false when it cannot be proven.
+func (b *Body) provenChecksums(sum [32]byte, known map[string]string) (map[string]string, bool) {
+	algo := b.ChecksumAlgorithm
+	if algo == "" {
+		return nil, true
+	}
+	v := known[algo]
+	if algo == digest.SHA256 {
+		v = base64.StdEncoding.EncodeToString(sum[:])
+	}
+	if v == "" || (b.ChecksumHeader != "" && b.ChecksumHeader != v) {
+		return nil, false
+	}
+	return map[string]string{algo: v}, true
+}
+
 func (b *Body) expect() digest.Expect {
 	return digest.Expect{Size: b.Size, ContentSHA256: b.ContentSHA256, MD5: b.ContentMD5,
 		Algorithm: b.ChecksumAlgorithm, Checksum: b.Checksum}
@@ -272,20 +290,13 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	if len(in.Body.ContentMD5) > 0 && hex.EncodeToString(in.Body.ContentMD5) != etag {
 		return nil, false, nil
 	}
-	algo := in.Body.ChecksumAlgorithm
-	var checksums map[string]string
-	if algo != "" {
-		var v string
-		if len(src.Parts) == 0 || src.ChecksumType == "FULL_OBJECT" {
-			v = src.Checksums[algo] // a composite checksum is not the content's
-		}
-		if algo == digest.SHA256 {
-			v = base64.StdEncoding.EncodeToString(sum[:])
-		}
-		if v == "" || (in.Body.ChecksumHeader != "" && in.Body.ChecksumHeader != v) {
-			return nil, false, nil
-		}
-		checksums = map[string]string{algo: v}
+	known := src.Checksums
+	if len(src.Parts) > 0 && src.ChecksumType != "FULL_OBJECT" {
+		known = nil // a composite checksum is not the content's
+	}
+	checksums, ok := in.Body.provenChecksums(sum, known)
+	if !ok {
+		return nil, false, nil
 	}
 	obj.Size = src.Size
 	obj.ETag = etag

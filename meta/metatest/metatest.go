@@ -403,29 +403,10 @@ func testConcurrentIfNoneMatch(t *testing.T, h *harness) {
 	s := h.newStore(t)
 	mustBucket(t, ctx, s, "b")
 	c := newChunk(t, ctx, s, "data", "scope")
-	const n = 10
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.PutObject(ctx, obj("b", "race", fmt.Sprintf("writer-%d", i), c), meta.WriteCondition{IfNoneMatchStar: true})
-		}()
-	}
-	wg.Wait()
-	won := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, meta.ErrPreconditionFailed):
-			t.Errorf("writer %d: %v", i, err)
-		}
-	}
-	if won != 1 {
-		t.Errorf("%d writers won, want exactly 1", won)
-	}
+	oneWriterWins(t, 10, func(i int) error {
+		_, err := s.PutObject(ctx, obj("b", "race", fmt.Sprintf("writer-%d", i), c), meta.WriteCondition{IfNoneMatchStar: true})
+		return err
+	})
 	wantRefs(t, ctx, s, map[int64]int64{c.ID: 1})
 }
 
@@ -435,15 +416,25 @@ func testConcurrentIfMatch(t *testing.T, h *harness) {
 	mustBucket(t, ctx, s, "b")
 	c := newChunk(t, ctx, s, "data", "scope")
 	mustPut(t, ctx, s, obj("b", "k", "v0", c))
-	const n = 10
+	// Every writer expects v0 and writes its own ETag: only the first can match.
+	oneWriterWins(t, 10, func(i int) error {
+		_, err := s.PutObject(ctx, obj("b", "k", fmt.Sprintf("v%d", i+1), c), meta.WriteCondition{IfMatch: "v0"})
+		return err
+	})
+	wantRefs(t, ctx, s, map[int64]int64{c.ID: 1})
+}
+
+// oneWriterWins runs n conditional writes at once: exactly one must succeed and every
+// other must fail with ErrPreconditionFailed.
+func oneWriterWins(t *testing.T, n int, write func(i int) error) {
+	t.Helper()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Every writer expects v0 and writes its own ETag: only the first can match.
-			_, errs[i] = s.PutObject(ctx, obj("b", "k", fmt.Sprintf("v%d", i+1), c), meta.WriteCondition{IfMatch: "v0"})
+			errs[i] = write(i)
 		}()
 	}
 	wg.Wait()
@@ -459,7 +450,6 @@ func testConcurrentIfMatch(t *testing.T, h *harness) {
 	if won != 1 {
 		t.Errorf("%d writers won, want exactly 1", won)
 	}
-	wantRefs(t, ctx, s, map[int64]int64{c.ID: 1})
 }
 
 func testConcurrentOverwrites(t *testing.T, h *harness) {
