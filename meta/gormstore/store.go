@@ -46,12 +46,12 @@ import (
 	"strings"
 	"time"
 
-	sqlitedriver "github.com/glebarez/go-sqlite"
-	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	sqlitedriver "modernc.org/sqlite"
 
 	"s3proxy/meta"
 )
@@ -193,7 +193,17 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	// process crashes with WAL (only a power loss can drop the last commits).
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	wdsn := path + sep + "_pragma=journal_mode(WAL)&" + common + "&_txlock=immediate"
-	w, err := gorm.Open(sqlite.Open(wdsn), cfg())
+	// Prepared statements: modernc's driver keeps a prepared single statement and
+	// re-binds it, so with gorm's statement cache the SQL of a hot query is parsed once
+	// per connection instead of on every call (a fifth of a GET's CPU when it was parsed
+	// each time). Bounded because a few statements have variable-length IN lists.
+	scfg := func() *gorm.Config {
+		c := cfg()
+		c.PrepareStmt = true
+		c.PrepareStmtMaxSize = 512
+		return c
+	}
+	w, err := gorm.Open(sqlite.Open(wdsn), scfg())
 	if err != nil {
 		return nil, classify("open sqlite", err)
 	}
@@ -214,7 +224,7 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 		// Each connection to an in-memory database is its own database: one pool only.
 		return &Store{db: w, rdb: w}, nil
 	}
-	r, err := gorm.Open(sqlite.Open(path+sep+common+"&_pragma=query_only(1)"), cfg())
+	r, err := gorm.Open(sqlite.Open(path+sep+common+"&_pragma=query_only(1)"), scfg())
 	if err != nil {
 		_ = wsql.Close()
 		return nil, classify("open sqlite", err)
