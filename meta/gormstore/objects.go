@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -172,91 +173,106 @@ func objectFromRow(r objectRow) (meta.Object, error) {
 	return o, nil
 }
 
-// GetObject returns the current version with its manifest. The row and its extents are
-// two statements; since every version has its own row ID, a concurrent overwrite shows up
-// as a manifest that does not add up, and the read is simply repeated.
+// GetObject returns the current version with its manifest, read in one statement.
 func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object, error) {
-	return s.readObject(ctx, "get object", func(db *gorm.DB) *gorm.DB {
-		return db.Where("bucket = ? AND object_key = ?", bucket, key)
-	})
+	return s.readObject(ctx, "get object", "o.bucket = ? AND o.object_key = ?", bucket, key)
 }
 
 // FindObjectBySHA256 finds an object with this whole-content hash (in scope, unless scope
 // is ""), with its manifest.
 func (s *Store) FindObjectBySHA256(ctx context.Context, sum [32]byte, scope string) (meta.Object, error) {
-	return s.readObject(ctx, "find object by sha256", func(db *gorm.DB) *gorm.DB {
-		db = db.Where("sha256 = ?", sum[:])
-		if scope != "" {
-			db = db.Where("scope = ?", scope)
-		}
-		return db.Order("id")
-	})
-}
-
-func (s *Store) readObject(ctx context.Context, op string, where func(*gorm.DB) *gorm.DB) (meta.Object, error) {
-	for attempt := 0; attempt < 10; attempt++ {
-		var rows []objectRow
-		if err := where(s.rdb.WithContext(ctx)).Limit(1).Find(&rows).Error; err != nil {
-			return meta.Object{}, classify(op, err)
-		}
-		if len(rows) == 0 {
-			return meta.Object{}, fmt.Errorf("meta %s: %w", op, meta.ErrNotFound)
-		}
-		o, err := objectFromRow(rows[0])
-		if err != nil {
-			return meta.Object{}, classify(op, err)
-		}
-		m, err := s.loadManifest(ctx, rows[0].ID)
-		if err != nil {
-			return meta.Object{}, classify(op, err)
-		}
-		if len(m) != rows[0].ExtentCount {
-			continue // replaced between the two reads
-		}
-		var total int64
-		for i := range m {
-			if m[i].Chunk.ID == 0 {
-				return meta.Object{}, fmt.Errorf("meta %s: %s/%s extent %d references missing chunk %d: %w",
-					op, o.Bucket, o.Key, i, m[i].ChunkID, meta.ErrInternal)
-			}
-			total += m[i].Length
-		}
-		if total != o.Size {
-			return meta.Object{}, fmt.Errorf("meta %s: %s/%s manifest covers %d of %d bytes: %w", op, o.Bucket, o.Key, total, o.Size, meta.ErrInternal)
-		}
-		o.Manifest = m
-		return o, nil
+	if scope == "" {
+		return s.readObject(ctx, "find object by sha256",
+			"o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ?)", sum[:])
 	}
-	return meta.Object{}, fmt.Errorf("meta %s: object keeps changing: %w", op, meta.ErrConflict)
+	return s.readObject(ctx, "find object by sha256",
+		"o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ? AND scope = ?)", sum[:], scope)
 }
 
-const chunkCols = "c.id, c.uid, c.sha256, c.md5, c.size, c.backend, c.node, c.refs, c.corrupt, c.created_ns, c.zero_since_ns"
+// readObjectSQL selects one object row joined with its extents and their chunks, one
+// result row per extent (one row with NULL extent columns for an empty object). The
+// object's large JSON columns are selected on the first row only, so a 10,000-part
+// object does not repeat its parts list 10,000 times. A LEFT JOIN on chunks so that a
+// dangling reference is reported as corruption rather than silently shortening the object.
+// One statement is one snapshot on both engines: no retry for a concurrent overwrite.
+const readObjectSQL = `SELECT o.id, o.bucket, o.object_key, o.size, o.etag, o.sha256, o.content_md5,
+	o.content_type, o.checksum_type, o.owner, o.scope, o.mod_ns, o.extent_count,
+	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.headers END,
+	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.user_meta END,
+	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.checksums END,
+	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.parts END,
+	e.seq, e.part_number, e.chunk_id, e.chunk_offset, e.length,
+	c.id, c.uid, c.sha256, c.md5, c.size, c.backend, c.node, c.refs, c.corrupt, c.created_ns, c.zero_since_ns
+	FROM objects o LEFT JOIN extents e ON e.object_id = o.id LEFT JOIN chunks c ON c.id = e.chunk_id
+	WHERE `
 
-// loadManifest reads an object's extents joined with their chunks in one query. A LEFT
-// JOIN so that a dangling reference is reported as corruption rather than silently
-// shortening the object.
-func (s *Store) loadManifest(ctx context.Context, objectID int64) ([]meta.Extent, error) {
-	rows, err := s.rdb.WithContext(ctx).Raw(`SELECT e.part_number, e.chunk_id, e.chunk_offset, e.length,
-		COALESCE(c.id, 0), COALESCE(c.uid, ''), c.sha256, c.md5, COALESCE(c.size, 0), COALESCE(c.backend, ''),
-		COALESCE(c.node, ''), COALESCE(c.refs, 0), COALESCE(c.corrupt, false), COALESCE(c.created_ns, 0), c.zero_since_ns
-		FROM extents e LEFT JOIN chunks c ON c.id = e.chunk_id WHERE e.object_id = ? ORDER BY e.seq`, objectID).Rows()
+// readObject runs readObjectSQL with the given condition on o, straight on the pool
+// (through gorm's prepared-statement cache on SQLite): this is the hot read of every GET
+// and HEAD, and gorm's query building and reflection would cost more than SQLite does.
+func (s *Store) readObject(ctx context.Context, op, where string, args ...any) (meta.Object, error) {
+	rows, err := s.rdb.ConnPool.QueryContext(ctx, s.rebind(readObjectSQL+where+" ORDER BY e.seq"), args...)
 	if err != nil {
-		return nil, err
+		return meta.Object{}, classify(op, err)
 	}
 	defer rows.Close()
-	var out []meta.Extent
+	var (
+		r     objectRow
+		found bool
+		m     []meta.Extent
+		total int64
+	)
 	for rows.Next() {
-		var e meta.Extent
-		var cr chunkRow
-		if err := rows.Scan(&e.PartNumber, &e.ChunkID, &e.ChunkOffset, &e.Length,
-			&cr.ID, &cr.UID, &cr.SHA256, &cr.MD5, &cr.Size, &cr.Backend, &cr.Node, &cr.Refs, &cr.Corrupt,
-			&cr.CreatedNS, &cr.ZeroSinceNS); err != nil {
-			return nil, err
+		var (
+			headers, userMeta, checksums, parts  sql.NullString
+			seq, part, chunkID, chunkOff, length sql.NullInt64
+			cID, cSize, cRefs, cCreated          sql.NullInt64
+			cUID, cBackend, cNode                sql.NullString
+			cSHA, cMD5                           []byte
+			cCorrupt                             sql.NullBool
+			cZero                                *int64
+		)
+		if err := rows.Scan(&r.ID, &r.Bucket, &r.ObjectKey, &r.Size, &r.ETag, &r.SHA256, &r.ContentMD5,
+			&r.ContentType, &r.ChecksumType, &r.Owner, &r.Scope, &r.ModNS, &r.ExtentCount,
+			&headers, &userMeta, &checksums, &parts,
+			&seq, &part, &chunkID, &chunkOff, &length,
+			&cID, &cUID, &cSHA, &cMD5, &cSize, &cBackend, &cNode, &cRefs, &cCorrupt, &cCreated, &cZero); err != nil {
+			return meta.Object{}, classify(op, err)
 		}
-		e.Chunk = chunkFromRow(cr)
-		out = append(out, e)
+		if !found {
+			found = true
+			r.Headers, r.UserMeta, r.Checksums, r.Parts = headers.String, userMeta.String, checksums.String, parts.String
+			m = make([]meta.Extent, 0, r.ExtentCount)
+		}
+		if !seq.Valid {
+			continue // an object without extents
+		}
+		if !cID.Valid {
+			return meta.Object{}, fmt.Errorf("meta %s: %s/%s extent %d references missing chunk %d: %w",
+				op, r.Bucket, r.ObjectKey, seq.Int64, chunkID.Int64, meta.ErrInternal)
+		}
+		cr := chunkRow{ID: cID.Int64, UID: cUID.String, SHA256: cSHA, MD5: cMD5, Size: cSize.Int64,
+			Backend: cBackend.String, Node: cNode.String, Refs: cRefs.Int64, Corrupt: cCorrupt.Bool,
+			CreatedNS: cCreated.Int64, ZeroSinceNS: cZero}
+		m = append(m, meta.Extent{PartNumber: int(part.Int64), ChunkID: chunkID.Int64, ChunkOffset: chunkOff.Int64,
+			Length: length.Int64, Chunk: chunkFromRow(cr)})
+		total += length.Int64
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return meta.Object{}, classify(op, err)
+	}
+	if !found {
+		return meta.Object{}, fmt.Errorf("meta %s: %w", op, meta.ErrNotFound)
+	}
+	o, err := objectFromRow(r)
+	if err != nil {
+		return meta.Object{}, classify(op, err)
+	}
+	if len(m) != r.ExtentCount || total != o.Size {
+		return meta.Object{}, fmt.Errorf("meta %s: %s/%s manifest has %d extents covering %d bytes, want %d covering %d: %w",
+			op, o.Bucket, o.Key, len(m), total, r.ExtentCount, o.Size, meta.ErrInternal)
+	}
+	o.Manifest = m
+	return o, nil
 }
 
 // PutObject writes o as the current version of its key in one transaction.

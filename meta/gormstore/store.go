@@ -43,6 +43,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -458,4 +459,26 @@ func DropSchema(ctx context.Context, dsn, schema string) error {
 	defer sqlDB.Close()
 	sqlDB.SetMaxOpenConns(1)
 	return classify("drop schema", db.WithContext(ctx).Exec(`DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`).Error)
+}
+
+// rebind turns the ? placeholders of hand-written SQL (used on the hot paths, straight on
+// the connection pool) into PostgreSQL's $n; SQLite takes them as they are. The SQL it is
+// given has no ? inside literals.
+func (s *Store) rebind(q string) string {
+	if !s.pg {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
 }
