@@ -194,17 +194,15 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	// process crashes with WAL (only a power loss can drop the last commits).
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	wdsn := path + sep + "_pragma=journal_mode(WAL)&" + common + "&_txlock=immediate"
-	// Prepared statements: modernc's driver keeps a prepared single statement and
-	// re-binds it, so with gorm's statement cache the SQL of a hot query is parsed once
-	// per connection instead of on every call (a fifth of a GET's CPU when it was parsed
-	// each time). Bounded because a few statements have variable-length IN lists.
-	scfg := func() *gorm.Config {
-		c := cfg()
-		c.PrepareStmt = true
-		c.PrepareStmtMaxSize = 512
-		return c
+	// Every statement runs prepared, kept for the life of the pool (stmtcache.go).
+	open := func(dsn string) (*gorm.DB, error) {
+		sqlDB, err := sql.Open(sqlite.DriverName, dsn)
+		if err != nil {
+			return nil, err
+		}
+		return gorm.Open(sqlite.New(sqlite.Config{Conn: newStmtPool(sqlDB)}), cfg())
 	}
-	w, err := gorm.Open(sqlite.Open(wdsn), scfg())
+	w, err := open(wdsn)
 	if err != nil {
 		return nil, classify("open sqlite", err)
 	}
@@ -225,7 +223,7 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 		// Each connection to an in-memory database is its own database: one pool only.
 		return &Store{db: w, rdb: w}, nil
 	}
-	r, err := gorm.Open(sqlite.Open(path+sep+common+"&_pragma=query_only(1)"), scfg())
+	r, err := open(path + sep + common + "&_pragma=query_only(1)")
 	if err != nil {
 		_ = wsql.Close()
 		return nil, classify("open sqlite", err)
