@@ -27,11 +27,17 @@
 //
 // # Durability
 //
-// Put writes to a temporary file in <root>/tmp (same filesystem, so the rename is atomic),
-// checks the size, appends the footer, fsyncs the file, renames it into place and fsyncs
-// the directory (and the parents of any directory it created). A crash leaves at most a
-// temporary file, which the next Open removes once it is older than Config.TempMaxAge
-// (age-based, because an admin command may open the same root while a server writes).
+// Put writes to an unnamed file (O_TMPFILE) in the chunk's own directory, checks the size,
+// appends the footer, fdatasyncs the file, links it into place (linkat through
+// /proc/self/fd) and fsyncs the directory (and the parents of any directory it created).
+// A crash leaves nothing: an unnamed file vanishes with its last descriptor. This costs
+// one directory entry per chunk where a named temporary file and a rename cost two
+// directory updates and a random name (os.CreateTemp alone was 9 % of the server's CPU
+// on small PUTs). Where O_TMPFILE or /proc is unavailable, Put falls back to a named
+// temporary file in <root>/tmp (same filesystem, so the rename is atomic) renamed into
+// place; a crash then leaves at most that file, which the next Open removes once it is
+// older than Config.TempMaxAge (age-based, because an admin command may open the same
+// root while a server writes).
 //
 // # Reads
 //
@@ -50,10 +56,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"s3proxy/backends"
 )
@@ -87,6 +97,8 @@ type Store struct {
 	name string
 	root string
 	bufs sync.Pool // *[]byte of copyBufSize, reused by Put and unaccelerated reads
+	// noTmpfile is set once O_TMPFILE (or /proc) turned out unavailable.
+	noTmpfile atomic.Bool
 }
 
 var _ backends.BlobStore = (*Store)(nil)
@@ -107,6 +119,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	if err := os.MkdirAll(filepath.Join(root, tmpDir), 0o750); err != nil {
 		return nil, s.classify("open", "", err)
+	}
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		s.noTmpfile.Store(true) // an unnamed file could not be linked into place
 	}
 	if err := s.removeStaleTemps(ctx, cfg.TempMaxAge); err != nil {
 		return nil, err
@@ -219,15 +234,20 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if err := ctx.Err(); err != nil {
 		return s.classify("put", key, err)
 	}
-	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), tmpPattern)
+	dir := filepath.Dir(final)
+	if err := s.mkdirs(dir); err != nil {
+		return s.classify("put: creating shard directory", key, err)
+	}
+	f, named, err := s.createTemp(dir)
 	if err != nil {
 		return s.classify("put: creating temp file", key, err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			if named {
+				os.Remove(f.Name())
+			}
 		}
 	}()
 	n, err := s.copyBody(ctx, f, r, size)
@@ -248,22 +268,30 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if _, err := f.Write(foot[:]); err != nil {
 		return s.classify("put: writing footer", key, err)
 	}
-	if err := f.Sync(); err != nil {
+	// fdatasync: the file's data and size, not its timestamps.
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return s.classify("put: fsync", key, err)
 	}
-	if err := f.Close(); err != nil {
-		return s.classify("put: close", key, err)
-	}
-	dir := filepath.Dir(final)
-	if err := s.mkdirs(dir); err != nil {
-		return s.classify("put: creating shard directory", key, err)
-	}
-	// Last chance to honour a cancellation: after the rename the chunk is visible.
+	// Last chance to honour a cancellation: after the link or rename the chunk is visible.
 	if err := ctx.Err(); err != nil {
 		return s.classify("put", key, err)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return s.classify("put: rename", key, err)
+	if named {
+		if err := f.Close(); err != nil {
+			return s.classify("put: close", key, err)
+		}
+		if err := os.Rename(f.Name(), final); err != nil {
+			return s.classify("put: rename", key, err)
+		}
+	} else {
+		err := linkInto(f, final)
+		if cerr := f.Close(); err == nil && cerr != nil {
+			os.Remove(final)
+			err = cerr
+		}
+		if err != nil {
+			return s.classify("put: link", key, err)
+		}
 	}
 	// The chunk is visible now; a failed directory fsync only weakens durability, but
 	// the caller must not commit metadata for a chunk that may vanish on a crash.
@@ -272,6 +300,47 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return s.classify("put: fsync directory", key, err)
 	}
 	return nil
+}
+
+// linkInto gives the unnamed file f the name final. linkat does not replace an existing
+// name, and a Put of an existing key must (last writer wins): then the file is linked
+// under a fresh name beside final and renamed over it, atomically. A crash between the
+// two leaves that name behind, a valid key no chunk refers to, which the orphan sweep
+// removes.
+func linkInto(f *os.File, final string) error {
+	src := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	err := unix.Linkat(unix.AT_FDCWD, src, unix.AT_FDCWD, final, unix.AT_SYMLINK_FOLLOW)
+	if !errors.Is(err, syscall.EEXIST) {
+		return err
+	}
+	// The descriptor number is unique among files open at once: no two Puts collide.
+	side := final + ".replace-" + strconv.Itoa(int(f.Fd())) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := unix.Linkat(unix.AT_FDCWD, src, unix.AT_FDCWD, side, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return err
+	}
+	if err := os.Rename(side, final); err != nil {
+		os.Remove(side)
+		return err
+	}
+	return nil
+}
+
+// createTemp opens the file a Put writes: unnamed in dir when the filesystem can
+// (O_TMPFILE, and /proc to link it later), else named in <root>/tmp.
+func (s *Store) createTemp(dir string) (f *os.File, named bool, err error) {
+	if !s.noTmpfile.Load() {
+		f, err := os.OpenFile(dir, os.O_WRONLY|unix.O_TMPFILE, 0o640)
+		if err == nil {
+			return f, false, nil
+		}
+		// EISDIR, EOPNOTSUPP or EINVAL: this kernel or filesystem has no O_TMPFILE.
+		if !errors.Is(err, syscall.EISDIR) && !errors.Is(err, syscall.EOPNOTSUPP) && !errors.Is(err, syscall.EINVAL) {
+			return nil, false, err
+		}
+		s.noTmpfile.Store(true)
+	}
+	f, err = os.CreateTemp(filepath.Join(s.root, tmpDir), tmpPattern)
+	return f, true, err
 }
 
 // copyBody copies r to f with a pooled buffer, checking ctx between reads and the size

@@ -31,6 +31,16 @@ func TestConformance(t *testing.T) {
 		blobtest.Options{RequireSHA: true})
 }
 
+// TestConformanceNamedTemp runs the suite on the fallback write path, a named temporary
+// file renamed into place, used where the filesystem has no O_TMPFILE.
+func TestConformanceNamedTemp(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) backends.BlobStore {
+		s := open(t, t.TempDir())
+		s.noTmpfile.Store(true)
+		return s
+	}, blobtest.Options{RequireSHA: true})
+}
+
 func TestKeySafety(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	s := open(t, root)
