@@ -33,7 +33,13 @@
 // A crash leaves nothing: an unnamed file vanishes with its last descriptor. This costs
 // one directory entry per chunk where a named temporary file and a rename cost two
 // directory updates and a random name (os.CreateTemp alone was 9 % of the server's CPU
-// on small PUTs). Where O_TMPFILE or /proc is unavailable, Put falls back to a named
+// on small PUTs). The file is written with O_DIRECT where the filesystem allows it (probed
+// on Open): the body goes from the aligned copy buffer to the device with no page-cache
+// copy. Measured on the benchmark machine (ext4 on a VM disk), 1 MiB files written and
+// fdatasynced cost 2.4–2.6 CPU-s/GiB buffered against 0.4 with O_DIRECT, and 5 ms
+// against 2.1–2.4 ms of wall time each (MinIO writes its objects the same way). O_DIRECT
+// writes whole blocks, so the last block is padded and the file truncated to its length.
+// Where O_TMPFILE or /proc is unavailable, Put falls back to a named
 // temporary file in <root>/tmp (same filesystem, so the rename is atomic) renamed into
 // place; a crash then leaves at most that file, which the next Open removes once it is
 // older than Config.TempMaxAge (age-based, because an admin command may open the same
@@ -62,6 +68,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -75,6 +82,9 @@ const (
 	tmpDir        = "tmp"
 	tmpPattern    = "put-*"
 	copyBufSize   = 256 << 10
+	// directAlign is the alignment of O_DIRECT buffers, offsets and lengths: the largest
+	// logical block size in use.
+	directAlign = 4096
 	// sendSlice bounds one ReaderFrom hand-off, so cancellation is seen between slices.
 	sendSlice = 8 << 20
 )
@@ -96,7 +106,11 @@ type Config struct {
 type Store struct {
 	name string
 	root string
-	bufs sync.Pool // *[]byte of copyBufSize, reused by Put and unaccelerated reads
+	// bufs holds *[]byte of copyBufSize+directAlign bytes, aligned to directAlign, reused
+	// by Put and unaccelerated reads.
+	bufs sync.Pool
+	// direct: chunk files are written with O_DIRECT (probed on Open).
+	direct bool
 	// noTmpfile is set once O_TMPFILE (or /proc) turned out unavailable.
 	noTmpfile atomic.Bool
 }
@@ -116,10 +130,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("local %q: %w: %w", cfg.Name, backends.ErrInvalid, err)
 	}
 	s := &Store{name: cfg.Name, root: root}
-	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	s.bufs.New = func() any { b := alignedBuf(copyBufSize + directAlign); return &b }
 	if err := os.MkdirAll(filepath.Join(root, tmpDir), 0o750); err != nil {
 		return nil, s.classify("open", "", err)
 	}
+	s.direct = probeDirect(filepath.Join(root, tmpDir))
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		s.noTmpfile.Store(true) // an unnamed file could not be linked into place
 	}
@@ -219,7 +234,31 @@ func (s *Store) classify(op, key string, err error) error {
 	return fmt.Errorf("local %s: %s: %w: %w", s.name, op, kind, err)
 }
 
-func (s *Store) getBuf() *[]byte  { return s.bufs.Get().(*[]byte) }
+func (s *Store) getBuf() *[]byte { return s.bufs.Get().(*[]byte) }
+
+// alignedBuf returns n bytes starting at a multiple of directAlign. The Go heap does not
+// move objects, so the alignment holds for the slice's life.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := (directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)) % directAlign
+	return b[off : off+n : off+n]
+}
+
+// probeDirect reports whether files in dir can be written with O_DIRECT (tmpfs and some
+// network filesystems refuse it at open or at the first write).
+func probeDirect(dir string) bool {
+	f, err := os.CreateTemp(dir, "probe-*")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFL, unix.O_DIRECT|unix.O_WRONLY); err != nil {
+		return false
+	}
+	_, err = f.Write(alignedBuf(directAlign))
+	return err == nil
+}
 func (s *Store) putBuf(b *[]byte) { s.bufs.Put(b) }
 
 // Put implements backends.BlobStore.
@@ -250,14 +289,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 			}
 		}
 	}()
-	n, err := s.copyBody(ctx, f, r, size)
+	n, bp, pending, err := s.copyBody(ctx, f, r, size)
+	if bp != nil {
+		defer s.putBuf(bp)
+	}
 	if err != nil {
 		return fmt.Errorf("local %s: put %s: %w", s.name, key, err)
 	}
+	buf := *bp
 	if size >= 0 && n != size {
 		return fmt.Errorf("local %s: put %s: body has %d of %d bytes: %w: %w", s.name, key, n, size, backends.ErrInvalid, io.ErrUnexpectedEOF)
 	}
-	var foot [footerSize]byte
+	// The footer follows the body's last pending bytes in the buffer (which has room for
+	// it past copyBufSize).
+	foot := buf[pending : pending+footerSize]
+	clear(foot)
 	copy(foot[:4], footerMagic[:])
 	foot[4] = footerVersion
 	if opts.SHA256 != nil {
@@ -265,8 +311,20 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		sum := opts.SHA256()
 		copy(foot[8:], sum[:])
 	}
-	if _, err := f.Write(foot[:]); err != nil {
+	last := pending + footerSize
+	if s.direct {
+		// O_DIRECT writes whole blocks: pad the last one, then cut the file to length.
+		padded := (last + directAlign - 1) / directAlign * directAlign
+		clear(buf[last:padded])
+		last = padded
+	}
+	if _, err := f.Write(buf[:last]); err != nil {
 		return s.classify("put: writing footer", key, err)
+	}
+	if s.direct {
+		if err := f.Truncate(n + footerSize); err != nil {
+			return s.classify("put: truncate", key, err)
+		}
 	}
 	// fdatasync: the file's data and size, not its timestamps.
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
@@ -329,7 +387,7 @@ func linkInto(f *os.File, final string) error {
 // (O_TMPFILE, and /proc to link it later), else named in <root>/tmp.
 func (s *Store) createTemp(dir string) (f *os.File, named bool, err error) {
 	if !s.noTmpfile.Load() {
-		f, err := os.OpenFile(dir, os.O_WRONLY|unix.O_TMPFILE, 0o640)
+		f, err := os.OpenFile(dir, os.O_WRONLY|unix.O_TMPFILE|s.directFlag(), 0o640)
 		if err == nil {
 			return f, false, nil
 		}
@@ -340,42 +398,127 @@ func (s *Store) createTemp(dir string) (f *os.File, named bool, err error) {
 		s.noTmpfile.Store(true)
 	}
 	f, err = os.CreateTemp(filepath.Join(s.root, tmpDir), tmpPattern)
+	if err == nil && s.direct {
+		if _, err = unix.FcntlInt(f.Fd(), unix.F_SETFL, unix.O_DIRECT|unix.O_WRONLY); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, true, err
+		}
+	}
 	return f, true, err
 }
 
-// copyBody copies r to f with a pooled buffer, checking ctx between reads and the size
-// limit as it goes (so an endless body is cut off within one buffer past size).
-func (s *Store) copyBody(ctx context.Context, f *os.File, r io.Reader, size int64) (int64, error) {
-	bp := s.getBuf()
-	defer s.putBuf(bp)
-	buf := *bp
-	var n int64
+func (s *Store) directFlag() int {
+	if s.direct {
+		return unix.O_DIRECT
+	}
+	return 0
+}
+
+// copyBody copies r to f, checking ctx between reads and the size limit as it goes (so an
+// endless body is cut off within one buffer past size). It writes whole buffers only and
+// returns the body's last, partial buffer unwritten in (*last)[:pending], for Put to
+// append the footer and (with O_DIRECT, which writes whole blocks) pad it; the caller
+// gives last back with putBuf.
+func (s *Store) copyBody(ctx context.Context, f *os.File, r io.Reader, size int64) (n int64, last *[]byte, pending int, err error) {
+	last = s.getBuf()
+	var aw *asyncWriter
+	if s.direct {
+		aw = s.newAsyncWriter(f)
+		defer func() {
+			if werr := aw.close(); werr != nil && err == nil {
+				err = s.classify("writing", "", werr)
+			}
+		}()
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return n, fmt.Errorf("%w: %w", backends.ErrCanceled, err)
+			return n, last, 0, fmt.Errorf("%w: %w", backends.ErrCanceled, err)
 		}
+		buf := (*last)[:copyBufSize]
 		m, rerr := fill(r, buf)
-		if m > 0 {
-			if size >= 0 && n+int64(m) > size {
-				return n, fmt.Errorf("body longer than %d bytes: %w", size, backends.ErrInvalid)
+		if size >= 0 && n+int64(m) > size {
+			return n, last, 0, fmt.Errorf("body longer than %d bytes: %w", size, backends.ErrInvalid)
+		}
+		if m == len(buf) {
+			var werr error
+			if aw != nil {
+				last, werr = aw.write(last)
+			} else {
+				_, werr = f.Write(buf)
 			}
-			if _, err := f.Write(buf[:m]); err != nil {
-				return n, s.classify("writing", "", err)
+			if werr != nil {
+				return n, last, 0, s.classify("writing", "", werr)
 			}
 			n += int64(m)
+			m = 0
 		}
 		if rerr == io.EOF {
-			return n, nil
+			return n + int64(m), last, m, nil
 		}
 		if rerr != nil {
 			// A body that failed because the context ended (a stalled client reaching the
 			// deadline) is a cancellation, whatever error the body chose to report.
 			if err := ctx.Err(); err != nil {
-				return n, fmt.Errorf("reading body: %w: %w (%w)", backends.ErrCanceled, err, rerr)
+				return n, last, 0, fmt.Errorf("reading body: %w: %w (%w)", backends.ErrCanceled, err, rerr)
 			}
-			return n, fmt.Errorf("reading body: %w", rerr)
+			return n, last, 0, fmt.Errorf("reading body: %w", rerr)
 		}
 	}
+}
+
+// asyncWriter writes full buffers in a goroutine of its own, one buffer behind the reads.
+// With O_DIRECT a write returns only once the device has the data, so a single loop would
+// leave the network idle during every write and the disk idle during every read. A Put
+// uses two buffers: the one being filled and the one being written.
+type asyncWriter struct {
+	s    *Store
+	f    *os.File
+	full chan *[]byte  // to the writer; unbuffered, so at most one write is in flight
+	free chan freedBuf // from the writer: written buffers, and the spare
+	done chan struct{}
+	err  error // the first write error: the writer's own until done is closed
+}
+
+// freedBuf is a buffer the writer is done with, and the first error it met so far.
+type freedBuf struct {
+	bp  *[]byte
+	err error
+}
+
+func (s *Store) newAsyncWriter(f *os.File) *asyncWriter {
+	w := &asyncWriter{s: s, f: f, full: make(chan *[]byte), free: make(chan freedBuf, 2), done: make(chan struct{})}
+	w.free <- freedBuf{bp: s.getBuf()}
+	go w.run()
+	return w
+}
+
+func (w *asyncWriter) run() {
+	defer close(w.done)
+	for bp := range w.full {
+		if w.err == nil {
+			_, w.err = w.f.Write((*bp)[:copyBufSize])
+		}
+		w.free <- freedBuf{bp: bp, err: w.err}
+	}
+}
+
+// write hands bp (full) to the writer and returns a buffer to fill next: the spare, or
+// the previous one once its write is done. The error is that of an earlier write.
+func (w *asyncWriter) write(bp *[]byte) (*[]byte, error) {
+	w.full <- bp
+	next := <-w.free
+	return next.bp, next.err
+}
+
+// close waits for the last write and gives back the buffers the reader does not hold.
+func (w *asyncWriter) close() error {
+	close(w.full)
+	<-w.done
+	for len(w.free) > 0 {
+		w.s.putBuf((<-w.free).bp)
+	}
+	return w.err
 }
 
 // fill reads into buf until it is full or r fails (io.EOF included). A signed

@@ -31,6 +31,28 @@ func TestConformance(t *testing.T) {
 		blobtest.Options{RequireSHA: true})
 }
 
+// TestConformanceBuffered runs the suite with page-cache writes, used where the
+// filesystem refuses O_DIRECT.
+func TestConformanceBuffered(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) backends.BlobStore {
+		s := open(t, t.TempDir())
+		s.direct = false
+		return s
+	}, blobtest.Options{RequireSHA: true})
+}
+
+// TestDirectProbed checks O_DIRECT is detected where it works (the test's temporary
+// directory is on ext4 on the CI machine; skipped on filesystems without it, like tmpfs).
+func TestDirectProbed(t *testing.T) {
+	dir := t.TempDir()
+	if !probeDirect(dir) {
+		t.Skip("the filesystem of the temporary directory refuses O_DIRECT")
+	}
+	if s := open(t, dir); !s.direct {
+		t.Fatal("O_DIRECT works here but the store does not use it")
+	}
+}
+
 // TestConformanceNamedTemp runs the suite on the fallback write path, a named temporary
 // file renamed into place, used where the filesystem has no O_TMPFILE.
 func TestConformanceNamedTemp(t *testing.T) {
