@@ -274,10 +274,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 		return s.classify("put", key, err)
 	}
 	dir := filepath.Dir(final)
-	if err := s.mkdirs(dir); err != nil {
-		return s.classify("put: creating shard directory", key, err)
-	}
+	// The shard directories almost always exist: create them only when the unnamed file
+	// cannot be opened in them (two mkdir calls per Put were 4 % of a small PUT's CPU).
 	f, named, err := s.createTemp(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := s.mkdirs(dir); err != nil {
+			return s.classify("put: creating shard directory", key, err)
+		}
+		f, named, err = s.createTemp(dir)
+	}
 	if err != nil {
 		return s.classify("put: creating temp file", key, err)
 	}
@@ -337,6 +342,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if named {
 		if err := f.Close(); err != nil {
 			return s.classify("put: close", key, err)
+		}
+		if err := s.mkdirs(dir); err != nil {
+			return s.classify("put: creating shard directory", key, err)
 		}
 		if err := os.Rename(f.Name(), final); err != nil {
 			return s.classify("put: rename", key, err)
