@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sys/unix"
 
 	"s3proxy/backends"
 	"s3proxy/backends/cos"
@@ -23,6 +24,7 @@ import (
 	"s3proxy/dedup/digest"
 	"s3proxy/meta"
 	"s3proxy/meta/gormstore"
+	"s3proxy/meta/memcache"
 	"s3proxy/meta/rediscache"
 	"s3proxy/translate"
 )
@@ -40,6 +42,10 @@ type app struct {
 	// is then the cache. redis is its client, closed with the app.
 	cache *rediscache.Store
 	redis *redis.Client
+	// objCache is the in-process object cache (serve on SQLite only, see memcache);
+	// unlock releases the SQLite serve lock that makes it safe.
+	objCache *memcache.Store
+	unlock   func()
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -66,6 +72,10 @@ type appOptions struct {
 	wrapStore func(backends.BlobStore) backends.BlobStore
 	// onInstant is told of every instant upload.
 	onInstant func(bytes int64)
+	// objectCache puts the in-process object cache in front of a SQLite metadata store
+	// when this process can take the database's serve lock (serve only: admin commands
+	// never cache).
+	objectCache bool
 }
 
 // openApp builds the graph: metadata store, backends, dedup engine, service.
@@ -92,6 +102,20 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 		// /readyz reports it.
 		a.cache = rediscache.New(ms, a.redis, rediscache.Options{Log: log})
 		a.meta = a.cache
+	}
+	if o.objectCache && !gormstore.IsPostgres(metaDSN(cfg)) {
+		unlock, err := lockServe(metaDSN(cfg))
+		switch {
+		case err == nil:
+			a.unlock = unlock
+			a.objCache = memcache.New(a.meta, memcache.Options{})
+			a.meta = a.objCache
+		case errors.Is(err, errServeLocked):
+			log.Warn("another serve process uses this SQLite database: the in-process object cache is off", "db", metaDSN(cfg))
+		default:
+			a.close()
+			return nil, err
+		}
 	}
 	nodeLocal := map[string]bool{}
 	for _, b := range cfg.Backends {
@@ -165,6 +189,35 @@ func (a *app) close() {
 	if a.md5 != nil {
 		a.md5.Close()
 	}
+	if a.unlock != nil {
+		a.unlock()
+	}
+}
+
+// errServeLocked: another serve process holds the SQLite database's serve lock.
+var errServeLocked = errors.New("serve lock held by another process")
+
+// lockServe takes the serve lock of the SQLite database at dsn: an exclusive flock on
+// "<file>.serve-lock", released by the returned function or when the process dies. The
+// in-process object cache is exact only while this process is the database's one
+// server (admin commands do not take the lock; see memcache).
+func lockServe(dsn string) (func(), error) {
+	file, _, _ := strings.Cut(dsn, "?")
+	if file == ":memory:" || strings.Contains(dsn, "mode=memory") {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(file+".serve-lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("serve lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errServeLocked
+		}
+		return nil, fmt.Errorf("serve lock: %w", err)
+	}
+	return func() { f.Close() }, nil
 }
 
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer, name string, extra func(*flag.FlagSet)) (*config.Config, error) {

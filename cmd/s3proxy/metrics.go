@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"s3proxy/backends"
+	"s3proxy/meta/memcache"
 	"s3proxy/meta/rediscache"
 )
 
@@ -55,6 +56,17 @@ func registerCacheMetrics(reg *prometheus.Registry, c cacheCounters) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: f.name, Help: f.help},
 			func() float64 { return float64(f.get(c.Counters())) }))
 	}
+}
+
+// registerObjectCacheMetrics exports the in-process object cache's counters.
+func registerObjectCacheMetrics(reg *prometheus.Registry, c *memcache.Store) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "s3proxy_object_cache_hits_total",
+			Help: "Object lookups answered by the in-process object cache."},
+			func() float64 { h, _ := c.Counters(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "s3proxy_object_cache_misses_total",
+			Help: "Object lookups the in-process object cache did not hold."},
+			func() float64 { _, m := c.Counters(); return float64(m) }))
 }
 
 func (m *metrics) ObserveRequest(op string, status int, dur time.Duration, in, out int64) {

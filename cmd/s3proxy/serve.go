@@ -45,12 +45,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	bm := newBackendMetrics(reg)
-	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, onInstant: m.instant})
+	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, onInstant: m.instant, objectCache: true})
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	reg.MustRegister(&statsCollector{a: a})
+	if a.objCache != nil {
+		registerObjectCacheMetrics(reg, a.objCache)
+	}
 	if a.cache != nil {
 		registerCacheMetrics(reg, a.cache)
 	}

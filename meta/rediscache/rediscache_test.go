@@ -5,16 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"reflect"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -501,56 +495,5 @@ func TestEveryMethodClassified(t *testing.T) {
 		"Enqueue", "Claim", "Finish", "Heartbeat", "ListNodes", "GetOrCreateSetting", "TryLock", "Unlock",
 		"Stats", "Ping", "Close",
 	}
-	declared := declaredMethods(t)
-	it := reflect.TypeFor[meta.MetaStore]()
-	for i := range it.NumMethod() {
-		name := it.Method(i).Name
-		switch {
-		case slices.Contains(overridden, name):
-			if !declared[name] {
-				t.Errorf("%s should be overridden by the cache (it is promoted from the inner store)", name)
-			}
-		case slices.Contains(passThrough, name):
-			if declared[name] {
-				t.Errorf("%s is overridden but listed as a pass-through", name)
-			}
-		default:
-			t.Errorf("meta.MetaStore.%s is new: decide whether rediscache must invalidate or cache it", name)
-		}
-	}
-}
-
-// declaredMethods lists the methods declared on *Store in this package's sources (as
-// opposed to those promoted from the embedded inner store).
-func declaredMethods(t *testing.T) map[string]bool {
-	t.Helper()
-	fset := token.NewFileSet()
-	names, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		file, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		{
-			for _, d := range file.Decls {
-				fd, ok := d.(*ast.FuncDecl)
-				if !ok || fd.Recv == nil || len(fd.Recv.List) != 1 {
-					continue
-				}
-				if star, ok := fd.Recv.List[0].Type.(*ast.StarExpr); ok {
-					if id, ok := star.X.(*ast.Ident); ok && id.Name == "Store" {
-						out[fd.Name.Name] = true
-					}
-				}
-			}
-		}
-	}
-	return out
+	metatest.CheckEveryMethodClassified(t, "Store", overridden, passThrough)
 }

@@ -1,0 +1,216 @@
+// Package memcache is an in-process read-through cache of GetObject in front of a
+// meta.MetaStore that this process alone writes: the embedded single-node set-up (SQLite).
+// A GET or HEAD of a hot object then costs no SQL at all; metadata was the largest part of
+// a small GET's CPU after the bytes themselves.
+//
+// # Why it is exact
+//
+// Every write of an object passes through this cache (the serve process wires it in front
+// of the store it gives to everything else), so the cache knows of every change the moment
+// it commits. A write deletes the entry after its commit and bumps a generation counter;
+// a reader that missed notes the counter before reading the store and stores what it read
+// only if the counter has not moved, so a value read before a write's commit can never be
+// stored after it. The counters are striped by key, so writes to other keys do not stop
+// fills.
+//
+// # What it does not see
+//
+// Admin commands run as processes of their own against the same database: verify --repair
+// and migrate change chunk rows (corrupt flags, locations). Entries expire after TTL
+// (default 5 s), which bounds how long such a change goes unseen; a moved chunk is
+// followed anyway (dedup re-reads a chunk that is missing at its recorded location).
+// Another serve process on the same database would make the cache wrong: the serve
+// command enables it only while it holds that database's serve lock.
+package memcache
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"s3proxy/meta"
+)
+
+// Options tunes the cache; zero values take the defaults.
+type Options struct {
+	// MaxEntries bounds the cached objects (default 10,000).
+	MaxEntries int
+	// MaxExtents: objects with longer manifests are not cached (default 64). Their reads
+	// are dominated by their bytes, and each hit copies the manifest.
+	MaxExtents int
+	// TTL bounds how long an entry lives (default 5 s): how long a change made by another
+	// process (an admin command) can go unseen.
+	TTL time.Duration
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+const stripes = 256
+
+// Store is the cache; every method not declared here passes through to the inner store.
+type Store struct {
+	meta.MetaStore
+	opts Options
+	seed maphash.Seed
+
+	mu      sync.Mutex
+	entries map[objKey]entry
+	gens    [stripes]uint64
+
+	hits, misses atomic.Int64
+}
+
+type objKey struct{ bucket, key string }
+
+type entry struct {
+	obj     meta.Object
+	missing bool // the key did not exist
+	expires time.Time
+}
+
+// New returns the cache in front of inner.
+func New(inner meta.MetaStore, o Options) *Store {
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = 10000
+	}
+	if o.MaxExtents <= 0 {
+		o.MaxExtents = 64
+	}
+	if o.TTL <= 0 {
+		o.TTL = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Store{MetaStore: inner, opts: o, seed: maphash.MakeSeed(), entries: map[objKey]entry{}}
+}
+
+// Counters reports cache hits and misses of GetObject.
+func (s *Store) Counters() (hits, misses int64) { return s.hits.Load(), s.misses.Load() }
+
+func (s *Store) stripe(k objKey) int {
+	return int(maphash.String(s.seed, k.bucket+"\x00"+k.key) % stripes)
+}
+
+// GetObject serves from the cache, or reads through and fills it.
+func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object, error) {
+	k := objKey{bucket, key}
+	st := s.stripe(k)
+	now := s.opts.Now()
+	s.mu.Lock()
+	e, ok := s.entries[k]
+	gen := s.gens[st]
+	s.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		s.hits.Add(1)
+		if e.missing {
+			return meta.Object{}, notFound(bucket, key)
+		}
+		return clone(e.obj), nil
+	}
+	s.misses.Add(1)
+	o, err := s.MetaStore.GetObject(ctx, bucket, key)
+	missing := errors.Is(err, meta.ErrNotFound)
+	if err != nil && !missing {
+		return o, err
+	}
+	if missing || len(o.Manifest) <= s.opts.MaxExtents {
+		s.mu.Lock()
+		if s.gens[st] == gen {
+			if _, present := s.entries[k]; !present && len(s.entries) >= s.opts.MaxEntries {
+				for old := range s.entries { // evict one entry, in map order (random)
+					delete(s.entries, old)
+					break
+				}
+			}
+			s.entries[k] = entry{obj: clone(o), missing: missing, expires: now.Add(s.opts.TTL)}
+		}
+		s.mu.Unlock()
+	}
+	return o, err
+}
+
+func notFound(bucket, key string) error {
+	return &notFoundError{bucket: bucket, key: key}
+}
+
+type notFoundError struct{ bucket, key string }
+
+func (e *notFoundError) Error() string { return "meta get object " + e.bucket + "/" + e.key + ": not found" }
+func (e *notFoundError) Unwrap() error { return meta.ErrNotFound }
+
+// clone copies what a caller could change in place: maps and slices.
+func clone(o meta.Object) meta.Object {
+	o.Headers = maps.Clone(o.Headers)
+	o.UserMeta = maps.Clone(o.UserMeta)
+	o.Checksums = maps.Clone(o.Checksums)
+	o.Parts = slices.Clone(o.Parts)
+	o.Manifest = slices.Clone(o.Manifest)
+	o.SHA256 = slices.Clone(o.SHA256)
+	o.MD5 = slices.Clone(o.MD5)
+	return o
+}
+
+// invalidate forgets bucket/key and stops fills that started before now.
+func (s *Store) invalidate(bucket, key string) {
+	k := objKey{bucket, key}
+	st := s.stripe(k)
+	s.mu.Lock()
+	delete(s.entries, k)
+	s.gens[st]++
+	s.mu.Unlock()
+}
+
+// invalidateAll forgets everything (rare writes that may touch any entry: a bucket's
+// removal, a chunk's new location or corrupt flag).
+func (s *Store) invalidateAll() {
+	s.mu.Lock()
+	clear(s.entries)
+	for i := range s.gens {
+		s.gens[i]++
+	}
+	s.mu.Unlock()
+}
+
+// The writes invalidate after the inner call whatever its outcome: a failed call may
+// still have committed (a lost connection after COMMIT).
+
+func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
+	defer s.invalidate(o.Bucket, o.Key)
+	return s.MetaStore.PutObject(ctx, o, cond)
+}
+
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.WriteCondition) (meta.Object, error) {
+	defer s.invalidate(bucket, key)
+	return s.MetaStore.DeleteObject(ctx, bucket, key, cond)
+}
+
+func (s *Store) SetObjectDigests(ctx context.Context, bucket, key, etag string, sha256, md5 []byte) error {
+	defer s.invalidate(bucket, key)
+	return s.MetaStore.SetObjectDigests(ctx, bucket, key, etag, sha256, md5)
+}
+
+func (s *Store) CompleteUpload(ctx context.Context, uploadID string, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
+	defer s.invalidate(o.Bucket, o.Key)
+	return s.MetaStore.CompleteUpload(ctx, uploadID, o, cond)
+}
+
+func (s *Store) DeleteBucket(ctx context.Context, name string) error {
+	defer s.invalidateAll()
+	return s.MetaStore.DeleteBucket(ctx, name)
+}
+
+func (s *Store) MoveChunk(ctx context.Context, id int64, backend, node, uid string) error {
+	defer s.invalidateAll()
+	return s.MetaStore.MoveChunk(ctx, id, backend, node, uid)
+}
+
+func (s *Store) MarkChunkCorrupt(ctx context.Context, id int64, corrupt bool) error {
+	defer s.invalidateAll()
+	return s.MetaStore.MarkChunkCorrupt(ctx, id, corrupt)
+}
