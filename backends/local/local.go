@@ -3,10 +3,10 @@
 // # Layout
 //
 //	<root>/tmp/put-*            bodies being written (never listed; stale ones removed on Open)
-//	<root>/<k0k1>/<k2k3>/<key>  committed chunks
+//	<root>/<k0>/<k1k2>/<key>    committed chunks (<k0k1>/<k2k3>/<key> in stores created before)
 //
-// The two directory levels are the key's first four characters (padded with '_' for
-// shorter keys), so a store of millions of chunks keeps directories small. A path is only
+// The two directory levels are the key's first three characters (padded with '_' for
+// shorter keys), so a store of millions of chunks keeps directories small (see layoutV2). A path is only
 // ever derived from a validated key (see backends: [A-Za-z0-9._-], starting with a letter
 // or digit, no "..", at most backends.MaxKeyLen bytes), so it cannot leave the root.
 //
@@ -111,6 +111,8 @@ type Store struct {
 	bufs sync.Pool
 	// direct: chunk files are written with O_DIRECT (probed on Open).
 	direct bool
+	// layout of the shard directories (detected on Open).
+	layout layout
 	// noTmpfile is set once O_TMPFILE (or /proc) turned out unavailable.
 	noTmpfile atomic.Bool
 }
@@ -135,6 +137,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, s.classify("open", "", err)
 	}
 	s.direct = probeDirect(filepath.Join(root, tmpDir))
+	if s.layout, err = detectLayout(root); err != nil {
+		return nil, s.classify("open", "", err)
+	}
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		s.noTmpfile.Store(true) // an unnamed file could not be linked into place
 	}
@@ -189,17 +194,46 @@ func validKey(key string) bool {
 	return true
 }
 
-// shard returns the two directory names for key.
-func shard(key string) (string, string) {
+// layout is how many of a key's leading characters name each of the two shard levels.
+type layout struct{ w1, w2 int }
+
+var (
+	// layoutV2 is <k0>/<k1k2>: 16 × 256 = 4,096 leaf directories for hexadecimal keys. A
+	// fresh store creates (and fsyncs the parents of) a leaf directory for most of its first
+	// few thousand chunks, not its first 65,536 as with layoutV1; 100 million chunks are
+	// still only about 24,000 per directory.
+	layoutV2 = layout{1, 2}
+	// layoutV1, <k0k1>/<k2k3>, is what stores created before layoutV2 use: Open keeps a
+	// store in the layout it finds.
+	layoutV1 = layout{2, 2}
+)
+
+// shard returns the two directory names for key (padded with '_' when it is short).
+func (l layout) shard(key string) (string, string) {
 	var b [4]byte
-	for i := range b {
+	for i := range l.w1 + l.w2 {
 		if i < len(key) {
 			b[i] = key[i]
 		} else {
 			b[i] = '_'
 		}
 	}
-	return string(b[:2]), string(b[2:])
+	return string(b[:l.w1]), string(b[l.w1 : l.w1+l.w2])
+}
+
+// detectLayout reports the layout of an existing store: layoutV1 when the root holds a
+// two-character shard directory, else layoutV2 (also for a new, empty root).
+func detectLayout(root string) (layout, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return layout{}, err
+	}
+	for _, e := range entries {
+		if e.IsDir() && len(e.Name()) == layoutV1.w1 && e.Name() != tmpDir {
+			return layoutV1, nil
+		}
+	}
+	return layoutV2, nil
 }
 
 // path maps a key to its file, or ErrInvalid.
@@ -207,7 +241,7 @@ func (s *Store) path(key string) (string, error) {
 	if !validKey(key) {
 		return "", fmt.Errorf("local %s: key %q: %w", s.name, key, backends.ErrInvalid)
 	}
-	d1, d2 := shard(key)
+	d1, d2 := s.layout.shard(key)
 	return filepath.Join(s.root, d1, d2, key), nil
 }
 
@@ -734,12 +768,12 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) 
 		// No valid key has it, and it must never become part of a path ("..", "/").
 		return nil
 	}
-	level1, err := s.subdirs(s.root, prefix, 0)
+	level1, err := s.subdirs(s.root, prefix, 0, s.layout.w1)
 	if err != nil {
 		return err
 	}
 	for _, d1 := range level1 {
-		level2, err := s.subdirs(filepath.Join(s.root, d1), prefix, 2)
+		level2, err := s.subdirs(filepath.Join(s.root, d1), prefix, s.layout.w1, s.layout.w2)
 		if err != nil {
 			return err
 		}
@@ -753,11 +787,11 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) 
 }
 
 // subdirs lists the shard directories of one level that can hold keys with prefix;
-// at is the level's position in the key (0 or 2).
-func (s *Store) subdirs(dir, prefix string, at int) ([]string, error) {
-	if len(prefix) >= at+2 {
+// at is the level's position in the key and width the length of its names.
+func (s *Store) subdirs(dir, prefix string, at, width int) ([]string, error) {
+	if len(prefix) >= at+width {
 		// Every matching key starts with prefix, so the shard is known.
-		name := prefix[at : at+2]
+		name := prefix[at : at+width]
 		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || !fi.IsDir() {
 			return nil, nil
 		}
@@ -772,8 +806,8 @@ func (s *Store) subdirs(dir, prefix string, at int) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		// tmp and anything not of a shard's shape (2 bytes) is not ours to list.
-		if e.IsDir() && len(e.Name()) == 2 && strings.HasPrefix(e.Name(), prefix[min(at, len(prefix)):]) {
+		// tmp and anything not of a shard's shape is not ours to list.
+		if e.IsDir() && len(e.Name()) == width && strings.HasPrefix(e.Name(), prefix[min(at, len(prefix)):]) {
 			out = append(out, e.Name())
 		}
 	}
@@ -796,7 +830,7 @@ func (s *Store) listDir(ctx context.Context, d1, d2, prefix string, fn func(back
 		if !strings.HasPrefix(key, prefix) || !validKey(key) || !e.Type().IsRegular() {
 			continue
 		}
-		if k1, k2 := shard(key); k1 != d1 || k2 != d2 {
+		if k1, k2 := s.layout.shard(key); k1 != d1 || k2 != d2 {
 			continue // misplaced: unreachable by Get, so not a chunk of ours
 		}
 		f, info, err := s.openChunk("list", key)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,9 +113,9 @@ func TestLayoutAndFooter(t *testing.T) {
 	if err := s.Put(ctx, "abcdef", bytes.NewReader(data), int64(len(data)), backends.PutOptions{SHA256: func() [32]byte { return sum }}); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(s.Root(), "ab", "cd", "abcdef"))
+	raw, err := os.ReadFile(filepath.Join(s.Root(), "a", "bc", "abcdef"))
 	if err != nil {
-		t.Fatalf("chunk not at root/ab/cd/abcdef: %v", err)
+		t.Fatalf("chunk not at root/a/bc/abcdef: %v", err)
 	}
 	if len(raw) != len(data)+footerSize || !bytes.Equal(raw[:len(data)], data) {
 		t.Fatalf("file = %q", raw)
@@ -127,16 +128,65 @@ func TestLayoutAndFooter(t *testing.T) {
 	if err := s.Put(ctx, "a", strings.NewReader("1"), 1, backends.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(s.Root(), "a_", "__", "a")); err != nil {
+	if _, err := os.Stat(filepath.Join(s.Root(), "a", "__", "a")); err != nil {
 		t.Errorf("short key: %v", err)
 	}
 	// A file without a valid footer is corruption, not data.
-	if err := os.WriteFile(filepath.Join(s.Root(), "ab", "cd", "abcdzz"), []byte("foreign"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(s.Root(), "a", "bc", "abcdzz"), []byte("foreign"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Stat(ctx, "abcdzz"); !errors.Is(err, backends.ErrInternal) {
 		t.Errorf("Stat of a footerless file: %v, want ErrInternal", err)
 	}
+}
+
+// TestLegacyLayout: a store created with the first layout (<k0k1>/<k2k3>) stays in it, so
+// its chunks remain readable, listable and writable after an upgrade.
+func TestLegacyLayout(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	old := open(t, root)
+	old.layout = layoutV1 // as the previous version wrote it
+	if err := old.Put(ctx, "abcdef", strings.NewReader("legacy"), 6, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "ab", "cd", "abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, root)
+	if s.layout != layoutV1 {
+		t.Fatalf("layout of a store with <k0k1> directories = %v, want layoutV1", s.layout)
+	}
+	if got := readAll(t, s, "abcdef"); got != "legacy" {
+		t.Fatalf("Get = %q", got)
+	}
+	if err := s.Put(ctx, "abcd99", strings.NewReader("new"), 3, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if err := s.List(ctx, "", func(i backends.Info) error { keys = append(keys, i.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{"abcd99", "abcdef"}) {
+		t.Fatalf("List = %v", keys)
+	}
+	if fresh := open(t, t.TempDir()); fresh.layout != layoutV2 {
+		t.Fatalf("layout of a new store = %v, want layoutV2", fresh.layout)
+	}
+}
+
+func readAll(t *testing.T, s *Store, key string) string {
+	t.Helper()
+	rc, err := s.Get(context.Background(), key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestCrashLeftovers(t *testing.T) {
