@@ -583,11 +583,10 @@ func fill(r io.Reader, buf []byte) (int, error) {
 func (s *Store) mkdirs(dir string) error {
 	parent := filepath.Dir(dir)
 	for _, d := range []string{parent, dir} {
-		err := os.Mkdir(d, 0o750)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
+		// mkdirs runs only when the chunk's directory was missing: a directory that
+		// exists now was made by a racing Put that may not have fsynced its parent yet,
+		// so the parent is fsynced either way.
+		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
 		if err := syncDir(filepath.Dir(d)); err != nil {
