@@ -17,9 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// chunkFile is where backends/local keeps a chunk (see its package doc).
+// chunkFile is where backends/local keeps a chunk in a store it created: <k0>/<k1k2>/<uid>
+// (see its package doc).
 func chunkFile(root, uid string) string {
-	return filepath.Join(root, uid[0:2], uid[2:4], uid)
+	return filepath.Join(root, uid[0:1], uid[1:3], uid)
 }
 
 // runVerify runs `s3proxy verify` with the stack's settings.
