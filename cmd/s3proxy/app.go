@@ -203,6 +203,7 @@ var errServeLocked = errors.New("serve lock held by another process")
 // server (admin commands do not take the lock; see memcache).
 func lockServe(dsn string) (func(), error) {
 	file, _, _ := strings.Cut(dsn, "?")
+	file = strings.TrimPrefix(file, "file:")
 	if file == ":memory:" || strings.Contains(dsn, "mode=memory") {
 		return func() {}, nil
 	}
