@@ -141,7 +141,9 @@ func notFound(bucket, key string) error {
 
 type notFoundError struct{ bucket, key string }
 
-func (e *notFoundError) Error() string { return "meta get object " + e.bucket + "/" + e.key + ": not found" }
+func (e *notFoundError) Error() string {
+	return "meta get object " + e.bucket + "/" + e.key + ": not found"
+}
 func (e *notFoundError) Unwrap() error { return meta.ErrNotFound }
 
 // clone copies what a caller could change in place: maps and slices.
