@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -98,9 +100,17 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 			a.close()
 			return nil, fmt.Errorf("redis: %w", err)
 		}
+		// Keys are namespaced by an id kept in the metadata store, so clusters (each with
+		// its own database or schema) can share one Redis database without seeing each
+		// other's entries, and a fresh metadata store never meets old cached values.
+		ns, err := cacheNamespace(ctx, ms)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
 		// An unreachable Redis is not fatal: the cache falls back to the store and
 		// /readyz reports it.
-		a.cache = rediscache.New(ms, a.redis, rediscache.Options{Log: log})
+		a.cache = rediscache.New(ms, a.redis, rediscache.Options{Log: log, Prefix: "s3proxy:" + ns + ":"})
 		a.meta = a.cache
 	}
 	if o.objectCache && !gormstore.IsPostgres(metaDSN(cfg)) {
@@ -192,6 +202,23 @@ func (a *app) close() {
 	if a.unlock != nil {
 		a.unlock()
 	}
+}
+
+// cacheNamespaceSetting names the metadata setting that scopes a cluster's Redis keys.
+const cacheNamespaceSetting = "cache-namespace"
+
+// cacheNamespace returns this metadata store's Redis key namespace, created (random) by
+// the first node to ask.
+func cacheNamespace(ctx context.Context, ms meta.MetaStore) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	ns, err := ms.GetOrCreateSetting(ctx, cacheNamespaceSetting, hex.EncodeToString(b[:]))
+	if err != nil {
+		return "", fmt.Errorf("redis cache namespace: %w", err)
+	}
+	return ns, nil
 }
 
 // errServeLocked: another serve process holds the SQLite database's serve lock.

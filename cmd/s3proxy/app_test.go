@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"testing"
+
+	"s3proxy/meta"
+	"s3proxy/meta/gormstore"
 )
 
 // TestObjectCacheNeedsTheServeLock: the in-process object cache is exact only while its
@@ -43,5 +47,32 @@ func TestObjectCacheNeedsTheServeLock(t *testing.T) {
 	defer third.close()
 	if third.objCache == nil {
 		t.Error("the serve lock was not released by close")
+	}
+}
+
+// TestCacheNamespace: every node of one metadata store gets the same Redis namespace, and
+// another store (another cluster, or this one recreated) a different one.
+func TestCacheNamespace(t *testing.T) {
+	ctx := context.Background()
+	openStore := func(path string) meta.MetaStore {
+		t.Helper()
+		ms, err := gormstore.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ms.Close() })
+		return ms
+	}
+	path := filepath.Join(t.TempDir(), "meta.db")
+	a, b, other := openStore(path), openStore(path), openStore(filepath.Join(t.TempDir(), "meta.db"))
+	na, err := cacheNamespace(ctx, a)
+	if err != nil || len(na) != 16 {
+		t.Fatalf("namespace %q, %v", na, err)
+	}
+	if nb, _ := cacheNamespace(ctx, b); nb != na {
+		t.Errorf("two nodes of one store: namespaces %q and %q", na, nb)
+	}
+	if no, _ := cacheNamespace(ctx, other); no == na {
+		t.Errorf("two stores share the namespace %q", na)
 	}
 }
