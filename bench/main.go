@@ -42,6 +42,7 @@ type options struct {
 	s3proxyBin  string
 	versitygw   string
 	pgDSN       string
+	redisURL    string
 	requirePG   bool
 	listKeys    int
 	listKeysVGW int
@@ -77,7 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.s3proxyBin, "s3proxy", "", "s3proxy binary (default: go build ./cmd/s3proxy)")
 	fs.StringVar(&o.versitygw, "versitygw", "", "versitygw binary (default: .tools/bin/versitygw, then PATH)")
 	fs.StringVar(&o.pgDSN, "pg", envOr("BENCH_PG", envOr("PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")), "PostgreSQL DSN for the s3proxy PostgreSQL variant (a fresh schema is created in it and dropped after; also BENCH_PG or PG_DSN, as the meta tests); empty to skip")
-	fs.BoolVar(&o.requirePG, "require-pg", os.Getenv("CI") == "true", "fail when PostgreSQL is unreachable instead of skipping its variant")
+	fs.StringVar(&o.redisURL, "redis", envOr("BENCH_REDIS", "redis://127.0.0.1:6379/0"), "Redis for the s3proxy PostgreSQL + Redis variant (the cluster set-up; keys are namespaced per metadata store, so a shared database is safe; also BENCH_REDIS); empty to skip")
+	fs.BoolVar(&o.requirePG, "require-pg", os.Getenv("CI") == "true", "fail when PostgreSQL (or, with -redis, Redis) is unreachable instead of skipping its variant")
 	fs.IntVar(&o.listKeys, "list-keys", 1_000_000, "keys in the s3proxy bucket that ListObjectsV2 pages over")
 	fs.IntVar(&o.listKeysVGW, "list-keys-versitygw", 100_000, "keys in the versitygw listing bucket (1M files take too long to create and list)")
 	// versitygw's posix backend keeps an upload's part list in one extended attribute,

@@ -711,8 +711,8 @@ func listKey(i int) string { return fmt.Sprintf("k%07d", i) }
 
 func fillS3proxy(ctx context.Context, r *runner, n int) error {
 	dsn := filepath.Join(r.s.dataDir, "meta.db")
-	if r.s.variant == variantPG {
-		dsn = r.e.pgDSN
+	if r.s.metaDSN != "" {
+		dsn = r.s.metaDSN
 	}
 	st, err := gormstore.Open(ctx, dsn)
 	if err != nil {

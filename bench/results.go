@@ -105,7 +105,7 @@ func (r *results) rows(sel []*profile, e *environment) []row {
 	var out []row
 	for _, p := range sel {
 		for _, s := range e.servers {
-			if s.kind != kindS3proxy || (s.variant == variantPG && !p.pgVariant) {
+			if s.kind != kindS3proxy || (s.pgOnly() && !p.pgVariant) {
 				continue
 			}
 			w := row{p: p, label: p.title}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // Fixed credentials for both servers. Alphanumeric so that they pass through
@@ -35,16 +36,23 @@ const (
 	kindVersitygw = "versitygw"
 	variantSQLite = "SQLite"
 	variantPG     = "PostgreSQL"
+	// variantPGRedis is PostgreSQL with the Redis cache in front: the cluster set-up.
+	variantPGRedis = "PostgreSQL + Redis"
 	// variantBase is a second s3proxy binary (-compare), SQLite, run beside the first
 	// on every profile: how an optimization is measured on a noisy machine.
 	variantBase = "base"
 )
+
+// pgOnly reports whether s is a PostgreSQL variant, run only on the profiles that
+// measure the metadata store.
+func (s *server) pgOnly() bool { return s.variant == variantPG || s.variant == variantPGRedis }
 
 // server is one running gateway process and the clients that talk to it.
 type server struct {
 	name    string // s3proxy, s3proxy-pg, versitygw
 	kind    string
 	variant string // s3proxy's metadata store
+	metaDSN string // its PostgreSQL DSN ("" for SQLite)
 	host    string // 127.0.0.1:P
 	admin   string // s3proxy's admin listener (host:port), "" for versitygw
 	dataDir string
@@ -61,18 +69,17 @@ type server struct {
 // environment is everything one benchmark run owns: the servers, the temporary
 // directory and the PostgreSQL schema.
 type environment struct {
-	opts     options
-	root     string
-	tmp      string
-	log      io.Writer
-	servers  []*server // s3proxy (SQLite), versitygw, then s3proxy-pg when available
-	pgSchema string
-	pgDSN    string // with search_path set to pgSchema
-	pgNote   string // why the PostgreSQL variant is missing, if it is
-	data     *payload
-	s3Bin    string
-	baseBin  string
-	vgwBin   string
+	opts      options
+	root      string
+	tmp       string
+	log       io.Writer
+	servers   []*server // s3proxy (SQLite), versitygw, then s3proxy-pg and s3proxy-pg-redis when available
+	pgSchemas []string  // one per PostgreSQL variant, dropped at the end
+	pgNote    string    // why a PostgreSQL variant is missing, if one is
+	data      *payload
+	s3Bin     string
+	baseBin   string
+	vgwBin    string
 }
 
 func (e *environment) start(ctx context.Context) error {
@@ -109,19 +116,56 @@ func (e *environment) start(ctx context.Context) error {
 		}
 	}
 	if want(kindS3proxy) && e.opts.pgDSN != "" {
-		if err := e.createSchema(ctx); err != nil {
+		dsn, err := e.createSchema(ctx)
+		if err != nil {
 			if e.opts.requirePG {
 				return fmt.Errorf("PostgreSQL variant: %w", err)
 			}
-			e.pgNote = "PostgreSQL unreachable (" + err.Error() + "): variant skipped"
+			e.pgNote = "PostgreSQL unreachable (" + err.Error() + "): variants skipped"
 			fmt.Fprintln(e.log, "bench:", e.pgNote)
-		} else if err := e.startS3proxy(ctx, "s3proxy-pg", variantPG, e.pgDSN); err != nil {
+			return nil
+		}
+		if err := e.startS3proxy(ctx, "s3proxy-pg", variantPG, dsn); err != nil {
+			return err
+		}
+		if e.opts.redisURL == "" {
+			e.pgNote = "PostgreSQL + Redis variant not requested (-redis empty)"
+			return nil
+		}
+		if err := pingRedis(ctx, e.opts.redisURL); err != nil {
+			if e.opts.requirePG {
+				return fmt.Errorf("PostgreSQL + Redis variant: %w", err)
+			}
+			e.pgNote = "Redis unreachable (" + err.Error() + "): PostgreSQL + Redis variant skipped"
+			fmt.Fprintln(e.log, "bench:", e.pgNote)
+			return nil
+		}
+		// A schema of its own: the variant's metadata store (and so its Redis namespace)
+		// is new, and nothing it caches can come from another run.
+		dsn, err = e.createSchema(ctx)
+		if err != nil {
+			return fmt.Errorf("PostgreSQL + Redis variant: %w", err)
+		}
+		if err := e.startS3proxy(ctx, "s3proxy-pg-redis", variantPGRedis, dsn, "--redis", e.opts.redisURL); err != nil {
 			return err
 		}
 	} else if e.opts.pgDSN == "" {
-		e.pgNote = "PostgreSQL variant not requested (-pg empty)"
+		e.pgNote = "PostgreSQL variants not requested (-pg empty)"
 	}
 	return nil
+}
+
+// pingRedis checks that Redis answers at url.
+func pingRedis(ctx context.Context, url string) error {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	c := redis.NewClient(o)
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return c.Ping(cctx).Err()
 }
 
 // targetsFor lists the servers a profile runs on: every kind, and the PostgreSQL
@@ -129,7 +173,7 @@ func (e *environment) start(ctx context.Context) error {
 func (e *environment) targetsFor(p *profile) []*server {
 	var out []*server
 	for _, s := range e.servers {
-		if s.variant == variantPG && !p.pgVariant {
+		if s.pgOnly() && !p.pgVariant {
 			continue
 		}
 		out = append(out, s)
@@ -150,11 +194,13 @@ func (e *environment) close() {
 	for _, s := range e.servers {
 		s.stop(e.log)
 	}
-	if e.pgSchema != "" {
+	if len(e.pgSchemas) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if c, err := pgx.Connect(ctx, e.opts.pgDSN); err == nil {
-			_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS "`+e.pgSchema+`" CASCADE`)
+			for _, name := range e.pgSchemas {
+				_, _ = c.Exec(ctx, `DROP SCHEMA IF EXISTS "`+name+`" CASCADE`)
+			}
 			_ = c.Close(ctx)
 		}
 	}
@@ -193,30 +239,30 @@ func (e *environment) versitygwBinary() (string, error) {
 }
 
 // createSchema makes an empty schema for this run, so that the benchmark never sees
-// (or damages) another user's tables; s3proxy creates its tables in it on start.
-func (e *environment) createSchema(ctx context.Context) error {
+// (or damages) another user's tables, and returns the DSN that selects it; s3proxy
+// creates its tables in it on start.
+func (e *environment) createSchema(ctx context.Context) (string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(cctx, e.opts.pgDSN)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close(context.Background())
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	name := "bench_" + strconv.Itoa(os.Getpid()) + "_" + hex.EncodeToString(b[:])
 	if _, err := c.Exec(cctx, `CREATE SCHEMA "`+name+`"`); err != nil {
-		return err
+		return "", err
 	}
-	e.pgSchema = name
+	e.pgSchemas = append(e.pgSchemas, name)
 	dsn := e.opts.pgDSN
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
 	// pgx passes unknown URL parameters to the server as run-time parameters.
-	e.pgDSN = dsn + sep + "search_path=" + name
-	return nil
+	return dsn + sep + "search_path=" + name, nil
 }
 
 func freePort() (int, error) {
@@ -228,7 +274,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (e *environment) startS3proxy(ctx context.Context, name, variant, metaDSN string) error {
+func (e *environment) startS3proxy(ctx context.Context, name, variant, metaDSN string, extra ...string) error {
 	p, err := freePort()
 	if err != nil {
 		return err
@@ -237,12 +283,13 @@ func (e *environment) startS3proxy(ctx context.Context, name, variant, metaDSN s
 	if err != nil {
 		return err
 	}
-	s := &server{name: name, kind: kindS3proxy, variant: variant, host: "127.0.0.1:" + strconv.Itoa(p),
+	s := &server{name: name, kind: kindS3proxy, variant: variant, metaDSN: metaDSN, host: "127.0.0.1:" + strconv.Itoa(p),
 		admin: "127.0.0.1:" + strconv.Itoa(q), dataDir: filepath.Join(e.tmp, name+"-data"), logPath: filepath.Join(e.tmp, name+".log")}
 	args := []string{"serve", "--listen", s.host, "--admin-listen", s.admin, "--data", s.dataDir}
 	if metaDSN != "" {
 		args = append(args, "--meta", metaDSN)
 	}
+	args = append(args, extra...)
 	env := append(os.Environ(), "S3PROXY_ACCESS_KEY="+accessKey, "S3PROXY_SECRET_KEY="+secretKey, "S3PROXY_LOG_LEVEL=warn")
 	if e.opts.pprof {
 		env = append(env, "S3PROXY_DEBUG_PPROF=1")
