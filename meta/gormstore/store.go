@@ -257,9 +257,14 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) Close() error {
 	var errs []error
 	for _, d := range s.pools() {
-		sqlDB, err := d.DB()
-		if err == nil {
-			err = sqlDB.Close()
+		var err error
+		if p, ok := d.ConnPool.(*stmtPool); ok {
+			err = p.Close() // its statements, then the database
+		} else {
+			var sqlDB *sql.DB
+			if sqlDB, err = d.DB(); err == nil {
+				err = sqlDB.Close()
+			}
 		}
 		if err != nil {
 			errs = append(errs, err)
