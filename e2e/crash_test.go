@@ -150,9 +150,15 @@ func TestCrashDuringMultipart(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	s2.admincmd("gc", "--gc-grace", "1ms", "--upload-max-age", "1ms")
 	check("after gc")
+	// A Complete can commit and lose its response to the kill: such an object exists
+	// (and reads in full, checked above) though its client saw an error. So the objects
+	// are at least the uploads seen to complete, and what is stored is exactly theirs.
 	st := s2.stats()
-	if want := int64(len(finished)) * 3 * partSize; st.StoredBytes != want || st.Chunks != int64(len(finished))*3 {
-		t.Errorf("after gc: stored %d bytes in %d chunks, want %d in %d (stats %+v)", st.StoredBytes, st.Chunks, want, len(finished)*3, st)
+	if st.Objects < int64(len(finished)) {
+		t.Errorf("after gc: %d objects, but %d uploads completed", st.Objects, len(finished))
+	}
+	if want := st.Objects * 3 * partSize; st.StoredBytes != want || st.Chunks != st.Objects*3 {
+		t.Errorf("after gc: stored %d bytes in %d chunks, want %d in %d for %d objects (stats %+v)", st.StoredBytes, st.Chunks, want, st.Objects*3, st.Objects, st)
 	}
 	ups, err := c2.ListMultipartUploads(ctxT(t), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
 	if err != nil || len(ups.Uploads) != 0 {
