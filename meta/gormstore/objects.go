@@ -175,18 +175,29 @@ func objectFromRow(r objectRow) (meta.Object, error) {
 
 // GetObject returns the current version with its manifest, read in one statement.
 func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object, error) {
-	return s.readObject(ctx, "get object", "o.bucket = ? AND o.object_key = ?", bucket, key)
+	return s.readObject(ctx, "get object", s.queries.byKey, bucket, key)
 }
 
 // FindObjectBySHA256 finds an object with this whole-content hash (in scope, unless scope
 // is ""), with its manifest.
 func (s *Store) FindObjectBySHA256(ctx context.Context, sum [32]byte, scope string) (meta.Object, error) {
 	if scope == "" {
-		return s.readObject(ctx, "find object by sha256",
-			"o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ?)", sum[:])
+		return s.readObject(ctx, "find object by sha256", s.queries.bySHA, sum[:])
 	}
-	return s.readObject(ctx, "find object by sha256",
-		"o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ? AND scope = ?)", sum[:], scope)
+	return s.readObject(ctx, "find object by sha256", s.queries.bySHAScope, sum[:], scope)
+}
+
+// objectQueries are the object reads, complete and in the engine's placeholder syntax:
+// built once by Open, not on every GET.
+type objectQueries struct{ byKey, bySHA, bySHAScope string }
+
+func (s *Store) buildQueries() {
+	q := func(where string) string { return s.rebind(readObjectSQL + where + " ORDER BY e.seq") }
+	s.queries = objectQueries{
+		byKey:      q("o.bucket = ? AND o.object_key = ?"),
+		bySHA:      q("o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ?)"),
+		bySHAScope: q("o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ? AND scope = ?)"),
+	}
 }
 
 // readObjectSQL selects one object row joined with its extents and their chunks, one
@@ -206,11 +217,11 @@ const readObjectSQL = `SELECT o.id, o.bucket, o.object_key, o.size, o.etag, o.sh
 	FROM objects o LEFT JOIN extents e ON e.object_id = o.id LEFT JOIN chunks c ON c.id = e.chunk_id
 	WHERE `
 
-// readObject runs readObjectSQL with the given condition on o, straight on the pool
+// readObject runs query (one of s.queries: readObjectSQL with a condition on o) straight on the pool
 // (through gorm's prepared-statement cache on SQLite): this is the hot read of every GET
 // and HEAD, and gorm's query building and reflection would cost more than SQLite does.
-func (s *Store) readObject(ctx context.Context, op, where string, args ...any) (meta.Object, error) {
-	rows, err := s.rdb.ConnPool.QueryContext(ctx, s.rebind(readObjectSQL+where+" ORDER BY e.seq"), args...)
+func (s *Store) readObject(ctx context.Context, op, query string, args ...any) (meta.Object, error) {
+	rows, err := s.rdb.ConnPool.QueryContext(ctx, query, args...)
 	if err != nil {
 		return meta.Object{}, classify(op, err)
 	}

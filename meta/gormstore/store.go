@@ -62,6 +62,8 @@ type Store struct {
 	db  *gorm.DB // writes; on PostgreSQL also reads
 	rdb *gorm.DB // reads: a separate read-only pool on SQLite, db on PostgreSQL
 	pg  bool
+
+	queries objectQueries
 }
 
 var _ meta.MetaStore = (*Store)(nil)
@@ -119,6 +121,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.buildQueries()
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
 		return nil, err

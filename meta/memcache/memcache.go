@@ -26,6 +26,7 @@ package memcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"maps"
 	"slices"
@@ -94,7 +95,7 @@ func New(inner meta.MetaStore, o Options) *Store {
 func (s *Store) Counters() (hits, misses int64) { return s.hits.Load(), s.misses.Load() }
 
 func (s *Store) stripe(k objKey) int {
-	return int(maphash.String(s.seed, k.bucket+"\x00"+k.key) % stripes)
+	return int(maphash.Comparable(s.seed, k) % stripes)
 }
 
 // GetObject serves from the cache, or reads through and fills it.
@@ -136,15 +137,8 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 }
 
 func notFound(bucket, key string) error {
-	return &notFoundError{bucket: bucket, key: key}
+	return fmt.Errorf("meta get object %s/%s: %w", bucket, key, meta.ErrNotFound)
 }
-
-type notFoundError struct{ bucket, key string }
-
-func (e *notFoundError) Error() string {
-	return "meta get object " + e.bucket + "/" + e.key + ": not found"
-}
-func (e *notFoundError) Unwrap() error { return meta.ErrNotFound }
 
 // clone copies what a caller could change in place: maps and slices.
 func clone(o meta.Object) meta.Object {
