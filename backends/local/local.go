@@ -365,15 +365,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 			return s.classify("put: truncate", key, err)
 		}
 	}
-	// fdatasync: the file's data and size, not its timestamps.
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		return s.classify("put: fsync", key, err)
-	}
 	// Last chance to honour a cancellation: after the link or rename the chunk is visible.
 	if err := ctx.Err(); err != nil {
 		return s.classify("put", key, err)
 	}
 	if named {
+		// fdatasync: the file's data and size, not its timestamps.
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			return s.classify("put: fsync", key, err)
+		}
 		if err := f.Close(); err != nil {
 			return s.classify("put: close", key, err)
 		}
@@ -384,13 +384,26 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 			return s.classify("put: rename", key, err)
 		}
 	} else {
+		// Link first, then sync: the file's fdatasync then commits the journal
+		// transaction that holds its new name too, and the directory's fsync finds little
+		// left to do (one journal commit per Put instead of two: 0.15–0.3 ms of a 1.5 ms
+		// wait, measured on ext4 here). Naming the file before its data is durable is safe
+		// because nothing refers to the name until Put returns: a crash in between leaves
+		// a file no index entry names, which the orphan sweep removes. Replacing an
+		// existing name is different (the old file may be all a reader has): linkInto
+		// syncs before it renames over one.
 		err := linkInto(f, final)
+		if err == nil {
+			if err = unix.Fdatasync(int(f.Fd())); err != nil {
+				os.Remove(final)
+			}
+		}
 		if cerr := f.Close(); err == nil && cerr != nil {
 			os.Remove(final)
 			err = cerr
 		}
 		if err != nil {
-			return s.classify("put: link", key, err)
+			return s.classify("put: link and fsync", key, err)
 		}
 	}
 	// The chunk is visible now; a failed directory fsync only weakens durability, but
@@ -411,6 +424,10 @@ func linkInto(f *os.File, final string) error {
 	src := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
 	err := unix.Linkat(unix.AT_FDCWD, src, unix.AT_FDCWD, final, unix.AT_SYMLINK_FOLLOW)
 	if !errors.Is(err, syscall.EEXIST) {
+		return err
+	}
+	// The file replaces one a reader may rely on: make its bytes durable first.
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return err
 	}
 	// The descriptor number is unique among files open at once: no two Puts collide.
@@ -836,10 +853,24 @@ func (s *Store) listDir(ctx context.Context, d1, d2, prefix string, fn func(back
 		if errors.Is(err, backends.ErrNotFound) {
 			continue // deleted while listing
 		}
+		if errors.Is(err, backends.ErrInternal) {
+			// No valid footer: a Put cut short by a crash between naming its file and
+			// syncing it (Put links before it syncs), or damage. It is listed, without a
+			// hash, so that the orphan sweep can remove it and verify can report it; one
+			// bad file must not stop a listing.
+			fi, serr := e.Info()
+			if serr != nil {
+				continue // deleted while listing
+			}
+			info, err = backends.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+			f = nil
+		}
 		if err != nil {
 			return err
 		}
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 		if err := fn(info); err != nil {
 			return err
 		}

@@ -199,8 +199,10 @@ func (m *MD5Server) put(h md5simd.Hasher) {
 // Option configures a Reader.
 type Option func(*Reader)
 
-// WithMD5Server computes the MD5 on m (nil: crypto/md5). The Reader must then be
-// closed (Close), which gives its hasher back.
+// WithMD5Server computes the MD5 on m (nil: crypto/md5), or, while fewer than
+// minSIMDStreams streams hash, with crypto/md5 on a goroutine of its own for bodies
+// large enough to gain from it. The Reader must then be closed (Close), which gives
+// its hasher back and stops that goroutine.
 func WithMD5Server(m *MD5Server) Option {
 	return func(d *Reader) {
 		if m == nil {
@@ -209,6 +211,9 @@ func WithMD5Server(m *MD5Server) Option {
 		n := m.streams.Add(1)
 		d.release = func() { m.streams.Add(-1) }
 		if n < minSIMDStreams {
+			// Few streams: the lanes would cost more than crypto/md5, but a spare core
+			// can run it beside the SHA-256 (asyncHash).
+			d.mayAsync = true
 			return
 		}
 		if h := m.get(); h != nil {
@@ -225,11 +230,14 @@ type Reader struct {
 	sha     hash.Hash
 	md5     hash.Hash
 	release func() // gives the MD5Server hasher back, if any
-	extra   hash.Hash
-	n       int64
-	done    bool
-	sums    Sums
-	err     error
+	// mayAsync: MD5 may run on its own goroutine (asyncHash); only for Readers that
+	// promise a Close (WithMD5Server), which stops it on an abandoned stream.
+	mayAsync bool
+	extra    hash.Hash
+	n        int64
+	done     bool
+	sums     Sums
+	err      error
 }
 
 // NewReader wraps r. exp.Algorithm must be normalized (or empty).
@@ -239,7 +247,20 @@ func NewReader(r io.Reader, exp Expect, opts ...Option) (*Reader, error) {
 		o(d)
 	}
 	if d.md5 == nil {
-		d.md5 = md5.New()
+		if d.mayAsync && useAsync(exp.Size) {
+			a := newAsyncHash(md5.New())
+			d.md5 = a
+			// An abandoned stream must still stop the goroutine and give the buffers back.
+			release := d.release
+			d.release = func() {
+				a.end()
+				if release != nil {
+					release()
+				}
+			}
+		} else {
+			d.md5 = md5.New()
+		}
 	}
 	if exp.Algorithm != "" {
 		h, err := New(exp.Algorithm)
