@@ -9,6 +9,7 @@
 package dedup
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -49,7 +50,14 @@ type Engine struct {
 	remote         Remote
 	log            *slog.Logger
 	md5            *digest.MD5Server
+	inlineMax      int64
 }
+
+// DefaultInlineMax is the largest body kept inline in the metadata store by default.
+// A 4 KiB PUT to a local disk costs a file, two fsyncs and a second transaction; kept in
+// its index row it costs one transaction, and a GET of it no file at all (see
+// docs/design-notes.md, "Inline chunks").
+const DefaultInlineMax = 16 << 10
 
 // Config wires an Engine.
 type Config struct {
@@ -65,6 +73,9 @@ type Config struct {
 	// MD5 computes ingest MD5s (ETags) for concurrent uploads in SIMD lanes; nil uses
 	// crypto/md5. The caller owns and closes it.
 	MD5 *digest.MD5Server
+	// InlineMax: bodies of a declared size up to this many bytes become inline chunks,
+	// kept in the metadata store (0 = DefaultInlineMax, negative = never).
+	InlineMax int64
 }
 
 // New returns an Engine.
@@ -78,8 +89,11 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.InlineMax == 0 {
+		cfg.InlineMax = DefaultInlineMax
+	}
 	return &Engine{meta: cfg.Meta, stores: cfg.Stores, defaultBackend: cfg.DefaultBackend, node: cfg.Node,
-		nodeLocal: cfg.NodeLocal, remote: cfg.Remote, log: cfg.Log, md5: cfg.MD5}, nil
+		nodeLocal: cfg.NodeLocal, remote: cfg.Remote, log: cfg.Log, md5: cfg.MD5, inlineMax: cfg.InlineMax}, nil
 }
 
 // SetRemote installs the forwarder for chunks held by other nodes.
@@ -113,6 +127,10 @@ type IngestInput struct {
 	Expect  digest.Expect
 	Backend string // placement ("" = default)
 	Scope   string // dedup scope of the writer
+	// DeferIndex: a body that becomes an inline chunk is not indexed here; Ingested.Chunk
+	// comes back with ID 0 for the caller's meta PutObject to index in its own
+	// transaction (meta.Extent.Chunk), so that a small PUT commits once.
+	DeferIndex bool
 }
 
 // Ingested is the result of Ingest: the chunk to reference and the body's digests.
@@ -147,7 +165,16 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 	}
 	defer dr.Close()
 	uid := NewUID()
-	if err := store.Put(ctx, uid, dr, in.Expect.Size, backends.PutOptions{SHA256: dr.SHA256}); err != nil {
+	var data []byte
+	if in.Expect.Size >= 0 && in.Expect.Size <= e.inlineMax {
+		// Small enough to live in its index row: read it whole (the size is declared, so
+		// this buffer is bounded by inlineMax), verified by the digest reader at EOF.
+		data, err = readInline(dr, in.Expect.Size)
+		if err != nil {
+			return nil, err
+		}
+		backend = meta.InlineBackend
+	} else if err := store.Put(ctx, uid, dr, in.Expect.Size, backends.PutOptions{SHA256: dr.SHA256}); err != nil {
 		var mm *digest.MismatchError
 		if errors.As(err, &mm) {
 			return nil, mm
@@ -156,23 +183,26 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 	}
 	if !dr.Done() {
 		// A store must read to EOF; if it did not, the digests are not trustworthy.
-		_ = store.Delete(context.WithoutCancel(ctx), uid)
+		e.deleteBlob(context.WithoutCancel(ctx), backend, uid)
 		return nil, fmt.Errorf("dedup: backend %s did not consume the body", backend)
 	}
 	sums := dr.Sums()
-	c := meta.Chunk{UID: uid, SHA256: sums.SHA256, MD5: sums.MD5, Size: sums.Size, Backend: backend}
+	c := meta.Chunk{UID: uid, SHA256: sums.SHA256, MD5: sums.MD5, Size: sums.Size, Backend: backend, Data: data}
 	if in.Expect.Algorithm != "" && in.Expect.Algorithm != digest.SHA256 {
 		c.Checksums = map[string]string{in.Expect.Algorithm: sums.Checksum}
 	}
 	if e.nodeLocal[backend] {
 		c.Node = e.node
 	}
+	if in.DeferIndex && backend == meta.InlineBackend {
+		return &Ingested{Chunk: c, Sums: sums, scope: in.Scope}, nil
+	}
 	got, created, err := e.meta.InsertChunk(ctx, c, in.Scope)
 	if err != nil {
-		_ = store.Delete(context.WithoutCancel(ctx), uid)
+		e.deleteBlob(context.WithoutCancel(ctx), backend, uid)
 		return nil, fmt.Errorf("dedup: index chunk: %w", err)
 	}
-	if !created && got.Corrupt {
+	if !created && got.Corrupt && backend != meta.InlineBackend {
 		// verify found the indexed copy damaged and had nothing to restore it from; this
 		// body is that content, verified by its digest: it becomes the chunk's bytes.
 		if healed, err := e.heal(ctx, got, c); err == nil {
@@ -187,6 +217,28 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 		ing.spare = &spare
 	}
 	return ing, nil
+}
+
+// readInline reads a body of declared size bytes, and its EOF (which runs the digest
+// checks: a shorter or longer body fails there), into memory.
+func readInline(dr *digest.Reader, size int64) ([]byte, error) {
+	data := make([]byte, size+1) // a spare byte, so that the read goes on to EOF
+	n, err := io.ReadFull(dr, data)
+	switch {
+	case err == nil:
+		// Unreachable: the digest reader fails a body longer than declared.
+		return nil, fmt.Errorf("dedup: body longer than its declared %d bytes", size)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		if !dr.Done() {
+			return nil, fmt.Errorf("dedup: reading body: %w", err)
+		}
+		return data[:n:n], nil
+	}
+	var mm *digest.MismatchError
+	if errors.As(err, &mm) {
+		return nil, mm
+	}
+	return nil, fmt.Errorf("dedup: reading body: %w", err)
 }
 
 // heal points a chunk marked corrupt at fresh, verified bytes (written as fresh) and
@@ -295,6 +347,9 @@ func (e *Engine) open(ctx context.Context, c meta.Chunk, offset, length int64) (
 	if c.Corrupt {
 		return nil, fmt.Errorf("%w: chunk %d (%s)", ErrChunkCorrupt, c.ID, c.UID)
 	}
+	if c.Backend == meta.InlineBackend {
+		return openInline(c, offset, length)
+	}
 	if c.Node != "" && c.Node != e.node && e.nodeLocal[c.Backend] {
 		if e.remote == nil {
 			return nil, fmt.Errorf("%w: chunk %s is held by node %s and forwarding is not configured", ErrChunkUnavailable, c.UID, c.Node)
@@ -314,6 +369,22 @@ func (e *Engine) open(ctx context.Context, c meta.Chunk, offset, length int64) (
 		return nil, classifyRead(c, err)
 	}
 	return rc, nil
+}
+
+// openInline reads an inline chunk's bytes from its index entry.
+func openInline(c meta.Chunk, offset, length int64) (io.ReadCloser, error) {
+	size := int64(len(c.Data))
+	if size != c.Size {
+		// The manifest came without the bytes (or they were cut): never serve a short body.
+		return nil, fmt.Errorf("%w: inline chunk %d has %d of its %d bytes", ErrChunkMissing, c.ID, size, c.Size)
+	}
+	if length == -1 && offset >= 0 && offset <= size {
+		length = size - offset
+	}
+	if offset < 0 || length < 0 || offset+length > size {
+		return nil, fmt.Errorf("inline chunk %d: range %d+%d of %d bytes: %w", c.ID, offset, length, size, backends.ErrInvalid)
+	}
+	return io.NopCloser(bytes.NewReader(c.Data[offset : offset+length])), nil
 }
 
 // OpenLocal opens a chunk of a backend held by this node (the owner side of forwarding).

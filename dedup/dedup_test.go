@@ -18,7 +18,13 @@ import (
 	"s3proxy/meta/gormstore"
 )
 
+// newEngine keeps every body in the blob store (no inline chunks): its tests look at blobs.
 func newEngine(t *testing.T) (*dedup.Engine, meta.MetaStore, backends.BlobStore) {
+	t.Helper()
+	return newEngineInline(t, -1)
+}
+
+func newEngineInline(t *testing.T, inlineMax int64) (*dedup.Engine, meta.MetaStore, backends.BlobStore) {
 	t.Helper()
 	ctx := context.Background()
 	ms, err := gormstore.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
@@ -27,7 +33,7 @@ func newEngine(t *testing.T) (*dedup.Engine, meta.MetaStore, backends.BlobStore)
 	}
 	t.Cleanup(func() { ms.Close() })
 	store := mem.New("mem")
-	e, err := dedup.New(dedup.Config{Meta: ms, Stores: map[string]backends.BlobStore{"mem": store}, DefaultBackend: "mem", Node: "n1"})
+	e, err := dedup.New(dedup.Config{Meta: ms, Stores: map[string]backends.BlobStore{"mem": store}, DefaultBackend: "mem", Node: "n1", InlineMax: inlineMax})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,5 +194,88 @@ func TestSettleFallsBackWhenIndexedCopyVanishes(t *testing.T) {
 	rc.Close()
 	if !bytes.Equal(got, data) {
 		t.Fatalf("read back %q", got)
+	}
+}
+
+// TestInlineChunks: bodies up to the inline limit live in their index row: no blob is
+// written, reads (whole and ranged) come from the row, equal content is stored once,
+// bad bodies store nothing, and GC removes an unreferenced one like any chunk.
+func TestInlineChunks(t *testing.T) {
+	e, ms, store := newEngineInline(t, 0) // the default limit
+	ctx := context.Background()
+	small := bytes.Repeat([]byte("0123456789abcdef"), dedup.DefaultInlineMax/16) // exactly the limit
+	ing := put(t, e, ms, "small", small)
+	if c := ing.Chunk; c.Backend != meta.InlineBackend || !bytes.Equal(c.Data, small) {
+		t.Fatalf("chunk of a %d-byte body: backend %q, %d inline bytes", len(small), c.Backend, len(c.Data))
+	}
+	if again := put(t, e, ms, "small-again", small); !again.Deduplicated || again.Chunk.ID != ing.Chunk.ID {
+		t.Errorf("same content again: deduplicated=%v chunk %d, want chunk %d", again.Deduplicated, again.Chunk.ID, ing.Chunk.ID)
+	}
+	put(t, e, ms, "empty", nil)
+	big := append(bytes.Clone(small), 'x') // one byte over: a blob
+	if c := put(t, e, ms, "big", big).Chunk; c.Backend != "mem" || c.Data != nil {
+		t.Errorf("chunk of a %d-byte body: backend %q, %d inline bytes", len(big), c.Backend, len(c.Data))
+	}
+	if n := countBlobs(t, store); n != 1 {
+		t.Errorf("%d blobs, want 1 (only the body over the limit)", n)
+	}
+	o, err := ms.GetObject(ctx, "bkt", "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.Manifest[0].Chunk
+	for _, r := range []struct{ off, n int64 }{{0, -1}, {0, int64(len(small))}, {5, 10}, {int64(len(small)) - 1, 1}, {int64(len(small)), 0}} {
+		rc, err := e.Open(ctx, c, r.off, r.n)
+		if err != nil {
+			t.Fatalf("Open(%d, %d): %v", r.off, r.n, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		end := int64(len(small))
+		if r.n >= 0 {
+			end = r.off + r.n
+		}
+		if err != nil || !bytes.Equal(got, small[r.off:end]) {
+			t.Errorf("Open(%d, %d) read %d bytes (%v), want %d", r.off, r.n, len(got), err, end-r.off)
+		}
+	}
+	if _, err := e.Open(ctx, c, 10, int64(len(small))); err == nil {
+		t.Error("a range past the end of an inline chunk opened")
+	}
+	short := c
+	short.Data = short.Data[:10]
+	if _, err := e.Open(ctx, short, 0, -1); !errors.Is(err, dedup.ErrChunkMissing) {
+		t.Errorf("inline chunk without all its bytes: %v, want ErrChunkMissing", err)
+	}
+	for _, body := range []struct {
+		data []byte
+		exp  digest.Expect
+	}{
+		{[]byte("hello"), digest.Expect{Size: 5, MD5: make([]byte, 16)}},
+		{[]byte("hello"), digest.Expect{Size: 6}},
+		{[]byte("hello"), digest.Expect{Size: 4}},
+	} {
+		if _, err := e.Ingest(ctx, dedup.IngestInput{Body: bytes.NewReader(body.data), Expect: body.exp, Scope: "ak"}); err == nil {
+			t.Errorf("Ingest of %q with %+v succeeded", body.data, body.exp)
+		}
+	}
+	if _, err := ms.FindChunk(ctx, sha256.Sum256([]byte("hello")), ""); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("a rejected body was indexed: %v", err)
+	}
+	for _, k := range []string{"small", "small-again"} {
+		if _, err := ms.DeleteObject(ctx, "bkt", k, meta.WriteCondition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.GC(ctx, -time.Second, nil)
+	if err != nil || res.Errors != 0 {
+		t.Fatalf("GC: %+v, %v", res, err)
+	}
+	if _, err := ms.GetChunk(ctx, c.ID); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("unreferenced inline chunk survived GC: %v", err)
+	}
+	vr, err := e.Verify(ctx, dedup.VerifyOptions{})
+	if err != nil || len(vr.Problems) != 0 {
+		t.Errorf("verify after GC: %+v, %v", vr, err)
 	}
 }

@@ -26,7 +26,8 @@ func newTwoStoreEngine(t *testing.T) (*dedup.Engine, meta.MetaStore, backends.Bl
 	}
 	t.Cleanup(func() { ms.Close() })
 	a, b := mem.New("a"), mem.New("b")
-	e, err := dedup.New(dedup.Config{Meta: ms, Stores: map[string]backends.BlobStore{"a": a, "b": b}, DefaultBackend: "a", Node: "n1"})
+	e, err := dedup.New(dedup.Config{Meta: ms, Stores: map[string]backends.BlobStore{"a": a, "b": b}, DefaultBackend: "a", Node: "n1",
+		InlineMax: -1}) // these tests move blobs between backends
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,8 @@ func TestVerifyKinds(t *testing.T) {
 	t.Cleanup(func() { ms.Close() })
 	disk := mem.New("disk")
 	e, err := dedup.New(dedup.Config{Meta: ms, Stores: map[string]backends.BlobStore{"disk": disk}, DefaultBackend: "disk",
-		Node: "n1", NodeLocal: map[string]bool{"disk": true}, Remote: downRemote{}})
+		Node: "n1", NodeLocal: map[string]bool{"disk": true}, Remote: downRemote{},
+		InlineMax: -1}) // these tests damage blobs
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -381,7 +381,7 @@ func TestClusterLocalDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	onN1 := stored{key: "on-n1", sum: sha256Hex(big), n: int64(len(big))}
-	small := randomBytes(2, 4096)
+	small := randomBytes(2, 20<<10) // over the inline limit: a blob on node 2's disk
 	if err := putBytes(t, c2, bucket, "on-n2", small); err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,8 @@ func startServer(t testing.TB, opts serverOptions) *server {
 	logDir := t.TempDir()
 	s.logPath = filepath.Join(logDir, "server.log")
 
-	s3Port, adminPort := freePort(t), freePort(t)
+	ports := freePorts(t, 2)
+	s3Port, adminPort := ports[0], ports[1]
 	s.host = "127.0.0.1:" + strconv.Itoa(s3Port)
 	if opts.listen != "" {
 		s.host = opts.listen
@@ -375,6 +376,22 @@ func procMemory(pid int) (rss, hwm int64, err error) {
 // freePort asks the kernel for a free port. Another process could take it
 // before the server binds it; on this single-user test machine that race is
 // accepted (the server then fails to start and the test says why).
+// freePorts returns n distinct free ports: the listeners stay open until all are picked
+// (two freePort calls in a row can get the same port back).
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -36,7 +36,12 @@ type Bucket struct {
 	CreatedAt time.Time
 }
 
-// Chunk is an entry of the chunk index: content stored once in a backend.
+// InlineBackend is the Backend of chunks kept in the metadata store (Chunk.Data)
+// instead of a blob store. It is not a name a configured backend can take.
+const InlineBackend = "@inline"
+
+// Chunk is an entry of the chunk index: content stored once in a backend, or inline in
+// the index itself.
 type Chunk struct {
 	ID      int64  // assigned by the store
 	UID     string // the key in the backend
@@ -50,6 +55,11 @@ type Chunk struct {
 	// content, so an instant upload can prove a declared CRC without the body.
 	// InsertChunk merges new algorithms into an existing chunk's set.
 	Checksums map[string]string
+	// Data is the content of an inline chunk (Backend == InlineBackend): small chunks
+	// live in the metadata store itself, in their index row, and are read with the
+	// manifest instead of from a backend. Nil for every other chunk. Read-only: caches
+	// hand the same bytes to every reader.
+	Data []byte
 	// Corrupt marks a chunk found damaged by verify with no copy to repair it from:
 	// reads of objects using it fail cleanly instead of returning wrong bytes.
 	Corrupt   bool
@@ -66,8 +76,13 @@ type Extent struct {
 	ChunkID     int64
 	ChunkOffset int64
 	Length      int64
-	// Filled by reads (joined from the chunk index), ignored on writes.
+	// Filled by reads (joined from the chunk index). Ignored on writes, except in an
+	// extent with ChunkID 0 given to PutObject: there it is a new inline chunk (Backend
+	// InlineBackend, with its Data) that PutObject indexes in its own transaction, as
+	// InsertChunk would with scope NewChunkScope, or finds already indexed.
 	Chunk Chunk
+	// NewChunkScope is the dedup scope recorded for Chunk (ChunkID 0 only).
+	NewChunkScope string
 }
 
 // Part describes one part of a completed multipart object (for partNumber reads and
@@ -207,7 +222,8 @@ type MetaStore interface {
 	// manifests without them): GetChunk is the authority on reference counts.
 	GetObject(ctx context.Context, bucket, key string) (Object, error)
 	// PutObject creates or replaces bucket/key with o in one transaction: it checks cond
-	// against the current version, increments Refs of every chunk in o.Manifest (failing
+	// against the current version, indexes the new inline chunks of extents with ChunkID 0
+	// (see Extent.Chunk: one transaction for a small PUT), increments Refs of every chunk in o.Manifest (failing
 	// with ErrConflict if one no longer exists: collected meanwhile), and releases the replaced object's
 	// references. It returns the replaced object (without manifest) if there was one.
 	PutObject(ctx context.Context, o Object, cond WriteCondition) (*Object, error)

@@ -185,7 +185,8 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 		}
 		return out, err
 	}
-	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope})
+	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope,
+		DeferIndex: true})
 	if err != nil {
 		return nil, s.ingestErr(err)
 	}
@@ -200,6 +201,10 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error {
 		obj.ModTime = s.now().UTC()
 		obj.Manifest = manifestOf(c, sums.Size)
+		if c.ID == 0 && len(obj.Manifest) == 1 {
+			// A new inline chunk: PutObject indexes it in the same transaction.
+			obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
+		}
 		_, err := s.meta.PutObject(ctx, obj, in.Cond.meta())
 		return err
 	})

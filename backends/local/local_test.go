@@ -259,6 +259,39 @@ func TestTornChunkListed(t *testing.T) {
 	}
 }
 
+// TestPrecreatedShards: a new store lays out every shard directory of hexadecimal
+// keys on Open, so that Put never creates one; an existing store is left as it is.
+func TestPrecreatedShards(t *testing.T) {
+	root := t.TempDir()
+	start := time.Now()
+	if _, err := Open(context.Background(), Config{Name: "t", Path: root, PrecreateShards: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Open of a new store took %v", time.Since(start))
+	leaves, err := filepath.Glob(filepath.Join(root, "?", "??"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leaves) != 16*256 {
+		t.Fatalf("%d leaf directories, want 4096", len(leaves))
+	}
+	// Reopening an existing store creates nothing, even where a directory is missing
+	// (Put creates it when it needs it).
+	if err := os.Remove(filepath.Join(root, "a", "bc")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), Config{Name: "t", Path: root, PrecreateShards: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "a", "bc")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("reopen recreated a removed leaf: %v", err)
+	}
+	if err := s.Put(context.Background(), "abc0123456789abcdef0123456789abc", strings.NewReader("x"), 1, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // recordingWriter records what io.Copy hands to ReadFrom.
 type recordingWriter struct {
 	srcs []io.Reader

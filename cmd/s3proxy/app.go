@@ -78,6 +78,9 @@ type appOptions struct {
 	// when this process can take the database's serve lock (serve only: admin commands
 	// never cache).
 	objectCache bool
+	// precreateShards lays out a new local store's shard directories at start (serve
+	// only: an admin command never meets a store no server has opened).
+	precreateShards bool
 }
 
 // openApp builds the graph: metadata store, backends, dedup engine, service.
@@ -129,7 +132,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 	}
 	nodeLocal := map[string]bool{}
 	for _, b := range cfg.Backends {
-		s, err := openBackend(ctx, b)
+		s, err := openBackend(ctx, b, o.precreateShards)
 		if err != nil {
 			a.close()
 			return nil, fmt.Errorf("backend %q (%s): %w", b.Name, b.Type, err)
@@ -158,10 +161,10 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 }
 
 // openBackend is the one place that knows the concrete backends.
-func openBackend(ctx context.Context, b config.Backend) (backends.BlobStore, error) {
+func openBackend(ctx context.Context, b config.Backend, precreate bool) (backends.BlobStore, error) {
 	switch b.Type {
 	case config.BackendLocal:
-		return local.Open(ctx, local.Config{Name: b.Name, Path: b.Path})
+		return local.Open(ctx, local.Config{Name: b.Name, Path: b.Path, PrecreateShards: precreate})
 	case config.BackendS3:
 		return s3.New(ctx, s3.Config{Name: b.Name, Endpoint: b.Endpoint, Region: b.Region, Bucket: b.Bucket, Prefix: b.Prefix,
 			AccessKey: b.AccessKey, SecretKey: b.SecretKey, PathStyle: b.PathStyle})

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,7 +154,8 @@ func TestMigrateBucket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return cs
+		// Inline chunks (small bodies) live in the metadata store: migrate leaves them.
+		return slices.DeleteFunc(cs, func(c meta.Chunk) bool { return c.Backend == meta.InlineBackend })
 	}
 	before := chunksOf("mig")
 	keepOwn := chunksOf("keep")

@@ -45,7 +45,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	bm := newBackendMetrics(reg)
-	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, onInstant: m.instant, objectCache: true})
+	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, onInstant: m.instant, objectCache: true, precreateShards: true})
 	if err != nil {
 		return err
 	}

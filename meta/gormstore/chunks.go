@@ -16,6 +16,12 @@ func chunkFromRow(r chunkRow) meta.Chunk {
 		ID: r.ID, UID: r.UID, Size: r.Size, Backend: r.Backend, Node: r.Node, Refs: r.Refs,
 		Corrupt: r.Corrupt, CreatedAt: fromNS(r.CreatedNS),
 	}
+	if r.Backend == meta.InlineBackend {
+		c.Data = r.Data
+		if c.Data == nil {
+			c.Data = []byte{} // an empty inline chunk reads back as NULL on some drivers
+		}
+	}
 	copy(c.SHA256[:], r.SHA256)
 	copy(c.MD5[:], r.MD5)
 	if m, err := decodeMap(r.Checksums); err == nil && len(m) > 0 {
@@ -40,58 +46,74 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 	var got meta.Chunk
 	var created bool
 	err := s.tx(ctx, "insert chunk", func(tx *gorm.DB) error {
-		now := nowNS()
-		row := chunkRow{
-			UID: c.UID, SHA256: c.SHA256[:], MD5: c.MD5[:], Size: c.Size, Backend: c.Backend, Node: c.Node,
-			Corrupt: c.Corrupt, CreatedNS: now, ZeroSinceNS: &now, Checksums: encodeMap(c.Checksums),
-		}
-		res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "sha256"}}, DoNothing: true}).Create(&row)
-		if res.Error != nil {
-			return res.Error
-		}
-		created = res.RowsAffected == 1
-		if !created {
-			var rows []chunkRow
-			if err := tx.Where("sha256 = ?", c.SHA256[:]).Limit(1).Find(&rows).Error; err != nil {
-				return err
-			}
-			if len(rows) == 0 {
-				return errRetry // collected between the insert attempt and this read
-			}
-			row = rows[0]
-			// Learn checksums this upload computed that the index lacks, so later instant
-			// uploads declaring that algorithm can be proven without their body.
-			if have, err := decodeMap(row.Checksums); err == nil {
-				added := false
-				for a, v := range c.Checksums {
-					if _, ok := have[a]; !ok {
-						if have == nil {
-							have = map[string]string{}
-						}
-						have[a], added = v, true
-					}
-				}
-				if added {
-					row.Checksums = encodeMap(have)
-					if err := tx.Exec("UPDATE chunks SET checksums = ? WHERE id = ?", row.Checksums, row.ID).Error; err != nil {
-						return err
-					}
-				}
-			}
-			if row.Refs == 0 {
-				if err := tx.Exec("UPDATE chunks SET zero_since_ns = ? WHERE id = ? AND refs = 0", now, row.ID).Error; err != nil {
-					return err
-				}
-				row.ZeroSinceNS = &now
-			}
-		}
-		got = chunkFromRow(row)
-		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&chunkScopeRow{ChunkID: row.ID, Scope: scope}).Error
+		var err error
+		got, created, err = insertChunkTx(tx, c, scope)
+		return err
 	})
 	if err != nil {
 		return meta.Chunk{}, false, err
 	}
 	return got, created, nil
+}
+
+// insertChunkTx is InsertChunk inside the caller's transaction.
+func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string) (got meta.Chunk, created bool, err error) {
+	now := nowNS()
+	row := chunkRow{
+		UID: c.UID, SHA256: c.SHA256[:], MD5: c.MD5[:], Size: c.Size, Backend: c.Backend, Node: c.Node,
+		Corrupt: c.Corrupt, CreatedNS: now, ZeroSinceNS: &now, Checksums: encodeMap(c.Checksums),
+	}
+	if c.Backend == meta.InlineBackend {
+		if int64(len(c.Data)) != c.Size {
+			return got, false, fmt.Errorf("meta insert chunk: inline chunk of %d bytes declares size %d: %w", len(c.Data), c.Size, meta.ErrInvalid)
+		}
+		row.Data = c.Data
+		if row.Data == nil {
+			row.Data = []byte{}
+		}
+	}
+	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "sha256"}}, DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return got, false, res.Error
+	}
+	created = res.RowsAffected == 1
+	if !created {
+		var rows []chunkRow
+		if err := tx.Where("sha256 = ?", c.SHA256[:]).Limit(1).Find(&rows).Error; err != nil {
+			return got, false, err
+		}
+		if len(rows) == 0 {
+			return got, false, errRetry // collected between the insert attempt and this read
+		}
+		row = rows[0]
+		// Learn checksums this upload computed that the index lacks, so later instant
+		// uploads declaring that algorithm can be proven without their body.
+		if have, err := decodeMap(row.Checksums); err == nil {
+			added := false
+			for a, v := range c.Checksums {
+				if _, ok := have[a]; !ok {
+					if have == nil {
+						have = map[string]string{}
+					}
+					have[a], added = v, true
+				}
+			}
+			if added {
+				row.Checksums = encodeMap(have)
+				if err := tx.Exec("UPDATE chunks SET checksums = ? WHERE id = ?", row.Checksums, row.ID).Error; err != nil {
+					return got, false, err
+				}
+			}
+		}
+		if row.Refs == 0 {
+			if err := tx.Exec("UPDATE chunks SET zero_since_ns = ? WHERE id = ? AND refs = 0", now, row.ID).Error; err != nil {
+				return got, false, err
+			}
+			row.ZeroSinceNS = &now
+		}
+	}
+	got = chunkFromRow(row)
+	return got, created, tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&chunkScopeRow{ChunkID: row.ID, Scope: scope}).Error
 }
 
 // FindChunk returns the chunk with this content that scope uploaded ("" = any scope).
@@ -184,12 +206,13 @@ func (s *Store) DeleteChunkIfUnreferenced(ctx context.Context, id int64, cutoff 
 	return deleted, err
 }
 
-// MoveChunk points a chunk at a new location.
+// MoveChunk points a chunk at a new location. An inline chunk moved to a backend drops
+// its inline bytes; nothing moves into the index (there would be no bytes to hold).
 func (s *Store) MoveChunk(ctx context.Context, id int64, backend, node, uid string) error {
-	if uid == "" {
-		return fmt.Errorf("meta move chunk: empty uid: %w", meta.ErrInvalid)
+	if uid == "" || backend == meta.InlineBackend {
+		return fmt.Errorf("meta move chunk: uid %q, backend %q: %w", uid, backend, meta.ErrInvalid)
 	}
-	return s.updateChunk(ctx, "move chunk", id, map[string]any{"backend": backend, "node": node, "uid": uid})
+	return s.updateChunk(ctx, "move chunk", id, map[string]any{"backend": backend, "node": node, "uid": uid, "data": nil})
 }
 
 // MarkChunkCorrupt sets or clears the corrupt flag.

@@ -80,6 +80,8 @@ type chunkRow struct {
 	Node    string `gorm:"column:node;not null"`
 	Refs    int64  `gorm:"column:refs;not null"`
 	Corrupt bool   `gorm:"column:corrupt;not null"`
+	// Data holds an inline chunk's bytes (backend meta.InlineBackend); NULL otherwise.
+	Data []byte `gorm:"column:data"`
 	// Checksums is a JSON object of additional checksums known for the content.
 	Checksums string `gorm:"column:checksums;not null;default:''"`
 	CreatedNS int64  `gorm:"column:created_ns;not null"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -213,7 +214,7 @@ const readObjectSQL = `SELECT o.id, o.bucket, o.object_key, o.size, o.etag, o.sh
 	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.checksums END,
 	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.parts END,
 	e.seq, e.part_number, e.chunk_id, e.chunk_offset, e.length,
-	c.id, c.uid, c.sha256, c.md5, c.size, c.backend, c.node, c.refs, c.corrupt, c.created_ns, c.zero_since_ns
+	c.id, c.uid, c.sha256, c.md5, c.size, c.backend, c.node, c.refs, c.corrupt, c.created_ns, c.zero_since_ns, c.data
 	FROM objects o LEFT JOIN extents e ON e.object_id = o.id LEFT JOIN chunks c ON c.id = e.chunk_id
 	WHERE `
 
@@ -238,7 +239,7 @@ func (s *Store) readObject(ctx context.Context, op, query string, args ...any) (
 			seq, part, chunkID, chunkOff, length sql.NullInt64
 			cID, cSize, cRefs, cCreated          sql.NullInt64
 			cUID, cBackend, cNode                sql.NullString
-			cSHA, cMD5                           []byte
+			cSHA, cMD5, cData                    []byte
 			cCorrupt                             sql.NullBool
 			cZero                                *int64
 		)
@@ -246,7 +247,7 @@ func (s *Store) readObject(ctx context.Context, op, query string, args ...any) (
 			&r.ContentType, &r.ChecksumType, &r.Owner, &r.Scope, &r.ModNS, &r.ExtentCount,
 			&headers, &userMeta, &checksums, &parts,
 			&seq, &part, &chunkID, &chunkOff, &length,
-			&cID, &cUID, &cSHA, &cMD5, &cSize, &cBackend, &cNode, &cRefs, &cCorrupt, &cCreated, &cZero); err != nil {
+			&cID, &cUID, &cSHA, &cMD5, &cSize, &cBackend, &cNode, &cRefs, &cCorrupt, &cCreated, &cZero, &cData); err != nil {
 			return meta.Object{}, classify(op, err)
 		}
 		if !found {
@@ -263,7 +264,7 @@ func (s *Store) readObject(ctx context.Context, op, query string, args ...any) (
 		}
 		cr := chunkRow{ID: cID.Int64, UID: cUID.String, SHA256: cSHA, MD5: cMD5, Size: cSize.Int64,
 			Backend: cBackend.String, Node: cNode.String, Refs: cRefs.Int64, Corrupt: cCorrupt.Bool,
-			CreatedNS: cCreated.Int64, ZeroSinceNS: cZero}
+			CreatedNS: cCreated.Int64, ZeroSinceNS: cZero, Data: cData}
 		m = append(m, meta.Extent{PartNumber: int(part.Int64), ChunkID: chunkID.Int64, ChunkOffset: chunkOff.Int64,
 			Length: length.Int64, Chunk: chunkFromRow(cr)})
 		total += length.Int64
@@ -292,9 +293,29 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 		return nil, fmt.Errorf("meta put object: %w", err)
 	}
 	var replaced *meta.Object
+	fresh := newChunksOf(o.Manifest)
 	err := s.tx(ctx, "put object", func(tx *gorm.DB) error {
+		o := o
+		if len(fresh) > 0 {
+			// Index the new inline chunks first, in this transaction (one commit per small
+			// PUT instead of two), on a copy of the manifest: a retried transaction starts over.
+			o.Manifest = slices.Clone(o.Manifest)
+			for _, i := range fresh {
+				e := &o.Manifest[i]
+				got, _, err := insertChunkTx(tx, e.Chunk, e.NewChunkScope)
+				if err != nil {
+					return err
+				}
+				e.ChunkID = got.ID
+			}
+		}
 		var err error
 		replaced, err = s.putObjectTx(tx, o, cond, map[int64]int64{})
+		if len(fresh) > 0 && errors.Is(err, meta.ErrConflict) {
+			// A chunk this transaction found indexed was collected before its count went
+			// up (PostgreSQL, READ COMMITTED): run again, and index it anew.
+			return errRetry
+		}
 		return err
 	})
 	return replaced, err
@@ -306,7 +327,8 @@ func validateObject(o meta.Object) error {
 	}
 	var total int64
 	for i, e := range o.Manifest {
-		if e.Length < 0 || e.ChunkOffset < 0 || e.ChunkID <= 0 {
+		newInline := e.ChunkID == 0 && e.Chunk.Backend == meta.InlineBackend && e.Chunk.UID != "" // indexed by PutObject
+		if e.Length < 0 || e.ChunkOffset < 0 || (e.ChunkID <= 0 && !newInline) {
 			return fmt.Errorf("extent %d out of range: %w", i, meta.ErrInvalid)
 		}
 		total += e.Length
@@ -406,6 +428,17 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 		return nil, err
 	}
 	return replaced, nil
+}
+
+// newChunksOf returns the indexes of the extents carrying a new inline chunk.
+func newChunksOf(m []meta.Extent) []int {
+	var out []int
+	for i, e := range m {
+		if e.ChunkID == 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // extentBatch is how many extent rows one INSERT carries. The SQLite driver matches each

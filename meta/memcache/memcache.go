@@ -44,6 +44,10 @@ type Options struct {
 	// MaxExtents: objects with longer manifests are not cached (default 64). Their reads
 	// are dominated by their bytes, and each hit copies the manifest.
 	MaxExtents int
+	// MaxInlineBytes bounds the inline chunk bytes (meta.Chunk.Data) held by cached
+	// manifests (default 16 MiB): with inline chunks a hit serves a small object's
+	// bytes too, but MaxEntries of the largest inline objects would be too much memory.
+	MaxInlineBytes int64
 	// TTL bounds how long an entry lives (default 5 s): how long a change made by another
 	// process (an admin command) can go unseen.
 	TTL time.Duration
@@ -62,6 +66,7 @@ type Store struct {
 	mu      sync.Mutex
 	entries map[objKey]entry
 	gens    [stripes]uint64
+	inline  int64 // inline bytes held by entries
 
 	hits, misses atomic.Int64
 }
@@ -71,6 +76,7 @@ type objKey struct{ bucket, key string }
 type entry struct {
 	obj     meta.Object
 	missing bool // the key did not exist
+	inline  int64
 	expires time.Time
 }
 
@@ -81,6 +87,9 @@ func New(inner meta.MetaStore, o Options) *Store {
 	}
 	if o.MaxExtents <= 0 {
 		o.MaxExtents = 64
+	}
+	if o.MaxInlineBytes <= 0 {
+		o.MaxInlineBytes = 16 << 20
 	}
 	if o.TTL <= 0 {
 		o.TTL = 5 * time.Second
@@ -121,26 +130,57 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 		return o, err
 	}
 	if missing || len(o.Manifest) <= s.opts.MaxExtents {
+		inline := inlineBytes(o)
 		s.mu.Lock()
 		if s.gens[st] == gen {
-			if _, present := s.entries[k]; !present && len(s.entries) >= s.opts.MaxEntries {
-				for old := range s.entries { // evict one entry, in map order (random)
-					delete(s.entries, old)
-					break
-				}
+			s.drop(k)
+			if len(s.entries) >= s.opts.MaxEntries {
+				s.evictOne()
 			}
-			s.entries[k] = entry{obj: clone(o), missing: missing, expires: now.Add(s.opts.TTL)}
+			for s.inline+inline > s.opts.MaxInlineBytes && len(s.entries) > 0 {
+				s.evictOne()
+			}
+			if s.inline+inline <= s.opts.MaxInlineBytes {
+				s.entries[k] = entry{obj: clone(o), missing: missing, inline: inline, expires: now.Add(s.opts.TTL)}
+				s.inline += inline
+			}
 		}
 		s.mu.Unlock()
 	}
 	return o, err
 }
 
+// drop removes k's entry, if any; s.mu held.
+func (s *Store) drop(k objKey) {
+	if e, ok := s.entries[k]; ok {
+		s.inline -= e.inline
+		delete(s.entries, k)
+	}
+}
+
+// evictOne removes one entry, in map order (random); s.mu held.
+func (s *Store) evictOne() {
+	for old := range s.entries {
+		s.drop(old)
+		return
+	}
+}
+
+// inlineBytes sums the inline chunk bytes o's manifest holds.
+func inlineBytes(o meta.Object) int64 {
+	var n int64
+	for _, e := range o.Manifest {
+		n += int64(len(e.Chunk.Data))
+	}
+	return n
+}
+
 func notFound(bucket, key string) error {
 	return fmt.Errorf("meta get object %s/%s: %w", bucket, key, meta.ErrNotFound)
 }
 
-// clone copies what a caller could change in place: maps and slices.
+// clone copies what a caller could change in place: maps and slices. Inline chunk bytes
+// (Chunk.Data) are shared: readers never write to them (meta.Chunk.Data).
 func clone(o meta.Object) meta.Object {
 	o.Headers = maps.Clone(o.Headers)
 	o.UserMeta = maps.Clone(o.UserMeta)
@@ -157,7 +197,7 @@ func (s *Store) invalidate(bucket, key string) {
 	k := objKey{bucket, key}
 	st := s.stripe(k)
 	s.mu.Lock()
-	delete(s.entries, k)
+	s.drop(k)
 	s.gens[st]++
 	s.mu.Unlock()
 }
@@ -167,6 +207,7 @@ func (s *Store) invalidate(bucket, key string) {
 func (s *Store) invalidateAll() {
 	s.mu.Lock()
 	clear(s.entries)
+	s.inline = 0
 	for i := range s.gens {
 		s.gens[i]++
 	}

@@ -1,8 +1,11 @@
 package memcache
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -177,6 +180,43 @@ func TestTTLAndBounds(t *testing.T) {
 	_, _ = c.GetObject(ctx, "b", "long")
 	if _, ok := c.entries[objKey{"b", "long"}]; ok {
 		t.Fatal("a manifest longer than MaxExtents was cached")
+	}
+}
+
+// TestInlineBytesBound: the inline chunk bytes held by cached manifests stay within
+// MaxInlineBytes, evicting older entries, and an object over the bound alone is served
+// but not cached.
+func TestInlineBytesBound(t *testing.T) {
+	ctx := context.Background()
+	c := New(openSQLite(t), Options{MaxInlineBytes: 250})
+	fixture(t, c)
+	for i, size := range []int{100, 100, 100, 300} {
+		data := bytes.Repeat([]byte{byte('a' + i)}, size)
+		ch, _, err := c.InsertChunk(ctx, meta.Chunk{UID: fmt.Sprint("inl", i), SHA256: sha256.Sum256(data), Size: int64(size),
+			Backend: meta.InlineBackend, Data: data}, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := fmt.Sprint("i", i)
+		o := meta.Object{Bucket: "b", Key: key, Size: int64(size), ETag: "e", Owner: "o",
+			Manifest: []meta.Extent{{ChunkID: ch.ID, Length: int64(size)}}}
+		if _, err := c.PutObject(ctx, o, meta.WriteCondition{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.GetObject(ctx, "b", key)
+		if err != nil || !bytes.Equal(got.Manifest[0].Chunk.Data, data) {
+			t.Fatalf("%s: %d inline bytes, %v", key, len(got.Manifest[0].Chunk.Data), err)
+		}
+		var held int64
+		for _, e := range c.entries {
+			held += inlineBytes(e.obj)
+		}
+		if held != c.inline || held > 250 {
+			t.Fatalf("after %s: entries hold %d inline bytes, counted %d, bound 250", key, held, c.inline)
+		}
+	}
+	if _, ok := c.entries[objKey{"b", "i3"}]; ok {
+		t.Error("an object over MaxInlineBytes by itself was cached")
 	}
 }
 

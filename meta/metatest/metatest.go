@@ -82,6 +82,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"CanceledContext", testCanceledContext},
 		{"Stats", testStats},
 		{"LargeManifest", testLargeManifest},
+		{"InlineChunks", testInlineChunks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -1821,4 +1822,113 @@ func testReadYourWritesAcrossStores(t *testing.T, h *harness) {
 	}
 	_, err = b.GetBucket(ctx, "b")
 	wantErr(t, "GetBucket after delete", err, meta.ErrNotFound)
+}
+
+// testInlineChunks: an inline chunk's bytes come back with every read of the chunk
+// (the manifest of GetObject, twice so a cache serves the second, GetChunk, FindChunk,
+// ListChunks), an empty one reads as empty bytes, a blob chunk carries none, a size that
+// disagrees with the bytes is refused, and moving the chunk to a backend drops them.
+func testInlineChunks(t *testing.T, h *harness) {
+	s := h.newStore(t)
+	ctx := ctxFor(t)
+	mustBucket(t, ctx, s, "inl")
+	data := []byte("inline bytes " + randHex(t, 8))
+	insert := func(content []byte) meta.Chunk {
+		t.Helper()
+		c, created, err := s.InsertChunk(ctx, meta.Chunk{UID: "uid-" + randHex(t, 8), SHA256: sha256.Sum256(content),
+			Size: int64(len(content)), Backend: meta.InlineBackend, Data: content}, "scope")
+		if err != nil || !created {
+			t.Fatalf("InsertChunk inline: created=%v, %v", created, err)
+		}
+		return c
+	}
+	c := insert(data)
+	empty := insert([]byte{})
+	blob := newChunk(t, ctx, s, "a blob "+randHex(t, 8), "scope")
+	mustPut(t, ctx, s, obj("inl", "k", "e1", c, empty, blob))
+	check := func(what string, got meta.Chunk, want []byte) {
+		t.Helper()
+		if !bytes.Equal(got.Data, want) || (want != nil && got.Data == nil) || (want == nil && got.Data != nil) {
+			t.Errorf("%s: Data %q, want %q", what, got.Data, want)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		o, err := s.GetObject(ctx, "inl", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("GetObject extent 0", o.Manifest[0].Chunk, data)
+		check("GetObject extent 1 (empty)", o.Manifest[1].Chunk, []byte{})
+		check("GetObject extent 2 (blob)", o.Manifest[2].Chunk, nil)
+	}
+	got, err := s.GetChunk(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GetChunk", got, data)
+	if got, err = s.FindChunk(ctx, sha256.Sum256(data), "scope"); err != nil {
+		t.Fatal(err)
+	}
+	check("FindChunk", got, data)
+	cs, err := s.ListChunks(ctx, meta.ChunkQuery{Backend: meta.InlineBackend, Limit: 10})
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("ListChunks of the inline backend: %d chunks, %v", len(cs), err)
+	}
+	check("ListChunks", cs[0], data)
+	_, _, err = s.InsertChunk(ctx, meta.Chunk{UID: "uid-" + randHex(t, 8), SHA256: sha256.Sum256([]byte("x")),
+		Size: 2, Backend: meta.InlineBackend, Data: []byte("x")}, "scope")
+	wantErr(t, "InsertChunk with a size that disagrees with its bytes", err, meta.ErrInvalid)
+	wantErr(t, "MoveChunk into the index", s.MoveChunk(ctx, blob.ID, meta.InlineBackend, "", "uid"), meta.ErrInvalid)
+	if err := s.MoveChunk(ctx, c.ID, "local", "", "moved-"+randHex(t, 8)); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.GetObject(ctx, "inl", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := o.Manifest[0].Chunk; m.Backend != "local" || m.Data != nil {
+		t.Errorf("after MoveChunk to a backend: backend %q, Data %q", m.Backend, m.Data)
+	}
+
+	// PutObject indexes a new inline chunk (ChunkID 0) in its own transaction: found
+	// again by content (no second row for the same bytes), with the writer's scope and one
+	// reference per object; a write whose condition fails indexes nothing.
+	fresh := []byte("fresh inline " + randHex(t, 8))
+	newExtent := func(scope string) meta.Extent {
+		return meta.Extent{Length: int64(len(fresh)), NewChunkScope: scope, Chunk: meta.Chunk{UID: "uid-" + randHex(t, 8),
+			SHA256: sha256.Sum256(fresh), Size: int64(len(fresh)), Backend: meta.InlineBackend, Data: fresh}}
+	}
+	put := func(key, scope string, cond meta.WriteCondition) error {
+		_, err := s.PutObject(ctx, meta.Object{Bucket: "inl", Key: key, Size: int64(len(fresh)), ETag: "f", Owner: "owner",
+			Manifest: []meta.Extent{newExtent(scope)}}, cond)
+		return err
+	}
+	wantErr(t, "PutObject with a failing condition", put("k", "s1", meta.WriteCondition{IfNoneMatchStar: true}), meta.ErrPreconditionFailed)
+	if _, err := s.FindChunk(ctx, sha256.Sum256(fresh), ""); !errors.Is(err, meta.ErrNotFound) {
+		t.Fatalf("a write that failed its condition indexed its chunk: %v", err)
+	}
+	for _, k := range []string{"f1", "f2"} {
+		if err := put(k, "s1", meta.WriteCondition{}); err != nil {
+			t.Fatalf("PutObject with a new inline chunk: %v", err)
+		}
+	}
+	if err := put("f3", "s2", meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := s.FindChunk(ctx, sha256.Sum256(fresh), "s2")
+	if err != nil {
+		t.Fatalf("FindChunk in the second writer's scope: %v", err)
+	}
+	check("FindChunk of a chunk PutObject indexed", fc, fresh)
+	if _, err := s.FindChunk(ctx, sha256.Sum256(fresh), "s3"); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("FindChunk in a scope that never wrote the content: %v", err)
+	}
+	wantRefs(t, ctx, s, map[int64]int64{fc.ID: 3})
+	for _, k := range []string{"f1", "f2", "f3"} {
+		o, err := s.GetObject(ctx, "inl", k)
+		if err != nil || o.Manifest[0].ChunkID != fc.ID {
+			t.Fatalf("%s: %v, manifest %+v; want chunk %d", k, err, o.Manifest, fc.ID)
+		}
+		check(k, o.Manifest[0].Chunk, fresh)
+	}
 }

@@ -17,7 +17,9 @@ const (
 	tagNotFound byte = 0x01 // a cached "does not exist" answer
 	tagBucket   byte = 0x11
 	tagObject   byte = 0x12
-	tagChunk    byte = 0x13
+	// tagChunk was 0x13 before chunks could be inline (Data): a value without the
+	// inline bytes must read as a miss, not as an inline chunk without content.
+	tagChunk byte = 0x14
 )
 
 var errCodec = errors.New("rediscache: malformed cached value")
@@ -274,7 +276,7 @@ func decodeObject(bucket, key string, v []byte) (meta.Object, error) {
 // out on purpose: every object write changes them, and tracking that here would mean
 // invalidating chunk keys on writes whose replaced manifests the cache never sees.
 func encodeChunk(c meta.Chunk) []byte {
-	e := encoder{b: make([]byte, 0, 128)}
+	e := encoder{b: make([]byte, 0, 128+len(c.Data))}
 	e.b = append(e.b, tagChunk)
 	e.varint(c.ID)
 	e.str(c.UID)
@@ -286,6 +288,7 @@ func encodeChunk(c meta.Chunk) []byte {
 	e.strMap(c.Checksums)
 	e.bool(c.Corrupt)
 	e.time(c.CreatedAt)
+	e.bytes(c.Data)
 	return e.b
 }
 
@@ -305,6 +308,12 @@ func decodeChunk(v []byte) (meta.Chunk, error) {
 	c.Checksums = d.strMap()
 	c.Corrupt = d.bool()
 	c.CreatedAt = d.time()
+	c.Data = d.bytes()
+	if c.Backend != meta.InlineBackend {
+		c.Data = nil
+	} else if c.Data == nil {
+		c.Data = []byte{}
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errCodec
 	}

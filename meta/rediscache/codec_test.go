@@ -31,6 +31,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{ID: 1},
 		{ID: 1 << 40, UID: "u", SHA256: sha256.Sum256([]byte("x")), MD5: [16]byte{1, 2}, Size: 5 << 30, Backend: "disk", Node: "n1",
 			Checksums: map[string]string{"CRC64NVME": "x"}, Corrupt: true, CreatedAt: now},
+		{ID: 3, UID: "i", Size: 5, Backend: meta.InlineBackend, Data: []byte("hello")},
+		{ID: 4, UID: "e", Backend: meta.InlineBackend, Data: []byte{}},
 	}
 	for _, c := range chunks {
 		got, err := decodeChunk(encodeChunk(c))
