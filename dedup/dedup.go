@@ -96,6 +96,14 @@ func New(cfg Config) (*Engine, error) {
 		nodeLocal: cfg.NodeLocal, remote: cfg.Remote, log: cfg.Log, md5: cfg.MD5, inlineMax: cfg.InlineMax}, nil
 }
 
+// InlineMax is the largest declared body that becomes an inline chunk (-1: none).
+func (e *Engine) InlineMax() int64 {
+	if e.inlineMax < 0 {
+		return -1
+	}
+	return e.inlineMax
+}
+
 // SetRemote installs the forwarder for chunks held by other nodes.
 func (e *Engine) SetRemote(r Remote) { e.remote = r }
 

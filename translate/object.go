@@ -270,7 +270,9 @@ func manifestOf(c meta.Chunk, size int64) []meta.Extent {
 // otherwise the body is read as usual.
 func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string) (*PutObjectOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
-	if !ok || in.Body.Size < 0 {
+	if !ok || in.Body.Size < 0 || in.Body.Size <= s.dedup.InlineMax() {
+		// A small body costs less to read than the lookup (it becomes an inline chunk,
+		// deduplicated by its index row all the same).
 		return nil, false, nil
 	}
 	src, err := s.meta.FindObjectBySHA256(ctx, sum, scope)
