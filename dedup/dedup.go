@@ -135,9 +135,9 @@ type IngestInput struct {
 	Expect  digest.Expect
 	Backend string // placement ("" = default)
 	Scope   string // dedup scope of the writer
-	// DeferIndex: a body that becomes an inline chunk is not indexed here; Ingested.Chunk
-	// comes back with ID 0 for the caller's meta PutObject to index in its own
-	// transaction (meta.Extent.Chunk), so that a small PUT commits once.
+	// DeferIndex: the new chunk is not indexed here; Ingested.Chunk comes back with ID 0
+	// for the caller's meta PutObject to index in its own transaction (meta.Extent.Chunk),
+	// so that a PUT commits once. The caller must then use SettleNew.
 	DeferIndex bool
 }
 
@@ -152,6 +152,8 @@ type Ingested struct {
 	// in between (then ours is indexed instead).
 	spare *meta.Chunk
 	scope string
+	// deferred: Chunk is ours and not indexed yet (IngestInput.DeferIndex).
+	deferred bool
 }
 
 // Ingest streams in.Body into a new chunk while hashing it, verifies the declared
@@ -202,8 +204,8 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 	if e.nodeLocal[backend] {
 		c.Node = e.node
 	}
-	if in.DeferIndex && backend == meta.InlineBackend {
-		return &Ingested{Chunk: c, Sums: sums, scope: in.Scope}, nil
+	if in.DeferIndex {
+		return &Ingested{Chunk: c, Sums: sums, scope: in.Scope, deferred: true}, nil
 	}
 	got, created, err := e.meta.InsertChunk(ctx, c, in.Scope)
 	if err != nil {
@@ -290,9 +292,61 @@ func (e *Engine) Settle(ctx context.Context, ing *Ingested, commit func(meta.Chu
 	return err
 }
 
+// SettleNew runs commit for an ingest made with DeferIndex: commit writes the metadata
+// with ing.Chunk as a new chunk (meta.Extent with ChunkID 0, which meta PutObject indexes
+// in the same transaction) and returns the chunk the index holds for the content once
+// committed (the zero Chunk if the metadata references none). Our blob is deleted when
+// the index kept another copy, or when the commit failed: it was never indexed, so
+// nothing else can refer to it.
+func (e *Engine) SettleNew(ctx context.Context, ing *Ingested, commit func(meta.Chunk) (meta.Chunk, error)) error {
+	if !ing.deferred {
+		return e.Settle(ctx, ing, func(c meta.Chunk) error { _, err := commit(c); return err })
+	}
+	ours := ing.Chunk
+	used, err := commit(ours)
+	if errors.Is(err, meta.ErrCorruptChunk) {
+		// The content is indexed as a copy verify found damaged: ours restores it (the
+		// store-level heal, whose MoveChunk and MarkChunkCorrupt the caches see), and the
+		// write references the restored chunk.
+		fresh := ours
+		if ours.Backend == meta.InlineBackend {
+			// A damaged blob is restored as a blob: write these bytes to the default backend.
+			fresh.Backend, fresh.UID, fresh.Data = e.defaultBackend, NewUID(), nil
+			if e.nodeLocal[fresh.Backend] {
+				fresh.Node = e.node
+			}
+			sum := ours.SHA256
+			if perr := e.stores[fresh.Backend].Put(ctx, fresh.UID, bytes.NewReader(ours.Data), ours.Size,
+				backends.PutOptions{SHA256: func() [32]byte { return sum }}); perr != nil {
+				return fmt.Errorf("dedup: restore a chunk marked corrupt: %w", perr)
+			}
+			ours = fresh
+		}
+		if got, _, ierr := e.meta.InsertChunk(ctx, ours, ing.scope); ierr != nil {
+			err = ierr
+		} else if healed, herr := e.heal(ctx, got, ours); herr != nil {
+			err = herr
+		} else {
+			used, err = commit(healed)
+		}
+	}
+	if err != nil || used.UID != ours.UID || used.Backend != ours.Backend {
+		e.deleteBlob(context.WithoutCancel(ctx), ours.Backend, ours.UID)
+	}
+	if err == nil {
+		ing.Chunk, ing.Deduplicated, ing.deferred = used, used.UID != ours.UID, false
+	}
+	return err
+}
+
 // Discard releases an ingested body whose metadata commit will not happen. The indexed
 // chunk (refs 0) is left for the collector, since another writer may reference it.
 func (e *Engine) Discard(ctx context.Context, ing *Ingested) {
+	if ing != nil && ing.deferred {
+		e.deleteBlob(context.WithoutCancel(ctx), ing.Chunk.Backend, ing.Chunk.UID) // never indexed
+		ing.deferred = false
+		return
+	}
 	if ing != nil && ing.spare != nil {
 		e.deleteBlob(context.WithoutCancel(ctx), ing.spare.Backend, ing.spare.UID)
 		ing.spare = nil

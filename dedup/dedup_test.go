@@ -279,3 +279,79 @@ func TestInlineChunks(t *testing.T) {
 		t.Errorf("verify after GC: %+v, %v", vr, err)
 	}
 }
+
+// putDeferred ingests data with DeferIndex and commits it as bucket/key in one PutObject.
+func putDeferred(t *testing.T, e *dedup.Engine, ms meta.MetaStore, key string, data []byte, cond meta.WriteCondition) (*dedup.Ingested, error) {
+	t.Helper()
+	ctx := context.Background()
+	ing, err := e.Ingest(ctx, dedup.IngestInput{Body: bytes.NewReader(data), Expect: digest.Expect{Size: int64(len(data))}, Scope: "ak", DeferIndex: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ing.Chunk.ID != 0 {
+		t.Fatalf("DeferIndex: chunk %d indexed before the commit", ing.Chunk.ID)
+	}
+	err = e.SettleNew(ctx, ing, func(c meta.Chunk) (meta.Chunk, error) {
+		m := []meta.Extent{{Length: int64(len(data)), Chunk: c, NewChunkScope: "ak"}}
+		_, err := ms.PutObject(ctx, meta.Object{Bucket: "bkt", Key: key, Size: int64(len(data)), ETag: "e", ModTime: time.Now(),
+			Manifest: m}, cond)
+		return m[0].Chunk, err
+	})
+	return ing, err
+}
+
+// TestSettleNew: a chunk indexed by the object's own transaction keeps its blob; the same
+// content again keeps one blob; a failed write leaves neither blob nor index entry; and
+// content indexed as a copy marked corrupt is restored from the new bytes (blob or inline).
+func TestSettleNew(t *testing.T) {
+	for _, inline := range []int64{-1, 0} {
+		e, ms, store := newEngineInline(t, inline)
+		ctx := context.Background()
+		data := bytes.Repeat([]byte("settle-new "), 300)
+		first, err := putDeferred(t, e, ms, "a", data, meta.WriteCondition{})
+		if err != nil || first.Chunk.ID == 0 || first.Deduplicated {
+			t.Fatalf("inline %d: first write: chunk %+v, deduplicated %v, %v", inline, first.Chunk.ID, first.Deduplicated, err)
+		}
+		blobs := 1
+		if inline == 0 {
+			blobs = 0
+		}
+		second, err := putDeferred(t, e, ms, "b", data, meta.WriteCondition{})
+		if err != nil || second.Chunk.ID != first.Chunk.ID || !second.Deduplicated {
+			t.Fatalf("inline %d: same content again: chunk %d (want %d), deduplicated %v, %v", inline, second.Chunk.ID, first.Chunk.ID, second.Deduplicated, err)
+		}
+		if n := countBlobs(t, store); n != blobs {
+			t.Errorf("inline %d: %d blobs after two writes of one content, want %d", inline, n, blobs)
+		}
+		other := []byte("never committed")
+		if _, err := putDeferred(t, e, ms, "a", other, meta.WriteCondition{IfNoneMatchStar: true}); !errors.Is(err, meta.ErrPreconditionFailed) {
+			t.Fatalf("inline %d: conditional write over an existing key: %v", inline, err)
+		}
+		if n := countBlobs(t, store); n != blobs {
+			t.Errorf("inline %d: %d blobs after a failed write, want %d", inline, n, blobs)
+		}
+		if _, err := ms.FindChunk(ctx, sha256.Sum256(other), ""); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("inline %d: a failed write indexed its chunk: %v", inline, err)
+		}
+		if err := ms.MarkChunkCorrupt(ctx, first.Chunk.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		healed, err := putDeferred(t, e, ms, "c", data, meta.WriteCondition{})
+		if err != nil || healed.Chunk.ID != first.Chunk.ID || healed.Chunk.Corrupt {
+			t.Fatalf("inline %d: write over a copy marked corrupt: %+v, %v", inline, healed.Chunk, err)
+		}
+		o, err := ms.GetObject(ctx, "bkt", "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := e.Open(ctx, o.Manifest[0].Chunk, 0, -1)
+		if err != nil {
+			t.Fatalf("inline %d: read after the restore: %v", inline, err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Errorf("inline %d: restored chunk reads %d bytes, want the %d written", inline, len(got), len(data))
+		}
+	}
+}

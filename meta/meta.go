@@ -25,6 +25,10 @@ var (
 	ErrUnavailable        = errors.New("metadata store unavailable")
 	ErrConflict           = errors.New("conflicting concurrent change")
 	ErrInternal           = errors.New("metadata store internal error")
+	// ErrCorruptChunk: PutObject was given a new chunk (meta.Extent.Chunk) whose content
+	// is indexed as a copy marked corrupt; the caller restores that copy from its bytes
+	// (MoveChunk, MarkChunkCorrupt) and writes again.
+	ErrCorruptChunk = errors.New("content indexed as a chunk marked corrupt")
 )
 
 // Bucket is a bucket and its owner (the access key that created it).
@@ -77,9 +81,12 @@ type Extent struct {
 	ChunkOffset int64
 	Length      int64
 	// Filled by reads (joined from the chunk index). Ignored on writes, except in an
-	// extent with ChunkID 0 given to PutObject: there it is a new inline chunk (Backend
-	// InlineBackend, with its Data) that PutObject indexes in its own transaction, as
-	// InsertChunk would with scope NewChunkScope, or finds already indexed.
+	// extent with ChunkID 0 given to PutObject: there it is a new chunk (durably written,
+	// or inline with its Data) that PutObject indexes in its own transaction, as
+	// InsertChunk would with scope NewChunkScope, or finds already indexed (a copy marked
+	// corrupt fails the write with ErrCorruptChunk). On success PutObject writes the
+	// chunk the index holds for the content back into the caller's extent (ChunkID and
+	// Chunk): a UID other than the one given means the caller's copy is not needed.
 	Chunk Chunk
 	// NewChunkScope is the dedup scope recorded for Chunk (ChunkID 0 only).
 	NewChunkScope string

@@ -198,15 +198,18 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if obj.Checksums != nil {
 		obj.ChecksumType = "FULL_OBJECT"
 	}
-	err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error {
+	err = s.dedup.SettleNew(ctx, ing, func(c meta.Chunk) (meta.Chunk, error) {
 		obj.ModTime = s.now().UTC()
 		obj.Manifest = manifestOf(c, sums.Size)
-		if c.ID == 0 && len(obj.Manifest) == 1 {
-			// A new inline chunk: PutObject indexes it in the same transaction.
-			obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
+		if len(obj.Manifest) == 0 {
+			_, err := s.meta.PutObject(ctx, obj, in.Cond.meta())
+			return meta.Chunk{}, err // an empty object references no chunk
 		}
+		// With ChunkID 0 a new chunk, which PutObject indexes in the same transaction (one
+		// commit) and replaces with the indexed one; otherwise an indexed chunk, as is.
+		obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
 		_, err := s.meta.PutObject(ctx, obj, in.Cond.meta())
-		return err
+		return obj.Manifest[0].Chunk, err
 	})
 	if err != nil {
 		return nil, s.writeErr(err)

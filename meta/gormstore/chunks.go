@@ -47,7 +47,7 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 	var created bool
 	err := s.tx(ctx, "insert chunk", func(tx *gorm.DB) error {
 		var err error
-		got, created, err = insertChunkTx(tx, c, scope)
+		got, created, err = insertChunkTx(tx, c, scope, false)
 		return err
 	})
 	if err != nil {
@@ -56,8 +56,9 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 	return got, created, nil
 }
 
-// insertChunkTx is InsertChunk inside the caller's transaction.
-func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string) (got meta.Chunk, created bool, err error) {
+// insertChunkTx is InsertChunk inside the caller's transaction. With refuseCorrupt, an
+// indexed copy marked corrupt fails it with meta.ErrCorruptChunk.
+func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, refuseCorrupt bool) (got meta.Chunk, created bool, err error) {
 	now := nowNS()
 	row := chunkRow{
 		UID: c.UID, SHA256: c.SHA256[:], MD5: c.MD5[:], Size: c.Size, Backend: c.Backend, Node: c.Node,
@@ -110,6 +111,9 @@ func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string) (got meta.Chunk, cre
 				return got, false, err
 			}
 			row.ZeroSinceNS = &now
+		}
+		if refuseCorrupt && row.Corrupt {
+			return got, false, fmt.Errorf("chunk %d: %w", row.ID, meta.ErrCorruptChunk)
 		}
 	}
 	got = chunkFromRow(row)

@@ -294,19 +294,20 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 	}
 	var replaced *meta.Object
 	fresh := newChunksOf(o.Manifest)
+	indexed := make([]meta.Chunk, len(fresh))
 	err := s.tx(ctx, "put object", func(tx *gorm.DB) error {
 		o := o
 		if len(fresh) > 0 {
-			// Index the new inline chunks first, in this transaction (one commit per small
-			// PUT instead of two), on a copy of the manifest: a retried transaction starts over.
+			// Index the new chunks first, in this transaction (one commit per PUT instead
+			// of two), on a copy of the manifest: a retried transaction starts over.
 			o.Manifest = slices.Clone(o.Manifest)
-			for _, i := range fresh {
+			for j, i := range fresh {
 				e := &o.Manifest[i]
-				got, _, err := insertChunkTx(tx, e.Chunk, e.NewChunkScope)
+				got, _, err := insertChunkTx(tx, e.Chunk, e.NewChunkScope, true)
 				if err != nil {
 					return err
 				}
-				e.ChunkID = got.ID
+				e.ChunkID, indexed[j] = got.ID, got
 			}
 		}
 		var err error
@@ -318,6 +319,11 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 		}
 		return err
 	})
+	if err == nil {
+		for j, i := range fresh {
+			o.Manifest[i].ChunkID, o.Manifest[i].Chunk = indexed[j].ID, indexed[j]
+		}
+	}
 	return replaced, err
 }
 
@@ -327,8 +333,8 @@ func validateObject(o meta.Object) error {
 	}
 	var total int64
 	for i, e := range o.Manifest {
-		newInline := e.ChunkID == 0 && e.Chunk.Backend == meta.InlineBackend && e.Chunk.UID != "" // indexed by PutObject
-		if e.Length < 0 || e.ChunkOffset < 0 || (e.ChunkID <= 0 && !newInline) {
+		newChunk := e.ChunkID == 0 && e.Chunk.UID != "" && e.Chunk.Backend != "" // indexed by PutObject
+		if e.Length < 0 || e.ChunkOffset < 0 || (e.ChunkID <= 0 && !newChunk) {
 			return fmt.Errorf("extent %d out of range: %w", i, meta.ErrInvalid)
 		}
 		total += e.Length

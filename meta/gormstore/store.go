@@ -342,7 +342,7 @@ func retryable(err error) bool {
 
 var kinds = []error{
 	meta.ErrNotFound, meta.ErrAlreadyExists, meta.ErrPreconditionFailed, meta.ErrNotEmpty,
-	meta.ErrInvalid, meta.ErrUnavailable, meta.ErrConflict, meta.ErrInternal,
+	meta.ErrInvalid, meta.ErrUnavailable, meta.ErrConflict, meta.ErrInternal, meta.ErrCorruptChunk,
 }
 
 // classify is the one place native errors become meta.Err* kinds. Errors that already

@@ -83,6 +83,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"Stats", testStats},
 		{"LargeManifest", testLargeManifest},
 		{"InlineChunks", testInlineChunks},
+		{"PutObjectIndexesNewChunk", testPutObjectIndexesNewChunk},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -1931,4 +1932,50 @@ func testInlineChunks(t *testing.T, h *harness) {
 		}
 		check(k, o.Manifest[0].Chunk, fresh)
 	}
+}
+
+// testPutObjectIndexesNewChunk: a blob chunk given to PutObject with ChunkID 0 is indexed
+// in the write's transaction and written back into the caller's extent; the same content
+// under another uid is deduplicated (the write-back names the indexed copy); content
+// indexed as a copy marked corrupt fails the write with ErrCorruptChunk, changing nothing.
+func testPutObjectIndexesNewChunk(t *testing.T, h *harness) {
+	s := h.newStore(t)
+	ctx := ctxFor(t)
+	mustBucket(t, ctx, s, "nc")
+	content := []byte("new blob " + randHex(t, 8))
+	put := func(key, uid string) meta.Extent {
+		t.Helper()
+		m := []meta.Extent{{Length: int64(len(content)), NewChunkScope: "sc", Chunk: meta.Chunk{UID: uid,
+			SHA256: sha256.Sum256(content), Size: int64(len(content)), Backend: "local", Node: "n1"}}}
+		if _, err := s.PutObject(ctx, meta.Object{Bucket: "nc", Key: key, Size: int64(len(content)), ETag: "e", Owner: "owner",
+			Manifest: m}, meta.WriteCondition{}); err != nil {
+			t.Fatalf("PutObject %s: %v", key, err)
+		}
+		return m[0]
+	}
+	first := put("a", "uid-first-"+randHex(t, 4))
+	if first.ChunkID == 0 || first.Chunk.ID != first.ChunkID || first.Chunk.Node != "n1" {
+		t.Fatalf("write-back after indexing: %+v", first)
+	}
+	second := put("b", "uid-second-"+randHex(t, 4))
+	if second.ChunkID != first.ChunkID || second.Chunk.UID != first.Chunk.UID {
+		t.Errorf("same content under a new uid: chunk %d (%s), want the indexed %d (%s)",
+			second.ChunkID, second.Chunk.UID, first.ChunkID, first.Chunk.UID)
+	}
+	wantRefs(t, ctx, s, map[int64]int64{first.ChunkID: 2})
+	if _, err := s.FindChunk(ctx, sha256.Sum256(content), "sc"); err != nil {
+		t.Errorf("FindChunk in the writer's scope: %v", err)
+	}
+	if err := s.MarkChunkCorrupt(ctx, first.ChunkID, true); err != nil {
+		t.Fatal(err)
+	}
+	m := []meta.Extent{{Length: int64(len(content)), NewChunkScope: "sc", Chunk: meta.Chunk{UID: "uid-third-" + randHex(t, 4),
+		SHA256: sha256.Sum256(content), Size: int64(len(content)), Backend: "local"}}}
+	_, err := s.PutObject(ctx, meta.Object{Bucket: "nc", Key: "c", Size: int64(len(content)), ETag: "e", Owner: "owner",
+		Manifest: m}, meta.WriteCondition{})
+	wantErr(t, "PutObject of content indexed as a copy marked corrupt", err, meta.ErrCorruptChunk)
+	if _, err := s.GetObject(ctx, "nc", "c"); !errors.Is(err, meta.ErrNotFound) {
+		t.Errorf("the refused write left an object: %v", err)
+	}
+	wantRefs(t, ctx, s, map[int64]int64{first.ChunkID: 2})
 }
