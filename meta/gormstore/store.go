@@ -194,8 +194,11 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 		sep = "&"
 	}
 	// WAL lets readers run beside the writer; synchronous=NORMAL is durable across
-	// process crashes with WAL (only a power loss can drop the last commits).
-	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	// process crashes with WAL (only a power loss can drop the last commits). A
+	// checkpoint every 4,000 WAL pages (16 MiB) instead of SQLite's 1,000 writes the hot
+	// index pages back a quarter as often: mixed 4 KiB 0.30 → 0.28 CPU-s/1k ops,
+	// 3,199 → 3,373 ops/s (-compare, 4 runs).
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(4000)"
 	wdsn := path + sep + "_pragma=journal_mode(WAL)&" + common + "&_txlock=immediate"
 	// Every statement runs prepared, kept for the life of the pool (stmtcache.go).
 	open := func(dsn string) (*gorm.DB, error) {
