@@ -77,6 +77,17 @@ func TestDedupStats(t *testing.T) {
 	if got := s.stats(); got.StoredBytes != base.StoredBytes+size {
 		t.Errorf("after new content: stored_bytes %d, want %d", got.StoredBytes, base.StoredBytes+size)
 	}
+	// A small object is an inline chunk, kept in the metadata store and deduplicated too.
+	small := randomBytes(502, 5000)
+	put("dedup-one", "small", small)
+	put("dedup-two", "small-again", small)
+	if got := s.stats(); got.InlineChunks != 1 || got.InlineBytes != int64(len(small)) || got.StoredBytes != base.StoredBytes+size+int64(len(small)) {
+		t.Errorf("after a small object twice: %d inline chunks of %d bytes, stored_bytes %d; want 1, %d, %d",
+			got.InlineChunks, got.InlineBytes, got.StoredBytes, len(small), base.StoredBytes+size+int64(len(small)))
+	}
+	if sum, _ := getSHA256(t, c, "dedup-two", "small-again"); sum != sha256Hex(small) {
+		t.Error("the small object reads back different content")
+	}
 	for _, k := range [][2]string{{"dedup-one", "first"}, {"dedup-one", "second"}, {"dedup-two", "third"}, {"dedup-two", "copied"}, {"dedup-two", "by-cli"}} {
 		if sum, _ := getSHA256(t, c, k[0], k[1]); sum != sha256Hex(data) {
 			t.Errorf("%s/%s reads back different content", k[0], k[1])

@@ -287,6 +287,8 @@ type stats struct {
 	DedupRatio   float64 `json:"dedup_ratio"`
 	Objects      int64   `json:"objects"`
 	Chunks       int64   `json:"chunks"`
+	InlineChunks int64   `json:"inline_chunks"`
+	InlineBytes  int64   `json:"inline_bytes"`
 }
 
 // stats runs `s3proxy stats --json` with the server's settings while the

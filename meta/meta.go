@@ -191,6 +191,8 @@ type Stats struct {
 	LogicalBytes int64 // sum of object sizes
 	Chunks       int64
 	StoredBytes  int64            // sum of chunk sizes
+	InlineChunks int64            // chunks kept in the metadata store (InlineBackend)
+	InlineBytes  int64            // their sizes: part of StoredBytes
 	Uploads      int64            // multipart uploads in progress
 	Jobs         map[string]int64 // job state -> count (pending, running, failed, done)
 }

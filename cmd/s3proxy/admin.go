@@ -37,9 +37,12 @@ func stats(ctx context.Context, args []string, getenv func(string) string, stdou
 		DedupRatio   float64          `json:"dedup_ratio"`
 		Objects      int64            `json:"objects"`
 		Chunks       int64            `json:"chunks"`
+		InlineChunks int64            `json:"inline_chunks"`
+		InlineBytes  int64            `json:"inline_bytes"`
 		Uploads      int64            `json:"uploads"`
 		Jobs         map[string]int64 `json:"jobs"`
-	}{st.LogicalBytes, st.StoredBytes, dedupRatio(st.LogicalBytes, st.StoredBytes), st.Objects, st.Chunks, st.Uploads, st.Jobs}
+	}{st.LogicalBytes, st.StoredBytes, dedupRatio(st.LogicalBytes, st.StoredBytes), st.Objects, st.Chunks,
+		st.InlineChunks, st.InlineBytes, st.Uploads, st.Jobs}
 	if out.Jobs == nil {
 		out.Jobs = map[string]int64{}
 	}
@@ -52,6 +55,7 @@ func stats(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "logical bytes:  %d (%s)\n", out.LogicalBytes, human(out.LogicalBytes))
 	fmt.Fprintf(stdout, "chunks:         %d\n", out.Chunks)
 	fmt.Fprintf(stdout, "stored bytes:   %d (%s)\n", out.StoredBytes, human(out.StoredBytes))
+	fmt.Fprintf(stdout, "inline:         %d chunks, %d bytes (%s) in the metadata store\n", out.InlineChunks, out.InlineBytes, human(out.InlineBytes))
 	fmt.Fprintf(stdout, "dedup ratio:    %.2f\n", out.DedupRatio)
 	fmt.Fprintf(stdout, "uploads:        %d in progress\n", out.Uploads)
 	fmt.Fprintf(stdout, "jobs:           %d pending, %d running, %d failed, %d done\n", out.Jobs["pending"], out.Jobs["running"], out.Jobs["failed"], out.Jobs["done"])

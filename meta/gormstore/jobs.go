@@ -179,6 +179,10 @@ func (s *Store) Stats(ctx context.Context) (meta.Stats, error) {
 		return st, classify("stats", err)
 	}
 	st.Chunks, st.StoredBytes = agg.N, agg.B
+	if err := db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM chunks WHERE backend = ?", meta.InlineBackend).Scan(&agg).Error; err != nil {
+		return st, classify("stats", err)
+	}
+	st.InlineChunks, st.InlineBytes = agg.N, agg.B
 	if err := db.Raw("SELECT COUNT(*) FROM uploads").Scan(&st.Uploads).Error; err != nil {
 		return st, classify("stats", err)
 	}

@@ -1846,6 +1846,9 @@ func testInlineChunks(t *testing.T, h *harness) {
 	c := insert(data)
 	empty := insert([]byte{})
 	blob := newChunk(t, ctx, s, "a blob "+randHex(t, 8), "scope")
+	if st, err := s.Stats(ctx); err != nil || st.Chunks != 3 || st.InlineChunks != 2 || st.InlineBytes != int64(len(data)) {
+		t.Errorf("Stats: %d chunks, %d inline holding %d bytes (%v); want 3, 2, %d", st.Chunks, st.InlineChunks, st.InlineBytes, err, len(data))
+	}
 	mustPut(t, ctx, s, obj("inl", "k", "e1", c, empty, blob))
 	check := func(what string, got meta.Chunk, want []byte) {
 		t.Helper()
