@@ -436,7 +436,7 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 	return replaced, nil
 }
 
-// newChunksOf returns the indexes of the extents carrying a new inline chunk.
+// newChunksOf returns the indexes of the extents carrying a new chunk (ChunkID 0).
 func newChunksOf(m []meta.Extent) []int {
 	var out []int
 	for i, e := range m {
