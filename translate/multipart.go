@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -254,7 +253,7 @@ func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (
 			return nil, err
 		}
 		dr, _ := digest.NewReader(body, digest.Expect{Size: length, Algorithm: u.ChecksumAlgo})
-		_, err = io.Copy(io.Discard, dr)
+		_, err = drain(dr)
 		body.Close()
 		if err != nil {
 			return nil, s.readErr(in.SrcBucket, in.SrcKey, err)

@@ -346,7 +346,7 @@ func (s *Service) verifyUnstored(b *Body) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(io.Discard, dr); err != nil {
+	if _, err := drain(dr); err != nil {
 		return s.ingestErr(err)
 	}
 	return nil
