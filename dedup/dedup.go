@@ -297,11 +297,8 @@ func (e *Engine) Settle(ctx context.Context, ing *Ingested, commit func(meta.Chu
 // in the same transaction) and returns the chunk the index holds for the content once
 // committed (the zero Chunk if the metadata references none). Our blob is deleted when
 // the index kept another copy, or when the commit failed: it was never indexed, so
-// nothing else can refer to it.
+// nothing else can refer to it. ing must come from an Ingest with DeferIndex.
 func (e *Engine) SettleNew(ctx context.Context, ing *Ingested, commit func(meta.Chunk) (meta.Chunk, error)) error {
-	if !ing.deferred {
-		return e.Settle(ctx, ing, func(c meta.Chunk) error { _, err := commit(c); return err })
-	}
 	ours := ing.Chunk
 	used, err := commit(ours)
 	if errors.Is(err, meta.ErrCorruptChunk) {

@@ -129,8 +129,7 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 	if err != nil && !missing {
 		return o, err
 	}
-	if missing || len(o.Manifest) <= s.opts.MaxExtents {
-		inline := inlineBytes(o)
+	if inline := inlineBytes(o); missing || (len(o.Manifest) <= s.opts.MaxExtents && inline <= s.opts.MaxInlineBytes) {
 		s.mu.Lock()
 		if s.gens[st] == gen {
 			s.drop(k)
@@ -138,12 +137,10 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 				s.evictOne()
 			}
 			for s.inline+inline > s.opts.MaxInlineBytes && len(s.entries) > 0 {
-				s.evictOne()
+				s.evictOne() // inline alone is within the bound: this makes room
 			}
-			if s.inline+inline <= s.opts.MaxInlineBytes {
-				s.entries[k] = entry{obj: clone(o), missing: missing, inline: inline, expires: now.Add(s.opts.TTL)}
-				s.inline += inline
-			}
+			s.entries[k] = entry{obj: clone(o), missing: missing, inline: inline, expires: now.Add(s.opts.TTL)}
+			s.inline += inline
 		}
 		s.mu.Unlock()
 	}
