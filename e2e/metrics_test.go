@@ -93,3 +93,20 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Errorf("anonymous S3 request: %d, request id %q", r2.StatusCode, r2.Header.Get("x-amz-request-id"))
 	}
 }
+
+// metricValue scrapes s's /metrics for one unlabelled series; a missing series fails t.
+func metricValue(t testing.TB, s *server, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` ([0-9.e+]+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics of %s lacks %s", s.endpoint, series)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}

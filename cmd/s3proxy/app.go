@@ -44,10 +44,12 @@ type app struct {
 	// is then the cache. redis is its client, closed with the app.
 	cache *rediscache.Store
 	redis *redis.Client
-	// objCache is the in-process object cache (serve on SQLite only, see memcache);
-	// unlock releases the SQLite serve lock that makes it safe.
+	// objCache is the in-process object cache (serve only, see memcache); unlock
+	// releases the SQLite serve lock that makes it safe, lease is the PostgreSQL serve
+	// lease that turns it on and off.
 	objCache *memcache.Store
 	unlock   func()
+	lease    *gormstore.Lease
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -74,9 +76,9 @@ type appOptions struct {
 	wrapStore func(backends.BlobStore) backends.BlobStore
 	// onInstant is told of every instant upload.
 	onInstant func(bytes int64)
-	// objectCache puts the in-process object cache in front of a SQLite metadata store
-	// when this process can take the database's serve lock (serve only: admin commands
-	// never cache).
+	// objectCache marks a serve process: on SQLite it takes the database's serve lock
+	// and caches objects in process; on PostgreSQL it takes a serve lease, exclusive
+	// (and caching while it is) when it runs without Redis. Admin commands never cache.
 	objectCache bool
 	// precreateShards lays out a new local store's shard directories at start (serve
 	// only: an admin command never meets a store no server has opened).
@@ -116,16 +118,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 		a.cache = rediscache.New(ms, a.redis, rediscache.Options{Log: log, Prefix: "s3proxy:" + ns + ":"})
 		a.meta = a.cache
 	}
-	if o.objectCache && !gormstore.IsPostgres(metaDSN(cfg)) {
-		unlock, err := lockServe(metaDSN(cfg))
-		switch {
-		case err == nil:
-			a.unlock = unlock
-			a.objCache = memcache.New(a.meta, memcache.Options{})
-			a.meta = a.objCache
-		case errors.Is(err, errServeLocked):
-			log.Warn("another serve process uses this SQLite database: the in-process object cache is off", "db", metaDSN(cfg))
-		default:
+	if o.objectCache {
+		if err := a.openObjectCache(ctx, ms); err != nil {
 			a.close()
 			return nil, err
 		}
@@ -158,6 +152,52 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 		return nil, err
 	}
 	return a, nil
+}
+
+// openObjectCache puts the in-process object cache in front of the metadata store where
+// this serve process can know it is the store's only writer (docs/design-notes.md,
+// "An in-process object cache").
+//
+// SQLite serves one process: the serve lock (a file lock) is taken or start-up fails,
+// since a second server's writes would go unseen by the first one's cache.
+//
+// PostgreSQL serves any number of nodes: every serve process takes the store's serve
+// lease. One without Redis asks for it exclusive and caches while it holds it; it yields
+// (cache off first) when another serve process joins, and caches again when it is alone.
+// One with Redis (a cluster node) takes it shared and caches nothing in process.
+func (a *app) openObjectCache(ctx context.Context, ms *gormstore.Store) error {
+	dsn := metaDSN(a.cfg)
+	if !gormstore.IsPostgres(dsn) {
+		unlock, err := lockServe(dsn)
+		if err != nil {
+			return err
+		}
+		a.unlock = unlock
+		a.objCache = memcache.New(a.meta, memcache.Options{})
+		a.meta = a.objCache
+		return nil
+	}
+	alone := a.cfg.Redis == ""
+	var c *memcache.Store
+	o := gormstore.LeaseOptions{Exclusive: alone, Log: a.log}
+	if alone {
+		c = memcache.New(a.meta, memcache.Options{})
+		c.Disable() // on while the lease is exclusive
+		o.OnYield, o.OnExclusive = c.Disable, c.Enable
+	}
+	lease, err := ms.Lease(ctx, o)
+	if err != nil {
+		return fmt.Errorf("metadata store serve lease: %w", err)
+	}
+	a.lease = lease
+	if alone {
+		a.objCache = c
+		a.meta = c
+		if !lease.Exclusive() {
+			a.log.Info("other serve processes use this PostgreSQL metadata store: the in-process object cache is off while they do")
+		}
+	}
+	return nil
 }
 
 // openBackend is the one place that knows the concrete backends.
@@ -202,6 +242,9 @@ func (a *app) close() {
 	if a.md5 != nil {
 		a.md5.Close()
 	}
+	if a.lease != nil {
+		a.lease.Close()
+	}
 	if a.unlock != nil {
 		a.unlock()
 	}
@@ -225,7 +268,7 @@ func cacheNamespace(ctx context.Context, ms meta.MetaStore) (string, error) {
 }
 
 // errServeLocked: another serve process holds the SQLite database's serve lock.
-var errServeLocked = errors.New("serve lock held by another process")
+var errServeLocked = errors.New("another serve process serves this SQLite database (SQLite serves one process; use PostgreSQL for several nodes)")
 
 // lockServe takes the serve lock of the SQLite database at dsn: an exclusive flock on
 // "<file>.serve-lock", released by the returned function or when the process dies. The

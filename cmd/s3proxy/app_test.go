@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 	"testing"
@@ -12,10 +13,10 @@ import (
 
 // TestObjectCacheNeedsTheServeLock: the in-process object cache is exact only while its
 // process is the one server of the SQLite database, so a second serve process on the
-// same data directory runs without it, and the lock is free again once the first closes.
+// same data directory does not start, and the lock is free again once the first closes.
 func TestObjectCacheNeedsTheServeLock(t *testing.T) {
 	dir := t.TempDir()
-	open := func() *app {
+	open := func() (*app, error) {
 		t.Helper()
 		cfg, err := loadConfig([]string{"--data", dir, "--log-level", "error"}, func(string) string { return "" }, io.Discard, "serve", nil)
 		if err != nil {
@@ -27,26 +28,29 @@ func TestObjectCacheNeedsTheServeLock(t *testing.T) {
 		if err := cfg.EnsureNodeID(); err != nil {
 			t.Fatal(err)
 		}
-		a, err := openApp(context.Background(), cfg, newLogger(cfg, io.Discard), appOptions{objectCache: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
+		return openApp(context.Background(), cfg, newLogger(cfg, io.Discard), appOptions{objectCache: true})
 	}
-	first := open()
+	first, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if first.objCache == nil || first.meta != first.objCache {
 		t.Fatal("the first serve process on a SQLite database has no object cache")
 	}
-	second := open()
-	if second.objCache != nil {
-		t.Error("a second serve process on the same database got an object cache")
+	if second, err := open(); !errors.Is(err, errServeLocked) {
+		if second != nil {
+			second.close()
+		}
+		t.Fatalf("a second serve process on the same database: %v, want errServeLocked", err)
 	}
-	second.close()
 	first.close()
-	third := open()
+	third, err := open()
+	if err != nil {
+		t.Fatalf("the serve lock was not released by close: %v", err)
+	}
 	defer third.close()
 	if third.objCache == nil {
-		t.Error("the serve lock was not released by close")
+		t.Error("no object cache after the first process closed")
 	}
 }
 

@@ -73,6 +73,23 @@ func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, refuseCorrupt bool) 
 			row.Data = []byte{}
 		}
 	}
+	if tx.Dialector.Name() == "postgres" {
+		// New content (the common case) and its scope in one statement (pgwrite.go);
+		// known content goes on as below.
+		var ids []int64
+		err := tx.Raw(`WITH c AS (INSERT INTO chunks (uid, sha256, md5, size, backend, node, refs, corrupt, data, checksums, created_ns, zero_since_ns)
+				VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING RETURNING id),
+			s AS (INSERT INTO chunk_scopes (chunk_id, scope) SELECT id, ? FROM c)
+			SELECT id FROM c`, row.UID, row.SHA256, row.MD5, row.Size, row.Backend, row.Node, row.Corrupt, row.Data,
+			row.Checksums, row.CreatedNS, row.ZeroSinceNS, scope).Scan(&ids).Error
+		if err != nil {
+			return got, false, err
+		}
+		if len(ids) == 1 {
+			row.ID = ids[0]
+			return chunkFromRow(row), true, nil
+		}
+	}
 	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "sha256"}}, DoNothing: true}).Create(&row)
 	if res.Error != nil {
 		return got, false, res.Error

@@ -294,6 +294,18 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 	}
 	var replaced *meta.Object
 	fresh := newChunksOf(o.Manifest)
+	if s.pg && len(fresh) <= 1 && len(o.Manifest) <= pgFastManifest {
+		replaced, c, err := s.putObjectPGOne(ctx, o, cond)
+		if err == nil {
+			for _, i := range fresh {
+				o.Manifest[i].ChunkID, o.Manifest[i].Chunk = c.ID, c
+			}
+			return replaced, nil
+		}
+		if !errors.Is(err, errPGFallback) && !retryable(err) {
+			return nil, classify("put object", err)
+		}
+	}
 	indexed := make([]meta.Chunk, len(fresh))
 	err := s.tx(ctx, "put object", func(tx *gorm.DB) error {
 		o := o
@@ -385,8 +397,13 @@ func checkCondition(cond meta.WriteCondition, cur *objectRow) error {
 // the caller (CompleteUpload releases its parts through it) so that every chunk's count
 // is updated once, by its net change.
 func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition, delta map[int64]int64) (*meta.Object, error) {
-	if err := s.lockBucketShared(tx, o.Bucket); err != nil {
-		return nil, err
+	// On PostgreSQL a plain PUT takes the few-statement path (pgwrite.go), which checks
+	// the bucket in its write statement.
+	fast := s.pg && len(delta) == 0 && len(o.Manifest) <= pgFastManifest
+	if !fast {
+		if err := s.lockBucketShared(tx, o.Bucket); err != nil {
+			return nil, err
+		}
 	}
 	cur, err := s.lockObject(tx, o.Bucket, o.Key, cond.IfMatch != "")
 	if err != nil {
@@ -394,6 +411,14 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 	}
 	if err := checkCondition(cond, cur); err != nil {
 		return nil, err
+	}
+	if fast {
+		if cur == nil || cur.ExtentCount <= pgFastManifest {
+			return s.putObjectPG(tx, o, cur, cond)
+		}
+		if err := s.lockBucketShared(tx, o.Bucket); err != nil {
+			return nil, err
+		}
 	}
 	var replaced *meta.Object
 	if cur != nil {
@@ -536,6 +561,15 @@ func applyRefs(tx *gorm.DB, delta map[int64]int64) error {
 
 // DeleteObject removes bucket/key and releases its references.
 func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.WriteCondition) (meta.Object, error) {
+	if s.pg && !cond.IfNoneMatchStar {
+		out, err := s.deleteObjectPGOne(ctx, bucket, key, cond)
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, errPGFallback) && !retryable(err) {
+			return meta.Object{}, classify("delete object", err)
+		}
+	}
 	var out meta.Object
 	err := s.tx(ctx, "delete object", func(tx *gorm.DB) error {
 		cur, err := s.lockObject(tx, bucket, key, true)
@@ -550,6 +584,9 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 		}
 		if out, err = objectFromRow(*cur); err != nil {
 			return err
+		}
+		if s.pg && cur.ExtentCount <= pgFastManifest {
+			return deleteObjectPG(tx, cur)
 		}
 		delta := map[int64]int64{}
 		if err := s.dropObjectTx(tx, cur.ID, delta); err != nil {

@@ -62,6 +62,9 @@ type Store struct {
 	db  *gorm.DB // writes; on PostgreSQL also reads
 	rdb *gorm.DB // reads: a separate read-only pool on SQLite, db on PostgreSQL
 	pg  bool
+	// pgDSN is the PostgreSQL DSN with the schema's search_path (serve leases connect
+	// with it).
+	pgDSN string
 
 	queries objectQueries
 }
@@ -165,7 +168,7 @@ func openPostgres(ctx context.Context, dsn string, o options, cfg *gorm.Config) 
 	sqlDB.SetMaxOpenConns(o.maxConns)
 	sqlDB.SetMaxIdleConns(o.maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, rdb: db, pg: true}
+	s := &Store{db: db, rdb: db, pg: true, pgDSN: dsn}
 	if o.schema != "" {
 		if err := db.WithContext(ctx).Exec(`CREATE SCHEMA IF NOT EXISTS "` + o.schema + `"`).Error; err != nil {
 			_ = sqlDB.Close()

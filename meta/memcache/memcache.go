@@ -1,5 +1,6 @@
 // Package memcache is an in-process read-through cache of GetObject in front of a
-// meta.MetaStore that this process alone writes: the embedded single-node set-up (SQLite).
+// meta.MetaStore that this process alone writes: the embedded single-node set-up (SQLite),
+// or a node serving a PostgreSQL store alone (while it holds the exclusive serve lease).
 // A GET or HEAD of a hot object then costs no SQL at all; metadata was the largest part of
 // a small GET's CPU after the bytes themselves.
 //
@@ -20,7 +21,9 @@
 // (default 5 s), which bounds how long such a change goes unseen; a moved chunk is
 // followed anyway (dedup re-reads a chunk that is missing at its recorded location).
 // Another serve process on the same database would make the cache wrong: the serve
-// command enables it only while it holds that database's serve lock.
+// command enables it only while it holds that database's serve lock (SQLite) or the
+// exclusive serve lease (PostgreSQL), and Disable turns it off before the lease is
+// handed to another process.
 package memcache
 
 import (
@@ -67,6 +70,7 @@ type Store struct {
 	entries map[objKey]entry
 	gens    [stripes]uint64
 	inline  int64 // inline bytes held by entries
+	off     bool  // Disable: every read passes through
 
 	hits, misses atomic.Int64
 }
@@ -115,7 +119,11 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 	s.mu.Lock()
 	e, ok := s.entries[k]
 	gen := s.gens[st]
+	off := s.off
 	s.mu.Unlock()
+	if off {
+		return s.MetaStore.GetObject(ctx, bucket, key)
+	}
 	if ok && now.Before(e.expires) {
 		s.hits.Add(1)
 		if e.missing {
@@ -196,6 +204,25 @@ func (s *Store) invalidate(bucket, key string) {
 	s.mu.Lock()
 	s.drop(k)
 	s.gens[st]++
+	s.mu.Unlock()
+}
+
+// Disable turns the cache off: every read passes through to the store until Enable. When it
+// returns, no read will be answered from an entry, and no read that began before it will
+// fill one: another process may write the store from then on (the PostgreSQL serve lease
+// calls it before letting one in).
+func (s *Store) Disable() {
+	s.mu.Lock()
+	s.off = true
+	s.mu.Unlock()
+	s.invalidateAll()
+}
+
+// Enable turns the cache back on, empty. The caller is again the store's only writer.
+func (s *Store) Enable() {
+	s.invalidateAll()
+	s.mu.Lock()
+	s.off = false
 	s.mu.Unlock()
 }
 

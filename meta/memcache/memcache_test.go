@@ -260,3 +260,46 @@ func TestFillRacingWrite(t *testing.T) {
 		t.Fatalf("after the racing fill: %q, %v; want e2 (the old row must not have been stored)", o.ETag, err)
 	}
 }
+
+// Disable hands the store over to other writers: nothing is answered from memory or filled
+// until Enable, which starts empty.
+func TestDisableEnable(t *testing.T) {
+	ctx := context.Background()
+	inner := openSQLite(t)
+	c := New(inner, Options{})
+	ch := fixture(t, c)
+	get := func() string {
+		t.Helper()
+		o, err := c.GetObject(ctx, "b", "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.ETag
+	}
+	get() // cached
+	c.Disable()
+	// Another writer (straight to the store, as another serve process would).
+	other := meta.Object{Bucket: "b", Key: "k", Size: 3, ETag: "other", Owner: "o", Scope: "s",
+		Manifest: []meta.Extent{{PartNumber: 1, ChunkID: ch.ID, Length: 3}}}
+	if _, err := inner.PutObject(ctx, other, meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if e := get(); e != "other" {
+		t.Fatalf("disabled cache answered %q", e)
+	}
+	other.ETag = "other2"
+	if _, err := inner.PutObject(ctx, other, meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+	if e := get(); e != "other2" {
+		t.Fatalf("disabled cache filled an entry: %q", e)
+	}
+	hits, _ := c.Counters()
+	c.Enable()
+	if get() != "other2" || get() != "other2" {
+		t.Fatal("enabled cache lost the store's value")
+	}
+	if h, _ := c.Counters(); h != hits+1 {
+		t.Fatalf("hits after Enable: %d, want %d", h, hits+1)
+	}
+}

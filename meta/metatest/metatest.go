@@ -312,6 +312,20 @@ func testObjectRoundTrip(t *testing.T, h *harness) {
 		t.Errorf("empty object = %+v, %v", e, err)
 	}
 
+	// Whole-content digests written with the object, on a new key and over it.
+	for i, key := range []string{"digests", "digests"} {
+		d := obj("b", key, fmt.Sprintf("d%d", i), c1)
+		d.SHA256, d.MD5 = bytes.Repeat([]byte{byte(i + 1)}, 32), bytes.Repeat([]byte{byte(i + 7)}, 16)
+		mustPut(t, ctx, s, d)
+		got, err := s.GetObject(ctx, "b", key)
+		if err != nil || !bytes.Equal(got.SHA256, d.SHA256) || !bytes.Equal(got.MD5, d.MD5) || got.ETag != d.ETag {
+			t.Errorf("write %d with digests: GetObject = %+v, %v", i, got, err)
+		}
+	}
+	if _, err := s.DeleteObject(ctx, "b", "digests", meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+
 	// Overwrite returns the replaced object without its manifest.
 	prev, err = s.PutObject(ctx, obj("b", "dir/ключ 1", "new", c2), meta.WriteCondition{})
 	if err != nil || prev == nil || prev.ETag != "abc-2" || prev.Size != 9 || len(prev.Manifest) != 0 {
