@@ -1,9 +1,11 @@
 package rediscache
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 
 	"s3proxy/meta"
@@ -17,6 +19,10 @@ const (
 	tagNotFound byte = 0x01 // a cached "does not exist" answer
 	tagBucket   byte = 0x11
 	tagObject   byte = 0x12
+	// tagObjectIDs prefixes an object value with the ids of its manifest's distinct
+	// chunks in ASCII ("C12,15;" then the tagObject value): the read script follows them
+	// and returns the chunk rows in the same round trip.
+	tagObjectIDs byte = 'C'
 	// tagChunk was 0x13 before chunks could be inline (Data): a value without the
 	// inline bytes must read as a miss, not as an inline chunk without content.
 	tagChunk byte = 0x14
@@ -226,7 +232,52 @@ func encodeObject(o meta.Object) []byte {
 	return e.b
 }
 
+// maxFollowedChunks bounds the chunk ids an object value carries for the read script;
+// an object with more distinct chunks is completed in a second round trip.
+const maxFollowedChunks = 64
+
+// encodeCachedObject is encodeObject, prefixed with the chunk ids the read script follows
+// when there are few enough of them.
+func encodeCachedObject(o meta.Object) []byte {
+	ids, ok := followedChunkIDs(o.Manifest)
+	if !ok || len(ids) == 0 {
+		return encodeObject(o)
+	}
+	b := make([]byte, 0, 2+8*len(ids))
+	b = append(b, tagObjectIDs)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	b = append(b, ';')
+	return append(b, encodeObject(o)...)
+}
+
+// followedChunkIDs lists the manifest's chunk ids, each once, in order of first use, or
+// reports false when there are more than maxFollowedChunks.
+func followedChunkIDs(m []meta.Extent) ([]int64, bool) {
+	var ids []int64
+	for _, x := range m {
+		if !slices.Contains(ids, x.ChunkID) {
+			if len(ids) == maxFollowedChunks {
+				return nil, false
+			}
+			ids = append(ids, x.ChunkID)
+		}
+	}
+	return ids, true
+}
+
 func decodeObject(bucket, key string, v []byte) (meta.Object, error) {
+	if len(v) > 0 && v[0] == tagObjectIDs {
+		i := bytes.IndexByte(v, ';')
+		if i < 0 {
+			return meta.Object{}, errCodec
+		}
+		v = v[i+1:]
+	}
 	if len(v) == 0 || v[0] != tagObject {
 		return meta.Object{}, errCodec
 	}

@@ -3,6 +3,7 @@ package rediscache
 import (
 	"crypto/sha256"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,27 @@ func TestCodecRejectsMalformed(t *testing.T) {
 		if _, err := decodeChunk(tc.v); err == nil {
 			t.Errorf("%s: decodeChunk accepted %x", tc.name, tc.v)
 		}
+	}
+}
+
+// An object value carries its distinct chunk ids for the read script, and still decodes.
+func TestCachedObjectIDs(t *testing.T) {
+	o := meta.Object{Bucket: "b", Key: "k", Size: 9, ETag: "e", Manifest: []meta.Extent{
+		{ChunkID: 12, Length: 3}, {ChunkID: 7, Length: 3}, {ChunkID: 12, Length: 3}}}
+	v := encodeCachedObject(o)
+	if want := "C12,7;"; !strings.HasPrefix(string(v), want) {
+		t.Fatalf("value starts %q, want %q", v[:min(len(v), 8)], want)
+	}
+	got, err := decodeObject("b", "k", v)
+	if err != nil || got.ETag != "e" || len(got.Manifest) != 3 || got.Manifest[1].ChunkID != 7 {
+		t.Fatalf("decode = %+v, %v", got, err)
+	}
+	// Too many chunks to follow: the plain value.
+	for i := range maxFollowedChunks + 1 {
+		o.Manifest = append(o.Manifest, meta.Extent{ChunkID: int64(100 + i), Length: 1})
+		o.Size++
+	}
+	if v := encodeCachedObject(o); v[0] != tagObject {
+		t.Fatalf("%d chunks: value tag %#x", maxFollowedChunks+2, v[0])
 	}
 }

@@ -56,6 +56,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -172,6 +173,30 @@ for i = 2, #ARGV do
     else
       out[#out+1] = redis.call('GET', p .. 'g:' .. k) or '0'
     end
+  end
+end
+return out
+`)
+
+// readObjectScript is readScript for one object key (ARGV: prefix, key) that also
+// returns, when the cached value lists its chunk ids (tagObjectIDs), each chunk's value
+// ("" if absent): a hit costs one round trip.
+var readObjectScript = redis.NewScript(`
+local p = ARGV[1]
+local k = ARGV[2]
+local e = redis.call('GET', p .. 'epoch') or '0'
+local v = redis.call('GET', p .. 'v:' .. e .. ':' .. k)
+if not v then
+  if tonumber(redis.call('GET', p .. 'd:' .. k) or '0') > 0 then
+    return {e, '', ''}
+  end
+  return {e, '', redis.call('GET', p .. 'g:' .. k) or '0'}
+end
+local out = {e, v, ''}
+local ids = string.match(v, '^C([%d,]*);')
+if ids then
+  for id in string.gmatch(ids, '%d+') do
+    out[#out+1] = redis.call('GET', p .. 'v:' .. e .. ':c:' .. id) or ''
   end
 end
 return out
@@ -428,7 +453,7 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 // Chunk rows come without Refs and ZeroSince, whichever way the object was found.
 func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object, error) {
 	k := objectKey(bucket, key)
-	l, ok := s.read(ctx, k)
+	l, chunkVals, ok := s.readObject(ctx, k)
 	if ok && l.vals[0] != "" {
 		v := []byte(l.vals[0])
 		if v[0] == tagNotFound {
@@ -436,6 +461,10 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 			return meta.Object{}, fmt.Errorf("meta get object %s/%s: %w", bucket, key, meta.ErrNotFound)
 		}
 		if o, err := decodeObject(bucket, key, v); err == nil {
+			if withChunks(o, chunkVals) {
+				s.hits.Add(1)
+				return o, nil
+			}
 			return s.fillChunks(ctx, o)
 		}
 	}
@@ -446,13 +475,55 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 	if ok {
 		switch {
 		case err == nil:
-			s.store(ctx, l.epoch, []entry{{k, l.tokens[0], encodeObject(o)}})
+			s.store(ctx, l.epoch, []entry{{k, l.tokens[0], encodeCachedObject(o)}})
 		case errors.Is(err, meta.ErrNotFound):
 			s.store(ctx, l.epoch, []entry{{k, l.tokens[0], []byte{tagNotFound}}})
 		}
 	}
 	stripRefs(o.Manifest)
 	return o, err
+}
+
+// readObject is read for one object key through readObjectScript: the lookup, and the
+// values of the chunks the cached object lists.
+func (s *Store) readObject(ctx context.Context, k string) (*lookup, []string, bool) {
+	if !s.usable(ctx) {
+		s.bypassed.Add(1)
+		return nil, nil, false
+	}
+	cctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	res, err := readObjectScript.Run(cctx, s.rc, nil, s.opt.Prefix, k).StringSlice()
+	if err == nil && len(res) < 3 {
+		err = fmt.Errorf("read object script returned %d values", len(res))
+	}
+	if err != nil {
+		s.failed("read", err)
+		return nil, nil, false
+	}
+	return &lookup{epoch: res[0], vals: res[1:2], tokens: res[2:3]}, res[3:], true
+}
+
+// withChunks completes o's manifest from the chunk values the read script returned, in
+// the order of followedChunkIDs; false if any is missing or does not match (fillChunks
+// then reads them again and fills what is missing).
+func withChunks(o meta.Object, vals []string) bool {
+	ids, ok := followedChunkIDs(o.Manifest)
+	if !ok || len(ids) == 0 || len(vals) != len(ids) {
+		return ok && len(ids) == 0
+	}
+	chunks := make([]meta.Chunk, len(ids))
+	for i, v := range vals {
+		c, err := decodeChunk([]byte(v))
+		if v == "" || err != nil || c.ID != ids[i] {
+			return false
+		}
+		chunks[i] = c
+	}
+	for i := range o.Manifest {
+		o.Manifest[i].Chunk = chunks[slices.Index(ids, o.Manifest[i].ChunkID)]
+	}
+	return true
 }
 
 // fillChunks completes a cached object with its chunk rows.

@@ -289,6 +289,12 @@ func TestServedFromCache(t *testing.T) {
 	if after := f.b.Counters(); after.Hits != before.Hits+1 || after.Misses != before.Misses {
 		t.Errorf("counters %+v -> %+v, want one more hit", before, after)
 	}
+	// A hit, chunk rows included, is one round trip to Redis.
+	var calls atomic.Int32
+	f.b.rc.AddHook(countHook{&calls})
+	if e := f.etag(t, f.b); e != "v1" || calls.Load() != 1 {
+		t.Errorf("hit: %s in %d Redis round trips, want v1 in 1", e, calls.Load())
+	}
 	// The same through the other node: the cache is shared.
 	if e := f.etag(t, f.a); e != "v1" {
 		t.Errorf("node a reads %s, want the shared cached v1", e)
@@ -309,6 +315,17 @@ func TestServedFromCache(t *testing.T) {
 	if _, err := f.b.GetBucket(f.ctx, "nob"); !errors.Is(err, meta.ErrNotFound) {
 		t.Errorf("cached absence not served: %v", err)
 	}
+}
+
+// countHook counts the commands a client sends (a script run is one).
+type countHook struct{ n *atomic.Int32 }
+
+func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(int32(len(cmds))); return next(ctx, cmds) }
 }
 
 // slowInner delays GetObject between reading the database and returning, so a test can
