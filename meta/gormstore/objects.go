@@ -300,6 +300,7 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 			for _, i := range fresh {
 				o.Manifest[i].ChunkID, o.Manifest[i].Chunk = c.ID, c
 			}
+			s.stats.wrote()
 			return replaced, nil
 		}
 		if !errors.Is(err, errPGFallback) && !retryable(err) {
@@ -335,6 +336,7 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 		for j, i := range fresh {
 			o.Manifest[i].ChunkID, o.Manifest[i].Chunk = indexed[j].ID, indexed[j]
 		}
+		s.stats.wrote()
 	}
 	return replaced, err
 }

@@ -14,11 +14,11 @@ import (
 
 // PostgreSQL write path in few statements.
 //
-// Plans: every join with a CTE names the table's rows by a scalar (= (SELECT id FROM
-// cur)) or an array (= ANY (ARRAY(SELECT id FROM delta))), so that the planner, which
-// cannot know that a CTE yields a row or two, probes the primary key instead of scanning
-// the table (a hash join over a sequential scan of chunks cost two thirds of
-// PostgreSQL's time in the first version).
+// Plans: no statement joins a table with a CTE. Rows are named by a scalar (= (SELECT id
+// FROM cur)) or an array (= ANY (ARRAY(SELECT id FROM delta))), which the planner can
+// only answer from the primary key; it cannot know that a CTE yields a row or two, and
+// for joins it chose hash joins over sequential scans of chunks, which cost PostgreSQL
+// over half of its time in the first versions.
 //
 // Every statement is a network round trip, and on the benchmark's machine each one cost
 // PostgreSQL more in context switches and protocol than in execution (a CPU profile of its
@@ -104,10 +104,7 @@ func (s *Store) putObjectPG(tx *gorm.DB, o meta.Object, cur *objectRow, cond met
 	sb.WriteString(`, delta AS (SELECT chunk_id AS id, SUM(n) AS n FROM (
 				SELECT chunk_id, -1 AS n FROM d UNION ALL SELECT chunk_id, 1 FROM v) x
 			WHERE EXISTS (SELECT 1 FROM o) GROUP BY chunk_id HAVING SUM(n) <> 0),
-		u AS (UPDATE chunks SET refs = chunks.refs + delta.n,
-				zero_since_ns = CASE WHEN chunks.refs + delta.n > 0 THEN NULL
-					WHEN chunks.refs > 0 THEN CAST(? AS BIGINT) ELSE chunks.zero_since_ns END
-			FROM delta WHERE chunks.id = delta.id AND chunks.id = ANY (ARRAY(SELECT id FROM delta)) RETURNING delta.n)
+		u AS (` + applyDelta + ` RETURNING (SELECT n FROM delta WHERE delta.id = chunks.id) AS n)
 		SELECT (SELECT COUNT(*) FROM b) AS bucket_rows, (SELECT id FROM o) AS id,
 			(SELECT COUNT(*) FROM u WHERE n > 0) AS raised, (SELECT COUNT(*) FROM delta WHERE n > 0) AS to_raise`)
 	args = append(args, nowNS())
@@ -138,12 +135,16 @@ func (s *Store) putObjectPG(tx *gorm.DB, o meta.Object, cur *objectRow, cond met
 func deleteObjectPG(tx *gorm.DB, cur *objectRow) error {
 	return tx.Exec(`WITH o AS (DELETE FROM objects WHERE id = ?),
 			d AS (DELETE FROM extents WHERE object_id = ? RETURNING chunk_id),
-			delta AS (SELECT chunk_id AS id, COUNT(*) AS n FROM d GROUP BY chunk_id)
-		UPDATE chunks SET refs = chunks.refs - delta.n,
-			zero_since_ns = CASE WHEN chunks.refs - delta.n > 0 THEN NULL
-				WHEN chunks.refs > 0 THEN CAST(? AS BIGINT) ELSE chunks.zero_since_ns END
-		FROM delta WHERE chunks.id = delta.id AND chunks.id = ANY (ARRAY(SELECT id FROM delta))`, cur.ID, cur.ID, nowNS()).Error
+			delta AS (SELECT chunk_id AS id, -COUNT(*) AS n FROM d GROUP BY chunk_id)
+		`+applyDelta, cur.ID, cur.ID, nowNS()).Error
 }
+
+// applyDelta adds each CTE delta row's n (id, n) to its chunk's refs, keeping
+// zero_since_ns in step as applyRefs does; the caller appends "?" (now) to its arguments.
+const applyDelta = `UPDATE chunks SET refs = chunks.refs + (SELECT n FROM delta WHERE delta.id = chunks.id),
+	zero_since_ns = CASE WHEN chunks.refs + (SELECT n FROM delta WHERE delta.id = chunks.id) > 0 THEN NULL
+		WHEN chunks.refs > 0 THEN CAST(? AS BIGINT) ELSE chunks.zero_since_ns END
+	WHERE chunks.id = ANY (ARRAY(SELECT id FROM delta))`
 
 // errPGFallback: the one-statement write did not apply (see putObjectPGOne); the caller
 // runs the transactional path, which finds and reports the reason.
@@ -243,10 +244,7 @@ func (s *Store) putObjectPGOne(ctx context.Context, o meta.Object, cond meta.Wri
 	sb.WriteString(`, delta AS (SELECT chunk_id AS id, SUM(n) AS n FROM (
 				SELECT chunk_id, -1 AS n FROM d UNION ALL SELECT chunk_id, 1 FROM v WHERE chunk_id IS NOT NULL) x
 			WHERE EXISTS (SELECT 1 FROM o) GROUP BY chunk_id HAVING SUM(n) <> 0),
-		u AS (UPDATE chunks SET refs = chunks.refs + delta.n,
-				zero_since_ns = CASE WHEN chunks.refs + delta.n > 0 THEN NULL
-					WHEN chunks.refs > 0 THEN CAST(? AS BIGINT) ELSE chunks.zero_since_ns END
-			FROM delta WHERE chunks.id = delta.id AND chunks.id = ANY (ARRAY(SELECT id FROM delta)) RETURNING delta.n)
+		u AS (` + applyDelta + ` RETURNING (SELECT n FROM delta WHERE delta.id = chunks.id) AS n)
 		SELECT 1 / CASE WHEN (SELECT COUNT(*) FROM o) = 1
 				AND (SELECT COUNT(*) FROM u WHERE n > 0) = (SELECT COUNT(*) FROM delta WHERE n > 0) THEN 1 ELSE 0 END AS applied,
 			(SELECT id FROM c) AS chunk_id,
@@ -342,11 +340,8 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 			ok AS (SELECT 1 FROM cur WHERE extent_count <= CAST(? AS INT)`+check+`),
 			o AS (DELETE FROM objects USING ok WHERE objects.id = (SELECT id FROM cur) RETURNING objects.id),
 			d AS (DELETE FROM extents WHERE object_id = (SELECT id FROM o) RETURNING chunk_id),
-			delta AS (SELECT chunk_id AS id, COUNT(*) AS n FROM d GROUP BY chunk_id),
-			u AS (UPDATE chunks SET refs = chunks.refs - delta.n,
-					zero_since_ns = CASE WHEN chunks.refs - delta.n > 0 THEN NULL
-						WHEN chunks.refs > 0 THEN CAST(? AS BIGINT) ELSE chunks.zero_since_ns END
-				FROM delta WHERE chunks.id = delta.id AND chunks.id = ANY (ARRAY(SELECT id FROM delta)) RETURNING 1)
+			delta AS (SELECT chunk_id AS id, -COUNT(*) AS n FROM d GROUP BY chunk_id),
+			u AS (`+applyDelta+` RETURNING 1)
 		SELECT 1 / (SELECT COUNT(*) FROM o) AS applied, (SELECT COUNT(*) FROM u) AS released, `+curColumns+`
 		FROM (SELECT 1) one LEFT JOIN cur ON true`, args...).Scan(&res).Error
 	var pgErr *pgconn.PgError

@@ -65,6 +65,9 @@ type Store struct {
 	// pgDSN is the PostgreSQL DSN with the schema's search_path (serve leases connect
 	// with it).
 	pgDSN string
+	// stats analyzes a young PostgreSQL store's tables as they grow (analyze.go); nil on
+	// SQLite.
+	stats *analyzer
 
 	queries objectQueries
 }
@@ -169,6 +172,9 @@ func openPostgres(ctx context.Context, dsn string, o options, cfg *gorm.Config) 
 	sqlDB.SetMaxIdleConns(o.maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, rdb: db, pg: true, pgDSN: dsn}
+	s.stats = newAnalyzer(func(ctx context.Context) error {
+		return s.db.WithContext(ctx).Exec("ANALYZE chunks, chunk_scopes, objects, extents").Error
+	})
 	if o.schema != "" {
 		if err := db.WithContext(ctx).Exec(`CREATE SCHEMA IF NOT EXISTS "` + o.schema + `"`).Error; err != nil {
 			_ = sqlDB.Close()
@@ -264,6 +270,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Close closes the pools.
 func (s *Store) Close() error {
+	s.stats.close()
 	var errs []error
 	for _, d := range s.pools() {
 		var err error
