@@ -27,6 +27,7 @@
 package memcache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -241,14 +242,86 @@ func (s *Store) invalidateAll() {
 // The writes invalidate after the inner call whatever its outcome: a failed call may
 // still have committed (a lost connection after COMMIT).
 
+// PutObject and DeleteObject also store what they wrote (write-through), so that the
+// next read of the key costs no query: the object written, or the key's absence. That is
+// exact when no other write of the key's stripe ended while this one ran (the stripe's
+// generation moved by this write alone): a write that commits after this one ends after
+// it too, so it either ended before the store (and moved the generation) or will drop
+// the entry when it ends. The object stored is the one written, with its manifest's
+// chunk rows as the store returned them for the chunks this write indexed (extents with
+// ChunkID 0 on entry, see meta.Extent); a manifest naming chunks indexed earlier is not
+// stored, since the caller's copies of their rows may be older than the index.
+
 func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
-	defer s.invalidate(o.Bucket, o.Key)
-	return s.MetaStore.PutObject(ctx, o, cond)
+	k := objKey{o.Bucket, o.Key}
+	st := s.stripe(k)
+	fresh := len(o.Manifest) > 0
+	for _, e := range o.Manifest {
+		fresh = fresh && e.ChunkID == 0
+	}
+	s.mu.Lock()
+	gen := s.gens[st]
+	s.mu.Unlock()
+	replaced, err := s.MetaStore.PutObject(ctx, o, cond)
+	var e *entry
+	if err == nil && (fresh || len(o.Manifest) == 0) && !o.ModTime.IsZero() && len(o.Manifest) <= s.opts.MaxExtents {
+		e = &entry{obj: written(o), inline: inlineBytes(o)}
+	}
+	s.settle(k, st, gen, e)
+	return replaced, err
 }
 
 func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.WriteCondition) (meta.Object, error) {
-	defer s.invalidate(bucket, key)
-	return s.MetaStore.DeleteObject(ctx, bucket, key, cond)
+	k := objKey{bucket, key}
+	st := s.stripe(k)
+	s.mu.Lock()
+	gen := s.gens[st]
+	s.mu.Unlock()
+	out, err := s.MetaStore.DeleteObject(ctx, bucket, key, cond)
+	var e *entry
+	if err == nil {
+		e = &entry{missing: true}
+	}
+	s.settle(k, st, gen, e)
+	return out, err
+}
+
+// settle ends a write of k begun at stripe generation gen: the key's entry is dropped and
+// the generation moved, and e (what the write left, or nil) is stored if no other write
+// of the stripe ended meanwhile.
+func (s *Store) settle(k objKey, st int, gen uint64, e *entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drop(k)
+	s.gens[st]++
+	if e == nil || s.off || s.gens[st] != gen+1 || e.inline > s.opts.MaxInlineBytes {
+		return
+	}
+	if len(s.entries) >= s.opts.MaxEntries {
+		s.evictOne()
+	}
+	for s.inline+e.inline > s.opts.MaxInlineBytes && len(s.entries) > 0 {
+		s.evictOne()
+	}
+	e.expires = s.opts.Now().Add(s.opts.TTL)
+	s.entries[k] = *e
+	s.inline += e.inline
+}
+
+// written is o as GetObject returns it after the write: the caller's maps and slices
+// copied, the time without its monotonic reading and in UTC, the chunk rows without the
+// reference counts a manifest need not carry (meta.MetaStore.GetObject).
+func written(o meta.Object) meta.Object {
+	o = clone(o)
+	o.ModTime = o.ModTime.UTC().Round(0)
+	for i := range o.Manifest {
+		c := &o.Manifest[i].Chunk
+		c.Refs, c.ZeroSince = 0, nil
+		c.Checksums = maps.Clone(c.Checksums)
+		c.Data = bytes.Clone(c.Data) // the writer's buffer: not ours to share
+		o.Manifest[i].NewChunkScope = ""
+	}
+	return o
 }
 
 func (s *Store) SetObjectDigests(ctx context.Context, bucket, key, etag string, sha256, md5 []byte) error {
