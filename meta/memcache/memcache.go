@@ -250,7 +250,11 @@ func (s *Store) invalidateAll() {
 // the entry when it ends. The object stored is the one written, with its manifest's
 // chunk rows as the store returned them for the chunks this write indexed (extents with
 // ChunkID 0 on entry, see meta.Extent); a manifest naming chunks indexed earlier is not
-// stored, since the caller's copies of their rows may be older than the index.
+// stored, since the caller's copies of their rows may be older than the index. Only
+// objects whose bytes are all inline are written through: for them the query is most of
+// a read's cost, while the first read of a large object pays one query against its
+// transfer, and caching every large object written would fill the cache (and the heap:
+// +15 MiB peak RSS over a benchmark run) with objects that may never be read.
 
 func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
 	k := objKey{o.Bucket, o.Key}
@@ -264,8 +268,8 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 	s.mu.Unlock()
 	replaced, err := s.MetaStore.PutObject(ctx, o, cond)
 	var e *entry
-	if err == nil && (fresh || len(o.Manifest) == 0) && !o.ModTime.IsZero() && len(o.Manifest) <= s.opts.MaxExtents {
-		e = &entry{obj: written(o), inline: inlineBytes(o)}
+	if inline := inlineBytes(o); err == nil && (fresh || len(o.Manifest) == 0) && inline == o.Size && !o.ModTime.IsZero() {
+		e = &entry{obj: written(o), inline: inline}
 	}
 	s.settle(k, st, gen, e)
 	return replaced, err
