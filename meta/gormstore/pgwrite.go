@@ -14,34 +14,36 @@ import (
 
 // PostgreSQL write path in few statements.
 //
-// Plans: no statement joins a table with a CTE. Rows are named by a scalar (= (SELECT id
-// FROM cur)) or an array (= ANY (ARRAY(SELECT id FROM delta))), which the planner can
-// only answer from the primary key; it cannot know that a CTE yields a row or two, and
-// for joins it chose hash joins over sequential scans of chunks, which cost PostgreSQL
-// over half of its time in the first versions.
-//
 // Every statement is a network round trip, and on the benchmark's machine each one cost
 // PostgreSQL more in context switches and protocol than in execution (a CPU profile of its
 // backends: 40 % in the kernel, most of it task switching). A PUT of a new chunk under an
 // existing key took thirteen round trips (BEGIN, chunk, scope, bucket lock, object lock,
 // old extents counted, extents deleted, object deleted, object inserted, extents inserted,
-// two reference updates, COMMIT); here it takes five, with data-modifying CTEs:
+// two reference updates, COMMIT). Now:
 //
-//	BEGIN
-//	chunk + its scope           insertChunkTx (new content; known content as before)
-//	object row locked           lockObject
-//	object + extents + refs     putObjectPG: one statement
-//	COMMIT
+//   - the common cases take one autocommitted statement (putObjectPGOne,
+//     deleteObjectPGOne): a PUT of new content (or of no new chunk) and a DELETE of an
+//     existing key. A statement that finds it cannot apply aborts (a division by zero, so
+//     nothing of it commits) and the caller takes the transactional path;
+//   - the transactional path takes five round trips for a PUT (BEGIN; the chunk and its
+//     scope, insertChunkTx; the object row locked, lockObject; object, extents and
+//     references in one statement, putObjectPG; COMMIT) and four for a DELETE.
 //
-// and a DELETE four instead of seven. SQLite keeps the statement-per-step path: it runs
-// in process, where a statement costs no round trip, and has no data-modifying CTEs.
+// SQLite keeps the statement-per-step path: it runs in process, where a statement costs
+// no round trip, and has no data-modifying CTEs.
 //
 // A replaced object keeps its row and takes a new id (UPDATE … SET id = DEFAULT) instead
-// of a DELETE and an INSERT in separate statements (one statement could not do both: the
-// sub-statements of a WITH run in no set order, and the new row would meet the old one's
-// unique key). Readers are unaffected: GetObject reads object, extents and chunks in one
-// statement, so in one snapshot. A writer that waited on the row's lock now finds the
-// updated row rather than nothing.
+// of a DELETE and an INSERT (one statement could not do both: the sub-statements of a
+// WITH run in no set order, and the new row would meet the old one's unique key).
+// Readers are unaffected: GetObject reads object, extents and chunks in one statement, so
+// in one snapshot. A writer that waited on the row's lock now finds the updated row
+// rather than nothing.
+//
+// Plans: no statement joins a table with a CTE. Rows are named by a scalar (= (SELECT id
+// FROM cur)) or an array (= ANY (ARRAY(SELECT id FROM delta))), which the planner can
+// answer from the primary key; it cannot know that a CTE yields a row or two, and for
+// joins it chose hash joins over sequential scans of chunks, which cost PostgreSQL over
+// half of its time in the first versions. (See also analyze.go.)
 
 // pgFastManifest bounds the manifests written through putObjectPG: its reference update
 // locks the chunks in join order rather than applyRefs' ascending order, so it is kept to
@@ -64,50 +66,24 @@ func (s *Store) putObjectPG(tx *gorm.DB, o meta.Object, cur *objectRow, cond met
 	var sb strings.Builder
 	args := make([]any, 0, 24+5*len(o.Manifest))
 	if cur != nil {
-		sb.WriteString(`WITH b AS (SELECT 1), o AS (UPDATE objects SET id = DEFAULT, size = ?, etag = ?, sha256 = ?,
-			content_md5 = ?, content_type = ?, headers = ?, user_meta = ?, checksums = ?, checksum_type = ?,
-			parts = ?, owner = ?, scope = ?, mod_ns = ?, extent_count = ? WHERE id = ? RETURNING id),
+		sb.WriteString(`WITH c AS (SELECT CAST(NULL AS BIGINT) AS id WHERE false), b AS (SELECT 1),
+			o AS (UPDATE objects SET ` + objectSet + ` WHERE id = ? RETURNING id),
 			d AS (DELETE FROM extents WHERE object_id = ? RETURNING chunk_id)`)
-		args = append(args, row.Size, row.ETag, row.SHA256, row.ContentMD5, row.ContentType, row.Headers, row.UserMeta,
-			row.Checksums, row.ChecksumType, row.Parts, row.Owner, row.Scope, row.ModNS, row.ExtentCount, cur.ID, cur.ID)
+		args = append(append(args, objectArgs(row)...), cur.ID, cur.ID)
 	} else {
-		// (A "?" right after "(" is expanded by gorm when its value is a slice, as for
-		// IN (?): hence "CAST( ?" for the byte strings.)
 		// The bucket's row is held (KEY SHARE) against a concurrent DeleteBucket, and its
 		// absence inserts nothing. (A replaced object needs no such lock: its row, locked
 		// by this transaction, keeps the bucket non-empty for DeleteBucket.)
-		sb.WriteString(`WITH b AS (SELECT 1 FROM buckets WHERE name = ? FOR KEY SHARE),
-			o AS (INSERT INTO objects (bucket, object_key, size, etag, sha256, content_md5, content_type, headers,
-				user_meta, checksums, checksum_type, parts, owner, scope, mod_ns, extent_count)
-				SELECT ?, ?, CAST(? AS BIGINT), ?, CAST( ? AS BYTEA), CAST( ? AS BYTEA), ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS INT) FROM b
-				ON CONFLICT DO NOTHING RETURNING id),
+		sb.WriteString(`WITH c AS (SELECT CAST(NULL AS BIGINT) AS id WHERE false),
+			b AS (SELECT 1 FROM buckets WHERE name = ? FOR KEY SHARE),
+			o AS (` + objectInsert + ` FROM b ON CONFLICT DO NOTHING RETURNING id),
 			d AS (SELECT CAST(NULL AS BIGINT) AS chunk_id WHERE false)`)
-		args = append(args, o.Bucket, o.Bucket, o.Key, row.Size, row.ETag, row.SHA256, row.ContentMD5, row.ContentType,
-			row.Headers, row.UserMeta, row.Checksums, row.ChecksumType, row.Parts, row.Owner, row.Scope, row.ModNS, row.ExtentCount)
+		args = append(append(args, o.Bucket, o.Bucket, o.Key), objectArgs(row)...)
 	}
-	if len(o.Manifest) > 0 {
-		sb.WriteString(`, v(seq, part_number, chunk_id, chunk_offset, length) AS (VALUES `)
-		for i, e := range o.Manifest {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(`(CAST(? AS INT), CAST(? AS INT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`)
-			args = append(args, i, e.PartNumber, e.ChunkID, e.ChunkOffset, e.Length)
-		}
-		sb.WriteString(`), e AS (INSERT INTO extents (object_id, seq, part_number, chunk_id, chunk_offset, length)
-			SELECT o.id, v.seq, v.part_number, v.chunk_id, v.chunk_offset, v.length FROM o, v)`)
-	} else {
-		sb.WriteString(`, v AS (SELECT CAST(NULL AS BIGINT) AS chunk_id WHERE false)`)
-	}
-	// The net change per chunk, applied as applyRefs does (zero_since_ns kept in step).
-	// Nothing is counted if the object row was not written: the caller then rolls back.
-	sb.WriteString(`, delta AS (SELECT chunk_id AS id, SUM(n) AS n FROM (
-				SELECT chunk_id, -1 AS n FROM d UNION ALL SELECT chunk_id, 1 FROM v) x
-			WHERE EXISTS (SELECT 1 FROM o) GROUP BY chunk_id HAVING SUM(n) <> 0),
-		u AS (` + applyDelta + ` RETURNING (SELECT n FROM delta WHERE delta.id = chunks.id) AS n)
+	args = writeManifestCTEs(&sb, args, o.Manifest)
+	sb.WriteString(`
 		SELECT (SELECT COUNT(*) FROM b) AS bucket_rows, (SELECT id FROM o) AS id,
 			(SELECT COUNT(*) FROM u WHERE n > 0) AS raised, (SELECT COUNT(*) FROM delta WHERE n > 0) AS to_raise`)
-	args = append(args, nowNS())
 	var res struct {
 		BucketRows int64
 		ID         *int64
@@ -207,50 +183,20 @@ func (s *Store) putObjectPGOne(ctx context.Context, o meta.Object, cond meta.Wri
 		args = append(args, want, want)
 	}
 	sb.WriteString(`),
-		upd AS (UPDATE objects SET id = DEFAULT, size = ?, etag = ?, sha256 = ?, content_md5 = ?, content_type = ?,
-				headers = ?, user_meta = ?, checksums = ?, checksum_type = ?, parts = ?, owner = ?, scope = ?,
-				mod_ns = ?, extent_count = ?
+		upd AS (UPDATE objects SET ` + objectSet + `
 			WHERE objects.id = (SELECT id FROM cur) AND EXISTS (SELECT 1 FROM ok) RETURNING objects.id),
-		ins AS (INSERT INTO objects (bucket, object_key, size, etag, sha256, content_md5, content_type, headers,
-				user_meta, checksums, checksum_type, parts, owner, scope, mod_ns, extent_count)
-			SELECT ?, ?, CAST(? AS BIGINT), ?, CAST( ? AS BYTEA), CAST( ? AS BYTEA), ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS INT)
+		ins AS (` + objectInsert + `
 			FROM ok WHERE NOT EXISTS (SELECT 1 FROM cur) ON CONFLICT DO NOTHING RETURNING id),
 		o AS (SELECT id FROM upd UNION ALL SELECT id FROM ins),
 		d AS (DELETE FROM extents WHERE object_id = (SELECT id FROM cur) AND EXISTS (SELECT 1 FROM upd) RETURNING chunk_id)`)
-	args = append(args, row.Size, row.ETag, row.SHA256, row.ContentMD5, row.ContentType, row.Headers, row.UserMeta,
-		row.Checksums, row.ChecksumType, row.Parts, row.Owner, row.Scope, row.ModNS, row.ExtentCount,
-		o.Bucket, o.Key, row.Size, row.ETag, row.SHA256, row.ContentMD5, row.ContentType, row.Headers, row.UserMeta,
-		row.Checksums, row.ChecksumType, row.Parts, row.Owner, row.Scope, row.ModNS, row.ExtentCount)
-	if len(o.Manifest) > 0 {
-		// The new chunk's extents carry NULL and take c's id.
-		sb.WriteString(`, v(seq, part_number, chunk_id, chunk_offset, length) AS (VALUES `)
-		for i, e := range o.Manifest {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			var id any
-			if e.ChunkID != 0 {
-				id = e.ChunkID
-			}
-			sb.WriteString(`(CAST(? AS INT), CAST(? AS INT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`)
-			args = append(args, i, e.PartNumber, id, e.ChunkOffset, e.Length)
-		}
-		sb.WriteString(`), e AS (INSERT INTO extents (object_id, seq, part_number, chunk_id, chunk_offset, length)
-			SELECT o.id, v.seq, v.part_number, COALESCE(v.chunk_id, (SELECT id FROM c)), v.chunk_offset, v.length FROM o, v)`)
-	} else {
-		sb.WriteString(`, v AS (SELECT CAST(NULL AS BIGINT) AS chunk_id WHERE false)`)
-	}
-	// The new chunk is counted by its insert; the other chunks as in putObjectPG.
-	sb.WriteString(`, delta AS (SELECT chunk_id AS id, SUM(n) AS n FROM (
-				SELECT chunk_id, -1 AS n FROM d UNION ALL SELECT chunk_id, 1 FROM v WHERE chunk_id IS NOT NULL) x
-			WHERE EXISTS (SELECT 1 FROM o) GROUP BY chunk_id HAVING SUM(n) <> 0),
-		u AS (` + applyDelta + ` RETURNING (SELECT n FROM delta WHERE delta.id = chunks.id) AS n)
+	args = append(append(append(args, objectArgs(row)...), o.Bucket, o.Key), objectArgs(row)...)
+	args = writeManifestCTEs(&sb, args, o.Manifest)
+	sb.WriteString(`
 		SELECT 1 / CASE WHEN (SELECT COUNT(*) FROM o) = 1
 				AND (SELECT COUNT(*) FROM u WHERE n > 0) = (SELECT COUNT(*) FROM delta WHERE n > 0) THEN 1 ELSE 0 END AS applied,
 			(SELECT id FROM c) AS chunk_id,
 			` + curColumns + `
 		FROM (SELECT 1) one LEFT JOIN cur ON true`)
-	args = append(args, nowNS())
 
 	var res struct {
 		Applied int64
@@ -359,4 +305,54 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 		return meta.Object{}, errPGFallback
 	}
 	return *o, nil
+}
+
+// objectSet is the SET list that replaces an object row under a new id, objectInsert the
+// INSERT … SELECT of a new row (bucket, key, then the same values); objectArgs gives
+// those values. (A "?" right after "(" is expanded by gorm when its value is a slice, as
+// for IN (?): hence "CAST( ?" for the byte strings.)
+const (
+	objectSet = `id = DEFAULT, size = ?, etag = ?, sha256 = ?, content_md5 = ?, content_type = ?,
+		headers = ?, user_meta = ?, checksums = ?, checksum_type = ?, parts = ?, owner = ?, scope = ?,
+		mod_ns = ?, extent_count = ?`
+	objectInsert = `INSERT INTO objects (bucket, object_key, size, etag, sha256, content_md5, content_type,
+			headers, user_meta, checksums, checksum_type, parts, owner, scope, mod_ns, extent_count)
+		SELECT ?, ?, CAST(? AS BIGINT), ?, CAST( ? AS BYTEA), CAST( ? AS BYTEA), ?, ?, ?, ?, ?, ?, ?, ?,
+			CAST(? AS BIGINT), CAST(? AS INT)`
+)
+
+func objectArgs(row objectRow) []any {
+	return []any{row.Size, row.ETag, row.SHA256, row.ContentMD5, row.ContentType, row.Headers, row.UserMeta,
+		row.Checksums, row.ChecksumType, row.Parts, row.Owner, row.Scope, row.ModNS, row.ExtentCount}
+}
+
+// writeManifestCTEs appends, after CTEs c (a new chunk's id, or none), o (the object
+// row written, or none) and d (released extents' chunk ids), the CTEs v (the manifest;
+// NULL for the new chunk's extents), e (its extents inserted), delta (the net change
+// per chunk, nothing if no row was written: the caller then rolls back or aborts; the
+// new chunk is counted by its own insert) and u (delta applied, RETURNING n).
+func writeManifestCTEs(sb *strings.Builder, args []any, m []meta.Extent) []any {
+	if len(m) > 0 {
+		sb.WriteString(`, v(seq, part_number, chunk_id, chunk_offset, length) AS (VALUES `)
+		for i, e := range m {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			var id any
+			if e.ChunkID != 0 {
+				id = e.ChunkID
+			}
+			sb.WriteString(`(CAST(? AS INT), CAST(? AS INT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`)
+			args = append(args, i, e.PartNumber, id, e.ChunkOffset, e.Length)
+		}
+		sb.WriteString(`), e AS (INSERT INTO extents (object_id, seq, part_number, chunk_id, chunk_offset, length)
+			SELECT o.id, v.seq, v.part_number, COALESCE(v.chunk_id, (SELECT id FROM c)), v.chunk_offset, v.length FROM o, v)`)
+	} else {
+		sb.WriteString(`, v AS (SELECT CAST(NULL AS BIGINT) AS chunk_id WHERE false)`)
+	}
+	sb.WriteString(`, delta AS (SELECT chunk_id AS id, SUM(n) AS n FROM (
+				SELECT chunk_id, -1 AS n FROM d UNION ALL SELECT chunk_id, 1 FROM v WHERE chunk_id IS NOT NULL) x
+			WHERE EXISTS (SELECT 1 FROM o) GROUP BY chunk_id HAVING SUM(n) <> 0),
+		u AS (` + applyDelta + ` RETURNING (SELECT n FROM delta WHERE delta.id = chunks.id) AS n)`)
+	return append(args, nowNS())
 }
