@@ -34,10 +34,18 @@ type CreateUploadInput struct {
 	ChecksumType      string
 }
 
+// newUploadID returns 32 characters of URL-safe base64 (192 random bits) that start with
+// a letter or digit: an id starting with "-" reads as an option on a command line
+// (aws s3api upload-part --upload-id -Rj… fails with "expected one argument").
 func newUploadID() string {
 	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		_, _ = rand.Read(b[:])
+		id := base64.RawURLEncoding.EncodeToString(b[:])
+		if id[0] != '-' && id[0] != '_' {
+			return id
+		}
+	}
 }
 
 // CreateMultipartUpload registers an upload and returns its id.

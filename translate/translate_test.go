@@ -150,3 +150,15 @@ func TestBucketCache(t *testing.T) {
 		t.Fatal("forgotten entry still served")
 	}
 }
+
+// Upload ids never start with "-" or "_": on a command line the first reads as an option.
+func TestNewUploadID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 20000 {
+		id := newUploadID()
+		if len(id) != 32 || id[0] == '-' || id[0] == '_' || seen[id] {
+			t.Fatalf("upload id %q", id)
+		}
+		seen[id] = true
+	}
+}

@@ -163,6 +163,9 @@ func (l *Lease) acquire(ctx context.Context, wantExclusive bool) error {
 			case <-ctx.Done():
 				_ = conn.Close(context.Background())
 				return ctx.Err()
+			case <-l.stop: // Close while reconnecting
+				_ = conn.Close(context.Background())
+				return ErrLeaseHeld
 			case <-time.After(50 * time.Millisecond):
 			}
 		}

@@ -568,7 +568,7 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 		if err == nil {
 			return out, nil
 		}
-		if !errors.Is(err, errPGFallback) && !retryable(err) {
+		if errors.Is(err, meta.ErrNotFound) || !errors.Is(err, errPGFallback) && !retryable(err) {
 			return meta.Object{}, classify("delete object", err)
 		}
 	}

@@ -267,8 +267,8 @@ func (r curResult) object() (*meta.Object, error) {
 
 // deleteObjectPGOne deletes bucket/key in one autocommitted statement: the row locked,
 // the If-Match condition checked, row and extents deleted, references released. A
-// missing key, a failed condition or a long manifest declines it (errPGFallback), as in
-// putObjectPGOne.
+// missing key is meta.ErrNotFound (the statement changed nothing); a failed condition or
+// a long manifest declines it (errPGFallback), as in putObjectPGOne.
 func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond meta.WriteCondition) (meta.Object, error) {
 	args := []any{bucket, key, pgFastManifest}
 	check := ""
@@ -288,7 +288,8 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 			d AS (DELETE FROM extents WHERE object_id = (SELECT id FROM o) RETURNING chunk_id),
 			delta AS (SELECT chunk_id AS id, -COUNT(*) AS n FROM d GROUP BY chunk_id),
 			u AS (`+applyDelta+` RETURNING 1)
-		SELECT 1 / (SELECT COUNT(*) FROM o) AS applied, (SELECT COUNT(*) FROM u) AS released, `+curColumns+`
+		SELECT 1 / CASE WHEN NOT EXISTS (SELECT 1 FROM cur) OR EXISTS (SELECT 1 FROM o) THEN 1 ELSE 0 END AS applied,
+			(SELECT COUNT(*) FROM u) AS released, `+curColumns+`
 		FROM (SELECT 1) one LEFT JOIN cur ON true`, args...).Scan(&res).Error
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "22012" { // division by zero: not applied
@@ -302,7 +303,7 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 		return meta.Object{}, err
 	}
 	if o == nil {
-		return meta.Object{}, errPGFallback
+		return meta.Object{}, fmt.Errorf("%s/%s: %w", bucket, key, meta.ErrNotFound)
 	}
 	return *o, nil
 }

@@ -91,7 +91,7 @@ func TestPutObjectPGOne(t *testing.T) {
 }
 
 // TestDeleteObjectPGOne: the one-statement delete applies to an existing key whose
-// condition holds and declines everything else.
+// condition holds, reports a missing key, and declines everything else.
 func TestDeleteObjectPGOne(t *testing.T) {
 	requirePG(t)
 	ctx := context.Background()
@@ -121,6 +121,7 @@ func TestDeleteObjectPGOne(t *testing.T) {
 	}{
 		{"If-Match that differs", "k", meta.WriteCondition{IfMatch: "nope"}, false},
 		{"missing key", "nokey", meta.WriteCondition{}, false},
+		{"missing key, If-Match", "nokey", meta.WriteCondition{IfMatch: "*"}, false},
 		{"If-Match that holds", "k", meta.WriteCondition{IfMatch: `"e1"`}, true},
 		{"unconditional", "k2", meta.WriteCondition{}, true},
 	}
@@ -129,7 +130,9 @@ func TestDeleteObjectPGOne(t *testing.T) {
 		switch {
 		case tt.applied && (err != nil || o.Key != tt.key):
 			t.Errorf("%s: %+v, %v", tt.name, o, err)
-		case !tt.applied && !errors.Is(err, errPGFallback):
+		case tt.key == "nokey" && !errors.Is(err, meta.ErrNotFound):
+			t.Errorf("%s: %v, want not found", tt.name, err)
+		case !tt.applied && tt.key != "nokey" && !errors.Is(err, errPGFallback):
 			t.Errorf("%s: %v, want errPGFallback", tt.name, err)
 		}
 		_, err = s.GetObject(ctx, "b", tt.key)
