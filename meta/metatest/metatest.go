@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"ConcurrentIfNoneMatch", testConcurrentIfNoneMatch},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentOverwrites", testConcurrentOverwrites},
+		{"ConcurrentNewContent", testConcurrentNewContent},
 		{"RefCounts", testRefCounts},
 		{"RefCountsMultipart", testRefCountsMultipart},
 		{"ConcurrentComplete", testConcurrentComplete},
@@ -502,6 +503,68 @@ func testConcurrentOverwrites(t *testing.T, h *harness) {
 	if total != 4 { // two objects of two extents each
 		t.Errorf("total refs %d after concurrent overwrites, want 4", total)
 	}
+}
+
+// testConcurrentNewContent: writers PUT new content (chunks indexed by the PutObject
+// itself, as an upload does), some of it shared, and DELETE, all over a few keys; at the
+// end every chunk's count is exactly the number of extents naming it.
+func testConcurrentNewContent(t *testing.T, h *harness) {
+	ctx := ctxFor(t)
+	s := h.newStore(t)
+	mustBucket(t, ctx, s, "b")
+	const writers, rounds = 6, 12
+	var mu sync.Mutex
+	ids := map[int64]bool{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				key := fmt.Sprintf("k%d", (w+r)%3)
+				if r%5 == 4 {
+					if _, err := s.DeleteObject(ctx, "b", key, meta.WriteCondition{}); err != nil && !errors.Is(err, meta.ErrNotFound) {
+						t.Errorf("DeleteObject: %v", err)
+					}
+					continue
+				}
+				// Every third round writes content another writer writes too.
+				content := fmt.Sprintf("writer %d round %d", w, r)
+				if r%3 == 0 {
+					content = fmt.Sprintf("shared %d", r)
+				}
+				sum := sha256.Sum256([]byte(content))
+				o := meta.Object{Bucket: "b", Key: key, Size: int64(len(content)), ETag: content, Owner: "owner", Scope: "scope",
+					ModTime: time.Now(), Manifest: []meta.Extent{{PartNumber: 1, Length: int64(len(content)), NewChunkScope: "scope",
+						Chunk: meta.Chunk{UID: "uid-" + randHex(t, 8), SHA256: sum, Size: int64(len(content)), Backend: "local"}}}}
+				if _, err := s.PutObject(ctx, o, meta.WriteCondition{}); err != nil {
+					t.Errorf("PutObject: %v", err)
+					continue
+				}
+				mu.Lock()
+				ids[o.Manifest[0].ChunkID] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	want := map[int64]int64{}
+	for id := range ids {
+		want[id] = 0
+	}
+	for k := range 3 {
+		o, err := s.GetObject(ctx, "b", fmt.Sprintf("k%d", k))
+		if errors.Is(err, meta.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range o.Manifest {
+			want[e.ChunkID]++
+		}
+	}
+	wantRefs(t, ctx, s, want)
 }
 
 func testRefCounts(t *testing.T, h *harness) {
