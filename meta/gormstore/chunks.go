@@ -56,9 +56,14 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 	return got, created, nil
 }
 
-// insertChunkTx is InsertChunk inside the caller's transaction. With refuseCorrupt, an
-// indexed copy marked corrupt fails it with meta.ErrCorruptChunk.
-func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, refuseCorrupt bool) (got meta.Chunk, created bool, err error) {
+// insertChunkTx is InsertChunk inside the caller's transaction. With inPut (PutObject,
+// which references the chunk in the same transaction), an indexed copy marked corrupt
+// fails it with meta.ErrCorruptChunk, and an unreferenced indexed copy is not touched:
+// its GC grace needs no restart when the same transaction raises its count (a GC that
+// collects it first makes that raise fail, and the transaction is retried), and
+// locking its row here, before the object's, made writers that lock the object first
+// deadlock with this one.
+func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, inPut bool) (got meta.Chunk, created bool, err error) {
 	now := nowNS()
 	row := chunkRow{
 		UID: c.UID, SHA256: c.SHA256[:], MD5: c.MD5[:], Size: c.Size, Backend: c.Backend, Node: c.Node,
@@ -123,13 +128,13 @@ func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, refuseCorrupt bool) 
 				}
 			}
 		}
-		if row.Refs == 0 {
+		if row.Refs == 0 && !inPut {
 			if err := tx.Exec("UPDATE chunks SET zero_since_ns = ? WHERE id = ? AND refs = 0", now, row.ID).Error; err != nil {
 				return got, false, err
 			}
 			row.ZeroSinceNS = &now
 		}
-		if refuseCorrupt && row.Corrupt {
+		if inPut && row.Corrupt {
 			return got, false, fmt.Errorf("chunk %d: %w", row.ID, meta.ErrCorruptChunk)
 		}
 	}

@@ -117,10 +117,14 @@ func deleteObjectPG(tx *gorm.DB, cur *objectRow) error {
 
 // applyDelta adds each CTE delta row's n (id, n) to its chunk's refs, keeping
 // zero_since_ns in step as applyRefs does; the caller appends "?" (now) to its arguments.
+// The rows are locked first in ascending id order, as applyRefs does: concurrent writers
+// over shared chunks otherwise locked them in scan order and deadlocked, each costing a
+// second (deadlock_timeout) before PostgreSQL broke the tie.
 const applyDelta = `UPDATE chunks SET refs = chunks.refs + (SELECT n FROM delta WHERE delta.id = chunks.id),
 	zero_since_ns = CASE WHEN chunks.refs + (SELECT n FROM delta WHERE delta.id = chunks.id) > 0 THEN NULL
 		WHEN chunks.refs > 0 THEN CAST(? AS BIGINT) ELSE chunks.zero_since_ns END
-	WHERE chunks.id = ANY (ARRAY(SELECT id FROM delta))`
+	WHERE chunks.id = ANY (ARRAY(SELECT id FROM chunks WHERE id = ANY (ARRAY(SELECT id FROM delta))
+		ORDER BY id FOR NO KEY UPDATE))`
 
 // errPGFallback: the one-statement write did not apply (see putObjectPGOne); the caller
 // runs the transactional path, which finds and reports the reason.
@@ -166,8 +170,12 @@ func (s *Store) putObjectPGOne(ctx context.Context, o meta.Object, cond meta.Wri
 	} else {
 		sb.WriteString(`WITH c AS (SELECT CAST(NULL AS BIGINT) AS id WHERE false),`)
 	}
+	// The new chunk's row is inserted before the object row is locked (cur waits for c
+	// through its sub-select), the order of the transactional path: a writer of the same
+	// content holding the row's sha256 then waits for no lock we hold.
 	sb.WriteString(`
-		cur AS (SELECT * FROM objects WHERE bucket = ? AND object_key = ? LIMIT 1 FOR UPDATE),
+		cur AS (SELECT * FROM objects WHERE bucket = ? AND object_key = ? AND (SELECT COUNT(*) FROM c) >= 0
+			LIMIT 1 FOR UPDATE),
 		b AS (SELECT 1 FROM buckets WHERE name = ? FOR KEY SHARE),
 		ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM b)`)
 	args = append(args, o.Bucket, o.Key, o.Bucket)
