@@ -63,7 +63,6 @@ type Lease struct {
 	conn      *pgx.Conn
 	exclusive bool
 	key       int64
-	channel   string
 
 	stop chan struct{}
 	done chan struct{}
@@ -174,7 +173,7 @@ func (l *Lease) acquire(ctx context.Context, wantExclusive bool) error {
 		l.opts.OnExclusive()
 	}
 	l.mu.Lock()
-	l.conn, l.exclusive, l.key, l.channel = conn, exclusive, key, channel
+	l.conn, l.exclusive, l.key = conn, exclusive, key
 	l.mu.Unlock()
 	return nil
 }

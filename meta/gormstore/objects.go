@@ -587,9 +587,6 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 		if out, err = objectFromRow(*cur); err != nil {
 			return err
 		}
-		if s.pg && cur.ExtentCount <= pgFastManifest {
-			return deleteObjectPG(tx, cur)
-		}
 		delta := map[int64]int64{}
 		if err := s.dropObjectTx(tx, cur.ID, delta); err != nil {
 			return err

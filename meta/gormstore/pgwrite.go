@@ -27,7 +27,10 @@ import (
 //     nothing of it commits) and the caller takes the transactional path;
 //   - the transactional path takes five round trips for a PUT (BEGIN; the chunk and its
 //     scope, insertChunkTx; the object row locked, lockObject; object, extents and
-//     references in one statement, putObjectPG; COMMIT) and four for a DELETE.
+//     references in one statement, putObjectPG; COMMIT). It serves known content (a
+//     dedup hit) and whatever the one-statement write declined; a DELETE the
+//     one-statement path declines (a failed condition, a long manifest, a deadlock
+//     retried) takes the statement-per-step path, which is rare enough.
 //
 // SQLite keeps the statement-per-step path: it runs in process, where a statement costs
 // no round trip, and has no data-modifying CTEs.
@@ -104,15 +107,6 @@ func (s *Store) putObjectPG(tx *gorm.DB, o meta.Object, cur *objectRow, cond met
 		return nil, fmt.Errorf("%d of %d referenced chunks no longer exist: %w", res.ToRaise-res.Raised, res.ToRaise, meta.ErrConflict)
 	}
 	return replaced, nil
-}
-
-// deleteObjectPG deletes the locked row cur, its extents, and releases their references
-// in one statement.
-func deleteObjectPG(tx *gorm.DB, cur *objectRow) error {
-	return tx.Exec(`WITH o AS (DELETE FROM objects WHERE id = ?),
-			d AS (DELETE FROM extents WHERE object_id = ? RETURNING chunk_id),
-			delta AS (SELECT chunk_id AS id, -COUNT(*) AS n FROM d GROUP BY chunk_id)
-		`+applyDelta, cur.ID, cur.ID, nowNS()).Error
 }
 
 // applyDelta adds each CTE delta row's n (id, n) to its chunk's refs, keeping
