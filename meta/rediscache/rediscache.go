@@ -219,31 +219,55 @@ end
 return n
 `)
 
-// beginScript marks keys dirty (ARGV: prefix, dirty ttl ms, keys…) and drops their values.
+// beginScript marks keys dirty (ARGV: prefix, dirty ttl ms, keys…) and drops their
+// values; it returns each key's generation, for endScript's write-through check.
 var beginScript = redis.NewScript(`
 local p = ARGV[1]
 local e = redis.call('GET', p .. 'epoch') or '0'
+local out = {}
 for i = 3, #ARGV do
   local k = ARGV[i]
   redis.call('INCR', p .. 'd:' .. k)
   redis.call('PEXPIRE', p .. 'd:' .. k, ARGV[2])
   redis.call('DEL', p .. 'v:' .. e .. ':' .. k)
+  out[#out+1] = redis.call('GET', p .. 'g:' .. k) or '0'
 end
-return 1
+return out
 `)
 
 // endScript runs after the inner write (ARGV: prefix, generation ttl ms, "1" if begin
-// succeeded, keys…): a new generation, the value dropped, the dirty mark released.
+// succeeded, value ttl ms, n, then n key, generation at begin, value triples, then new
+// key, value pairs): a new generation, the value dropped, the dirty mark released.
+//
+// Write-through: a key's value (if not "") is stored when the write began, no other write
+// of the key is in flight (the dirty count is back to zero) and none ended since this one
+// began (the generation moved by this write alone): a write that commits later than this
+// one ends later too, so it either ended first (and moved the generation) or will drop
+// the value when it ends. A new key (a chunk this write indexed) is stored only if no
+// write of it ever ended or is in flight (no generation, not dirty): its row as this write
+// read it is then the row.
 var endScript = redis.NewScript(`
 local p = ARGV[1]
 local e = redis.call('GET', p .. 'epoch') or '0'
-for i = 4, #ARGV do
-  local k = ARGV[i]
-  redis.call('INCR', p .. 'g:' .. k)
+local n = tonumber(ARGV[5])
+for i = 0, n - 1 do
+  local k, g0, v = ARGV[6 + 3*i], ARGV[7 + 3*i], ARGV[8 + 3*i]
+  local g = redis.call('INCR', p .. 'g:' .. k)
   redis.call('PEXPIRE', p .. 'g:' .. k, ARGV[2])
   redis.call('DEL', p .. 'v:' .. e .. ':' .. k)
+  local d = 0
   if ARGV[3] == '1' then
-    if redis.call('DECR', p .. 'd:' .. k) <= 0 then redis.call('DEL', p .. 'd:' .. k) end
+    d = redis.call('DECR', p .. 'd:' .. k)
+    if d <= 0 then redis.call('DEL', p .. 'd:' .. k) end
+  end
+  if v ~= '' and ARGV[3] == '1' and d <= 0 and g == tonumber(g0) + 1 then
+    redis.call('SET', p .. 'v:' .. e .. ':' .. k, v, 'PX', ARGV[4])
+  end
+end
+for i = 6 + 3*n, #ARGV, 2 do
+  local k = ARGV[i]
+  if not redis.call('GET', p .. 'g:' .. k) and tonumber(redis.call('GET', p .. 'd:' .. k) or '0') <= 0 then
+    redis.call('SET', p .. 'v:' .. e .. ':' .. k, ARGV[i+1], 'PX', ARGV[4])
   end
 end
 return 1
@@ -350,15 +374,26 @@ func (s *Store) store(ctx context.Context, epoch string, entries []entry) {
 
 // write runs fn, the inner write, between marking keys dirty and invalidating them.
 func (s *Store) write(ctx context.Context, keys []string, fn func() error) error {
-	began := s.begin(ctx, keys)
+	return s.writeThrough(ctx, keys, fn, nil)
+}
+
+// writeThrough is write that also leaves values behind (see endScript): after, called
+// once fn succeeded, returns a value per key (nil for none) and new keys to fill.
+func (s *Store) writeThrough(ctx context.Context, keys []string, fn func() error, after func() ([][]byte, []entry)) error {
+	gens, began := s.begin(ctx, keys)
 	err := fn()
-	s.invalidate(ctx, keys, began)
+	var vals [][]byte
+	var fresh []entry
+	if err == nil && began && after != nil {
+		vals, fresh = after()
+	}
+	s.invalidate(ctx, keys, gens, began, vals, fresh)
 	return err
 }
 
-func (s *Store) begin(ctx context.Context, keys []string) bool {
+func (s *Store) begin(ctx context.Context, keys []string) ([]string, bool) {
 	if !s.usable(ctx) {
-		return false
+		return nil, false
 	}
 	cctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -367,16 +402,20 @@ func (s *Store) begin(ctx context.Context, keys []string) bool {
 	for _, k := range keys {
 		args = append(args, k)
 	}
-	if err := beginScript.Run(cctx, s.rc, nil, args...).Err(); err != nil {
-		s.failed("mark dirty", err)
-		return false
+	gens, err := beginScript.Run(cctx, s.rc, nil, args...).StringSlice()
+	if err == nil && len(gens) != len(keys) {
+		err = fmt.Errorf("begin script returned %d generations for %d keys", len(gens), len(keys))
 	}
-	return true
+	if err != nil {
+		s.failed("mark dirty", err)
+		return nil, false
+	}
+	return gens, true
 }
 
 // invalidate runs after the inner write. If it cannot reach Redis the write may have left
 // a stale value behind, so the epoch must be bumped before the cache is used again.
-func (s *Store) invalidate(ctx context.Context, keys []string, began bool) {
+func (s *Store) invalidate(ctx context.Context, keys, gens []string, began bool, vals [][]byte, fresh []entry) {
 	if !s.usable(ctx) {
 		s.needFlush.Store(true)
 		return
@@ -387,10 +426,20 @@ func (s *Store) invalidate(ctx context.Context, keys []string, began bool) {
 	if began {
 		b = "1"
 	}
-	args := make([]any, 0, 3+len(keys))
-	args = append(args, s.opt.Prefix, s.genTTL.Milliseconds(), b)
-	for _, k := range keys {
-		args = append(args, k)
+	args := make([]any, 0, 5+3*len(keys)+2*len(fresh))
+	args = append(args, s.opt.Prefix, s.genTTL.Milliseconds(), b, s.opt.TTL.Milliseconds(), len(keys))
+	for i, k := range keys {
+		g, v := "0", []byte{}
+		if began {
+			g = gens[i]
+		}
+		if i < len(vals) && vals[i] != nil {
+			v = vals[i]
+		}
+		args = append(args, k, g, v)
+	}
+	for _, e := range fresh {
+		args = append(args, e.key, e.val)
 	}
 	if err := endScript.Run(cctx, s.rc, nil, args...).Err(); err != nil {
 		s.needFlush.Store(true)
@@ -593,25 +642,52 @@ func stripRefs(m []meta.Extent) {
 	}
 }
 
-// PutObject invalidates the object's key.
+// PutObject invalidates the object's key and, for a small object, leaves it behind
+// (write-through, see endScript).
 func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
+	fresh := len(o.Manifest) > 0
+	for _, e := range o.Manifest {
+		fresh = fresh && e.ChunkID == 0
+	}
 	var replaced *meta.Object
-	err := s.write(ctx, []string{objectKey(o.Bucket, o.Key)}, func() error {
+	err := s.writeThrough(ctx, []string{objectKey(o.Bucket, o.Key)}, func() error {
 		var err error
 		replaced, err = s.MetaStore.PutObject(ctx, o, cond)
 		return err
+	}, func() ([][]byte, []entry) {
+		// Written through: a small object (all its bytes inline, as for memcache) whose
+		// chunks this write indexed, with their rows as the store returned them.
+		if inline := inlineBytes(o.Manifest); (!fresh && len(o.Manifest) > 0) || inline != o.Size {
+			return nil, nil
+		}
+		var chunks []entry
+		for i, e := range o.Manifest {
+			if !slices.ContainsFunc(o.Manifest[:i], func(x meta.Extent) bool { return x.ChunkID == e.ChunkID }) {
+				chunks = append(chunks, entry{key: chunkKey(e.ChunkID), val: encodeChunk(e.Chunk)})
+			}
+		}
+		return [][]byte{encodeCachedObject(o)}, chunks
 	})
 	return replaced, err
 }
 
-// DeleteObject invalidates the object's key.
+// inlineBytes sums the inline chunk bytes of a manifest.
+func inlineBytes(m []meta.Extent) int64 {
+	var n int64
+	for _, e := range m {
+		n += int64(len(e.Chunk.Data))
+	}
+	return n
+}
+
+// DeleteObject invalidates the object's key and leaves its absence (write-through).
 func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.WriteCondition) (meta.Object, error) {
 	var old meta.Object
-	err := s.write(ctx, []string{objectKey(bucket, key)}, func() error {
+	err := s.writeThrough(ctx, []string{objectKey(bucket, key)}, func() error {
 		var err error
 		old, err = s.MetaStore.DeleteObject(ctx, bucket, key, cond)
 		return err
-	})
+	}, func() ([][]byte, []entry) { return [][]byte{{tagNotFound}}, nil })
 	return old, err
 }
 
@@ -641,7 +717,7 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string, o meta.Obje
 func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (meta.Chunk, bool, error) {
 	got, created, err := s.MetaStore.InsertChunk(ctx, c, scope)
 	if err == nil && !created && len(c.Checksums) > 0 {
-		s.invalidate(ctx, []string{chunkKey(got.ID)}, false)
+		s.invalidate(ctx, []string{chunkKey(got.ID)}, nil, false, nil, nil)
 	}
 	return got, created, err
 }
