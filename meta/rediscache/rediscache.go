@@ -32,6 +32,10 @@
 //     (Redis unreachable, timed out) stops using the cache until it has incremented the
 //     epoch, which orphans every cached value at once; the orphans expire by TTL.
 //
+// Writes of small objects are written through: the end script stores the value the write
+// left (and its new chunks' rows) when the write's own increment is the only move of the
+// generation since it began and no other write of the key is in flight (see endScript).
+//
 // Each of these steps is a single Lua script, so it is atomic in Redis and one round
 // trip. Writes therefore invalidate what they change before they return, through any
 // node. The one window left is a partial outage where the writer cannot reach Redis but
