@@ -304,16 +304,6 @@ func TestDisableEnable(t *testing.T) {
 	}
 }
 
-// freshObject is a PutObject of new inline content under key: its chunk indexed by the
-// write itself (ChunkID 0).
-func freshObject(key, etag, content string) meta.Object {
-	data := []byte(content)
-	return meta.Object{Bucket: "b", Key: key, Size: int64(len(data)), ETag: etag, Owner: "o", Scope: "s",
-		ModTime: time.Now(), UserMeta: map[string]string{"m": etag},
-		Manifest: []meta.Extent{{PartNumber: 1, Length: int64(len(data)), NewChunkScope: "s",
-			Chunk: meta.Chunk{UID: "uid-" + etag, SHA256: sha256.Sum256(data), Size: int64(len(data)), Backend: meta.InlineBackend, Data: data}}}}
-}
-
 // A write leaves what it wrote in the cache: the next read is a hit, and it is what the
 // store itself returns.
 func TestWriteThrough(t *testing.T) {
@@ -323,7 +313,7 @@ func TestWriteThrough(t *testing.T) {
 	if err := c.CreateBucket(ctx, meta.Bucket{Name: "b", Owner: "o", Backend: "local"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PutObject(ctx, freshObject("k", "e1", "hello"), meta.WriteCondition{}); err != nil {
+	if _, err := c.PutObject(ctx, metatest.NewInlineObject("k", "e1", "hello"), meta.WriteCondition{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.GetObject(ctx, "b", "k")
@@ -350,7 +340,7 @@ func TestWriteThrough(t *testing.T) {
 		t.Fatalf("read after delete: hits, misses = %d, %d; want a second hit", h, m)
 	}
 	// A failed write stores nothing.
-	if _, err := c.PutObject(ctx, freshObject("k", "e2", "x"), meta.WriteCondition{IfMatch: "nope"}); err == nil {
+	if _, err := c.PutObject(ctx, metatest.NewInlineObject("k", "e2", "x"), meta.WriteCondition{IfMatch: "nope"}); err == nil {
 		t.Fatal("conditional write on a missing key succeeded")
 	}
 	if _, err := c.GetObject(ctx, "b", "k"); !errors.Is(err, meta.ErrNotFound) {
@@ -358,43 +348,26 @@ func TestWriteThrough(t *testing.T) {
 	}
 }
 
-// holdPut lets a test pause a PutObject after its commit, before the cache settles.
-type holdPut struct {
-	meta.MetaStore
-	etag      string
-	committed chan struct{}
-	release   chan struct{}
-}
-
-func (h *holdPut) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
-	r, err := h.MetaStore.PutObject(ctx, o, cond)
-	if o.ETag == h.etag {
-		close(h.committed)
-		<-h.release
-	}
-	return r, err
-}
-
 // Two writes of a key whose post-commit steps cross: the first to commit finishes last.
 // It must not leave its (older) object in the cache.
 func TestWriteThroughRace(t *testing.T) {
 	ctx := context.Background()
 	inner := openSQLite(t)
-	hold := &holdPut{MetaStore: inner, etag: "first", committed: make(chan struct{}), release: make(chan struct{})}
+	hold := metatest.NewHoldPut(inner, "first")
 	c := New(hold, Options{})
 	if err := c.CreateBucket(ctx, meta.Bucket{Name: "b", Owner: "o", Backend: "local"}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error)
 	go func() {
-		_, err := c.PutObject(ctx, freshObject("k", "first", "one"), meta.WriteCondition{})
+		_, err := c.PutObject(ctx, metatest.NewInlineObject("k", "first", "one"), meta.WriteCondition{})
 		done <- err
 	}()
-	<-hold.committed
-	if _, err := c.PutObject(ctx, freshObject("k", "second", "two"), meta.WriteCondition{}); err != nil {
+	<-hold.Committed
+	if _, err := c.PutObject(ctx, metatest.NewInlineObject("k", "second", "two"), meta.WriteCondition{}); err != nil {
 		t.Fatal(err)
 	}
-	close(hold.release)
+	close(hold.Release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -515,20 +515,11 @@ func TestEveryMethodClassified(t *testing.T) {
 	metatest.CheckEveryMethodClassified(t, "Store", overridden, passThrough)
 }
 
-// freshObject is a PutObject of new inline content under key: its chunk indexed by the
-// write itself (ChunkID 0), as an upload does.
-func freshObject(key, etag, content string) meta.Object {
-	data := []byte(content)
-	return meta.Object{Bucket: "b", Key: key, Size: int64(len(data)), ETag: etag, Owner: "o", Scope: "s",
-		ModTime: time.Now(), Manifest: []meta.Extent{{PartNumber: 1, Length: int64(len(data)), NewChunkScope: "s",
-			Chunk: meta.Chunk{UID: "uid-" + etag, SHA256: sha256.Sum256(data), Size: int64(len(data)), Backend: meta.InlineBackend, Data: data}}}}
-}
-
 // TestWriteThrough: a small object written through one node is, on another, a hit in one
 // round trip, equal to what the store returns; a delete leaves the key's absence.
 func TestWriteThrough(t *testing.T) {
 	f := newFixture(t, nil)
-	if _, err := f.a.PutObject(f.ctx, freshObject("small", "s1", "hello"), meta.WriteCondition{}); err != nil {
+	if _, err := f.a.PutObject(f.ctx, metatest.NewInlineObject("small", "s1", "hello"), meta.WriteCondition{}); err != nil {
 		t.Fatal(err)
 	}
 	f.etag(t, f.b) // node b's connection made
@@ -565,44 +556,27 @@ func TestWriteThrough(t *testing.T) {
 	}
 }
 
-// holdPut pauses a PutObject of one ETag after its commit, before the cache settles.
-type holdPut struct {
-	meta.MetaStore
-	etag      string
-	committed chan struct{}
-	release   chan struct{}
-}
-
-func (h *holdPut) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
-	r, err := h.MetaStore.PutObject(ctx, o, cond)
-	if o.ETag == h.etag {
-		close(h.committed)
-		<-h.release
-	}
-	return r, err
-}
-
 // TestWriteThroughRace: two nodes write a key; the first to commit finishes last. Neither
 // may leave its object behind as the current one unless it is.
 func TestWriteThroughRace(t *testing.T) {
 	requireRedis(t)
 	ctx := context.Background()
 	path, prefix := filepath.Join(t.TempDir(), "m.db"), testPrefix(t)
-	hold := &holdPut{MetaStore: openSQLite(t, path), etag: "first", committed: make(chan struct{}), release: make(chan struct{})}
+	hold := metatest.NewHoldPut(openSQLite(t, path), "first")
 	a, b := wrap(t, hold, redisAddr(), prefix), wrap(t, openSQLite(t, path), redisAddr(), prefix)
 	if err := a.CreateBucket(ctx, meta.Bucket{Name: "b", Owner: "o"}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error)
 	go func() {
-		_, err := a.PutObject(ctx, freshObject("k", "first", "one"), meta.WriteCondition{})
+		_, err := a.PutObject(ctx, metatest.NewInlineObject("k", "first", "one"), meta.WriteCondition{})
 		done <- err
 	}()
-	<-hold.committed
-	if _, err := b.PutObject(ctx, freshObject("k", "second", "two"), meta.WriteCondition{}); err != nil {
+	<-hold.Committed
+	if _, err := b.PutObject(ctx, metatest.NewInlineObject("k", "second", "two"), meta.WriteCondition{}); err != nil {
 		t.Fatal(err)
 	}
-	close(hold.release)
+	close(hold.Release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
