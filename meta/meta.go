@@ -128,6 +128,28 @@ type Object struct {
 	Manifest     []Extent // filled by GetObject; not by listings
 }
 
+// InlineBytes sums the inline chunk bytes (Chunk.Data) of o's manifest: o.Size when all
+// of its content lives in the metadata store.
+func (o Object) InlineBytes() int64 {
+	var n int64
+	for _, e := range o.Manifest {
+		n += int64(len(e.Chunk.Data))
+	}
+	return n
+}
+
+// NewChunksOnly reports whether every extent of o carries a chunk for PutObject to index
+// (ChunkID 0): after the write, the manifest's chunk rows are then the ones the store
+// returned, as current as the write. True for an empty manifest.
+func (o Object) NewChunksOnly() bool {
+	for _, e := range o.Manifest {
+		if e.ChunkID != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // WriteCondition makes PutObject/DeleteObject conditional, checked atomically with
 // the write against the current version.
 type WriteCondition struct {

@@ -48,9 +48,11 @@ import (
 // joins it chose hash joins over sequential scans of chunks, which cost PostgreSQL over
 // half of its time in the first versions. (See also analyze.go.)
 
-// pgFastManifest bounds the manifests written through putObjectPG: its reference update
-// locks the chunks in join order rather than applyRefs' ascending order, so it is kept to
-// small manifests, whose transactions rarely share chunks (a deadlock is retried anyway).
+// pgFastManifest bounds the manifests the few-statement paths write (and the deletes
+// they do): every extent is a row of the statement's VALUES list, so each manifest length
+// is a statement of its own in every connection's prepared-statement cache. Long
+// manifests (multipart objects) are rare and take the step-by-step path, whose batched
+// statements do not grow with them.
 const pgFastManifest = 16
 
 // putObjectPG writes o over cur (nil: the key is absent) in one statement: the object

@@ -138,22 +138,29 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (meta.Object,
 	if err != nil && !missing {
 		return o, err
 	}
-	if inline := inlineBytes(o); missing || (len(o.Manifest) <= s.opts.MaxExtents && inline <= s.opts.MaxInlineBytes) {
+	if inline := o.InlineBytes(); missing || (len(o.Manifest) <= s.opts.MaxExtents && inline <= s.opts.MaxInlineBytes) {
 		s.mu.Lock()
 		if s.gens[st] == gen {
-			s.drop(k)
-			if len(s.entries) >= s.opts.MaxEntries {
-				s.evictOne()
-			}
-			for s.inline+inline > s.opts.MaxInlineBytes && len(s.entries) > 0 {
-				s.evictOne() // inline alone is within the bound: this makes room
-			}
-			s.entries[k] = entry{obj: clone(o), missing: missing, inline: inline, expires: now.Add(s.opts.TTL)}
-			s.inline += inline
+			s.store(k, entry{obj: clone(o), missing: missing, inline: inline})
 		}
 		s.mu.Unlock()
 	}
 	return o, err
+}
+
+// store replaces k's entry with e, evicting others to stay within the bounds; s.mu held,
+// e.inline within MaxInlineBytes.
+func (s *Store) store(k objKey, e entry) {
+	s.drop(k)
+	if len(s.entries) >= s.opts.MaxEntries {
+		s.evictOne()
+	}
+	for s.inline+e.inline > s.opts.MaxInlineBytes && len(s.entries) > 0 {
+		s.evictOne() // e alone is within the bound: this makes room
+	}
+	e.expires = s.opts.Now().Add(s.opts.TTL)
+	s.entries[k] = e
+	s.inline += e.inline
 }
 
 // drop removes k's entry, if any; s.mu held.
@@ -170,15 +177,6 @@ func (s *Store) evictOne() {
 		s.drop(old)
 		return
 	}
-}
-
-// inlineBytes sums the inline chunk bytes o's manifest holds.
-func inlineBytes(o meta.Object) int64 {
-	var n int64
-	for _, e := range o.Manifest {
-		n += int64(len(e.Chunk.Data))
-	}
-	return n
 }
 
 func notFound(bucket, key string) error {
@@ -259,16 +257,13 @@ func (s *Store) invalidateAll() {
 func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
 	k := objKey{o.Bucket, o.Key}
 	st := s.stripe(k)
-	fresh := len(o.Manifest) > 0
-	for _, e := range o.Manifest {
-		fresh = fresh && e.ChunkID == 0
-	}
+	fresh := o.NewChunksOnly() // before the call, which fills in the chunk ids
 	s.mu.Lock()
 	gen := s.gens[st]
 	s.mu.Unlock()
 	replaced, err := s.MetaStore.PutObject(ctx, o, cond)
 	var e *entry
-	if inline := inlineBytes(o); err == nil && (fresh || len(o.Manifest) == 0) && inline == o.Size && !o.ModTime.IsZero() {
+	if inline := o.InlineBytes(); err == nil && fresh && inline == o.Size && !o.ModTime.IsZero() {
 		e = &entry{obj: written(o), inline: inline}
 	}
 	s.settle(k, st, gen, e)
@@ -298,18 +293,9 @@ func (s *Store) settle(k objKey, st int, gen uint64, e *entry) {
 	defer s.mu.Unlock()
 	s.drop(k)
 	s.gens[st]++
-	if e == nil || s.off || s.gens[st] != gen+1 || e.inline > s.opts.MaxInlineBytes {
-		return
+	if e != nil && !s.off && s.gens[st] == gen+1 && e.inline <= s.opts.MaxInlineBytes {
+		s.store(k, *e)
 	}
-	if len(s.entries) >= s.opts.MaxEntries {
-		s.evictOne()
-	}
-	for s.inline+e.inline > s.opts.MaxInlineBytes && len(s.entries) > 0 {
-		s.evictOne()
-	}
-	e.expires = s.opts.Now().Add(s.opts.TTL)
-	s.entries[k] = *e
-	s.inline += e.inline
 }
 
 // written is o as GetObject returns it after the write: the caller's maps and slices

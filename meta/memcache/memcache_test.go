@@ -209,7 +209,7 @@ func TestInlineBytesBound(t *testing.T) {
 		}
 		var held int64
 		for _, e := range c.entries {
-			held += inlineBytes(e.obj)
+			held += e.obj.InlineBytes()
 		}
 		if held != c.inline || held > 250 {
 			t.Fatalf("after %s: entries hold %d inline bytes, counted %d, bound 250", key, held, c.inline)

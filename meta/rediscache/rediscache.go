@@ -649,10 +649,7 @@ func stripRefs(m []meta.Extent) {
 // PutObject invalidates the object's key and, for a small object, leaves it behind
 // (write-through, see endScript).
 func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
-	fresh := len(o.Manifest) > 0
-	for _, e := range o.Manifest {
-		fresh = fresh && e.ChunkID == 0
-	}
+	fresh := o.NewChunksOnly() // before the call, which fills in the chunk ids
 	var replaced *meta.Object
 	err := s.writeThrough(ctx, []string{objectKey(o.Bucket, o.Key)}, func() error {
 		var err error
@@ -661,7 +658,7 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 	}, func() ([][]byte, []entry) {
 		// Written through: a small object (all its bytes inline, as for memcache) whose
 		// chunks this write indexed, with their rows as the store returned them.
-		if inline := inlineBytes(o.Manifest); (!fresh && len(o.Manifest) > 0) || inline != o.Size {
+		if !fresh || o.InlineBytes() != o.Size {
 			return nil, nil
 		}
 		var chunks []entry
@@ -673,15 +670,6 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 		return [][]byte{encodeCachedObject(o)}, chunks
 	})
 	return replaced, err
-}
-
-// inlineBytes sums the inline chunk bytes of a manifest.
-func inlineBytes(m []meta.Extent) int64 {
-	var n int64
-	for _, e := range m {
-		n += int64(len(e.Chunk.Data))
-	}
-	return n
 }
 
 // DeleteObject invalidates the object's key and leaves its absence (write-through).
