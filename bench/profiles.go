@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -72,20 +73,26 @@ type runner struct {
 
 	t0, t1     time.Time
 	cpu0, cpu1 time.Duration
-	stopRSS    func() int64
-	rss        int64
-	note       string
+	// self0/self1 are the load generator's own CPU, idle0/idle1 the machine's idle time
+	// (/proc/stat): they tell whether a profile was CPU-bound, and on whose side.
+	self0, self1 time.Duration
+	idle0, idle1 time.Duration
+	stopRSS      func() int64
+	rss          int64
+	note         string
 }
 
 func (r *runner) begin() {
 	r.stopRSS = r.s.sampler.watch()
 	r.cpu0, _ = r.s.sampler.cpu()
+	r.self0, r.idle0 = selfCPU(), machineIdle()
 	r.t0 = time.Now()
 }
 
 func (r *runner) end() {
 	r.t1 = time.Now()
 	r.cpu1, _ = r.s.sampler.cpu()
+	r.self1, r.idle1 = selfCPU(), machineIdle()
 	if r.p.settle {
 		r.cpu1 = r.settle(r.cpu1)
 	}
@@ -172,7 +179,9 @@ type measure struct {
 	value    float64 // in the profile's unit
 	p50, p99 time.Duration
 	cpu      time.Duration
-	cpuPer   float64 // CPU seconds per GiB, or per 1,000 ops
+	cpuPer   float64       // CPU seconds per GiB, or per 1,000 ops
+	client   time.Duration // the load generator's CPU over the timed window
+	idle     float64       // the machine's idle share of its cores over the window
 	rss      int64
 	ops      int64
 	bytes    int64
@@ -185,8 +194,9 @@ func (m measure) summary(p *profile) string {
 	if p.perOps {
 		cpuUnit = "CPU-s/1k ops"
 	}
-	return fmt.Sprintf("%9.1f %-5s p50 %7s p99 %7s  %.2f %s  peak RSS %d MiB", m.value, p.unit,
-		fmtDur(m.p50), fmtDur(m.p99), m.cpuPer, cpuUnit, m.rss/mib)
+	return fmt.Sprintf("%9.1f %-5s p50 %7s p99 %7s  %.2f %s  peak RSS %d MiB  (server %.2f, client %.2f CPU-s over %.2f s; machine %.0f %% idle)",
+		m.value, p.unit, fmtDur(m.p50), fmtDur(m.p99), m.cpuPer, cpuUnit, m.rss/mib,
+		m.cpu.Seconds(), m.client.Seconds(), m.wall.Seconds(), 100*m.idle)
 }
 
 func percentile(d []time.Duration, q float64) time.Duration {
@@ -219,7 +229,10 @@ func (e *environment) runProfile(ctx context.Context, p *profile, s *server, rep
 		return measure{}, errors.New("profile did not time itself")
 	}
 	m := measure{p50: percentile(r.lat, 0.5), p99: percentile(r.lat, 0.99), cpu: r.cpu1 - r.cpu0, rss: r.rss,
-		ops: r.ops, bytes: r.bytes, wall: r.t1.Sub(r.t0), note: r.note}
+		ops: r.ops, bytes: r.bytes, wall: r.t1.Sub(r.t0), note: r.note, client: r.self1 - r.self0}
+	if cores := float64(runtime.NumCPU()) * m.wall.Seconds(); cores > 0 && r.idle1 >= r.idle0 {
+		m.idle = min(1, (r.idle1-r.idle0).Seconds()/cores)
+	}
 	secs := m.wall.Seconds()
 	switch p.unit {
 	case unitMiBs:

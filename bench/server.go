@@ -442,6 +442,35 @@ func newSampler(pid int) *sampler { return &sampler{pid: pid} }
 // on every Linux architecture Go supports (part of the kernel ABI, not HZ).
 const clockTicks = 100
 
+// selfCPU is the load generator's own user+system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineIdle is the idle time of all cores so far (/proc/stat's "cpu" line: idle and
+// iowait), 0 where it cannot be read.
+func machineIdle() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, v := range f[4:6] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
 // cpu returns the process's user+system CPU time so far.
 func (s *sampler) cpu() (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid) + "/stat")

@@ -270,7 +270,11 @@ func (s *suite) testHealth(t *testing.T, st backends.BlobStore, ctx context.Cont
 }
 
 func (s *suite) testRoundTrip(t *testing.T, st backends.BlobStore, ctx context.Context) {
-	sizes := []int64{0, 1, 4095, 64<<10 + 1, s.opts.LargeSize}
+	// Besides the small and large sizes, the sizes around 256 KiB buffers and 4 KiB blocks
+	// where a store's last write changes shape: a body ending exactly on a buffer, one
+	// whose last block and a 40-byte trailer fill a block exactly, 1 MiB (the benchmark's
+	// PUT), and an odd size past a buffer.
+	sizes := []int64{0, 1, 4095, 64<<10 + 1, 256 << 10, 256<<10 + 4096 - 40, 1 << 20, 320<<10 + 7, s.opts.LargeSize}
 	for i, size := range sizes {
 		for _, known := range []bool{true, false} {
 			name := fmt.Sprintf("size=%d/known=%v", size, known)
@@ -585,6 +589,15 @@ func (s *suite) testFailedPuts(t *testing.T, st backends.BlobStore, ctx context.
 		}, nil, 0},
 		{"long-body", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
 			return newGen(3, 1000), 500, ctx, func() {}
+		}, nil, 0},
+		{"long-body-by-one-at-buffer", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
+			return newGen(3, 256<<10+1), 256 << 10, ctx, func() {}
+		}, nil, 0},
+		{"long-body-twice", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
+			return newGen(3, 512<<10), 256 << 10, ctx, func() {}
+		}, nil, 0},
+		{"short-body-at-buffer", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
+			return newGen(3, 256<<10), 512 << 10, ctx, func() {}
 		}, nil, 0},
 		{"long-body-zero", func(ctx context.Context) (io.Reader, int64, context.Context, context.CancelFunc) {
 			return newGen(3, 10), 0, ctx, func() {}
