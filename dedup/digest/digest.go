@@ -154,10 +154,11 @@ type MD5Server struct {
 // -45 %. So a stream uses the lanes only when at least three others are hashing.
 const minSIMDStreams = 4
 
-// maxMD5Hashers bounds the hashers registered with the server to one per AVX-512 lane.
+// maxMD5Hashers bounds the hashers registered with the server to one per AVX-512 lane
+// (md5simd.Lanes, which only amd64 builds define).
 // Idle registered hashers are not free: the server's scheduler waits for and scans
 // every registered hasher while its lanes are not full.
-const maxMD5Hashers = md5simd.Lanes
+const maxMD5Hashers = 16
 
 // NewMD5Server starts the server's goroutine.
 func NewMD5Server() *MD5Server { return &MD5Server{s: md5simd.NewServer()} }
@@ -223,13 +224,23 @@ func WithMD5Server(m *MD5Server) Option {
 	}
 }
 
+// sha256Sharer is a source that hashes what it returns with SHA-256 anyway and can
+// compute the whole stream's digest in the same pass (an aws-chunked body verifying its
+// chunk signatures: s3api/sigv4). ShareSHA256, called before the first Read, returns
+// the func that gives the digest once Read has returned io.EOF, or nil when sharing
+// would not save anything; the Reader then hashes by itself.
+type sha256Sharer interface {
+	ShareSHA256() func() [32]byte
+}
+
 // Reader hashes what it reads and verifies Expect at EOF.
 type Reader struct {
-	r       io.Reader
-	exp     Expect
-	sha     hash.Hash
-	md5     hash.Hash
-	release func() // gives the MD5Server hasher back, if any
+	r         io.Reader
+	exp       Expect
+	sha       hash.Hash       // nil when the source shares its digest
+	sharedSHA func() [32]byte // the source's digest of everything it returned
+	md5       hash.Hash
+	release   func() // gives the MD5Server hasher back, if any
 	// mayAsync: MD5 may run on its own goroutine (asyncHash); only for Readers that
 	// promise a Close (WithMD5Server), which stops it on an abandoned stream.
 	mayAsync bool
@@ -242,7 +253,13 @@ type Reader struct {
 
 // NewReader wraps r. exp.Algorithm must be normalized (or empty).
 func NewReader(r io.Reader, exp Expect, opts ...Option) (*Reader, error) {
-	d := &Reader{r: r, exp: exp, sha: sha256.New()}
+	d := &Reader{r: r, exp: exp}
+	if s, ok := r.(sha256Sharer); ok {
+		d.sharedSHA = s.ShareSHA256()
+	}
+	if d.sharedSHA == nil {
+		d.sha = sha256.New()
+	}
 	for _, o := range opts {
 		o(d)
 	}
@@ -292,7 +309,9 @@ func (d *Reader) Read(p []byte) (int, error) {
 			return 0, d.err
 		}
 		b := p[:n]
-		d.sha.Write(b)
+		if d.sha != nil {
+			d.sha.Write(b)
+		}
 		d.md5.Write(b)
 		if d.extra != nil {
 			d.extra.Write(b)
@@ -315,7 +334,11 @@ func (d *Reader) finish() error {
 	}
 	s := &d.sums
 	s.Size = d.n
-	d.sha.Sum(s.SHA256[:0])
+	if d.sha != nil {
+		d.sha.Sum(s.SHA256[:0])
+	} else {
+		s.SHA256 = d.sharedSHA()
+	}
 	d.md5.Sum(s.MD5[:0])
 	d.Close()
 	if d.exp.Algorithm != "" {

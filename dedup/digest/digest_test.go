@@ -2,8 +2,10 @@ package digest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"io"
 	"math/rand"
 	"testing"
@@ -86,6 +88,65 @@ func TestReaderVerifies(t *testing.T) {
 			}
 			if r.Done() {
 				t.Fatal("Done after mismatch")
+			}
+		})
+	}
+}
+
+// sharingSource is a body that hashes what it returns and shares the digest.
+type sharingSource struct {
+	io.Reader
+	h      hash.Hash
+	shared bool
+}
+
+func (s *sharingSource) Read(p []byte) (int, error) {
+	n, err := s.Reader.Read(p)
+	s.h.Write(p[:n])
+	return n, err
+}
+
+func (s *sharingSource) ShareSHA256() func() [32]byte {
+	s.shared = true
+	return func() (sum [32]byte) { s.h.Sum(sum[:0]); return }
+}
+
+// TestSharedSHA256: a source offering its SHA-256 (an aws-chunked body) is asked for
+// it, the Reader reports it, and a declared x-amz-content-sha256 is checked against it.
+func TestSharedSHA256(t *testing.T) {
+	data := bytes.Repeat([]byte("shared digest "), 10_000)
+	want := sha256.Sum256(data)
+	for _, tc := range []struct {
+		name    string
+		declare []byte
+		wantErr bool
+	}{
+		{"undeclared", nil, false},
+		{"declared", want[:], false},
+		{"mismatch", make([]byte, 32), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &sharingSource{Reader: bytes.NewReader(data), h: sha256.New()}
+			r, err := NewReader(src, Expect{Size: int64(len(data)), ContentSHA256: tc.declare})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !src.shared || r.sha != nil {
+				t.Fatal("the Reader did not take the source's digest")
+			}
+			_, err = io.Copy(io.Discard, r)
+			if tc.wantErr {
+				var me *MismatchError
+				if !errors.As(err, &me) || me.Kind != KindContentSHA256 {
+					t.Fatalf("err = %v, want a content SHA-256 mismatch", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Sums().SHA256; got != want {
+				t.Fatalf("SHA256 %x, want %x", got, want)
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"s3proxy/internal/sha256pair"
 	"s3proxy/s3api/s3err"
 )
 
@@ -68,8 +69,11 @@ type chunkReader struct {
 	chunkSig  string // signature claimed for the current chunk
 	prevSig   string
 	h         hash.Hash
-	trailers  http.Header
-	finished  bool
+	// pair replaces h once the consumer shares the content hash (ShareSHA256): one
+	// pass then yields each chunk's digest and the whole body's.
+	pair     *sha256pair.Pair
+	trailers http.Header
+	finished bool
 }
 
 func newChunkReader(body io.Reader, p chunkParams) *chunkReader {
@@ -78,6 +82,19 @@ func newChunkReader(body io.Reader, p chunkParams) *chunkReader {
 		c.h = sha256.New()
 	}
 	return c
+}
+
+// ShareSHA256 offers the body's SHA-256, computed in the same pass as the chunk
+// signatures' digests (sha256pair), to a consumer that would hash the body itself:
+// the returned func gives it once Read has returned io.EOF. It returns nil, and the
+// consumer hashes on its own, where the pass would not be cheaper (no SHA extensions),
+// for a body without chunk signatures, or once reading has begun.
+func (c *chunkReader) ShareSHA256() func() [32]byte {
+	if !c.p.signed || !sha256pair.Available() || c.total > 0 || c.st != stHeader || c.pair != nil {
+		return nil
+	}
+	c.pair = sha256pair.New()
+	return c.pair.SumWhole
 }
 
 func (c *chunkReader) trailerHeader() http.Header {
@@ -112,7 +129,9 @@ func (c *chunkReader) Read(b []byte) (int, error) {
 			}
 			n, err := c.br.Read(b[:n])
 			if n > 0 {
-				if c.h != nil {
+				if c.pair != nil {
+					c.pair.Write(b[:n])
+				} else if c.h != nil {
 					c.h.Write(b[:n])
 				}
 				c.remaining -= int64(n)
@@ -257,6 +276,10 @@ func (c *chunkReader) verifyChunk() error {
 	var sum []byte
 	if c.size == 0 {
 		sum, _ = hex.DecodeString(emptySHA256)
+	} else if c.pair != nil {
+		part := c.pair.SumPart()
+		sum = part[:]
+		c.pair.ResetPart()
 	} else {
 		sum = c.h.Sum(nil)
 		c.h.Reset()

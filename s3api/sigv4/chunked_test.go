@@ -16,6 +16,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"s3proxy/internal/sha256pair"
 	"s3proxy/s3api/s3err"
 )
 
@@ -305,10 +306,21 @@ func TestChunkedModes(t *testing.T) {
 			if readers == nil {
 				readers = []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }}
 			}
-			for _, wrap := range readers {
+			// Each case also runs with the body's SHA-256 shared (ShareSHA256), as
+			// dedup/digest asks for it: chunk signatures must verify the same, and the
+			// shared digest must be the decoded body's.
+			for i, wrap := range append(readers, readers...) {
+				share := i >= len(readers)
 				r := chunkedRequest(t, data, c.o, decoded, c.mutate)
 				a, err := newVerifier().Verify(r)
 				wantCode(t, err, "")
+				var sum func() [32]byte
+				if share {
+					sum = a.Body.(interface{ ShareSHA256() func() [32]byte }).ShareSHA256()
+					if want := c.o.mode != StreamingUnsignedTrailer && sha256pair.Available(); (sum != nil) != want {
+						t.Fatalf("ShareSHA256 offered %v, want %v", sum != nil, want)
+					}
+				}
 				if !a.Chunked || a.DecodedLength != decoded || a.ContentSHA256 != c.o.mode {
 					t.Fatalf("auth = %+v", a)
 				}
@@ -326,6 +338,9 @@ func TestChunkedModes(t *testing.T) {
 				}
 				if c.mutate == nil && !bytes.Equal(got, data) {
 					t.Fatalf("decoded %d bytes differ", len(got))
+				}
+				if sum != nil && sum() != sha256.Sum256(got) {
+					t.Fatalf("shared SHA-256 %x, want %x", sum(), sha256.Sum256(got))
 				}
 				for _, tr := range c.o.trailers {
 					if a.Trailer().Get(tr[0]) != tr[1] {
