@@ -30,8 +30,10 @@ func TestAsyncMD5MatchesCryptoMD5(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, async := r.md5.(*asyncHash); !async {
-				t.Fatalf("size %d: MD5 not on a goroutine", n)
+			// A body of unknown size always hashes on the goroutine: the buffer-edge
+			// sizes below asyncMinSize are exercised that way.
+			if _, async := r.md5.(*asyncHash); async != (declared < 0 || declared >= asyncMinSize) {
+				t.Fatalf("size %d (declared %d): MD5 on a goroutine %v", n, declared, async)
 			}
 			if _, err := io.Copy(io.Discard, r); err != nil {
 				t.Fatalf("size %d: %v", n, err)
@@ -42,12 +44,15 @@ func TestAsyncMD5MatchesCryptoMD5(t *testing.T) {
 			r.Close()
 		}
 	}
-	// Small bodies stay in line: a goroutine per 4 KiB PUT costs more than it saves.
-	r, _ := NewReader(bytes.NewReader(make([]byte, 4096)), Expect{Size: 4096}, WithMD5Server(srv))
-	if _, async := r.md5.(*asyncHash); async {
-		t.Error("4 KiB body hashes its MD5 on a goroutine")
+	// Small bodies stay in line: a goroutine per 4 KiB PUT costs more than it saves, and
+	// a 1 MiB PUT gains nothing from it once its SHA-256 digests take one pass.
+	for _, n := range []int64{4096, 1 << 20} {
+		r, _ := NewReader(bytes.NewReader(make([]byte, n)), Expect{Size: n}, WithMD5Server(srv))
+		if _, async := r.md5.(*asyncHash); async {
+			t.Errorf("%d-byte body hashes its MD5 on a goroutine", n)
+		}
+		r.Close()
 	}
-	r.Close()
 }
 
 // TestAsyncMD5Abandoned: a stream dropped halfway stops its goroutine on Close, and a
