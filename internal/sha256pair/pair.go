@@ -7,6 +7,8 @@
 // (BenchmarkPair). Elsewhere Available reports false and callers hash twice as before.
 package sha256pair
 
+//go:generate go run gen.go
+
 import (
 	"crypto/sha256"
 	"encoding/binary"
