@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -119,6 +120,49 @@ func TestMinioSignedStreaming(t *testing.T) {
 				t.Errorf("aws-sdk-go-v2 reads different content")
 			}
 		})
+	}
+}
+
+// TestStreamingContentAddress: a signed aws-chunked body's content address comes from
+// the same SHA-256 pass as its chunk signatures (internal/sha256pair). The same bytes
+// uploaded again by aws-sdk-go-v2 with a signed hex payload hash (hashed on their own)
+// must find the chunk minio-go's upload indexed: nothing more is stored. Sizes: 64 KiB
+// chunks on block boundaries, a last chunk off them, and one chunk.
+func TestStreamingContentAddress(t *testing.T) {
+	onlyS3proxy(t)
+	s := startServer(t, serverOptions{})
+	mc, err := minio.New(s.host, &minio.Options{
+		Creds:        miniocreds.NewStaticV4(s.cred.AccessKey, s.cred.SecretKey, ""),
+		Region:       region,
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bucket = "content-address"
+	if err := mc.MakeBucket(ctxT(t), bucket, minio.MakeBucketOptions{Region: region}); err != nil {
+		t.Fatal(err)
+	}
+	sdk := s3Client(s, s.cred)
+	for i, size := range []int{1 << 20, 300*KiB + 7, 40 * KiB} {
+		data := randomBytes(uint64(900+i), size)
+		key := fmt.Sprintf("minio-%d", i)
+		if _, err := mc.PutObject(ctxT(t), bucket, key, bytes.NewReader(data), int64(size), minio.PutObjectOptions{}); err != nil {
+			t.Fatalf("minio PutObject %d bytes: %v", size, err)
+		}
+		before := s.stats()
+		other := fmt.Sprintf("sdk-%d", i)
+		if _, err := sdk.PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(other), Body: bytes.NewReader(data)}); err != nil {
+			t.Fatalf("sdk PutObject %d bytes: %v", size, err)
+		}
+		after := s.stats()
+		if after.StoredBytes != before.StoredBytes || after.Chunks != before.Chunks {
+			t.Errorf("%d bytes: the second upload stored %d bytes in %d chunks; the content address of the streamed upload differs",
+				size, after.StoredBytes-before.StoredBytes, after.Chunks-before.Chunks)
+		}
+		if sum, _ := getSHA256(t, sdk, bucket, key); sum != sha256Hex(data) {
+			t.Errorf("%d bytes: streamed object reads back different content", size)
+		}
 	}
 }
 
