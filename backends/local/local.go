@@ -366,10 +366,6 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	// allocates an inode, 0.04–1 ms on this VM's ext4, which then no longer delays the
 	// request. Every path below waits for it (opening.wait) and cleans it up on error.
 	opening := s.openAsync(dir)
-	var (
-		f     *os.File
-		named bool
-	)
 	defer func() {
 		if err != nil {
 			if f, named, ferr := opening.wait(); ferr == nil {
@@ -384,13 +380,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, op
 	if bp != nil {
 		defer s.putBuf(bp)
 	}
-	if _, _, oerr := opening.wait(); oerr != nil {
+	f, named, oerr := opening.wait()
+	if oerr != nil {
 		return s.classify("put: creating temp file", key, oerr)
 	}
 	if err != nil {
 		return fmt.Errorf("local %s: put %s: %w", s.name, key, err)
 	}
-	f, named, _ = opening.wait()
 	buf := *bp
 	if size >= 0 && n != size {
 		return fmt.Errorf("local %s: put %s: body has %d of %d bytes: %w: %w", s.name, key, n, size, backends.ErrInvalid, io.ErrUnexpectedEOF)

@@ -358,19 +358,7 @@ func TestWriteThroughRace(t *testing.T) {
 	if err := c.CreateBucket(ctx, meta.Bucket{Name: "b", Owner: "o", Backend: "local"}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error)
-	go func() {
-		_, err := c.PutObject(ctx, metatest.NewInlineObject("k", "first", "one"), meta.WriteCondition{})
-		done <- err
-	}()
-	<-hold.Committed
-	if _, err := c.PutObject(ctx, metatest.NewInlineObject("k", "second", "two"), meta.WriteCondition{}); err != nil {
-		t.Fatal(err)
-	}
-	close(hold.Release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	hold.Cross(t, ctx, c, c)
 	if o, err := c.GetObject(ctx, "b", "k"); err != nil || o.ETag != "second" {
 		t.Fatalf("after crossing writes: %q, %v; want second (the store's current version)", o.ETag, err)
 	}

@@ -3,6 +3,7 @@ package metatest
 import (
 	"context"
 	"crypto/sha256"
+	"testing"
 	"time"
 
 	"s3proxy/meta"
@@ -41,4 +42,25 @@ func (h *HoldPut) PutObject(ctx context.Context, o meta.Object, cond meta.WriteC
 		<-h.Release
 	}
 	return r, err
+}
+
+// Cross runs two writes of key "k" whose post-commit steps cross: first (through the
+// HoldPut's store, or a cache in front of it) writes ETag h.ETag and is held after its
+// commit while second writes ETag "second"; then first finishes. The store's current
+// version is "second" afterwards.
+func (h *HoldPut) Cross(t *testing.T, ctx context.Context, first, second meta.MetaStore) {
+	t.Helper()
+	done := make(chan error)
+	go func() {
+		_, err := first.PutObject(ctx, NewInlineObject("k", h.ETag, "one"), meta.WriteCondition{})
+		done <- err
+	}()
+	<-h.Committed
+	if _, err := second.PutObject(ctx, NewInlineObject("k", "second", "two"), meta.WriteCondition{}); err != nil {
+		t.Fatal(err)
+	}
+	close(h.Release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -567,19 +567,7 @@ func TestWriteThroughRace(t *testing.T) {
 	if err := a.CreateBucket(ctx, meta.Bucket{Name: "b", Owner: "o"}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error)
-	go func() {
-		_, err := a.PutObject(ctx, metatest.NewInlineObject("k", "first", "one"), meta.WriteCondition{})
-		done <- err
-	}()
-	<-hold.Committed
-	if _, err := b.PutObject(ctx, metatest.NewInlineObject("k", "second", "two"), meta.WriteCondition{}); err != nil {
-		t.Fatal(err)
-	}
-	close(hold.Release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	hold.Cross(t, ctx, a, b)
 	for name, n := range map[string]*Store{"a": a, "b": b} {
 		if o, err := n.GetObject(ctx, "b", "k"); err != nil || o.ETag != "second" {
 			t.Errorf("node %s after crossing writes: %q, %v; want second", name, o.ETag, err)
