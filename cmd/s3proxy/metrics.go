@@ -152,7 +152,7 @@ func newBackendMetrics(reg *prometheus.Registry) *backendMetrics {
 	m := &backendMetrics{
 		ops:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "s3proxy_backend_operations_total", Help: "Chunk store operations by backend and operation."}, []string{"backend", "op"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "s3proxy_backend_errors_total", Help: "Failed chunk store operations by backend and operation."}, []string{"backend", "op"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "s3proxy_backend_operation_seconds", Help: "Chunk store operation latency (Get: until the reader is open).",
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "s3proxy_backend_operation_seconds", Help: "Chunk store operation latency (get: until the reader is open; put_finish: from the body's last byte to the end of the put).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 20)}, []string{"backend", "op"}),
 	}
 	reg.MustRegister(m.ops, m.errs, m.latency)
@@ -172,11 +172,33 @@ func (s *meteredStore) observe(op string, start time.Time, err error) {
 	}
 }
 
+// Put also observes op "put_finish": the time from the body's last byte to Put's return,
+// what the store spends after the client is done (for the local store: the last write and
+// the file's and directory's fsync; for S3: completing the upload). With op "put" it tells
+// a slow client or network (put − put_finish) from a slow disk or remote store.
 func (s *meteredStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts backends.PutOptions) error {
 	start := time.Now()
-	err := s.BlobStore.Put(ctx, key, r, size, opts)
+	er := &eofReader{r: r}
+	err := s.BlobStore.Put(ctx, key, er, size, opts)
 	s.observe("put", start, err)
+	if err == nil && !er.eof.IsZero() {
+		s.latency.WithLabelValues(s.Name(), "put_finish").Observe(time.Since(er.eof).Seconds())
+	}
 	return err
+}
+
+// eofReader notes when its reader first reports io.EOF.
+type eofReader struct {
+	r   io.Reader
+	eof time.Time
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && e.eof.IsZero() {
+		e.eof = time.Now()
+	}
+	return n, err
 }
 
 func (s *meteredStore) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {

@@ -22,7 +22,9 @@ func (s *Store) Enqueue(ctx context.Context, kind, payload string, runAfter time
 		ra = now
 	}
 	row := jobRow{Kind: kind, Payload: payload, State: "pending", RunAfterNS: ra, UpdatedNS: now}
-	return classify("enqueue", s.db.WithContext(ctx).Create(&row).Error)
+	// In a transaction, as every write of the store is (see stmtPool.wal): a Create
+	// reads the new id back with RETURNING.
+	return s.tx(ctx, "enqueue", func(tx *gorm.DB) error { return tx.Create(&row).Error })
 }
 
 func jobFromRow(r jobRow) meta.Job {
@@ -58,10 +60,13 @@ func (s *Store) Claim(ctx context.Context, kinds []string, lease time.Duration) 
 		sub += " FOR UPDATE SKIP LOCKED"
 	}
 	var rows []jobRow
-	err := s.db.WithContext(ctx).Raw(`UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until_ns = ?, updated_ns = ?
+	err := s.tx(ctx, "claim", func(tx *gorm.DB) error {
+		rows = nil
+		return tx.Raw(`UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until_ns = ?, updated_ns = ?
 		WHERE id = (`+sub+`) RETURNING *`, args...).Scan(&rows).Error
+	})
 	if err != nil {
-		return meta.Job{}, classify("claim", err)
+		return meta.Job{}, err
 	}
 	if len(rows) == 0 {
 		return meta.Job{}, fmt.Errorf("meta claim: no runnable job: %w", meta.ErrNotFound)
@@ -101,11 +106,12 @@ func (s *Store) Heartbeat(ctx context.Context, n meta.Node) error {
 		hb = nowNS()
 	}
 	row := nodeRow{ID: n.ID, Address: n.Address, HeartbeatNS: hb}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"address", "heartbeat_ns"}),
-	}).Create(&row).Error
-	return classify("heartbeat", err)
+	return s.tx(ctx, "heartbeat", func(tx *gorm.DB) error {
+		return tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"address", "heartbeat_ns"}),
+		}).Create(&row).Error
+	})
 }
 
 // ListNodes returns the registered nodes by id.

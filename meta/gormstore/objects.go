@@ -28,7 +28,7 @@ func (s *Store) CreateBucket(ctx context.Context, b meta.Bucket) error {
 		created = nowNS()
 	}
 	row := bucketRow{Name: ckey(b.Name), Owner: b.Owner, Region: b.Region, Backend: b.Backend, CreatedNS: created}
-	return classify("create bucket", s.db.WithContext(ctx).Create(&row).Error)
+	return s.tx(ctx, "create bucket", func(tx *gorm.DB) error { return tx.Create(&row).Error })
 }
 
 func bucketFromRow(r bucketRow) meta.Bucket {

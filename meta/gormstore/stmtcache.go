@@ -3,6 +3,7 @@ package gormstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"sync"
 
@@ -20,6 +21,11 @@ import (
 // which reuses the copy already prepared on the transaction's connection.
 type stmtPool struct {
 	db *sql.DB
+	// wal, on the writer pool of a SQLite file, makes each write durable before it
+	// returns (walsync.go): after a transaction's commit, and after a statement run
+	// outside one (ExecContext). A query outside a transaction must not write (its commit
+	// comes when the caller closes the rows, too late to sync): such queries are refused.
+	wal *walSync
 
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
@@ -89,14 +95,36 @@ func (p *stmtPool) PrepareContext(ctx context.Context, query string) (*sql.Stmt,
 	return p.db.PrepareContext(ctx, query)
 }
 
-func (p *stmtPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (p *stmtPool) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
 	if st := p.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = p.db.ExecContext(ctx, query, args...)
 	}
-	return p.db.ExecContext(ctx, query, args...)
+	if err == nil && p.wal != nil {
+		err = p.wal.wait()
+	}
+	return res, err
+}
+
+// errUnsyncedWrite refuses a writing query outside a transaction on the SQLite writer.
+var errUnsyncedWrite = errors.New("gormstore: a writing query outside a transaction on the SQLite writer could not be made durable (run it in Store.tx)")
+
+// readOnly reports whether query, by its first keyword, only reads.
+func readOnly(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	for _, kw := range []string{"SELECT", "PRAGMA", "EXPLAIN"} {
+		if len(q) >= len(kw) && strings.EqualFold(q[:len(kw)], kw) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *stmtPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if p.wal != nil && !readOnly(query) {
+		return nil, errUnsyncedWrite
+	}
 	if st := p.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -104,6 +132,11 @@ func (p *stmtPool) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (p *stmtPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if p.wal != nil && !readOnly(query) {
+		// *sql.Row carries no error of ours: this is a programming error, which the
+		// store's tests reach (gorm calls this for Row() only).
+		panic(errUnsyncedWrite)
+	}
 	if st := p.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -126,6 +159,9 @@ func (p *stmtPool) Close() error {
 		delete(p.stmts, q)
 	}
 	p.mu.Unlock()
+	if p.wal != nil {
+		p.wal.close()
+	}
 	return p.db.Close()
 }
 
@@ -170,6 +206,10 @@ func (t *stmtTx) QueryRowContext(ctx context.Context, query string, args ...any)
 func (t *stmtTx) Commit() error {
 	err := t.Tx.Commit()
 	t.prepareMissed()
+	if err == nil && t.pool.wal != nil {
+		// The writer connection is back in the pool: the next writer runs meanwhile.
+		err = t.pool.wal.wait()
+	}
 	return err
 }
 
