@@ -131,10 +131,13 @@ func (w *walSync) reopen() error {
 	return nil
 }
 
-// close releases the -wal file.
+// close releases the -wal file, after a sync in progress (which uses it without mu).
 func (w *walSync) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for w.running {
+		w.cond.Wait()
+	}
 	if w.f != nil {
 		w.f.Close()
 		w.f = nil
