@@ -91,16 +91,12 @@ func TestWALSyncSticky(t *testing.T) {
 // unavailable (readyz) as well as failing the write.
 func TestSQLitePingAfterFailedSync(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT(t, filepath.Join(t.TempDir(), "m.db"))
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
 	s.db.ConnPool.(*stmtPool).wal.syncFile = func() error { return errors.New("EIO") }
-	err = s.CreateBucket(ctx, meta.Bucket{Name: "b", Owner: "o", Region: "r", Backend: "local"})
+	err := s.CreateBucket(ctx, meta.Bucket{Name: "b", Owner: "o", Region: "r", Backend: "local"})
 	if !errors.Is(err, meta.ErrUnavailable) {
 		t.Fatalf("CreateBucket after a failed sync: %v, want ErrUnavailable", err)
 	}
@@ -145,11 +141,7 @@ func TestWALSyncFile(t *testing.T) {
 // outside one) waits for a WAL sync before returning, and reads do not.
 func TestSQLiteWritesSync(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openT(t, filepath.Join(t.TempDir(), "m.db"))
 	w := s.db.ConnPool.(*stmtPool).wal
 	if w == nil {
 		t.Fatal("the SQLite writer has no WAL sync")
