@@ -80,12 +80,16 @@ type runner struct {
 	stopRSS      func() int64
 	rss          int64
 	note         string
+	// store0/store1: s3proxy's chunk store Put times (storemetrics.go), when readable.
+	store0, store1 storeTimes
+	storeOK        bool
 }
 
 func (r *runner) begin() {
 	r.stopRSS = r.s.sampler.watch()
 	r.cpu0, _ = r.s.sampler.cpu()
 	r.self0, r.idle0 = selfCPU(), machineIdle()
+	r.store0, r.storeOK = readStoreTimes(context.Background(), r.s.admin)
 	r.t0 = time.Now()
 }
 
@@ -93,6 +97,9 @@ func (r *runner) end() {
 	r.t1 = time.Now()
 	r.cpu1, _ = r.s.sampler.cpu()
 	r.self1, r.idle1 = selfCPU(), machineIdle()
+	if r.storeOK {
+		r.store1, r.storeOK = readStoreTimes(context.Background(), r.s.admin)
+	}
 	if r.p.settle {
 		r.cpu1 = r.settle(r.cpu1)
 	}
@@ -182,11 +189,14 @@ type measure struct {
 	cpuPer   float64       // CPU seconds per GiB, or per 1,000 ops
 	client   time.Duration // the load generator's CPU over the timed window
 	idle     float64       // the machine's idle share of its cores over the window
-	rss      int64
-	ops      int64
-	bytes    int64
-	wall     time.Duration
-	note     string
+	// storePut, storeFinish: s3proxy's mean chunk store Put and its part after the body's
+	// last byte (the durable write), over the window; zero when not measured.
+	storePut, storeFinish time.Duration
+	rss                   int64
+	ops                   int64
+	bytes                 int64
+	wall                  time.Duration
+	note                  string
 }
 
 func (m measure) summary(p *profile) string {
@@ -194,9 +204,13 @@ func (m measure) summary(p *profile) string {
 	if p.perOps {
 		cpuUnit = "CPU-s/1k ops"
 	}
-	return fmt.Sprintf("%9.1f %-5s p50 %7s p99 %7s  %.2f %s  peak RSS %d MiB  (server %.2f, client %.2f CPU-s over %.2f s; machine %.0f %% idle)",
+	s := fmt.Sprintf("%9.1f %-5s p50 %7s p99 %7s  %.2f %s  peak RSS %d MiB  (server %.2f, client %.2f CPU-s over %.2f s; machine %.0f %% idle)",
 		m.value, p.unit, fmtDur(m.p50), fmtDur(m.p99), m.cpuPer, cpuUnit, m.rss/mib,
 		m.cpu.Seconds(), m.client.Seconds(), m.wall.Seconds(), 100*m.idle)
+	if m.storePut > 0 {
+		s += fmt.Sprintf("  [chunk store Put: mean %s, of which %s after the body's last byte]", fmtDur(m.storePut), fmtDur(m.storeFinish))
+	}
+	return s
 }
 
 func percentile(d []time.Duration, q float64) time.Duration {
@@ -230,6 +244,9 @@ func (e *environment) runProfile(ctx context.Context, p *profile, s *server, rep
 	}
 	m := measure{p50: percentile(r.lat, 0.5), p99: percentile(r.lat, 0.99), cpu: r.cpu1 - r.cpu0, rss: r.rss,
 		ops: r.ops, bytes: r.bytes, wall: r.t1.Sub(r.t0), note: r.note, client: r.self1 - r.self0}
+	if r.storeOK {
+		m.storePut, m.storeFinish = r.store1.means(r.store0)
+	}
 	if cores := float64(runtime.NumCPU()) * m.wall.Seconds(); cores > 0 && r.idle1 >= r.idle0 {
 		m.idle = min(1, (r.idle1-r.idle0).Seconds()/cores)
 	}
