@@ -212,17 +212,21 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(4000)"
 	wdsn := path + sep + "_pragma=journal_mode(WAL)&" + common + "&_txlock=immediate"
 	// Every statement runs prepared, kept for the life of the pool (stmtcache.go).
-	open := func(dsn string) (*gorm.DB, error) {
+	// The writer pool of a file database makes each write durable before it returns.
+	open := func(dsn string, wal *walSync) (*gorm.DB, error) {
 		sqlDB, err := sql.Open(sqlite.DriverName, dsn)
 		if err != nil {
 			return nil, err
 		}
-		return gorm.Open(sqlite.New(sqlite.Config{Conn: newStmtPool(sqlDB)}), cfg())
+		pool := newStmtPool(sqlDB)
+		pool.wal = wal
+		return gorm.Open(sqlite.New(sqlite.Config{Conn: pool}), cfg())
 	}
-	w, err := open(wdsn)
-	if err == nil && !memory {
-		w.ConnPool.(*stmtPool).wal = newWALSync(strings.TrimPrefix(file, "file:"))
+	var wal *walSync
+	if !memory {
+		wal = newWALSync(strings.TrimPrefix(file, "file:"))
 	}
+	w, err := open(wdsn, wal)
 	if err != nil {
 		return nil, classify("open sqlite", err)
 	}
@@ -243,7 +247,7 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 		// Each connection to an in-memory database is its own database: one pool only.
 		return &Store{db: w, rdb: w}, nil
 	}
-	r, err := open(path + sep + common + "&_pragma=query_only(1)")
+	r, err := open(path+sep+common+"&_pragma=query_only(1)", nil)
 	if err != nil {
 		_ = wsql.Close()
 		return nil, classify("open sqlite", err)
