@@ -86,10 +86,11 @@ type runner struct {
 }
 
 func (r *runner) begin() {
+	// Scraped first, so that serving /metrics is outside the CPU window.
+	r.store0, r.storeOK = readStoreTimes(context.Background(), r.s.admin)
 	r.stopRSS = r.s.sampler.watch()
 	r.cpu0, _ = r.s.sampler.cpu()
 	r.self0, r.idle0 = selfCPU(), machineIdle()
-	r.store0, r.storeOK = readStoreTimes(context.Background(), r.s.admin)
 	r.t0 = time.Now()
 }
 
