@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // storeTimes is s3proxy's chunk store Put latency so far, from its /metrics:
@@ -38,39 +38,32 @@ func readStoreTimes(ctx context.Context, admin string) (st storeTimes, ok bool) 
 	if resp.StatusCode != http.StatusOK {
 		return st, false
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		name, rest, found := strings.Cut(line, "{")
-		if !found || !strings.HasPrefix(name, "s3proxy_backend_operation_seconds_") {
-			continue
-		}
-		labels, value, found := strings.Cut(rest, "} ")
-		if !found {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			continue
-		}
-		var sum, count *float64
-		switch {
-		case strings.Contains(labels, `op="put"`):
-			sum, count = &st.put, &st.puts
-		case strings.Contains(labels, `op="put_finish"`):
-			sum, count = &st.finish, &st.finishCount
-		default:
-			continue
-		}
-		switch name {
-		case "s3proxy_backend_operation_seconds_sum":
-			*sum += v
-		case "s3proxy_backend_operation_seconds_count":
-			*count += v
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return st, false
+	}
+	mf := mfs["s3proxy_backend_operation_seconds"]
+	if mf == nil {
+		return st, true // no chunk store operation yet
+	}
+	for _, m := range mf.GetMetric() {
+		h := m.GetHistogram()
+		for _, l := range m.GetLabel() {
+			if l.GetName() != "op" {
+				continue
+			}
+			switch l.GetValue() {
+			case "put":
+				st.put += h.GetSampleSum()
+				st.puts += float64(h.GetSampleCount())
+			case "put_finish":
+				st.finish += h.GetSampleSum()
+				st.finishCount += float64(h.GetSampleCount())
+			}
 		}
 	}
-	return st, sc.Err() == nil
+	return st, true
 }
 
 // means returns the mean Put and mean after-body time between two readings (zero when
