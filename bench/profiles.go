@@ -70,6 +70,8 @@ type runner struct {
 	lat   []time.Duration
 	bytes int64
 	ops   int64
+	// byOp: latencies per kind of operation, for profiles that mix kinds (recordOp).
+	byOp map[string][]time.Duration
 
 	t0, t1     time.Time
 	cpu0, cpu1 time.Duration
@@ -135,10 +137,22 @@ func (r *runner) settle(cpu time.Duration) time.Duration {
 
 // record adds one operation's latency and payload bytes.
 func (r *runner) record(d time.Duration, n int64) {
+	r.recordOp("", d, n)
+}
+
+// recordOp is record for a profile that mixes kinds of operation: op names the kind
+// (GET, PUT, ...), and -v prints each kind's latency beside the whole run's.
+func (r *runner) recordOp(op string, d time.Duration, n int64) {
 	r.mu.Lock()
 	r.lat = append(r.lat, d)
 	r.bytes += n
 	r.ops++
+	if op != "" {
+		if r.byOp == nil {
+			r.byOp = make(map[string][]time.Duration)
+		}
+		r.byOp[op] = append(r.byOp[op], d)
+	}
 	r.mu.Unlock()
 }
 
@@ -193,11 +207,13 @@ type measure struct {
 	// storePut, storeFinish: s3proxy's mean chunk store Put and its part after the body's
 	// last byte (the durable write), over the window; zero when not measured.
 	storePut, storeFinish time.Duration
-	rss                   int64
-	ops                   int64
-	bytes                 int64
-	wall                  time.Duration
-	note                  string
+	// byOp: per kind of operation, in name order, when the profile mixes kinds.
+	byOp  []opLatency
+	rss   int64
+	ops   int64
+	bytes int64
+	wall  time.Duration
+	note  string
 }
 
 func (m measure) summary(p *profile) string {
@@ -211,7 +227,30 @@ func (m measure) summary(p *profile) string {
 	if m.storePut > 0 {
 		s += fmt.Sprintf("  [chunk store Put: mean %s, of which %s after the body's last byte]", fmtDur(m.storePut), fmtDur(m.storeFinish))
 	}
+	if len(m.byOp) > 0 {
+		parts := make([]string, len(m.byOp))
+		for i, o := range m.byOp {
+			parts[i] = fmt.Sprintf("%s ×%d p50 %s p99 %s", o.op, o.n, fmtDur(o.p50), fmtDur(o.p99))
+		}
+		s += "  [" + strings.Join(parts, "; ") + "]"
+	}
 	return s
+}
+
+// opLatency is one kind of operation's share of a mixed run.
+type opLatency struct {
+	op       string
+	n        int
+	p50, p99 time.Duration
+}
+
+func latencyByOp(byOp map[string][]time.Duration) []opLatency {
+	out := make([]opLatency, 0, len(byOp))
+	for op, d := range byOp {
+		out = append(out, opLatency{op: op, n: len(d), p50: percentile(d, 0.5), p99: percentile(d, 0.99)})
+	}
+	slices.SortFunc(out, func(a, b opLatency) int { return strings.Compare(a.op, b.op) })
+	return out
 }
 
 func percentile(d []time.Duration, q float64) time.Duration {
@@ -244,7 +283,8 @@ func (e *environment) runProfile(ctx context.Context, p *profile, s *server, rep
 		return measure{}, errors.New("profile did not time itself")
 	}
 	m := measure{p50: percentile(r.lat, 0.5), p99: percentile(r.lat, 0.99), cpu: r.cpu1 - r.cpu0, rss: r.rss,
-		ops: r.ops, bytes: r.bytes, wall: r.t1.Sub(r.t0), note: r.note, client: r.self1 - r.self0}
+		ops: r.ops, bytes: r.bytes, wall: r.t1.Sub(r.t0), note: r.note, client: r.self1 - r.self0,
+		byOp: latencyByOp(r.byOp)}
 	if r.storeOK {
 		m.storePut, m.storeFinish = r.store1.means(r.store0)
 	}
@@ -535,8 +575,10 @@ func mixedProfile() *profile {
 					bucket, key := aws.String(r.bucket()), aws.String(mixedKey(w, k))
 					t := time.Now()
 					var n int64
+					op := "GET"
 					switch {
 					case x < 15:
+						op = "PUT"
 						r.e.data.fresh(buf)
 						if _, err := r.s.cl.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: key, Body: bytes.NewReader(buf)}); err != nil {
 							return err
@@ -546,8 +588,9 @@ func mixedProfile() *profile {
 						if _, err := r.s.cl.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: key}); err != nil {
 							return err
 						}
-						ex[k] = false
+						ex[k], op = false, "DELETE"
 					case x < 40:
+						op = "HEAD"
 						if _, err := r.s.cl.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: key}); err != nil {
 							return err
 						}
@@ -565,7 +608,7 @@ func mixedProfile() *profile {
 							return fmt.Errorf("GET %s: %d bytes, want 4096", *key, n)
 						}
 					}
-					r.record(time.Since(t), n)
+					r.recordOp(op, time.Since(t), n)
 				}
 				return nil
 			})
