@@ -99,6 +99,29 @@ func TestAWSCLI(t *testing.T) {
 			t.Errorf("sync did not upload the changed a.txt")
 		}
 	})
+	t.Run("tagging and bucket configurations", func(t *testing.T) {
+		aws.run("s3api", "put-object", "--bucket", "cli-bucket", "--key", "tagged", "--body", small, "--tagging", "team=storage&tier=hot")
+		if out := aws.run("s3api", "head-object", "--bucket", "cli-bucket", "--key", "tagged"); !strings.Contains(out, `"TagCount": 2`) {
+			t.Errorf("head-object: no TagCount 2 in\n%s", out)
+		}
+		aws.run("s3api", "put-object-tagging", "--bucket", "cli-bucket", "--key", "tagged", "--tagging", `TagSet=[{Key=team,Value=s3 gateway}]`)
+		if out := aws.run("s3api", "get-object-tagging", "--bucket", "cli-bucket", "--key", "tagged"); !strings.Contains(out, `"Value": "s3 gateway"`) || strings.Contains(out, "tier") {
+			t.Errorf("get-object-tagging after put-object-tagging:\n%s", out)
+		}
+		aws.run("s3api", "delete-object-tagging", "--bucket", "cli-bucket", "--key", "tagged")
+		if out := aws.run("s3api", "get-object-tagging", "--bucket", "cli-bucket", "--key", "tagged"); strings.Contains(out, "team") {
+			t.Errorf("get-object-tagging after delete:\n%s", out)
+		}
+		aws.run("s3", "rm", "s3://cli-bucket/tagged")
+		for op, code := range map[string]string{"get-bucket-policy": "NoSuchBucketPolicy", "get-bucket-cors": "NoSuchCORSConfiguration", "get-bucket-lifecycle-configuration": "NoSuchLifecycleConfiguration"} {
+			if _, stderr, err := aws.try("s3api", op, "--bucket", "cli-bucket"); err == nil || !strings.Contains(stderr, code) {
+				t.Errorf("%s: want %s, got %v\n%s", op, code, err, stderr)
+			}
+		}
+		if _, stderr, err := aws.try("s3", "cp", small, "s3://cli-bucket/sse", "--sse", "AES256"); err == nil || !strings.Contains(stderr, "NotImplemented") {
+			t.Errorf("cp --sse AES256: want NotImplemented, got %v\n%s", err, stderr)
+		}
+	})
 	t.Run("rm", func(t *testing.T) {
 		aws.run("s3", "rm", "s3://cli-bucket/small.bin")
 		aws.run("s3", "rm", "--recursive", "s3://cli-bucket/sync/")

@@ -52,10 +52,16 @@ func operation(r *http.Request, bucket, key string) string {
 			case len(q) == 0 || has("prefix") || has("delimiter") || has("marker") || has("max-keys") || has("encoding-type"):
 				return "ListObjects"
 			}
+			if op := bucketConfigOp(r.Method, has); op != "" {
+				return op
+			}
 			return "GetBucketSubresource"
 		case http.MethodPut:
 			if len(q) == 0 {
 				return "CreateBucket"
+			}
+			if op := bucketConfigOp(r.Method, has); op != "" {
+				return op
 			}
 			return "PutBucketSubresource"
 		case http.MethodHead:
@@ -63,6 +69,9 @@ func operation(r *http.Request, bucket, key string) string {
 		case http.MethodDelete:
 			if len(q) == 0 {
 				return "DeleteBucket"
+			}
+			if op := bucketConfigOp(r.Method, has); op != "" {
+				return op
 			}
 			return "DeleteBucketSubresource"
 		case http.MethodPost:
@@ -78,7 +87,9 @@ func operation(r *http.Request, bucket, key string) string {
 				return "ListParts"
 			case has("acl"):
 				return "GetObjectAcl"
-			case has("tagging"), has("retention"), has("legal-hold"), has("attributes"), has("torrent"):
+			case has("tagging"):
+				return "GetObjectTagging"
+			case has("retention"), has("legal-hold"), has("attributes"), has("torrent"):
 				return "GetObjectSubresource"
 			}
 			return "GetObject"
@@ -90,7 +101,9 @@ func operation(r *http.Request, bucket, key string) string {
 				return "UploadPartCopy"
 			case has("partNumber") && has("uploadId"):
 				return "UploadPart"
-			case has("tagging"), has("acl"), has("retention"), has("legal-hold"):
+			case has("tagging"):
+				return "PutObjectTagging"
+			case has("acl"), has("retention"), has("legal-hold"):
 				return "PutObjectSubresource"
 			case r.Header.Get("x-amz-copy-source") != "":
 				return "CopyObject"
@@ -101,7 +114,7 @@ func operation(r *http.Request, bucket, key string) string {
 				return "AbortMultipartUpload"
 			}
 			if has("tagging") {
-				return "DeleteObjectSubresource"
+				return "DeleteObjectTagging"
 			}
 			return "DeleteObject"
 		case http.MethodPost:
@@ -181,6 +194,15 @@ func (s *Server) dispatch(rq *request) error {
 		return s.listParts(rq)
 	case "ListMultipartUploads":
 		return s.listMultipartUploads(rq)
+	case "GetObjectTagging":
+		return s.getObjectTagging(rq)
+	case "PutObjectTagging":
+		return s.putObjectTagging(rq)
+	case "DeleteObjectTagging":
+		return s.deleteObjectTagging(rq)
+	}
+	if c, verb, ok := bucketConfigFor(rq.op); ok {
+		return s.bucketConfigRequest(rq, c, verb)
 	}
 	return s3err.Newf(s3err.NotImplemented, "%s %s is not implemented by s3proxy.", rq.r.Method, rq.op)
 }
@@ -254,6 +276,9 @@ func (s *Server) listBuckets(rq *request) error {
 }
 
 func (s *Server) createBucket(rq *request) error {
+	if err := checkCreateBucket(rq.r.Header); err != nil {
+		return err
+	}
 	var loc string
 	if rq.r.ContentLength > 0 || rq.auth.DecodedLength > 0 {
 		var cfg createBucketConfiguration

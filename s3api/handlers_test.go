@@ -57,7 +57,15 @@ func TestOperation(t *testing.T) {
 		{"GET", "/b/k", false, "GetObject"},
 		{"HEAD", "/b/k", false, "HeadObject"},
 		{"DELETE", "/b/k", false, "DeleteObject"},
-		{"GET", "/b/k?tagging", false, "GetObjectSubresource"},
+		{"GET", "/b/k?tagging", false, "GetObjectTagging"},
+		{"PUT", "/b/k?tagging", false, "PutObjectTagging"},
+		{"DELETE", "/b/k?tagging", false, "DeleteObjectTagging"},
+		{"GET", "/b/k?retention", false, "GetObjectSubresource"},
+		{"GET", "/b?tagging", false, "GetBucketTagging"},
+		{"PUT", "/b?policy", false, "PutBucketPolicy"},
+		{"DELETE", "/b?cors", false, "DeleteBucketCors"},
+		{"GET", "/b?object-lock", false, "GetObjectLockConfiguration"},
+		{"GET", "/b?analytics", false, "GetBucketSubresource"},
 	}
 	for _, tc := range tests {
 		r := httptest.NewRequest(tc.method, tc.target, nil)

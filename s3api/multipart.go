@@ -136,8 +136,14 @@ type listMultipartUploadsResult struct {
 }
 
 func (s *Server) createMultipartUpload(rq *request) error {
+	if err := checkObjectWrite(rq.r.Header); err != nil {
+		return err
+	}
 	ct, headers, um, err := parseObjectAttrs(rq.r.Header)
 	if err != nil {
+		return err
+	}
+	if err := withTaggingHeader(rq.r.Header, headers); err != nil {
 		return err
 	}
 	algo := rq.r.Header.Get("x-amz-checksum-algorithm")

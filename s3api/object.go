@@ -117,12 +117,18 @@ func writeCondition(h http.Header) (translate.WriteCondition, error) {
 }
 
 func (s *Server) putObject(rq *request) error {
+	if err := checkObjectWrite(rq.r.Header); err != nil {
+		return err
+	}
 	body, err := s.objectBody(rq)
 	if err != nil {
 		return err
 	}
 	ct, headers, um, err := parseObjectAttrs(rq.r.Header)
 	if err != nil {
+		return err
+	}
+	if err := withTaggingHeader(rq.r.Header, headers); err != nil {
 		return err
 	}
 	cond, err := writeCondition(rq.r.Header)
@@ -230,8 +236,11 @@ func (s *Server) getObject(rq *request, head bool) error {
 	}
 	h.Set("Content-Type", ct)
 	for k, v := range info.Headers {
-		h.Set(k, v)
+		if k != translate.TaggingKey {
+			h.Set(k, v)
+		}
 	}
+	setTagCount(h, info.Headers)
 	for k, v := range info.UserMeta {
 		// Set directly: S3 returns user metadata names as stored (lower case), which
 		// Header.Set would canonicalize.
@@ -298,6 +307,9 @@ func (s *Server) copyObject(rq *request) error {
 		return err
 	}
 	h := rq.r.Header
+	if err := checkObjectWrite(h); err != nil {
+		return err
+	}
 	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, DstBucket: rq.bucket, DstKey: rq.key,
 		SrcCond: parseConditions(h, "x-amz-copy-source-")}
 	switch d := strings.ToUpper(h.Get("x-amz-metadata-directive")); d {
@@ -311,6 +323,17 @@ func (s *Server) copyObject(rq *request) error {
 		in.ContentType, in.Headers, in.UserMeta = ct, headers, um
 	default:
 		return s3err.Newf(s3err.InvalidArgument, "Unknown metadata directive.")
+	}
+	switch d := strings.ToUpper(h.Get("x-amz-tagging-directive")); d {
+	case "", "COPY":
+	case "REPLACE":
+		enc, _, err := taggingHeader(h)
+		if err != nil {
+			return err
+		}
+		in.Tagging = &enc
+	default:
+		return s3err.Newf(s3err.InvalidArgument, "Unknown tagging directive.")
 	}
 	if in.DstCond, err = writeCondition(h); err != nil {
 		return err

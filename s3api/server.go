@@ -33,6 +33,8 @@ type Service interface {
 	CopyObject(ctx context.Context, in *translate.CopyObjectInput) (*translate.ObjectInfo, error)
 	DeleteObject(ctx context.Context, p translate.Principal, bucket, key string) error
 	ListObjects(ctx context.Context, in *translate.ListObjectsInput) (*translate.ListObjectsOutput, error)
+	ObjectTagging(ctx context.Context, p translate.Principal, bucket, key string) (string, error)
+	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, tagging string) error
 
 	CreateMultipartUpload(ctx context.Context, in *translate.CreateUploadInput) (string, error)
 	UploadPart(ctx context.Context, in *translate.UploadPartInput) (*translate.UploadPartOutput, error)

@@ -675,6 +675,9 @@ type CopyObjectInput struct {
 	UserMeta          map[string]string
 	ChecksumAlgorithm string
 	DstCond           WriteCondition
+	// Tagging replaces the tag set (x-amz-tagging-directive: REPLACE; "" for none);
+	// nil copies the source's, whatever ReplaceMetadata says, as S3 does.
+	Tagging *string
 }
 
 // CopyObject writes a new object that references the source's chunks: no data moves.
@@ -707,6 +710,13 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		dst.Manifest = stripChunks(src.Manifest)
 		if in.ReplaceMetadata {
 			dst.ContentType, dst.Headers, dst.UserMeta = in.ContentType, in.Headers, in.UserMeta
+		}
+		tagging := src.Headers[TaggingKey]
+		if in.Tagging != nil {
+			tagging = *in.Tagging
+		}
+		if dst.Headers[TaggingKey] != tagging {
+			dst.Headers = withTagging(dst.Headers, tagging)
 		}
 		_, err = s.meta.PutObject(ctx, dst, in.DstCond.meta())
 		if errors.Is(err, meta.ErrConflict) && attempt < 3 {

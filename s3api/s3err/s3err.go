@@ -70,6 +70,13 @@ const (
 	NoSuchCORSConfiguration                        Code = "NoSuchCORSConfiguration"
 	NoSuchTagSet                                   Code = "NoSuchTagSet"
 	ServerSideEncryptionConfigurationNotFoundError Code = "ServerSideEncryptionConfigurationNotFoundError"
+	NoSuchWebsiteConfiguration                     Code = "NoSuchWebsiteConfiguration"
+	ReplicationConfigurationNotFoundError          Code = "ReplicationConfigurationNotFoundError"
+	NoSuchPublicAccessBlockConfiguration           Code = "NoSuchPublicAccessBlockConfiguration"
+	ObjectLockConfigurationNotFoundError           Code = "ObjectLockConfigurationNotFoundError"
+	AccessControlListNotSupported                  Code = "AccessControlListNotSupported"
+	InvalidBucketAclWithObjectOwnership            Code = "InvalidBucketAclWithObjectOwnership"
+	InvalidTag                                     Code = "InvalidTag"
 )
 
 type entry struct {
@@ -134,6 +141,13 @@ var table = map[Code]entry{
 	NoSuchCORSConfiguration:           {http.StatusNotFound, "The CORS configuration does not exist."},
 	NoSuchTagSet:                      {http.StatusNotFound, "The TagSet does not exist."},
 	ServerSideEncryptionConfigurationNotFoundError: {http.StatusNotFound, "The server side encryption configuration was not found."},
+	NoSuchWebsiteConfiguration:                     {http.StatusNotFound, "The specified bucket does not have a website configuration."},
+	ReplicationConfigurationNotFoundError:          {http.StatusNotFound, "The replication configuration was not found."},
+	NoSuchPublicAccessBlockConfiguration:           {http.StatusNotFound, "The public access block configuration was not found."},
+	ObjectLockConfigurationNotFoundError:           {http.StatusNotFound, "Object Lock configuration does not exist for this bucket."},
+	AccessControlListNotSupported:                  {http.StatusBadRequest, "The bucket does not allow ACLs."},
+	InvalidBucketAclWithObjectOwnership:            {http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."},
+	InvalidTag:                                     {http.StatusBadRequest, "The tag provided was not a valid tag."},
 }
 
 // Error is an S3 error to be rendered to the client.

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// tagMap flattens a TagSet for comparison.
+func tagMap(ts []types.Tag) map[string]string {
+	m := map[string]string{}
+	for _, t := range ts {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+func sameTags(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestObjectTagging(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("tags")}); err != nil {
+		t.Fatal(err)
+	}
+	b := aws.String("tags")
+	tagsOf := func(key string) map[string]string {
+		t.Helper()
+		out, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("get tagging %s: %v", key, err)
+		}
+		return tagMap(out.TagSet)
+	}
+	countOf := func(key string) int32 {
+		t.Helper()
+		out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Body.Close()
+		if aws.ToInt32(g.TagCount) != aws.ToInt32(out.TagCount) {
+			t.Errorf("%s: GET says %d tags, HEAD %d", key, aws.ToInt32(g.TagCount), aws.ToInt32(out.TagCount))
+		}
+		if g.Metadata["x-amz-tagging"] != "" || out.Metadata["x-amz-tagging"] != "" {
+			t.Errorf("%s: the stored tag set leaks as a header", key)
+		}
+		return aws.ToInt32(out.TagCount)
+	}
+
+	// On PutObject: x-amz-tagging, URL-encoded; kept as sent, counted on GET and HEAD.
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("k"), Body: strings.NewReader("data"),
+		Tagging: aws.String("project=blue%20sky&owner=a%2Fb&empty=")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"project": "blue sky", "owner": "a/b", "empty": ""}
+	if got := tagsOf("k"); !sameTags(got, want) {
+		t.Fatalf("tags after put: %v, want %v", got, want)
+	}
+	if n := countOf("k"); n != 3 {
+		t.Errorf("tag count %d, want 3", n)
+	}
+	if n := countOf("k"); n != 3 { // again: from the object cache now
+		t.Errorf("cached tag count %d, want 3", n)
+	}
+
+	// PutObjectTagging replaces the set and changes neither ETag nor Last-Modified.
+	before, _ := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k")})
+	time.Sleep(1100 * time.Millisecond) // Last-Modified has whole seconds
+	if _, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("k"),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("stage"), Value: aws.String("prod")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("k"); !sameTags(got, map[string]string{"stage": "prod"}) {
+		t.Fatalf("tags after PutObjectTagging: %v", got)
+	}
+	after, _ := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("k")})
+	if aws.ToString(after.ETag) != aws.ToString(put.ETag) || !aws.ToTime(after.LastModified).Equal(aws.ToTime(before.LastModified)) {
+		t.Errorf("tagging changed the object: ETag %s→%s, Last-Modified %v→%v", aws.ToString(put.ETag), aws.ToString(after.ETag), before.LastModified, after.LastModified)
+	}
+	if got := string(mustGet(t, c, "tags", "k", "")); got != "data" {
+		t.Errorf("content after tagging: %q", got)
+	}
+
+	// CopyObject copies the tags unless the tagging directive replaces them, whatever
+	// the metadata directive.
+	copyTo := func(dst string, in s3.CopyObjectInput) {
+		t.Helper()
+		in.Bucket, in.Key, in.CopySource = b, aws.String(dst), aws.String("tags/k")
+		if _, err := c.CopyObject(ctx, &in); err != nil {
+			t.Fatalf("copy to %s: %v", dst, err)
+		}
+	}
+	copyTo("copied", s3.CopyObjectInput{})
+	copyTo("copied-replace-meta", s3.CopyObjectInput{MetadataDirective: types.MetadataDirectiveReplace, ContentType: aws.String("text/plain")})
+	copyTo("retagged", s3.CopyObjectInput{TaggingDirective: types.TaggingDirectiveReplace, Tagging: aws.String("x=1")})
+	copyTo("untagged", s3.CopyObjectInput{TaggingDirective: types.TaggingDirectiveReplace})
+	for key, want := range map[string]map[string]string{
+		"copied": {"stage": "prod"}, "copied-replace-meta": {"stage": "prod"}, "retagged": {"x": "1"}, "untagged": {},
+	} {
+		if got := tagsOf(key); !sameTags(got, want) {
+			t.Errorf("%s: tags %v, want %v", key, got, want)
+		}
+	}
+	if n := countOf("untagged"); n != 0 {
+		t.Errorf("untagged: count %d", n)
+	}
+
+	// A multipart upload takes its tags from CreateMultipartUpload.
+	mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mp"), Tagging: aws.String("kind=multipart")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("part"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("mp"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("mp"); !sameTags(got, map[string]string{"kind": "multipart"}) {
+		t.Errorf("multipart tags: %v", got)
+	}
+
+	// DeleteObjectTagging empties the set; an overwrite without tags has none.
+	if _, err := c.DeleteObjectTagging(ctx, &s3.DeleteObjectTaggingInput{Bucket: b, Key: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("k"); len(got) != 0 {
+		t.Errorf("after delete: %v", got)
+	}
+	mustPut(t, c, "tags", "retagged", []byte("new"))
+	if got := tagsOf("retagged"); len(got) != 0 {
+		t.Errorf("overwrite kept tags: %v", got)
+	}
+
+	// Invalid tag sets are refused with S3's codes, and nothing changes.
+	tooMany := make([]types.Tag, 11)
+	for i := range tooMany {
+		tooMany[i] = types.Tag{Key: aws.String(strings.Repeat("k", i+1)), Value: aws.String("v")}
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"eleven tags", func() error {
+			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("copied"), Tagging: &types.Tagging{TagSet: tooMany}})
+			return err
+		}(), "InvalidTag"},
+		{"duplicate key", func() error {
+			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("copied"), Tagging: &types.Tagging{TagSet: []types.Tag{
+				{Key: aws.String("a"), Value: aws.String("1")}, {Key: aws.String("a"), Value: aws.String("2")}}}})
+			return err
+		}(), "InvalidTag"},
+		{"aws: prefix", func() error {
+			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("copied"), Tagging: &types.Tagging{TagSet: []types.Tag{
+				{Key: aws.String("aws:x"), Value: aws.String("1")}}}})
+			return err
+		}(), "InvalidTag"},
+		{"key too long on put", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("bad"), Body: strings.NewReader("x"), Tagging: aws.String(strings.Repeat("k", 129) + "=v")})
+			return err
+		}(), "InvalidTag"},
+		{"no such key", func() error {
+			_, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("missing")})
+			return err
+		}(), "NoSuchKey"},
+		{"tag a missing key", func() error {
+			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("missing"), Tagging: &types.Tagging{TagSet: []types.Tag{}}})
+			return err
+		}(), "NoSuchKey"},
+		{"other credential", func() error {
+			_, err := st.client(t, otherAK, otherSK).GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: b, Key: aws.String("copied")})
+			return err
+		}(), "AccessDenied"},
+	} {
+		if got := apiCode(tc.err); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+	if got := tagsOf("copied"); !sameTags(got, map[string]string{"stage": "prod"}) {
+		t.Errorf("a refused tagging changed the tags: %v", got)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("bad")}); apiCode(err) != "NotFound" {
+		t.Errorf("a PUT with a bad tag stored the object: %v", err)
+	}
+}
+
+// TestWhatIsNotProvidedIsRefused: a write that asks for Object Lock, server-side
+// encryption or a public ACL is refused before its body is stored; the bucket
+// configurations s3proxy keeps none of read as S3 reads a bucket that has none.
+func TestWhatIsNotProvidedIsRefused(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("plain")}); err != nil {
+		t.Fatal(err)
+	}
+	b := aws.String("plain")
+	mustPut(t, c, "plain", "src", []byte("source"))
+	put := func(mod func(*s3.PutObjectInput)) error {
+		in := &s3.PutObjectInput{Bucket: b, Key: aws.String("refused"), Body: strings.NewReader("x")}
+		mod(in)
+		_, err := c.PutObject(ctx, in)
+		return err
+	}
+	retain := time.Now().Add(24 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"object lock on put", put(func(in *s3.PutObjectInput) {
+			in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockModeGovernance, &retain
+		}), "InvalidRequest"},
+		{"legal hold on put", put(func(in *s3.PutObjectInput) { in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn }), "InvalidRequest"},
+		{"SSE-S3 on put", put(func(in *s3.PutObjectInput) { in.ServerSideEncryption = types.ServerSideEncryptionAes256 }), "NotImplemented"},
+		{"SSE-KMS on put", put(func(in *s3.PutObjectInput) { in.ServerSideEncryption = types.ServerSideEncryptionAwsKms }), "NotImplemented"},
+		{"SSE-C on put", put(func(in *s3.PutObjectInput) {
+			in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String("AES256"), aws.String("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="), aws.String("x")
+		}), "NotImplemented"},
+		{"public ACL on put", put(func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }), "AccessControlListNotSupported"},
+		{"grant on put", put(func(in *s3.PutObjectInput) {
+			in.GrantRead = aws.String("uri=http://acs.amazonaws.com/groups/global/AllUsers")
+		}), "AccessControlListNotSupported"},
+		{"bad storage class", put(func(in *s3.PutObjectInput) { in.StorageClass = "COLD" }), "InvalidStorageClass"},
+		{"object lock on copy", func() error {
+			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("refused"), CopySource: aws.String("plain/src"), ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: &retain})
+			return err
+		}(), "InvalidRequest"},
+		{"SSE on multipart", func() error {
+			_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("refused"), ServerSideEncryption: types.ServerSideEncryptionAes256})
+			return err
+		}(), "NotImplemented"},
+		{"object lock bucket", func() error {
+			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("locked"), ObjectLockEnabledForBucket: aws.Bool(true)})
+			return err
+		}(), "NotImplemented"},
+		{"public bucket ACL", func() error {
+			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("public"), ACL: types.BucketCannedACLPublicRead})
+			return err
+		}(), "InvalidBucketAclWithObjectOwnership"},
+		// Accepted: what grants nothing beyond the owner (rclone sends private on every
+		// upload), and any real storage class.
+		{"private ACL", put(func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPrivate }), ""},
+		{"owner full control", put(func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLBucketOwnerFullControl }), ""},
+		{"storage class", put(func(in *s3.PutObjectInput) { in.StorageClass = types.StorageClassStandardIa }), ""},
+		{"private bucket", func() error {
+			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("private"), ACL: types.BucketCannedACLPrivate})
+			return err
+		}(), ""},
+	} {
+		if got := apiCode(tc.err); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	for _, name := range []string{"locked", "public"} {
+		if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)}); err == nil {
+			t.Errorf("refused bucket %s exists", name)
+		}
+	}
+
+	// Bucket configurations: what S3 answers for a bucket without one.
+	for _, tc := range []struct {
+		method, query string
+		status        int
+		want          string // error code, or a fragment of the XML body
+	}{
+		{"GET", "policy", 404, "NoSuchBucketPolicy"},
+		{"GET", "cors", 404, "NoSuchCORSConfiguration"},
+		{"GET", "lifecycle", 404, "NoSuchLifecycleConfiguration"},
+		{"GET", "encryption", 404, "ServerSideEncryptionConfigurationNotFoundError"},
+		{"GET", "tagging", 404, "NoSuchTagSet"},
+		{"GET", "website", 404, "NoSuchWebsiteConfiguration"},
+		{"GET", "replication", 404, "ReplicationConfigurationNotFoundError"},
+		{"GET", "publicAccessBlock", 404, "NoSuchPublicAccessBlockConfiguration"},
+		{"GET", "object-lock", 404, "ObjectLockConfigurationNotFoundError"},
+		{"GET", "ownershipControls", 200, "<ObjectOwnership>BucketOwnerEnforced</ObjectOwnership>"},
+		{"GET", "policyStatus", 200, "<IsPublic>false</IsPublic>"},
+		{"GET", "logging", 200, "<BucketLoggingStatus"},
+		{"GET", "notification", 200, "<NotificationConfiguration"},
+		{"GET", "accelerate", 200, "<AccelerateConfiguration"},
+		{"GET", "requestPayment", 200, "<Payer>BucketOwner</Payer>"},
+		{"DELETE", "policy", 204, ""},
+		{"DELETE", "cors", 204, ""},
+		{"DELETE", "lifecycle", 204, ""},
+		{"DELETE", "tagging", 204, ""},
+		{"PUT", "policy", 501, "PutBucketPolicy is not implemented"},
+		{"DELETE", "ownershipControls", 501, "NotImplemented"},
+		{"GET", "analytics", 501, "NotImplemented"},
+	} {
+		status, body, _ := st.raw(t, tc.method, "/plain?"+tc.query, nil, nil)
+		if status != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("%s ?%s: %d %s, want %d with %q", tc.method, tc.query, status, body, tc.status, tc.want)
+		}
+		// The bucket must exist and be the caller's, as for every bucket operation.
+		if tc.method == "GET" && tc.status != 501 {
+			if status, body, _ := st.raw(t, tc.method, "/nosuchbucket?"+tc.query, nil, nil); status != http.StatusNotFound || !strings.Contains(body, "NoSuchBucket") {
+				t.Errorf("%s ?%s on a missing bucket: %d %s", tc.method, tc.query, status, body)
+			}
+		}
+	}
+	if _, err := st.client(t, otherAK, otherSK).GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: b}); apiCode(err) != "AccessDenied" {
+		t.Errorf("other credential's GetBucketPolicy: %v", err)
+	}
+}

@@ -1,0 +1,192 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"net/http"
+	"strings"
+
+	"s3proxy/s3api/s3err"
+)
+
+// What s3proxy does not do, said the way S3 says it.
+//
+// A request that asks for something s3proxy does not provide (Object Lock, server-side
+// encryption, a public ACL) is refused, never silently accepted: a client that was told
+// yes would believe its object is locked, encrypted at rest or public when it is not.
+// Reading a bucket configuration s3proxy does not keep (policy, CORS, lifecycle, ...)
+// answers what S3 answers for a bucket that has none, which is the truth here, so that
+// tools that read every configuration of a bucket (s3cmd info, Terraform, backup tools)
+// work; setting one is NotImplemented.
+
+// bucketConfigs are the bucket subresources s3proxy knows by name: their operation
+// names (Get/Put/Delete + name) for logs, metrics and errors, and what a GET answers.
+var bucketConfigs = map[string]bucketConfig{
+	"policy":            {name: "BucketPolicy", missing: s3err.NoSuchBucketPolicy, deletable: true},
+	"cors":              {name: "BucketCors", missing: s3err.NoSuchCORSConfiguration, deletable: true},
+	"lifecycle":         {name: "BucketLifecycleConfiguration", missing: s3err.NoSuchLifecycleConfiguration, deletable: true},
+	"encryption":        {name: "BucketEncryption", missing: s3err.ServerSideEncryptionConfigurationNotFoundError, deletable: true},
+	"tagging":           {name: "BucketTagging", missing: s3err.NoSuchTagSet, deletable: true},
+	"website":           {name: "BucketWebsite", missing: s3err.NoSuchWebsiteConfiguration, deletable: true},
+	"replication":       {name: "BucketReplication", missing: s3err.ReplicationConfigurationNotFoundError, deletable: true},
+	"publicAccessBlock": {name: "PublicAccessBlock", missing: s3err.NoSuchPublicAccessBlockConfiguration, deletable: true},
+	"object-lock":       {name: "ObjectLockConfiguration", missing: s3err.ObjectLockConfigurationNotFoundError},
+	// Every bucket is what S3 calls BucketOwnerEnforced: ACLs are not used (only the
+	// owner's FULL_CONTROL), and the gateway's objects belong to the bucket's owner.
+	"ownershipControls": {name: "BucketOwnershipControls", body: ownershipControls{NS: s3NS, Rule: ownershipRule{ObjectOwnership: "BucketOwnerEnforced"}}},
+	// Every request is authenticated: nothing is public.
+	"policyStatus":   {name: "BucketPolicyStatus", body: policyStatus{NS: s3NS, IsPublic: false}},
+	"logging":        {name: "BucketLogging", body: emptyConfig{XMLName: xml.Name{Local: "BucketLoggingStatus"}, NS: s3NS}},
+	"notification":   {name: "BucketNotificationConfiguration", body: emptyConfig{XMLName: xml.Name{Local: "NotificationConfiguration"}, NS: s3NS}},
+	"accelerate":     {name: "BucketAccelerateConfiguration", body: emptyConfig{XMLName: xml.Name{Local: "AccelerateConfiguration"}, NS: s3NS}},
+	"requestPayment": {name: "BucketRequestPayment", body: requestPayment{NS: s3NS, Payer: "BucketOwner"}},
+}
+
+// bucketConfig is one bucket subresource s3proxy keeps nothing for. A GET answers
+// missing (an error S3 returns when the bucket has none) or body; a DELETE of a
+// deletable one succeeds, as S3's does when there is nothing to delete.
+type bucketConfig struct {
+	name      string
+	missing   s3err.Code
+	body      any
+	deletable bool
+}
+
+type emptyConfig struct {
+	XMLName xml.Name
+	NS      string `xml:"xmlns,attr"`
+}
+
+type ownershipControls struct {
+	XMLName xml.Name      `xml:"OwnershipControls"`
+	NS      string        `xml:"xmlns,attr"`
+	Rule    ownershipRule `xml:"Rule"`
+}
+
+type ownershipRule struct {
+	ObjectOwnership string `xml:"ObjectOwnership"`
+}
+
+type policyStatus struct {
+	XMLName  xml.Name `xml:"PolicyStatus"`
+	NS       string   `xml:"xmlns,attr"`
+	IsPublic bool     `xml:"IsPublic"`
+}
+
+type requestPayment struct {
+	XMLName xml.Name `xml:"RequestPaymentConfiguration"`
+	NS      string   `xml:"xmlns,attr"`
+	Payer   string   `xml:"Payer"`
+}
+
+// bucketConfigOp names a request on a bucket subresource in bucketConfigs ("" if none).
+func bucketConfigOp(method string, has func(string) bool) string {
+	verb := map[string]string{http.MethodGet: "Get", http.MethodPut: "Put", http.MethodDelete: "Delete"}[method]
+	if verb == "" {
+		return ""
+	}
+	for sub, c := range bucketConfigs {
+		if has(sub) {
+			return verb + c.name
+		}
+	}
+	return ""
+}
+
+// bucketConfigFor returns the configuration an operation name from bucketConfigOp is
+// about, and the verb.
+func bucketConfigFor(op string) (bucketConfig, string, bool) {
+	for _, verb := range []string{"Get", "Put", "Delete"} {
+		name, ok := strings.CutPrefix(op, verb)
+		if !ok {
+			continue
+		}
+		for _, c := range bucketConfigs {
+			if c.name == name {
+				return c, verb, true
+			}
+		}
+	}
+	return bucketConfig{}, "", false
+}
+
+// bucketConfigRequest answers a request on a configuration s3proxy does not keep, once
+// the bucket is known to exist and be the caller's.
+func (s *Server) bucketConfigRequest(rq *request, c bucketConfig, verb string) error {
+	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+		return err
+	}
+	switch {
+	case verb == "Get" && c.body != nil:
+		return s.writeXML(rq, http.StatusOK, c.body)
+	case verb == "Get":
+		return s3err.New(c.missing)
+	case verb == "Delete" && c.deletable:
+		rq.w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return s3err.Newf(s3err.NotImplemented, "%s is not implemented by s3proxy.", rq.op)
+}
+
+// checkObjectWrite refuses the headers of a PutObject, CopyObject or
+// CreateMultipartUpload that ask for what s3proxy does not provide, before any body is
+// read.
+func checkObjectWrite(h http.Header) error {
+	for _, k := range []string{"x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"} {
+		if h.Get(k) != "" {
+			// S3's answer on a bucket created without Object Lock, which all of these are.
+			return s3err.Newf(s3err.InvalidRequest, "Bucket is missing ObjectLockConfiguration")
+		}
+	}
+	for k := range h {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "x-amz-server-side-encryption") || strings.HasPrefix(lk, "x-amz-copy-source-server-side-encryption") {
+			return s3err.Newf(s3err.NotImplemented, "Server-side encryption (%s) is not supported by s3proxy: chunks are stored as the backend stores them.", k)
+		}
+		if strings.HasPrefix(lk, "x-amz-grant-") {
+			return s3err.New(s3err.AccessControlListNotSupported)
+		}
+	}
+	if err := checkCannedACL(h.Get("x-amz-acl")); err != nil {
+		return err
+	}
+	if sc := h.Get("x-amz-storage-class"); sc != "" && !storageClasses[sc] {
+		return s3err.New(s3err.InvalidStorageClass)
+	}
+	return nil
+}
+
+// checkCannedACL accepts the canned ACLs that grant nothing beyond the owner's (rclone
+// sends private on every upload); any other is refused as S3 refuses ACLs on a bucket
+// whose objects belong to its owner (BucketOwnerEnforced, S3's default since 2023).
+func checkCannedACL(v string) error {
+	switch v {
+	case "", "private", "bucket-owner-full-control":
+		return nil
+	}
+	return s3err.New(s3err.AccessControlListNotSupported)
+}
+
+// storageClasses are S3's storage classes. Any of them is accepted and the object is
+// stored like every other (listings say STANDARD): the class is a cost hint about
+// where S3 keeps data, and s3proxy has one place.
+var storageClasses = map[string]bool{
+	"STANDARD": true, "REDUCED_REDUNDANCY": true, "STANDARD_IA": true, "ONEZONE_IA": true,
+	"INTELLIGENT_TIERING": true, "GLACIER": true, "DEEP_ARCHIVE": true, "OUTPOSTS": true,
+	"GLACIER_IR": true, "SNOW": true, "EXPRESS_ONEZONE": true,
+}
+
+// checkCreateBucket refuses CreateBucket headers asking for what s3proxy does not do.
+func checkCreateBucket(h http.Header) error {
+	if strings.EqualFold(h.Get("x-amz-bucket-object-lock-enabled"), "true") {
+		return s3err.Newf(s3err.NotImplemented, "Object Lock is not supported by s3proxy.")
+	}
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-grant-") {
+			return s3err.New(s3err.InvalidBucketAclWithObjectOwnership)
+		}
+	}
+	if checkCannedACL(h.Get("x-amz-acl")) != nil {
+		return s3err.New(s3err.InvalidBucketAclWithObjectOwnership)
+	}
+	return nil
+}

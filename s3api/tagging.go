@@ -1,0 +1,165 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"s3proxy/s3api/s3err"
+	"s3proxy/translate"
+)
+
+// S3's limits on an object's tag set.
+const (
+	maxTags        = 10
+	maxTagKeyLen   = 128 // Unicode characters
+	maxTagValueLen = 256
+)
+
+type tagging struct {
+	XMLName xml.Name `xml:"Tagging"`
+	NS      string   `xml:"xmlns,attr,omitempty"`
+	TagSet  []tag    `xml:"TagSet>Tag"`
+}
+
+type tag struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+// validTagText reports whether s uses only what S3 allows in tags: letters, digits,
+// white space and + - = . _ : / @.
+func validTagText(s string) bool {
+	for _, r := range s {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && !strings.ContainsRune("+-=._:/@", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeTags checks a tag set and returns it in the stored x-amz-tagging form, keys in
+// order ("" for an empty set).
+func encodeTags(tags []tag) (string, error) {
+	if len(tags) > maxTags {
+		return "", s3err.Newf(s3err.InvalidTag, "Object tags cannot be greater than %d", maxTags)
+	}
+	v := url.Values{}
+	for _, t := range tags {
+		switch {
+		case t.Key == "" || utf8.RuneCountInString(t.Key) > maxTagKeyLen:
+			return "", s3err.Newf(s3err.InvalidTag, "The TagKey you have provided is invalid")
+		case utf8.RuneCountInString(t.Value) > maxTagValueLen:
+			return "", s3err.Newf(s3err.InvalidTag, "The TagValue you have provided is invalid")
+		case !validTagText(t.Key) || !validTagText(t.Value):
+			return "", s3err.Newf(s3err.InvalidTag, "The TagKey or TagValue you have provided contains characters that are not allowed")
+		case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
+			return "", s3err.Newf(s3err.InvalidTag, "Your TagKey cannot be prefixed with aws:")
+		case v.Has(t.Key):
+			return "", s3err.Newf(s3err.InvalidTag, "Cannot provide multiple Tags with the same key")
+		}
+		v.Set(t.Key, t.Value)
+	}
+	return v.Encode(), nil
+}
+
+// decodeTags parses a stored (or x-amz-tagging) tag set, keys in order.
+func decodeTags(s string) ([]tag, error) {
+	q, err := url.ParseQuery(s)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tags := make([]tag, 0, len(keys))
+	for _, k := range keys {
+		for _, v := range q[k] {
+			tags = append(tags, tag{Key: k, Value: v})
+		}
+	}
+	return tags, nil
+}
+
+// taggingHeader reads a write's x-amz-tagging header: ok is false when there is none.
+func taggingHeader(h http.Header) (enc string, ok bool, err error) {
+	vs, ok := h[http.CanonicalHeaderKey(translate.TaggingKey)]
+	if !ok {
+		return "", false, nil
+	}
+	tags, err := decodeTags(strings.Join(vs, "&"))
+	if err != nil {
+		return "", false, s3err.Newf(s3err.InvalidArgument, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+	}
+	enc, err = encodeTags(tags)
+	return enc, true, err
+}
+
+// withTaggingHeader adds a write's x-amz-tagging to the headers it stores.
+func withTaggingHeader(h http.Header, headers map[string]string) error {
+	enc, ok, err := taggingHeader(h)
+	if err != nil || !ok || enc == "" {
+		return err
+	}
+	headers[translate.TaggingKey] = enc
+	return nil
+}
+
+// tagCount is the x-amz-tagging-count GET and HEAD return (0: the header is left out).
+func tagCount(headers map[string]string) int {
+	s := headers[translate.TaggingKey]
+	if s == "" {
+		return 0
+	}
+	return strings.Count(s, "&") + 1
+}
+
+func (s *Server) getObjectTagging(rq *request) error {
+	enc, err := s.svc.ObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key)
+	if err != nil {
+		return err
+	}
+	tags, err := decodeTags(enc)
+	if err != nil {
+		return s3err.Wrap(s3err.InternalError, err)
+	}
+	return s.writeXML(rq, http.StatusOK, tagging{NS: s3NS, TagSet: tags})
+}
+
+func (s *Server) putObjectTagging(rq *request) error {
+	var in tagging
+	if err := s.readXML(rq, maxXMLBody, &in); err != nil {
+		return err
+	}
+	enc, err := encodeTags(in.TagSet)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.SetObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key, enc); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteObjectTagging(rq *request) error {
+	if err := s.svc.SetObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key, ""); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// setTagCount sets x-amz-tagging-count on a GET or HEAD answer.
+func setTagCount(h http.Header, headers map[string]string) {
+	if n := tagCount(headers); n > 0 {
+		h.Set("x-amz-tagging-count", strconv.Itoa(n))
+	}
+}

@@ -1,0 +1,74 @@
+package translate
+
+import (
+	"context"
+	"errors"
+	"maps"
+
+	"s3proxy/meta"
+)
+
+// TaggingKey is where an object's tag set is kept among its stored headers, in the form
+// of S3's x-amz-tagging header (URL query encoding: k1=v1&k2=v2), so that it travels
+// with the object through every path that stores, copies, caches or completes one
+// without a column or codec of its own. Representation headers are stored in their
+// canonical case, so the lower-case name cannot collide with one; the API layer never
+// sends it back as a header (x-amz-tagging-count instead).
+const TaggingKey = "x-amz-tagging"
+
+// withTagging returns headers with the tag set replaced by tagging ("" removes it),
+// leaving headers itself untouched (it may be a cached object's).
+func withTagging(headers map[string]string, tagging string) map[string]string {
+	out := maps.Clone(headers)
+	if out == nil {
+		out = map[string]string{}
+	}
+	if tagging == "" {
+		delete(out, TaggingKey)
+	} else {
+		out[TaggingKey] = tagging
+	}
+	return out
+}
+
+// ObjectTagging returns the object's tag set in x-amz-tagging form ("" when none).
+func (s *Service) ObjectTagging(ctx context.Context, p Principal, bucket, key string) (string, error) {
+	out, err := s.GetObject(ctx, &GetObjectInput{Principal: p, Bucket: bucket, Key: key, HeadOnly: true})
+	if err != nil {
+		return "", err
+	}
+	return out.Info.Headers[TaggingKey], nil
+}
+
+// SetObjectTagging replaces the object's tag set (PutObjectTagging; "" for
+// DeleteObjectTagging). Like S3's, it changes neither the ETag nor Last-Modified. The
+// object is written again with the same manifest, conditional on its ETag, so a
+// concurrent overwrite with other content is not undone: the tags then go to the new
+// object, as they would had the two requests arrived the other way round. (One with the
+// same content, hence the same ETag, can lose its new metadata to the old: the window is
+// one metadata read wide.)
+func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key, tagging string) error {
+	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.meta.GetObject(ctx, bucket, key)
+		if err != nil {
+			return metaErr(err, CodeNoSuchKey)
+		}
+		if cur.Headers[TaggingKey] == tagging {
+			return nil
+		}
+		next := cur
+		next.Headers = withTagging(cur.Headers, tagging)
+		next.Manifest = stripChunks(cur.Manifest)
+		_, err = s.meta.PutObject(ctx, next, meta.WriteCondition{IfMatch: cur.ETag})
+		if (errors.Is(err, meta.ErrConflict) || errors.Is(err, meta.ErrPreconditionFailed)) && attempt < 3 {
+			continue // replaced or deleted meanwhile: read it again
+		}
+		if err != nil {
+			return s.writeErr(err)
+		}
+		return nil
+	}
+}
