@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/cpuid/v2"
 	"github.com/minio/crc64nvme"
 	md5simd "github.com/minio/md5-simd"
 )
@@ -140,7 +141,7 @@ type Sums struct {
 // would leave an entry that its scheduler visits on every cycle from then on. At most
 // maxMD5Hashers exist; a stream beyond them hashes with crypto/md5.
 type MD5Server struct {
-	s       md5simd.Server
+	s       md5simd.Server // nil where the lanes do not pay (lanesPay): crypto/md5 only
 	mu      sync.Mutex
 	idle    []md5simd.Hasher
 	made    int
@@ -160,8 +161,27 @@ const minSIMDStreams = 4
 // every registered hasher while its lanes are not full.
 const maxMD5Hashers = 16
 
-// NewMD5Server starts the server's goroutine.
-func NewMD5Server() *MD5Server { return &MD5Server{s: md5simd.NewServer()} }
+// NewMD5Server starts the server's goroutine where the lanes pay (lanesPay); elsewhere
+// it only counts streams, to put a lone stream's MD5 on a goroutine of its own.
+func NewMD5Server() *MD5Server { return newMD5Server(lanesPay()) }
+
+func newMD5Server(lanes bool) *MD5Server {
+	if !lanes {
+		return &MD5Server{}
+	}
+	return &MD5Server{s: md5simd.NewServer()}
+}
+
+// lanesPay reports whether MD5 in SIMD lanes costs less than crypto/md5 end to end on
+// this CPU: measured so on Intel with AVX-512 (PUT 1 MiB ×8 server CPU −7 to −12 %),
+// and not on AMD (fifth session's Zen 4 host: one A/B for crypto/md5, one even; the
+// seventh's EPYC with AVX-512: PUT ×8 −11 % CPU and +10 % throughput, multipart ×8 −6 %
+// and +15 %, with crypto/md5). In process the lanes win everywhere (BenchmarkReaderStreams),
+// but uploads arriving from the network fill few lanes per pass, and each 32 KiB block
+// is a hand-off to the server's goroutine, dear where task switches are.
+func lanesPay() bool {
+	return cpuid.CPU.VendorID == cpuid.Intel && cpuid.CPU.Supports(cpuid.AVX512F)
+}
 
 // Close stops the server; no Reader using it may still be open.
 func (m *MD5Server) Close() {
@@ -171,7 +191,9 @@ func (m *MD5Server) Close() {
 		h.Close()
 	}
 	m.idle = nil
-	m.s.Close()
+	if m.s != nil {
+		m.s.Close()
+	}
 }
 
 // get returns a fresh hasher, or nil when all maxMD5Hashers are busy.
@@ -183,7 +205,7 @@ func (m *MD5Server) get() md5simd.Hasher {
 		m.idle = m.idle[:n-1]
 		return h
 	}
-	if m.made >= maxMD5Hashers {
+	if m.s == nil || m.made >= maxMD5Hashers {
 		return nil
 	}
 	m.made++
@@ -211,7 +233,7 @@ func WithMD5Server(m *MD5Server) Option {
 		}
 		n := m.streams.Add(1)
 		d.release = func() { m.streams.Add(-1) }
-		if n < minSIMDStreams {
+		if n < minSIMDStreams || m.s == nil {
 			// Few streams: the lanes would cost more than crypto/md5, but a spare core
 			// can run it beside the SHA-256 (asyncHash).
 			d.mayAsync = true

@@ -35,7 +35,7 @@ func TestCombineManyEqualParts(t *testing.T) {
 // TestMD5ServerMatchesCryptoMD5 reads bodies of awkward sizes, in odd read sizes and
 // many at once, through the SIMD server and checks every MD5 against crypto/md5.
 func TestMD5ServerMatchesCryptoMD5(t *testing.T) {
-	srv := NewMD5Server()
+	srv := newMD5Server(true)
 	defer srv.Close()
 	rng := rand.New(rand.NewSource(2))
 	sizes := []int{0, 1, 55, 56, 63, 64, 65, 32<<10 - 1, 32 << 10, 32<<10 + 1, 1<<20 + 7}
@@ -67,7 +67,7 @@ func TestMD5ServerMatchesCryptoMD5(t *testing.T) {
 // TestMD5ServerAbandonedReader: a stream dropped before EOF releases its lane on Close,
 // and the server keeps serving others.
 func TestMD5ServerAbandonedReader(t *testing.T) {
-	srv := NewMD5Server()
+	srv := newMD5Server(true)
 	defer srv.Close()
 	// Keep enough other streams open that the readers below get SIMD lanes.
 	for i := 0; i < minSIMDStreams-1; i++ {
@@ -101,5 +101,39 @@ func TestMD5ServerAbandonedReader(t *testing.T) {
 	}
 	if got, want := r.Sums().MD5, md5.Sum(data); got != want {
 		t.Errorf("MD5 %x, want %x", got, want)
+	}
+}
+
+// TestMD5ServerWithoutLanes: where the lanes do not pay, every stream hashes with
+// crypto/md5 however many are open (on a goroutine of its own when large), and the
+// sums are right.
+func TestMD5ServerWithoutLanes(t *testing.T) {
+	srv := newMD5Server(false)
+	defer srv.Close()
+	data := make([]byte, asyncMinSize+3)
+	rand.New(rand.NewSource(5)).Read(data)
+	want := md5.Sum(data)
+	var readers []*Reader
+	for i := 0; i < 2*minSIMDStreams; i++ {
+		r, err := NewReader(bytes.NewReader(data), Expect{Size: int64(len(data))}, WithMD5Server(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, simd := r.md5.(interface{ Close() }); simd {
+			t.Fatal("a reader got SIMD lanes from a server without them")
+		}
+		readers = append(readers, r)
+	}
+	for i, r := range readers {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Sums().MD5; got != want {
+			t.Errorf("reader %d: md5 %x, want %x", i, got, want)
+		}
+		r.Close()
+	}
+	if n := srv.streams.Load(); n != 0 {
+		t.Errorf("%d streams still counted", n)
 	}
 }
