@@ -115,6 +115,13 @@ func (s *Server) bucketConfigRequest(rq *request, c bucketConfig, verb string) e
 	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
 		return err
 	}
+	if c.name == "BucketCors" && s.cors.enabled() {
+		// The gateway-wide CORS setting is every bucket's configuration.
+		if verb == "Get" {
+			return s.writeXML(rq, http.StatusOK, s.cors.configuration())
+		}
+		return s3err.Newf(s3err.NotImplemented, "CORS is configured for the whole gateway (cors_origins), not per bucket.")
+	}
 	switch {
 	case verb == "Get" && c.body != nil:
 		return s.writeXML(rq, http.StatusOK, c.body)

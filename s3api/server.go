@@ -67,6 +67,9 @@ type Config struct {
 	Log      *slog.Logger
 	Observer Observer
 	Now      func() time.Time
+	// CORSOrigins are the browser origins allowed to call the API ("*": any); none:
+	// no CORS (cors.go).
+	CORSOrigins []string
 }
 
 // Server serves the S3 API.
@@ -78,6 +81,7 @@ type Server struct {
 	domains  []string
 	log      *slog.Logger
 	observer Observer
+	cors     corsPolicy
 }
 
 type credTable map[string]Credential
@@ -110,7 +114,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	domains := append([]string{"localhost"}, cfg.Domains...)
 	v := &sigv4.Verifier{Creds: creds, Region: cfg.Region, MaxSkew: 15 * time.Minute, MaxPresignExpiry: 7 * 24 * time.Hour, Now: cfg.Now}
-	return &Server{svc: cfg.Service, verifier: v, creds: creds, region: cfg.Region, domains: domains, log: cfg.Log, observer: cfg.Observer}, nil
+	return &Server{svc: cfg.Service, verifier: v, creds: creds, region: cfg.Region, domains: domains, log: cfg.Log, observer: cfg.Observer,
+		cors: newCORSPolicy(cfg.CORSOrigins)}, nil
 }
 
 // request is the per-request state handlers share.
@@ -173,6 +178,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = &bodyIn
 	rq.bucket, rq.key = s.route(r)
 	rq.op = operation(r, rq.bucket, rq.key)
+	if r.Method == http.MethodOptions {
+		// A browser's CORS preflight: unsigned by design.
+		rq.op = "PreflightRequest"
+		if err := s.preflight(rq); err != nil {
+			s.writeError(rq, err)
+		}
+		return
+	}
+	s.cors.decorate(h, r.Header.Get("Origin"))
 
 	auth, err := s.verifier.Verify(r)
 	if err != nil {

@@ -329,3 +329,102 @@ func TestWhatIsNotProvidedIsRefused(t *testing.T) {
 		t.Errorf("other credential's GetBucketPolicy: %v", err)
 	}
 }
+
+// TestCORS: with cors_origins set, a browser page on an allowed origin gets its
+// preflight answered and can read the answers (errors included) of its signed or
+// presigned requests; other origins get nothing; without the setting there is no CORS.
+func TestCORS(t *testing.T) {
+	const app = "https://app.example.com"
+	st := newStack(t, "--cors-origins", app+",http://localhost:3000")
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("web")}); err != nil {
+		t.Fatal(err)
+	}
+	preflight := func(base, origin, method string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodOptions, base+"/web/upload.bin", nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		req.Header.Set("Access-Control-Request-Method", method)
+		req.Header.Set("Access-Control-Request-Headers", "content-type,x-amz-checksum-crc32")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		name, origin, method string
+		status               int
+		allow                string
+	}{
+		{"allowed PUT", app, "PUT", 200, app},
+		{"allowed GET, other configured origin", "http://localhost:3000", "GET", 200, "http://localhost:3000"},
+		{"origin not configured", "https://evil.example", "PUT", 403, ""},
+		{"method not served", app, "PATCH", 403, ""},
+		{"no origin", "", "PUT", 400, ""},
+	} {
+		resp := preflight(st.url, tc.origin, tc.method)
+		if resp.StatusCode != tc.status || resp.Header.Get("Access-Control-Allow-Origin") != tc.allow {
+			t.Errorf("preflight %s: %d, Allow-Origin %q; want %d, %q", tc.name, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), tc.status, tc.allow)
+		}
+		if tc.status == 200 {
+			if h := resp.Header.Get("Access-Control-Allow-Headers"); h != "content-type,x-amz-checksum-crc32" {
+				t.Errorf("preflight %s: Allow-Headers %q", tc.name, h)
+			}
+			if !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), tc.method) || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "ETag") {
+				t.Errorf("preflight %s: methods %q, expose %q", tc.name, resp.Header.Get("Access-Control-Allow-Methods"), resp.Header.Get("Access-Control-Expose-Headers"))
+			}
+		}
+	}
+
+	// The browser's actual request: a presigned PUT, then a GET, from the page's origin.
+	ps := s3.NewPresignClient(c)
+	preq, err := ps.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("web"), Key: aws.String("upload.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, preq.URL, strings.NewReader("from the browser"))
+	req.Header.Set("Origin", app)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != app || resp.Header.Get("ETag") == "" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "ETag") || !strings.Contains(resp.Header.Get("Vary"), "Origin") {
+		t.Errorf("presigned PUT from %s: %d %v", app, resp.StatusCode, resp.Header)
+	}
+	if got := string(mustGet(t, c, "web", "upload.bin", "")); got != "from the browser" {
+		t.Errorf("uploaded %q", got)
+	}
+	// An error's answer is readable too; another origin's is not decorated.
+	status, _, h := st.raw(t, http.MethodGet, "/web/missing", nil, map[string]string{"Origin": app})
+	if status != 404 || h.Get("Access-Control-Allow-Origin") != app {
+		t.Errorf("404 from %s: %d, Allow-Origin %q", app, status, h.Get("Access-Control-Allow-Origin"))
+	}
+	if _, _, h := st.raw(t, http.MethodGet, "/web/upload.bin", nil, map[string]string{"Origin": "https://evil.example"}); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("answer to another origin carries Allow-Origin %q", h.Get("Access-Control-Allow-Origin"))
+	}
+	// An unsigned request from an allowed origin is still refused: CORS is not auth.
+	if resp, err := http.Get(st.url + "/web/upload.bin"); err != nil || resp.StatusCode != 403 {
+		t.Errorf("anonymous GET: %v %v", resp.StatusCode, err)
+	}
+	// GetBucketCors reports the gateway-wide rule.
+	out, err := c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String("web")})
+	if err != nil || len(out.CORSRules) != 1 || strings.Join(out.CORSRules[0].AllowedOrigins, " ") != app+" http://localhost:3000" {
+		t.Errorf("GetBucketCors: %+v %v", out, err)
+	}
+
+	// Without the setting: no CORS at all.
+	plain := newStack(t)
+	if resp := preflight(plain.url, app, "PUT"); resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight without cors_origins: %d %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if _, _, h := plain.raw(t, http.MethodGet, "/", nil, map[string]string{"Origin": app}); h.Get("Access-Control-Allow-Origin") != "" || h.Get("Vary") != "" {
+		t.Errorf("answer without cors_origins carries CORS headers: %v", h)
+	}
+}

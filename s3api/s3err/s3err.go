@@ -77,6 +77,7 @@ const (
 	AccessControlListNotSupported                  Code = "AccessControlListNotSupported"
 	InvalidBucketAclWithObjectOwnership            Code = "InvalidBucketAclWithObjectOwnership"
 	InvalidTag                                     Code = "InvalidTag"
+	AccessForbidden                                Code = "AccessForbidden"
 )
 
 type entry struct {
@@ -148,6 +149,7 @@ var table = map[Code]entry{
 	AccessControlListNotSupported:                  {http.StatusBadRequest, "The bucket does not allow ACLs."},
 	InvalidBucketAclWithObjectOwnership:            {http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."},
 	InvalidTag:                                     {http.StatusBadRequest, "The tag provided was not a valid tag."},
+	AccessForbidden:                                {http.StatusForbidden, "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."},
 }
 
 // Error is an S3 error to be rendered to the client.

@@ -117,6 +117,9 @@ type Config struct {
 	GCInterval    time.Duration
 	UploadMaxAge  time.Duration
 	MaxObjectSize int64
+	// CORSOrigins are the browser origins allowed to call the S3 API ("*": any);
+	// empty: no CORS, browsers' cross-origin calls are refused.
+	CORSOrigins []string
 }
 
 // MetaDriver reports which metadata store Meta selects.

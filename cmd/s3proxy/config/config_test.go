@@ -100,6 +100,7 @@ var formCases = []struct {
 	{"gc_interval", "0", func(c *Config) any { return c.GCInterval }, time.Duration(0)},
 	{"upload_max_age", "2d", func(c *Config) any { return c.UploadMaxAge }, 48 * time.Hour},
 	{"max_object_size", "100MiB", func(c *Config) any { return c.MaxObjectSize }, int64(100 << 20)},
+	{"cors_origins", "https://app.example.com, http://localhost:3000/", func(c *Config) any { return strings.Join(c.CORSOrigins, " ") }, "https://app.example.com http://localhost:3000"},
 }
 
 func settingFor(t *testing.T, key string) setting {
@@ -230,6 +231,8 @@ func TestBadValues(t *testing.T) {
 		{"upload_max_age", nil, nil, "upload_max_age: 0s\n", []string{"upload_max_age (file "}},
 		{"max_object_size unit", []string{"--max-object-size", "5XB"}, nil, "", []string{"max_object_size (flag --max-object-size)", "unit"}},
 		{"max_object_size zero", []string{"--max-object-size", "0"}, nil, "", []string{"max_object_size (flag --max-object-size)"}},
+		{"cors_origins path", []string{"--cors-origins", "https://app.example.com/upload"}, nil, "", []string{"cors_origins (flag --cors-origins)", "not an origin"}},
+		{"cors_origins scheme", nil, map[string]string{"S3PROXY_CORS_ORIGINS": "*, app.example.com"}, "", []string{"cors_origins (env S3PROXY_CORS_ORIGINS)", `"app.example.com"`}},
 		{"max_object_size overflow", []string{"--max-object-size", "99999999999TiB"}, nil, "", []string{"max_object_size (flag --max-object-size)", "too large"}},
 		{"access key without secret", nil, map[string]string{"S3PROXY_ACCESS_KEY": "AK"}, "", []string{"credentials (env S3PROXY_ACCESS_KEY)", "S3PROXY_SECRET_KEY"}},
 		{"secret without access key", nil, map[string]string{"S3PROXY_SECRET_KEY": "SK"}, "", []string{"credentials (env S3PROXY_SECRET_KEY)", "S3PROXY_ACCESS_KEY"}},

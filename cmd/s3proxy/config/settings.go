@@ -48,6 +48,7 @@ func settingsTable() []setting {
 		{"gc_interval", "gc-interval", "S3PROXY_GC_INTERVAL", "10m", "background GC period; 0 disables"},
 		{"upload_max_age", "upload-max-age", "S3PROXY_UPLOAD_MAX_AGE", "7d", "abandoned multipart uploads are aborted after this"},
 		{"max_object_size", "max-object-size", "S3PROXY_MAX_OBJECT_SIZE", "5TiB", "largest object accepted (e.g. 5TiB, 100MiB, 1234)"},
+		{"cors_origins", "cors-origins", "S3PROXY_CORS_ORIGINS", "", "browser origins allowed to call the S3 API, comma-separated (https://app.example.com), or * for any (none by default)"},
 	}
 }
 
@@ -82,6 +83,7 @@ type fileConfig struct {
 	GCInterval     *string           `yaml:"gc_interval"`
 	UploadMaxAge   *string           `yaml:"upload_max_age"`
 	MaxObjectSize  *string           `yaml:"max_object_size"`
+	CORSOrigins    *string           `yaml:"cors_origins"`
 	Credentials    []Credential      `yaml:"credentials"`
 	Backends       []Backend         `yaml:"backends"`
 	Placement      map[string]string `yaml:"placement"`
@@ -95,7 +97,7 @@ func (f *fileConfig) scalars() map[string]*string {
 		"cluster_secret": f.ClusterSecret, "node_id": f.NodeID,
 		"log_format": f.LogFormat, "log_level": f.LogLevel, "gc_grace": f.GCGrace,
 		"gc_interval": f.GCInterval, "upload_max_age": f.UploadMaxAge,
-		"max_object_size": f.MaxObjectSize,
+		"max_object_size": f.MaxObjectSize, "cors_origins": f.CORSOrigins,
 	}
 }
 
@@ -198,6 +200,7 @@ func build(raw map[string]rawValue, file *fileConfig, fileSrc string, getenv fun
 		// cluster with a weak internal endpoint.
 		errs.add("cluster_secret", v.src, "must be at least %d characters", minClusterSecret)
 	}
+	c.CORSOrigins = corsOrigins(&errs, src("cors_origins"), str("cors_origins", ""))
 	checkEnum(&errs, "log_format", src("log_format"), c.LogFormat, "text", "json")
 	checkEnum(&errs, "log_level", src("log_level"), c.LogLevel, "debug", "info", "warn", "error")
 
@@ -526,4 +529,26 @@ func checkEndpoint(errs *errorList, key, src, v string) {
 	if strings.ContainsAny(v, " /?#") {
 		errs.add(key, src, "%q is not a host or URL", v)
 	}
+}
+
+// corsOrigins parses the comma-separated cors_origins: each entry is "*" or a browser
+// origin, scheme://host[:port] with no path, as browsers send it in Origin.
+func corsOrigins(errs *errorList, src, v string) []string {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+				errs.add("cors_origins", src, "%q is not an origin: want scheme://host[:port] (https://app.example.com) or *", o)
+				continue
+			}
+			o = u.Scheme + "://" + u.Host
+		}
+		out = append(out, o)
+	}
+	return out
 }
