@@ -74,6 +74,10 @@ func metaDSN(cfg *config.Config) string {
 type appOptions struct {
 	// wrapStore decorates every backend (metrics).
 	wrapStore func(backends.BlobStore) backends.BlobStore
+	// wrapMeta decorates the metadata store, inside its caches (metrics).
+	wrapMeta func(meta.MetaStore) meta.MetaStore
+	// metaOptions are passed to gormstore.Open.
+	metaOptions []gormstore.Option
 	// onInstant is told of every instant upload.
 	onInstant func(bytes int64)
 	// objectCache marks a serve process: on SQLite it takes the database's serve lock
@@ -94,11 +98,15 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", cfg.Data, err)
 	}
-	ms, err := gormstore.Open(ctx, metaDSN(cfg))
+	ms, err := gormstore.Open(ctx, metaDSN(cfg), o.metaOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("metadata store (%s): %w", cfg.MetaDriver(), err)
 	}
-	a := &app{cfg: cfg, log: log, meta: ms, stores: map[string]backends.BlobStore{}}
+	var base meta.MetaStore = ms
+	if o.wrapMeta != nil {
+		base = o.wrapMeta(ms)
+	}
+	a := &app{cfg: cfg, log: log, meta: base, stores: map[string]backends.BlobStore{}}
 	if cfg.Redis != "" {
 		a.redis, err = rediscache.NewClient(cfg.Redis)
 		if err != nil {
@@ -115,7 +123,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 		}
 		// An unreachable Redis is not fatal: the cache falls back to the store and
 		// /readyz reports it.
-		a.cache = rediscache.New(ms, a.redis, rediscache.Options{Log: log, Prefix: "s3proxy:" + ns + ":"})
+		a.cache = rediscache.New(base, a.redis, rediscache.Options{Log: log, Prefix: "s3proxy:" + ns + ":"})
 		a.meta = a.cache
 	}
 	if o.objectCache {

@@ -17,6 +17,7 @@ import (
 
 	"s3proxy/cluster"
 	"s3proxy/meta"
+	"s3proxy/meta/gormstore"
 	"s3proxy/s3api"
 	"s3proxy/translate"
 )
@@ -45,7 +46,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	bm := newBackendMetrics(reg)
-	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, onInstant: m.instant, objectCache: true, precreateShards: true})
+	mm := newMetaMetrics(reg)
+	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, wrapMeta: mm.wrap, metaOptions: []gormstore.Option{gormstore.WithWALSyncObserver(mm.walSynced)},
+		onInstant: m.instant, objectCache: true, precreateShards: true})
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ type options struct {
 	schema   string
 	logger   logger.Interface
 	maxConns int
+	walSync  func(d time.Duration, commits int)
 }
 
 // WithSchema makes a PostgreSQL store live in the given schema (created if missing, and
@@ -94,6 +95,12 @@ func WithLogger(l logger.Interface) Option { return func(o *options) { o.logger 
 
 // WithMaxConns bounds the PostgreSQL pool, or the SQLite read pool (default 10).
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// WithWALSyncObserver is told of every group fdatasync of a SQLite store's WAL
+// (walsync.go): how long it took and how many commits it made durable (metrics).
+func WithWALSyncObserver(f func(d time.Duration, commits int)) Option {
+	return func(o *options) { o.walSync = f }
+}
 
 var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
@@ -225,6 +232,7 @@ func openSQLite(ctx context.Context, path string, o options, cfg func() *gorm.Co
 	var wal *walSync
 	if !memory {
 		wal = newWALSync(strings.TrimPrefix(file, "file:"))
+		wal.observe = o.walSync
 	}
 	w, err := open(wdsn, wal)
 	if err != nil {
