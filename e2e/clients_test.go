@@ -157,6 +157,26 @@ func TestMC(t *testing.T) {
 		}
 	})
 
+	t.Run("tags and stat", func(t *testing.T) {
+		mc.run("cp", "--tags", "origin=upload", small, "s3p/mc-bucket/tagged.bin")
+		if out := mc.run("tag", "list", "--json", "s3p/mc-bucket/tagged.bin"); !strings.Contains(out, `"origin":"upload"`) {
+			t.Errorf("mc tag list after cp --tags:\n%s", out)
+		}
+		mc.run("tag", "set", "s3p/mc-bucket/tagged.bin", "project=s3proxy&stage=test")
+		out := mc.run("tag", "list", "--json", "s3p/mc-bucket/tagged.bin")
+		if !strings.Contains(out, `"project":"s3proxy"`) || !strings.Contains(out, `"stage":"test"`) || strings.Contains(out, "origin") {
+			t.Errorf("mc tag list after tag set:\n%s", out)
+		}
+		if out := mc.run("stat", "s3p/mc-bucket/tagged.bin"); !strings.Contains(out, "tagged.bin") {
+			t.Errorf("mc stat:\n%s", out)
+		}
+		mc.run("tag", "remove", "s3p/mc-bucket/tagged.bin")
+		if out := mc.run("tag", "list", "--json", "s3p/mc-bucket/tagged.bin"); strings.Contains(out, "project") {
+			t.Errorf("mc tag list after tag remove:\n%s", out)
+		}
+		mc.run("rm", "s3p/mc-bucket/tagged.bin")
+	})
+
 	mc.run("rm", "s3p/mc-bucket/small.bin")
 	mc.run("rm", "--recursive", "--force", "s3p/mc-bucket/mirror")
 	if out := mc.run("ls", "--recursive", "s3p/mc-bucket"); strings.Contains(out, "small.bin") || strings.Contains(out, "mirror") {
