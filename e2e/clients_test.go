@@ -111,6 +111,15 @@ func TestS3cmd(t *testing.T) {
 		t.Fatal(err)
 	}
 	multipartETag(t, aws.ToString(head.ETag), 5)
+	// ACLs: every bucket is owner-only (BucketOwnerEnforced); resetting that is fine,
+	// making an object public is refused, and info reads both.
+	c.run("setacl", "--acl-private", "s3://s3cmd-bucket/small.bin")
+	if _, stderr, err := c.try("setacl", "--acl-public", "s3://s3cmd-bucket/small.bin"); err == nil || !strings.Contains(stderr, "AccessControlListNotSupported") {
+		t.Errorf("s3cmd setacl --acl-public: want AccessControlListNotSupported, got %v\n%s", err, stderr)
+	}
+	if out := c.run("info", "s3://s3cmd-bucket/small.bin"); !strings.Contains(out, "FULL_CONTROL") {
+		t.Errorf("s3cmd info:\n%s", out)
+	}
 	c.run("del", "s3://s3cmd-bucket/small.bin", "s3://s3cmd-bucket/big.bin")
 	if out := c.run("ls", "s3://s3cmd-bucket"); strings.TrimSpace(out) != "" {
 		t.Errorf("objects left after del:\n%s", out)

@@ -204,6 +204,11 @@ func (c *s3cmdCLI) run(args ...string) string {
 	return runTool(c.t, 10*time.Minute, c.env, "", "s3cmd", append([]string{"-c", c.conf}, args...)...)
 }
 
+func (c *s3cmdCLI) try(args ...string) (string, string, error) {
+	c.t.Helper()
+	return tryTool(c.t, 10*time.Minute, c.env, "", "s3cmd", append([]string{"-c", c.conf}, args...)...)
+}
+
 // mcCLI runs MinIO's mc with the alias s3p from MC_HOST_s3p and a private
 // config dir (mc writes one on every run).
 type mcCLI struct {

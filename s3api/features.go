@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"s3proxy/s3api/s3err"
+	"s3proxy/translate"
 )
 
 // What s3proxy does not do, said the way S3 says it.
@@ -195,5 +196,61 @@ func checkCreateBucket(h http.Header) error {
 	if checkCannedACL(h.Get("x-amz-acl")) != nil {
 		return s3err.New(s3err.InvalidBucketAclWithObjectOwnership)
 	}
+	return nil
+}
+
+// aclRequest is what PutBucketAcl and PutObjectAcl may send as a body.
+type aclRequest struct {
+	Grants []struct {
+		Grantee struct {
+			ID    string `xml:"ID"`
+			URI   string `xml:"URI"`
+			Email string `xml:"EmailAddress"`
+		} `xml:"Grantee"`
+		Permission string `xml:"Permission"`
+	} `xml:"AccessControlList>Grant"`
+}
+
+// putACL answers PutBucketAcl and PutObjectAcl as S3 does on a BucketOwnerEnforced
+// bucket: setting the ACL every s3proxy resource already has (the owner's FULL_CONTROL,
+// as a canned private or bucket-owner-full-control, or the same in XML) succeeds and
+// changes nothing (s3cmd setacl --acl-private, backup tools that reset ACLs after
+// uploading); any other grant is AccessControlListNotSupported.
+func (s *Server) putACL(rq *request) error {
+	var owner string
+	if rq.key == "" {
+		b, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket)
+		if err != nil {
+			return err
+		}
+		owner = b.Owner
+	} else {
+		out, err := s.svc.GetObject(rq.r.Context(), &translate.GetObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, HeadOnly: true})
+		if err != nil {
+			return err
+		}
+		owner = out.Info.Owner
+	}
+	h := rq.r.Header
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-grant-") {
+			return s3err.New(s3err.AccessControlListNotSupported)
+		}
+	}
+	if err := checkCannedACL(h.Get("x-amz-acl")); err != nil {
+		return err
+	}
+	if h.Get("x-amz-acl") == "" {
+		var acl aclRequest
+		if err := s.readXML(rq, maxXMLBody, &acl); err != nil {
+			return err
+		}
+		for _, g := range acl.Grants {
+			if g.Grantee.URI != "" || g.Grantee.Email != "" || g.Grantee.ID != owner || g.Permission != "FULL_CONTROL" {
+				return s3err.New(s3err.AccessControlListNotSupported)
+			}
+		}
+	}
+	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -60,6 +60,9 @@ func operation(r *http.Request, bucket, key string) string {
 			if len(q) == 0 {
 				return "CreateBucket"
 			}
+			if has("acl") {
+				return "PutBucketAcl"
+			}
 			if op := bucketConfigOp(r.Method, has); op != "" {
 				return op
 			}
@@ -103,7 +106,9 @@ func operation(r *http.Request, bucket, key string) string {
 				return "UploadPart"
 			case has("tagging"):
 				return "PutObjectTagging"
-			case has("acl"), has("retention"), has("legal-hold"):
+			case has("acl"):
+				return "PutObjectAcl"
+			case has("retention"), has("legal-hold"):
 				return "PutObjectSubresource"
 			case r.Header.Get("x-amz-copy-source") != "":
 				return "CopyObject"
@@ -160,6 +165,8 @@ func (s *Server) dispatch(rq *request) error {
 		return s.writeXML(rq, http.StatusOK, versioningConfiguration{NS: s3NS})
 	case "GetBucketAcl", "GetObjectAcl":
 		return s.getACL(rq)
+	case "PutBucketAcl", "PutObjectAcl":
+		return s.putACL(rq)
 	case "DeleteObjects":
 		return s.deleteObjects(rq)
 	case "PutObject":

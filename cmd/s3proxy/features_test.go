@@ -265,8 +265,42 @@ func TestWhatIsNotProvidedIsRefused(t *testing.T) {
 			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("public"), ACL: types.BucketCannedACLPublicRead})
 			return err
 		}(), "InvalidBucketAclWithObjectOwnership"},
+		{"public object ACL set later", func() error {
+			_, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: b, Key: aws.String("src"), ACL: types.ObjectCannedACLPublicRead})
+			return err
+		}(), "AccessControlListNotSupported"},
+		{"object ACL granting all users", func() error {
+			_, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: b, Key: aws.String("src"), AccessControlPolicy: &types.AccessControlPolicy{
+				Owner: &types.Owner{ID: aws.String(testAK)}, Grants: []types.Grant{
+					{Grantee: &types.Grantee{Type: types.TypeCanonicalUser, ID: aws.String(testAK)}, Permission: types.PermissionFullControl},
+					{Grantee: &types.Grantee{Type: types.TypeGroup, URI: aws.String("http://acs.amazonaws.com/groups/global/AllUsers")}, Permission: types.PermissionRead}}}})
+			return err
+		}(), "AccessControlListNotSupported"},
+		{"bucket ACL grant header", func() error {
+			_, err := c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: b, GrantRead: aws.String("id=someone-else")})
+			return err
+		}(), "AccessControlListNotSupported"},
+		{"ACL of a missing object", func() error {
+			_, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: b, Key: aws.String("missing"), ACL: types.ObjectCannedACLPrivate})
+			return err
+		}(), "NoSuchKey"},
 		// Accepted: what grants nothing beyond the owner (rclone sends private on every
-		// upload), and any real storage class.
+		// upload; s3cmd setacl --acl-private sends the owner's FULL_CONTROL in XML), and
+		// any real storage class.
+		{"private object ACL set later", func() error {
+			_, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: b, Key: aws.String("src"), ACL: types.ObjectCannedACLPrivate})
+			return err
+		}(), ""},
+		{"owner-only object ACL in XML", func() error {
+			_, err := c.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: b, Key: aws.String("src"), AccessControlPolicy: &types.AccessControlPolicy{
+				Owner: &types.Owner{ID: aws.String(testAK)}, Grants: []types.Grant{
+					{Grantee: &types.Grantee{Type: types.TypeCanonicalUser, ID: aws.String(testAK)}, Permission: types.PermissionFullControl}}}})
+			return err
+		}(), ""},
+		{"private bucket ACL set later", func() error {
+			_, err := c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: b, ACL: types.BucketCannedACLPrivate})
+			return err
+		}(), ""},
 		{"private ACL", put(func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPrivate }), ""},
 		{"owner full control", put(func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLBucketOwnerFullControl }), ""},
 		{"storage class", put(func(in *s3.PutObjectInput) { in.StorageClass = types.StorageClassStandardIa }), ""},
