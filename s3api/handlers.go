@@ -92,7 +92,9 @@ func operation(r *http.Request, bucket, key string) string {
 				return "GetObjectAcl"
 			case has("tagging"):
 				return "GetObjectTagging"
-			case has("retention"), has("legal-hold"), has("attributes"), has("torrent"):
+			case has("attributes"):
+				return "GetObjectAttributes"
+			case has("retention"), has("legal-hold"), has("torrent"):
 				return "GetObjectSubresource"
 			}
 			return "GetObject"
@@ -201,6 +203,8 @@ func (s *Server) dispatch(rq *request) error {
 		return s.listParts(rq)
 	case "ListMultipartUploads":
 		return s.listMultipartUploads(rq)
+	case "GetObjectAttributes":
+		return s.getObjectAttributes(rq)
 	case "GetObjectTagging":
 		return s.getObjectTagging(rq)
 	case "PutObjectTagging":

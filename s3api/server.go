@@ -35,6 +35,7 @@ type Service interface {
 	ListObjects(ctx context.Context, in *translate.ListObjectsInput) (*translate.ListObjectsOutput, error)
 	ObjectTagging(ctx context.Context, p translate.Principal, bucket, key string) (string, error)
 	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, tagging string) error
+	ObjectAttributes(ctx context.Context, p translate.Principal, bucket, key string) (translate.ObjectInfo, []translate.PartInfo, error)
 
 	CreateMultipartUpload(ctx context.Context, in *translate.CreateUploadInput) (string, error)
 	UploadPart(ctx context.Context, in *translate.UploadPartInput) (*translate.UploadPartOutput, error)

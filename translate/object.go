@@ -766,3 +766,20 @@ func (s *Service) ListObjects(ctx context.Context, in *ListObjectsInput) (*ListO
 	}
 	return out, nil
 }
+
+// ObjectAttributes describes an object and, for a multipart one, its parts
+// (GetObjectAttributes), without opening any chunk.
+func (s *Service) ObjectAttributes(ctx context.Context, p Principal, bucket, key string) (ObjectInfo, []PartInfo, error) {
+	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
+		return ObjectInfo{}, nil, err
+	}
+	o, err := s.meta.GetObject(ctx, bucket, key)
+	if err != nil {
+		return ObjectInfo{}, nil, metaErr(err, CodeNoSuchKey)
+	}
+	parts := make([]PartInfo, len(o.Parts))
+	for i, pt := range o.Parts {
+		parts[i] = PartInfo{Number: pt.Number, Size: pt.Size, ETag: pt.ETag, Checksums: pt.Checksums, LastModified: pt.LastModified}
+	}
+	return infoOf(o), parts, nil
+}

@@ -462,3 +462,89 @@ func TestCORS(t *testing.T) {
 		t.Errorf("answer without cors_origins carries CORS headers: %v", h)
 	}
 }
+
+func TestGetObjectAttributes(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	b := aws.String("attrs")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	all := []types.ObjectAttributes{types.ObjectAttributesEtag, types.ObjectAttributesChecksum, types.ObjectAttributesObjectParts,
+		types.ObjectAttributesStorageClass, types.ObjectAttributesObjectSize}
+
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("single"), Body: strings.NewReader("attributes"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("single"), ObjectAttributes: all})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.ETag) != strings.Trim(aws.ToString(put.ETag), `"`) || aws.ToInt64(out.ObjectSize) != 10 || out.StorageClass != types.StorageClassStandard ||
+		out.Checksum == nil || aws.ToString(out.Checksum.ChecksumCRC32) != aws.ToString(put.ChecksumCRC32) || out.ObjectParts != nil || out.LastModified == nil {
+		t.Errorf("single-part attributes: %+v (checksum %+v)", out, out.Checksum)
+	}
+
+	// A multipart object with part checksums: its parts, paged.
+	mp, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("multi"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done []types.CompletedPart
+	sizes := []int{5 << 20, 5 << 20, 1000}
+	for i, n := range sizes {
+		up, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("multi"), UploadId: mp.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+			Body: bytes.NewReader(bytes.Repeat([]byte{byte('a' + i)}, n)), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag, ChecksumCRC32: up.ChecksumCRC32})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("multi"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done}}); err != nil {
+		t.Fatal(err)
+	}
+	page1, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("multi"), ObjectAttributes: all, MaxParts: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := page1.ObjectParts
+	if op == nil || aws.ToInt32(op.TotalPartsCount) != 3 || len(op.Parts) != 2 || !aws.ToBool(op.IsTruncated) || aws.ToString(op.NextPartNumberMarker) != "2" ||
+		aws.ToString(op.Parts[0].ChecksumCRC32) != aws.ToString(done[0].ChecksumCRC32) || aws.ToInt64(op.Parts[1].Size) != 5<<20 {
+		t.Fatalf("first page of parts: %+v", op)
+	}
+	if page1.Checksum == nil || page1.Checksum.ChecksumType != types.ChecksumTypeComposite || !strings.HasSuffix(aws.ToString(page1.Checksum.ChecksumCRC32), "-3") {
+		t.Errorf("multipart checksum: %+v", page1.Checksum)
+	}
+	page2, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("multi"), ObjectAttributes: all,
+		MaxParts: aws.Int32(2), PartNumberMarker: op.NextPartNumberMarker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := page2.ObjectParts; op == nil || len(op.Parts) != 1 || aws.ToInt32(op.Parts[0].PartNumber) != 3 || aws.ToBool(op.IsTruncated) {
+		t.Errorf("second page of parts: %+v", op)
+	}
+	// Only what was asked for.
+	some, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("multi"), ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectSize}})
+	if err != nil || aws.ToInt64(some.ObjectSize) != 10<<20+1000 || some.ETag != nil || some.ObjectParts != nil || some.Checksum != nil {
+		t.Errorf("ObjectSize only: %+v %v", some, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		hdr  map[string]string
+		key  string
+		want string
+	}{
+		{"no attributes header", nil, "single", "InvalidArgument"},
+		{"unknown attribute", map[string]string{"x-amz-object-attributes": "ETag,Colour"}, "single", "InvalidArgument"},
+		{"missing key", map[string]string{"x-amz-object-attributes": "ETag"}, "missing", "NoSuchKey"},
+	} {
+		if _, body, _ := st.raw(t, http.MethodGet, "/attrs/"+tc.key+"?attributes", nil, tc.hdr); !strings.Contains(body, "<Code>"+tc.want+"</Code>") {
+			t.Errorf("%s: %s", tc.name, body)
+		}
+	}
+}
