@@ -207,6 +207,10 @@ type measure struct {
 	// storePut, storeFinish: s3proxy's mean chunk store Put and its part after the body's
 	// last byte (the durable write), over the window; zero when not measured.
 	storePut, storeFinish time.Duration
+	// metaWrite: s3proxy's mean metadata write (object, part, completion); walSync and
+	// walPerSync: its SQLite WAL syncs' mean and the commits each made durable.
+	metaWrite, walSync time.Duration
+	walPerSync         float64
 	// byOp: per kind of operation, in name order, when the profile mixes kinds.
 	byOp  []opLatency
 	rss   int64
@@ -226,6 +230,13 @@ func (m measure) summary(p *profile) string {
 		m.cpu.Seconds(), m.client.Seconds(), m.wall.Seconds(), 100*m.idle)
 	if m.storePut > 0 {
 		s += fmt.Sprintf("  [chunk store Put: mean %s, of which %s after the body's last byte]", fmtDur(m.storePut), fmtDur(m.storeFinish))
+	}
+	if m.metaWrite > 0 {
+		s += fmt.Sprintf("  [metadata writes: mean %s", fmtDur(m.metaWrite))
+		if m.walSync > 0 {
+			s += fmt.Sprintf("; WAL syncs: mean %s, %.1f commits each", fmtDur(m.walSync), m.walPerSync)
+		}
+		s += "]"
 	}
 	if len(m.byOp) > 0 {
 		parts := make([]string, len(m.byOp))
@@ -287,6 +298,7 @@ func (e *environment) runProfile(ctx context.Context, p *profile, s *server, rep
 		byOp: latencyByOp(r.byOp)}
 	if r.storeOK {
 		m.storePut, m.storeFinish = r.store1.means(r.store0)
+		m.metaWrite, m.walSync, m.walPerSync = r.store1.metaMeans(r.store0)
 	}
 	if cores := float64(runtime.NumCPU()) * m.wall.Seconds(); cores > 0 && r.idle1 >= r.idle0 {
 		m.idle = min(1, (r.idle1-r.idle0).Seconds()/cores)

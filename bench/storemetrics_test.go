@@ -42,7 +42,37 @@ func TestStoreTimes(t *testing.T) {
 	if put.Round(time.Microsecond) != 15*time.Millisecond || finish.Round(time.Microsecond) != 3*time.Millisecond {
 		t.Errorf("means %v, %v; want 15ms, 3ms", put, finish)
 	}
+	if w, sync, per := after.metaMeans(before); w != 0 || sync != 0 || per != 0 {
+		t.Errorf("metadata means without metadata metrics: %v %v %v", w, sync, per)
+	}
 	if _, ok := readStoreTimes(context.Background(), ""); ok {
 		t.Error("a server without an admin listener gave store times")
+	}
+}
+
+// TestMetaTimes: metadata write and WAL sync means from two scrapes; reads and other
+// operations are not writes.
+func TestMetaTimes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ops := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "s3proxy_meta_operation_seconds"}, []string{"op"})
+	syncs := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "s3proxy_sqlite_wal_sync_seconds"})
+	commits := prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_sqlite_wal_synced_commits_total"})
+	reg.MustRegister(ops, syncs, commits)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	admin := strings.TrimPrefix(srv.URL, "http://")
+
+	ops.WithLabelValues("put_object").Observe(1)
+	before, _ := readStoreTimes(context.Background(), admin)
+	ops.WithLabelValues("put_object").Observe(0.004)
+	ops.WithLabelValues("delete_object").Observe(0.002)
+	ops.WithLabelValues("get_object").Observe(3)
+	syncs.Observe(0.001)
+	syncs.Observe(0.003)
+	commits.Add(5)
+	after, _ := readStoreTimes(context.Background(), admin)
+	w, sync, per := after.metaMeans(before)
+	if w.Round(time.Microsecond) != 3*time.Millisecond || sync.Round(time.Microsecond) != 2*time.Millisecond || per != 2.5 {
+		t.Errorf("metaMeans: %v %v %v; want 3ms 2ms 2.5", w, sync, per)
 	}
 }
