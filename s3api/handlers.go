@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -274,13 +275,42 @@ func (s *Server) readXML(rq *request, limit int64, v any) error {
 	return nil
 }
 
+// listBuckets answers ListBuckets, with the paging S3 added in 2024 (prefix,
+// bucket-region, max-buckets, continuation-token; the token is the last name returned,
+// base64-encoded); without max-buckets every bucket comes in one answer, as before.
 func (s *Server) listBuckets(rq *request) error {
+	q := rq.r.URL.Query()
+	limit := -1
+	if v := q.Get("max-buckets"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return s3err.Newf(s3err.InvalidArgument, "Argument max-buckets must be an integer between 1 and 10000")
+		}
+		limit = n
+	}
+	var after string
+	if v := q.Get("continuation-token"); v != "" {
+		b, err := base64.URLEncoding.DecodeString(v)
+		if err != nil {
+			return s3err.Newf(s3err.InvalidArgument, "The continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
+	prefix, region := q.Get("prefix"), q.Get("bucket-region")
 	bs, err := s.svc.ListBuckets(rq.r.Context(), rq.principal)
 	if err != nil {
 		return err
 	}
-	res := listAllMyBucketsResult{NS: s3NS, Owner: owner{ID: rq.principal.AccessKey, DisplayName: rq.principal.AccessKey}}
+	slices.SortFunc(bs, func(a, b translate.BucketInfo) int { return strings.Compare(a.Name, b.Name) })
+	res := listAllMyBucketsResult{NS: s3NS, Owner: owner{ID: rq.principal.AccessKey, DisplayName: rq.principal.AccessKey}, Prefix: prefix}
 	for _, b := range bs {
+		if !strings.HasPrefix(b.Name, prefix) || (region != "" && b.Region != region) || (after != "" && b.Name <= after) {
+			continue
+		}
+		if limit >= 0 && len(res.Buckets) == limit {
+			res.ContinuationToken = base64.URLEncoding.EncodeToString([]byte(res.Buckets[len(res.Buckets)-1].Name))
+			break
+		}
 		res.Buckets = append(res.Buckets, bucketElem{Name: b.Name, CreationDate: iso8601(b.CreatedAt), BucketRegion: b.Region})
 	}
 	return s.writeXML(rq, http.StatusOK, res)

@@ -16,10 +16,12 @@ type owner struct {
 }
 
 type listAllMyBucketsResult struct {
-	XMLName xml.Name     `xml:"ListAllMyBucketsResult"`
-	NS      string       `xml:"xmlns,attr"`
-	Owner   owner        `xml:"Owner"`
-	Buckets []bucketElem `xml:"Buckets>Bucket"`
+	XMLName           xml.Name     `xml:"ListAllMyBucketsResult"`
+	NS                string       `xml:"xmlns,attr"`
+	Owner             owner        `xml:"Owner"`
+	Buckets           []bucketElem `xml:"Buckets>Bucket"`
+	Prefix            string       `xml:"Prefix,omitempty"`
+	ContinuationToken string       `xml:"ContinuationToken,omitempty"`
 }
 
 type bucketElem struct {

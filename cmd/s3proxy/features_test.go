@@ -548,3 +548,43 @@ func TestGetObjectAttributes(t *testing.T) {
 		}
 	}
 }
+
+func TestListBucketsPaging(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	for _, name := range []string{"lb-c", "lb-a", "other-x", "lb-b"} {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(out *s3.ListBucketsOutput) string {
+		var n []string
+		for _, b := range out.Buckets {
+			n = append(n, aws.ToString(b.Name))
+		}
+		return strings.Join(n, ",")
+	}
+	all, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil || names(all) != "lb-a,lb-b,lb-c,other-x" || all.ContinuationToken != nil {
+		t.Fatalf("all buckets: %s %v %v", names(all), all.ContinuationToken, err)
+	}
+	page1, err := c.ListBuckets(ctx, &s3.ListBucketsInput{Prefix: aws.String("lb-"), MaxBuckets: aws.Int32(2)})
+	if err != nil || names(page1) != "lb-a,lb-b" || page1.ContinuationToken == nil || aws.ToString(page1.Prefix) != "lb-" {
+		t.Fatalf("first page: %s %v %v", names(page1), page1.ContinuationToken, err)
+	}
+	page2, err := c.ListBuckets(ctx, &s3.ListBucketsInput{Prefix: aws.String("lb-"), MaxBuckets: aws.Int32(2), ContinuationToken: page1.ContinuationToken})
+	if err != nil || names(page2) != "lb-c" || page2.ContinuationToken != nil {
+		t.Fatalf("second page: %s %v %v", names(page2), page2.ContinuationToken, err)
+	}
+	if out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{BucketRegion: aws.String("eu-west-1")}); err != nil || len(out.Buckets) != 0 {
+		t.Errorf("other region: %s %v", names(out), err)
+	}
+	if _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(0)}); apiCode(err) != "InvalidArgument" {
+		t.Errorf("max-buckets 0: %v", err)
+	}
+	// Another credential sees none of them.
+	if out, err := st.client(t, otherAK, otherSK).ListBuckets(ctx, &s3.ListBucketsInput{Prefix: aws.String("lb-")}); err != nil || len(out.Buckets) != 0 {
+		t.Errorf("other credential: %s %v", names(out), err)
+	}
+}
