@@ -181,7 +181,7 @@ func (s *Server) dispatch(rq *request) error {
 	case "HeadObject":
 		return s.getObject(rq, true)
 	case "DeleteObject":
-		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, rq.key); err != nil {
+		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, rq.key, deleteCondition(rq.r.Header.Get("If-Match"))); err != nil {
 			return err
 		}
 		rq.w.WriteHeader(http.StatusNoContent)
@@ -563,7 +563,7 @@ func (s *Server) deleteObjects(rq *request) error {
 			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: "NoSuchVersion", Message: "The specified version does not exist."})
 			continue
 		}
-		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, o.Key); err != nil {
+		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, o.Key, deleteCondition(o.ETag)); err != nil {
 			e := s.toS3Error(rq, err)
 			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: string(e.Code), Message: e.Msg()})
 			continue
@@ -573,6 +573,12 @@ func (s *Server) deleteObjects(rq *request) error {
 		}
 	}
 	return s.writeXML(rq, http.StatusOK, res)
+}
+
+// deleteCondition turns a DeleteObject If-Match header, or a DeleteObjects entry's ETag,
+// into the ETag the object must have ("*": any), without quotes.
+func deleteCondition(v string) string {
+	return strings.Trim(strings.TrimSpace(v), `"`)
 }
 
 func hasChecksumHeader(h http.Header) bool {

@@ -31,7 +31,7 @@ type Service interface {
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
 	CopyObject(ctx context.Context, in *translate.CopyObjectInput) (*translate.ObjectInfo, error)
-	DeleteObject(ctx context.Context, p translate.Principal, bucket, key string) error
+	DeleteObject(ctx context.Context, p translate.Principal, bucket, key, ifMatch string) error
 	ListObjects(ctx context.Context, in *translate.ListObjectsInput) (*translate.ListObjectsOutput, error)
 	ObjectTagging(ctx context.Context, p translate.Principal, bucket, key string) (string, error)
 	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, tagging string) error

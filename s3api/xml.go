@@ -122,6 +122,7 @@ type deleteRequest struct {
 	Objects []struct {
 		Key       string `xml:"Key"`
 		VersionID string `xml:"VersionId"`
+		ETag      string `xml:"ETag"` // a conditional delete of this object
 	} `xml:"Object"`
 }
 

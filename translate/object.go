@@ -652,15 +652,20 @@ func (r *manifestReader) Close() error {
 }
 
 // DeleteObject removes an object; deleting a missing key succeeds, as in S3.
-func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key string) error {
+//
+// ifMatch makes it conditional (S3's conditional deletes): the current ETag, or "*" for
+// any existing object, checked in the deleting transaction; a mismatch is
+// PreconditionFailed and, with a condition, a missing key is NoSuchKey (without one,
+// deleting nothing succeeds).
+func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, ifMatch string) error {
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return err
 	}
-	_, err := s.meta.DeleteObject(ctx, bucket, key, meta.WriteCondition{})
-	if err != nil && !errors.Is(err, meta.ErrNotFound) {
-		return metaErr(err, "")
+	_, err := s.meta.DeleteObject(ctx, bucket, key, meta.WriteCondition{IfMatch: ifMatch})
+	if errors.Is(err, meta.ErrNotFound) && ifMatch == "" {
+		return nil
 	}
-	return nil
+	return metaErr(err, CodeNoSuchKey)
 }
 
 // CopyObjectInput is a CopyObject request.

@@ -588,3 +588,63 @@ func TestListBucketsPaging(t *testing.T) {
 		t.Errorf("other credential: %s %v", names(out), err)
 	}
 }
+
+// TestConditionalDeletes: If-Match on DeleteObject, and an entry's ETag in
+// DeleteObjects, are checked in the deleting transaction (S3 since 2025-09).
+func TestConditionalDeletes(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	b := aws.String("conddel")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	etag := aws.ToString(mustPut(t, c, "conddel", "k", []byte("v1")).ETag)
+	del := func(key, ifMatch string) error {
+		in := &s3.DeleteObjectInput{Bucket: b, Key: aws.String(key)}
+		if ifMatch != "" {
+			in.IfMatch = aws.String(ifMatch)
+		}
+		_, err := c.DeleteObject(ctx, in)
+		return err
+	}
+	exists := func(key string) bool {
+		_, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String(key)})
+		return err == nil
+	}
+	if err := del("k", `"0123456789abcdef0123456789abcdef"`); apiCode(err) != "PreconditionFailed" || httpStatus(err) != 412 || !exists("k") {
+		t.Errorf("stale ETag: %v; object kept: %v", err, exists("k"))
+	}
+	if err := del("k", etag); err != nil || exists("k") {
+		t.Errorf("matching ETag: %v; object still there: %v", err, exists("k"))
+	}
+	if err := del("k", "*"); apiCode(err) != "NoSuchKey" {
+		t.Errorf("If-Match * on a missing key: %v", err)
+	}
+	if err := del("k", ""); err != nil {
+		t.Errorf("unconditional delete of a missing key: %v", err)
+	}
+	mustPut(t, c, "conddel", "k", []byte("v2"))
+	if err := del("k", "*"); err != nil || exists("k") {
+		t.Errorf("If-Match * on an existing key: %v", err)
+	}
+
+	// DeleteObjects: each entry's ETag is its condition.
+	e1 := mustPut(t, c, "conddel", "a", []byte("a")).ETag
+	mustPut(t, c, "conddel", "b", []byte("b"))
+	mustPut(t, c, "conddel", "c", []byte("c"))
+	out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("a"), ETag: e1},
+		{Key: aws.String("b"), ETag: aws.String(`"ffffffffffffffffffffffffffffffff"`)},
+		{Key: aws.String("c")},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Deleted) != 2 || len(out.Errors) != 1 || aws.ToString(out.Errors[0].Key) != "b" || aws.ToString(out.Errors[0].Code) != "PreconditionFailed" {
+		t.Errorf("DeleteObjects: deleted %d, errors %+v", len(out.Deleted), out.Errors)
+	}
+	if exists("a") || !exists("b") || exists("c") {
+		t.Errorf("after DeleteObjects: a %v, b %v, c %v; want only b", exists("a"), exists("b"), exists("c"))
+	}
+}
