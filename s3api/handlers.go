@@ -144,6 +144,18 @@ func (s *Server) dispatch(rq *request) error {
 	if err := checkVersionID(rq.r); err != nil {
 		return err
 	}
+	if rq.op != "CreateBucket" {
+		if err := s.checkExpectedOwner(rq, rq.bucket, "x-amz-expected-bucket-owner"); err != nil {
+			return err
+		}
+	}
+	if rq.op == "CopyObject" || rq.op == "UploadPartCopy" {
+		if sb, _, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source")); err == nil {
+			if err := s.checkExpectedOwner(rq, sb, "x-amz-source-expected-bucket-owner"); err != nil {
+				return err
+			}
+		}
+	}
 	switch rq.op {
 	case "ListBuckets":
 		return s.listBuckets(rq)

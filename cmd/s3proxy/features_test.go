@@ -648,3 +648,53 @@ func TestConditionalDeletes(t *testing.T) {
 		t.Errorf("after DeleteObjects: a %v, b %v, c %v; want only b", exists("a"), exists("b"), exists("c"))
 	}
 }
+
+// TestExpectedBucketOwner: a request naming another owner than the bucket's is refused,
+// for the bucket it addresses and for a copy's source.
+func TestExpectedBucketOwner(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	owner, admin := st.client(t, testAK, testSK), st.client(t, adminAK, adminSK)
+	if _, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mine")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("admins")}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, owner, "mine", "k", []byte("data"))
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"right owner", func() error {
+			_, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("mine"), Key: aws.String("k2"), Body: strings.NewReader("x"), ExpectedBucketOwner: aws.String(testAK)})
+			return err
+		}(), ""},
+		{"wrong owner", func() error {
+			_, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("mine"), Key: aws.String("k3"), Body: strings.NewReader("x"), ExpectedBucketOwner: aws.String(adminAK)})
+			return err
+		}(), "AccessDenied"},
+		{"wrong owner on a read", func() error {
+			_, err := owner.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("mine"), ExpectedBucketOwner: aws.String("someone")})
+			return err
+		}(), "AccessDenied"},
+		{"copy source of another owner", func() error {
+			_, err := admin.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("admins"), Key: aws.String("copy"), CopySource: aws.String("mine/k"),
+				ExpectedSourceBucketOwner: aws.String(adminAK)})
+			return err
+		}(), "AccessDenied"},
+		{"copy source of the expected owner", func() error {
+			_, err := admin.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("admins"), Key: aws.String("copy"), CopySource: aws.String("mine/k"),
+				ExpectedSourceBucketOwner: aws.String(testAK), ExpectedBucketOwner: aws.String(adminAK)})
+			return err
+		}(), ""},
+	} {
+		if got := apiCode(tc.err); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if _, err := owner.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("mine"), Key: aws.String("k3")}); err == nil {
+		t.Error("the refused PUT stored its object")
+	}
+}
