@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"s3proxy/s3api/s3err"
-	"s3proxy/translate"
 )
 
 // What s3proxy does not do, said the way S3 says it.
@@ -217,19 +216,9 @@ type aclRequest struct {
 // changes nothing (s3cmd setacl --acl-private, backup tools that reset ACLs after
 // uploading); any other grant is AccessControlListNotSupported.
 func (s *Server) putACL(rq *request) error {
-	var owner string
-	if rq.key == "" {
-		b, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket)
-		if err != nil {
-			return err
-		}
-		owner = b.Owner
-	} else {
-		out, err := s.svc.GetObject(rq.r.Context(), &translate.GetObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, HeadOnly: true})
-		if err != nil {
-			return err
-		}
-		owner = out.Info.Owner
+	owner, err := s.resourceOwner(rq)
+	if err != nil {
+		return err
 	}
 	h := rq.r.Header
 	for k := range h {

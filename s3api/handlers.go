@@ -379,20 +379,25 @@ func (s *Server) getBucketLocation(rq *request) error {
 	return s.writeXML(rq, http.StatusOK, locationConstraint{NS: s3NS, Value: v})
 }
 
-func (s *Server) getACL(rq *request) error {
-	var ownerKey string
+// resourceOwner returns the owner of the request's bucket, or of its object when it
+// names one (the access key that created it), checking that both exist and that the
+// caller may see them.
+func (s *Server) resourceOwner(rq *request) (string, error) {
 	if rq.key == "" {
 		b, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket)
-		if err != nil {
-			return err
-		}
-		ownerKey = b.Owner
-	} else {
-		out, err := s.svc.GetObject(rq.r.Context(), &translate.GetObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, HeadOnly: true})
-		if err != nil {
-			return err
-		}
-		ownerKey = out.Info.Owner
+		return b.Owner, err
+	}
+	out, err := s.svc.GetObject(rq.r.Context(), &translate.GetObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, HeadOnly: true})
+	if err != nil {
+		return "", err
+	}
+	return out.Info.Owner, nil
+}
+
+func (s *Server) getACL(rq *request) error {
+	ownerKey, err := s.resourceOwner(rq)
+	if err != nil {
+		return err
 	}
 	o := owner{ID: ownerKey, DisplayName: ownerKey}
 	return s.writeXML(rq, http.StatusOK, accessControlPolicy{NS: s3NS, Owner: o, Grants: []grant{{
