@@ -158,6 +158,20 @@ func TestObjectTagging(t *testing.T) {
 		t.Errorf("overwrite kept tags: %v", got)
 	}
 
+	// Content the server already stores completes without its body (instant upload):
+	// the new object still gets its own tags.
+	big := bytes.Repeat([]byte("instant "), 32<<10) // 256 KiB: above the inline size
+	mustPut(t, c, "tags", "big1", big)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("big2"), Body: bytes.NewReader(big), Tagging: aws.String("copy=2")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tagsOf("big2"); !sameTags(got, map[string]string{"copy": "2"}) {
+		t.Errorf("instant upload's tags: %v", got)
+	}
+	if got := tagsOf("big1"); len(got) != 0 {
+		t.Errorf("the stored original got tags: %v", got)
+	}
+
 	// Invalid tag sets are refused with S3's codes, and nothing changes.
 	tooMany := make([]types.Tag, 11)
 	for i := range tooMany {
