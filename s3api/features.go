@@ -78,35 +78,26 @@ type requestPayment struct {
 	Payer   string   `xml:"Payer"`
 }
 
-// bucketConfigOp names a request on a bucket subresource in bucketConfigs ("" if none).
-func bucketConfigOp(method string, has func(string) bool) string {
-	verb := map[string]string{http.MethodGet: "Get", http.MethodPut: "Put", http.MethodDelete: "Delete"}[method]
-	if verb == "" {
-		return ""
-	}
+// verbs maps the methods a bucket configuration answers to their operation-name prefix.
+var verbs = map[string]string{http.MethodGet: "Get", http.MethodPut: "Put", http.MethodDelete: "Delete"}
+
+// bucketConfigIn returns the bucket configuration a request's query names, if any.
+func bucketConfigIn(has func(string) bool) (bucketConfig, bool) {
 	for sub, c := range bucketConfigs {
 		if has(sub) {
-			return verb + c.name
+			return c, true
 		}
 	}
-	return ""
+	return bucketConfig{}, false
 }
 
-// bucketConfigFor returns the configuration an operation name from bucketConfigOp is
-// about, and the verb.
-func bucketConfigFor(op string) (bucketConfig, string, bool) {
-	for _, verb := range []string{"Get", "Put", "Delete"} {
-		name, ok := strings.CutPrefix(op, verb)
-		if !ok {
-			continue
-		}
-		for _, c := range bucketConfigs {
-			if c.name == name {
-				return c, verb, true
-			}
-		}
+// bucketConfigOp names a request on a bucket subresource in bucketConfigs ("" if none).
+func bucketConfigOp(method string, has func(string) bool) string {
+	c, ok := bucketConfigIn(has)
+	if verb := verbs[method]; ok && verb != "" {
+		return verb + c.name
 	}
-	return bucketConfig{}, "", false
+	return ""
 }
 
 // bucketConfigRequest answers a request on a configuration s3proxy does not keep, once

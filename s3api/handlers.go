@@ -149,7 +149,7 @@ func (s *Server) dispatch(rq *request) error {
 			return err
 		}
 	}
-	if rq.op == "CopyObject" || rq.op == "UploadPartCopy" {
+	if (rq.op == "CopyObject" || rq.op == "UploadPartCopy") && rq.r.Header.Get("x-amz-source-expected-bucket-owner") != "" {
 		if sb, _, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source")); err == nil {
 			if err := s.checkExpectedOwner(rq, sb, "x-amz-source-expected-bucket-owner"); err != nil {
 				return err
@@ -225,8 +225,11 @@ func (s *Server) dispatch(rq *request) error {
 	case "DeleteObjectTagging":
 		return s.deleteObjectTagging(rq)
 	}
-	if c, verb, ok := bucketConfigFor(rq.op); ok {
-		return s.bucketConfigRequest(rq, c, verb)
+	if verb := verbs[rq.r.Method]; rq.key == "" && verb != "" {
+		q := rq.r.URL.Query()
+		if c, ok := bucketConfigIn(func(k string) bool { _, ok := q[k]; return ok }); ok {
+			return s.bucketConfigRequest(rq, c, verb)
+		}
 	}
 	return s3err.Newf(s3err.NotImplemented, "%s %s is not implemented by s3proxy.", rq.r.Method, rq.op)
 }
