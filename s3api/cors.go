@@ -28,6 +28,7 @@ var corsExpose = strings.Join([]string{
 	"x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
 	"x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-type",
 	"x-amz-mp-parts-count", "x-amz-tagging-count",
+	"Location", // POST Object: where the form's upload landed
 }, ", ")
 
 // corsMaxAge lets a browser cache a preflight answer for an hour.

@@ -82,6 +82,10 @@ func operation(r *http.Request, bucket, key string) string {
 			if has("delete") {
 				return "DeleteObjects"
 			}
+			if len(q) == 0 {
+				// A browser form upload: authenticated by its fields (post.go).
+				return "PostObject"
+			}
 		}
 	default:
 		switch r.Method {

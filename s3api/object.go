@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"s3proxy/s3api/s3err"
+	"s3proxy/s3api/sigv4"
 	"s3proxy/translate"
 )
 
@@ -31,11 +32,22 @@ func checksumHeaderName(algo string) string { return "x-amz-checksum-" + strings
 // objectBody turns the authenticated request body and its integrity headers into a
 // translate.Body: nothing is read here.
 func (s *Server) objectBody(rq *request) (translate.Body, error) {
-	h := rq.r.Header
-	b := translate.Body{Reader: rq.auth.Body, Size: rq.auth.DecodedLength, ContentSHA256: rq.auth.SignedPayloadSHA256}
-	if b.Size < 0 {
-		return b, s3err.New(s3err.MissingContentLength)
+	if rq.auth.DecodedLength < 0 {
+		return translate.Body{}, s3err.New(s3err.MissingContentLength)
 	}
+	b, err := bodyFrom(rq.r.Header, rq.auth)
+	if err != nil {
+		return b, err
+	}
+	b.Unread = strings.EqualFold(rq.r.Header.Get("Expect"), "100-continue")
+	return b, nil
+}
+
+// bodyFrom reads the integrity headers of a write (Content-MD5, x-amz-checksum-*, the
+// checksum algorithm, declared trailers) around an authenticated body. POST Object
+// passes its form fields as h, since S3 takes the same names there.
+func bodyFrom(h http.Header, auth *sigv4.Auth) (translate.Body, error) {
+	b := translate.Body{Reader: auth.Body, Size: auth.DecodedLength, ContentSHA256: auth.SignedPayloadSHA256}
 	if v := h.Get("Content-MD5"); v != "" {
 		md, err := base64.StdEncoding.DecodeString(v)
 		if err != nil || len(md) != 16 {
@@ -52,7 +64,7 @@ func (s *Server) objectBody(rq *request) (translate.Body, error) {
 			algo, hdrValue = a, v
 		}
 	}
-	for _, t := range rq.auth.TrailerNames {
+	for _, t := range auth.TrailerNames {
 		if a, ok := checksumHeaders[strings.ToLower(t)]; ok {
 			if algo != "" && algo != a {
 				return b, s3err.Newf(s3err.InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
@@ -81,15 +93,14 @@ func (s *Server) objectBody(rq *request) (translate.Body, error) {
 			}
 			b.ChecksumHeader = hdrValue
 			b.Checksum = func() (string, bool) { return hdrValue, true }
-		} else if rq.auth.Trailer != nil {
-			trailer := rq.auth.Trailer
+		} else if auth.Trailer != nil {
+			trailer := auth.Trailer
 			b.Checksum = func() (string, bool) {
 				v := trailer().Get(name)
 				return v, v != ""
 			}
 		}
 	}
-	b.Unread = strings.EqualFold(h.Get("Expect"), "100-continue")
 	return b, nil
 }
 

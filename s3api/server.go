@@ -188,6 +188,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cors.decorate(h, r.Header.Get("Origin"))
+	if rq.op == "PostObject" {
+		// Its credentials are in the form, not in the headers or the query.
+		if err := s.postObject(rq); err != nil {
+			s.writeError(rq, err)
+		}
+		return
+	}
 
 	auth, err := s.verifier.Verify(r)
 	if err != nil {

@@ -78,6 +78,12 @@ const (
 	InvalidBucketAclWithObjectOwnership            Code = "InvalidBucketAclWithObjectOwnership"
 	InvalidTag                                     Code = "InvalidTag"
 	AccessForbidden                                Code = "AccessForbidden"
+	// POST Object (browser form uploads).
+	InvalidPolicyDocument               Code = "InvalidPolicyDocument"
+	MalformedPOSTRequest                Code = "MalformedPOSTRequest"
+	MaxPostPreDataLengthExceededError   Code = "MaxPostPreDataLengthExceededError"
+	IncorrectNumberOfFilesInPostRequest Code = "IncorrectNumberOfFilesInPostRequest"
+	RequestIsNotMultiPartContent        Code = "RequestIsNotMultiPartContent"
 )
 
 type entry struct {
@@ -149,6 +155,11 @@ var table = map[Code]entry{
 	AccessControlListNotSupported:                  {http.StatusBadRequest, "The bucket does not allow ACLs."},
 	InvalidBucketAclWithObjectOwnership:            {http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."},
 	InvalidTag:                                     {http.StatusBadRequest, "The tag provided was not a valid tag."},
+	InvalidPolicyDocument:                          {http.StatusBadRequest, "The content of the form does not meet the conditions specified in the policy document."},
+	MalformedPOSTRequest:                           {http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data."},
+	MaxPostPreDataLengthExceededError:              {http.StatusBadRequest, "Your POST request fields preceding the upload file were too large."},
+	IncorrectNumberOfFilesInPostRequest:            {http.StatusBadRequest, "POST requires exactly one file upload per request."},
+	RequestIsNotMultiPartContent:                   {http.StatusBadRequest, "Bucket POST must be of the enclosure-type multipart/form-data."},
 	AccessForbidden:                                {http.StatusForbidden, "CORSResponse: This CORS request is not allowed. This is usually because the evaluation of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."},
 }
 
