@@ -205,9 +205,7 @@ func (s *Server) postObject(rq *request) error {
 	if file == nil {
 		return s3err.New(s3err.IncorrectNumberOfFilesInPostRequest)
 	}
-	// S3 expands ${filename} (the name the browser gives the file) before it checks
-	// the policy, so conditions see the final key.
-	key = strings.ReplaceAll(key, "${filename}", file.FileName())
+	key = sigv4.ExpandKey(key, file.FileName())
 	fields["key"] = key
 	rq.key = key
 	if b, ok := fields["bucket"]; ok && b != rq.bucket {

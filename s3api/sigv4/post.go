@@ -302,6 +302,12 @@ func (p *PostPolicy) LengthRange() (minLen, maxLen int64, ok bool) {
 	return p.minLength, p.maxLength, p.hasRange
 }
 
+// ExpandKey substitutes the file's name for ${filename} in a form's key, as S3 does
+// before it checks the policy (so that conditions see the final key).
+func ExpandKey(key, filename string) string {
+	return strings.ReplaceAll(key, "${filename}", filename)
+}
+
 // exemptFields need no condition: the signature and policy themselves, the file, and
 // (by prefix) x-ignore- fields, which S3 leaves for the page's own use.
 var exemptFields = []string{FieldPolicy, FieldSignature, "file"}
