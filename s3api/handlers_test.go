@@ -44,6 +44,8 @@ func TestOperation(t *testing.T) {
 		{"GET", "/b?versions", false, "ListObjectVersions"},
 		{"GET", "/b?uploads", false, "ListMultipartUploads"},
 		{"POST", "/b?delete", false, "DeleteObjects"},
+		{"POST", "/b", false, "PostObject"},
+		{"POST", "/b?unknown", false, "Unknown"},
 		{"DELETE", "/b", false, "DeleteBucket"},
 		{"HEAD", "/b", false, "HeadBucket"},
 		{"PUT", "/b/k", false, "PutObject"},
