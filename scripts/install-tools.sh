@@ -6,7 +6,8 @@
 #   Debian packages:  rclone, s3cmd, docker-compose  (apt-get update only if one is missing)
 #   Go binaries:      mc, versitygw                  (into .tools/bin via GOBIN)
 #   npm:              @aws-sdk/client-s3, @aws-sdk/lib-storage (.tools/node, npm ci from the lock file)
-#   preinstalled:     aws cli v1 and boto3 (pyenv; PyPI is not reachable here, so only checked)
+#   preinstalled:     aws cli v1 and boto3 (pyenv; PyPI is not reachable here, so only checked),
+#                     curl (it sends the form upload that `mc share upload` prints)
 #
 # With CI=true anything missing or failing is an error (exit 1); otherwise
 # the script warns and the e2e tests that need the tool skip.
@@ -136,6 +137,8 @@ fi
 for t in rclone s3cmd docker-compose; do
 	command -v "$t" >/dev/null || fail "$t is not on PATH after installing"
 done
+command -v curl >/dev/null || fail "curl is not installed (apt-get install curl)"
+
 if ((${#failures[@]})); then
 	if [[ "${CI:-}" == "true" ]]; then
 		echo "install-tools: ${#failures[@]} problem(s); CI=true, so this is fatal" >&2

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -170,6 +171,11 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if in.Body.Size > s.cfg.MaxObjectSize || in.Body.Size > 5<<30 {
 		return nil, errorf(CodeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
 	}
+	if in.Body.Size < 0 {
+		if err := s.sizeUnknownBody(&in.Body); err != nil {
+			return nil, s.ingestErr(err)
+		}
+	}
 	// Like S3, every object gets a full-object CRC64NVME when the client declared no
 	// checksum: it costs almost nothing and lets clients verify downloads.
 	declared := in.Body.ChecksumAlgorithm != ""
@@ -219,6 +225,47 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 		out.Checksums, out.ChecksumType = obj.Checksums, obj.ChecksumType
 	}
 	return out, nil
+}
+
+// sizeUnknownBody prepares a body that declared no length (a form upload: a part of a
+// multipart form has none). It is capped where a declared length is refused, and a
+// body no larger than the inline limit is read whole (at most that many bytes) so that
+// it is stored as a declared small body is, inline in the metadata store.
+func (s *Service) sizeUnknownBody(b *Body) error {
+	b.Reader = &capReader{r: b.Reader, left: min(s.cfg.MaxObjectSize, 5<<30)}
+	inline := s.dedup.InlineMax()
+	if inline < 0 {
+		return nil
+	}
+	head := make([]byte, inline+1)
+	n, err := io.ReadFull(b.Reader, head)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		b.Reader, b.Size = bytes.NewReader(head[:n]), int64(n)
+		return nil
+	case err != nil:
+		return err
+	}
+	b.Reader = io.MultiReader(bytes.NewReader(head), b.Reader)
+	return nil
+}
+
+// capReader fails a body of undeclared length once it passes the largest object
+// accepted, before more of it is stored.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	if c.left -= int64(n); c.left < 0 {
+		return n, errorf(CodeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+	}
+	return n, err
 }
 
 func (s *Service) ingestErr(err error) error {

@@ -582,3 +582,51 @@ func handPolicy(t *testing.T, st *testStack, bucket, key, conds string, extra ..
 		{"x-amz-date", date}, {"x-amz-signature", signer.PostPresignSignatureV4(b64, now, testSK, "us-east-1")}}
 	return st.url + "/" + bucket, append(form, extra...)
 }
+
+// TestPostObjectUndeclaredLength: a form's file declares no length. A small one is
+// stored inline as a small PutObject is (no blob), and a large one is refused at the
+// server's largest object size while it streams, with nothing left behind.
+func TestPostObjectUndeclaredLength(t *testing.T) {
+	st := newStack(t, "--max-object-size", "1MiB")
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("forms")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		size      int
+		status    int
+		code      string
+		blobsMade int
+	}{
+		{"small, inline", 3000, http.StatusNoContent, "", 0},
+		{"larger than the inline limit", 64 << 10, http.StatusNoContent, "", 1},
+		{"exactly the largest object", 1 << 20, http.StatusNoContent, "", 1},
+		{"over the largest object", 1<<20 + 1, http.StatusBadRequest, "EntityTooLarge", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := fmt.Sprintf("n/%d", tc.size)
+			data := bytes.Repeat([]byte{byte(tc.size)}, tc.size)
+			copy(data, key) // distinct content per case: no deduplication between them
+			target, fields := presignPost(t, st, testAK, testSK, "forms", key, nil)
+			before := blobCount(t, st)
+			resp, body := postForm(t, target, ordered(fields), "f", bytes.NewReader(data))
+			if resp.StatusCode != tc.status || errorCode(body) != tc.code {
+				t.Fatalf("POST of %d bytes: %d %s, want %d %s", tc.size, resp.StatusCode, body, tc.status, tc.code)
+			}
+			if n := blobCount(t, st); n != before+tc.blobsMade {
+				t.Errorf("%d new blobs, want %d", n-before, tc.blobsMade)
+			}
+			if tc.code != "" {
+				if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("forms"), Key: aws.String(key)}); err == nil {
+					t.Error("the refused upload was stored")
+				}
+				return
+			}
+			if got := mustGet(t, c, "forms", key, ""); !bytes.Equal(got, data) {
+				t.Error("the object reads back different")
+			}
+		})
+	}
+}
