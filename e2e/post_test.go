@@ -85,7 +85,7 @@ func TestMCSharePost(t *testing.T) {
 		{"prefix", "s3p/post-mc/pre/", "pre/named.bin", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := []string{"share", "upload", "--json", "--expire", "1h"}
+			args := []string{"share", "upload", "--json"} // the default lifetime, 7 days: the longest a form may live
 			if tc.recursive {
 				args = append(args, "--recursive")
 			}

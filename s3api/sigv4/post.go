@@ -121,6 +121,13 @@ func (v *Verifier) VerifyPost(fields map[string]string) (*PostAuth, error) {
 	if !v.now().Before(pol.Expiration) {
 		return nil, s3err.Newf(s3err.AccessDenied, "Invalid according to Policy: Policy expired.")
 	}
+	// A signed form lives no longer than a presigned URL: at most the presign limit
+	// (7 days) from its signing date, and that date no later than the clock allows.
+	// The allowed skew is slack for clients that read their clock twice (mc signs at
+	// the whole second and expires 168 h after its finer reading).
+	if pol.Expiration.Sub(p.t) > v.maxExpiry()+v.maxSkew() || p.t.Sub(v.now()) > v.maxSkew() {
+		return nil, s3err.Newf(s3err.AccessDenied, "Invalid according to Policy: Policy expiration must be at most %s after x-amz-date.", v.maxExpiry())
+	}
 	return &PostAuth{AccessKey: p.accessKey, Policy: pol}, nil
 }
 

@@ -61,6 +61,15 @@ func TestVerifyPost(t *testing.T) {
 		{"expiration without milliseconds", func() map[string]string {
 			return postForm(`{"expiration":"2026-11-29T13:00:00Z","conditions":[]}`, at, testAK, testSK)
 		}, "", ""},
+		{"expiration more than 7 days after signing", func() map[string]string {
+			return postForm(`{"expiration":"2026-12-06T11:15:01.000Z","conditions":[]}`, at, testAK, testSK)
+		}, s3err.AccessDenied, "Policy expiration must be at most"},
+		{"expiration 7 days after signing, within the clock's slack", func() map[string]string {
+			return postForm(`{"expiration":"2026-12-06T11:00:00.505Z","conditions":[]}`, at, testAK, testSK)
+		}, "", ""},
+		{"signed in the future", func() map[string]string {
+			return postForm(`{"expiration":"2026-11-29T14:00:00.000Z","conditions":[]}`, testNow().Add(time.Hour), testAK, testSK)
+		}, s3err.AccessDenied, "Policy expiration must be at most"},
 		{"anonymous", func() map[string]string { return map[string]string{"key": "k"} }, s3err.AccessDenied, ""},
 		{"sigv2", func() map[string]string {
 			return map[string]string{"policy": "e30=", "awsaccesskeyid": testAK, "signature": "x"}
