@@ -471,6 +471,31 @@ func machineIdle() time.Duration {
 	return time.Duration(ticks) * time.Second / clockTicks
 }
 
+// serviceCPU is the CPU time so far of the PostgreSQL and Redis servers on this machine
+// (every process named postgres or redis-server): the metadata services' share of the
+// machine, which s3proxy's own figure does not include.
+func serviceCPU() time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
+		if name := strings.TrimSpace(string(comm)); err != nil || (name != "postgres" && name != "redis-server") {
+			continue
+		}
+		if d, err := (&sampler{pid: pid}).cpu(); err == nil {
+			total += d
+		}
+	}
+	return total
+}
+
 // cpu returns the process's user+system CPU time so far.
 func (s *sampler) cpu() (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid) + "/stat")
