@@ -129,3 +129,45 @@ func TestMCSharePost(t *testing.T) {
 		})
 	}
 }
+
+// TestJSPresignedPost: the JavaScript SDK's createPresignedPost, sent as a web page
+// sends it (fetch with FormData): the object lands under the file's name with the
+// form's Content-Type, and the same form with a type its policy does not allow is
+// refused with nothing stored.
+func TestJSPresignedPost(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	ctx := context.Background()
+	c := s3Client(s, s.cred)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("post-js")}); err != nil {
+		t.Fatal(err)
+	}
+	path, sum := writeRandomFile(t, t.TempDir(), "pic.png", 43, 2*MiB+5)
+	var res struct {
+		Status    int    `json:"status"`
+		ETag      string `json:"etag"`
+		Body      string `json:"body"`
+		BadStatus int    `json:"bad_status"`
+		BadBody   string `json:"bad_body"`
+	}
+	mustJSON(t, lastLine(runScript(t, "node", s, s.cred, "js_post.cjs", nil, "post-js", path)), &res)
+	var pr struct{ Bucket, Key, ETag string }
+	if res.Status != 201 || xml.Unmarshal([]byte(res.Body), &pr) != nil || pr.Key != "web/pic.png" || pr.ETag != res.ETag {
+		t.Fatalf("POST: %d ETag %s %s", res.Status, res.ETag, res.Body)
+	}
+	got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("post-js"), Key: aws.String("web/pic.png")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, got.Body)
+	got.Body.Close()
+	if err != nil || hex.EncodeToString(h.Sum(nil)) != sum || aws.ToString(got.ContentType) != "image/png" {
+		t.Errorf("web/pic.png reads back different (%v) or as %q", err, aws.ToString(got.ContentType))
+	}
+	if res.BadStatus != 403 || !strings.Contains(res.BadBody, "<Code>AccessDenied</Code>") || !strings.Contains(res.BadBody, "Policy Condition failed") {
+		t.Errorf("a Content-Type outside the policy: %d %s", res.BadStatus, res.BadBody)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("post-js"), Key: aws.String("web/page.html")}); err == nil {
+		t.Error("the refused upload was stored")
+	}
+}

@@ -5,7 +5,8 @@
 #
 #   Debian packages:  rclone, s3cmd, docker-compose  (apt-get update only if one is missing)
 #   Go binaries:      mc, versitygw                  (into .tools/bin via GOBIN)
-#   npm:              @aws-sdk/client-s3, @aws-sdk/lib-storage (.tools/node, npm ci from the lock file)
+#   npm:              @aws-sdk/client-s3, @aws-sdk/lib-storage, @aws-sdk/s3-presigned-post
+#                     (.tools/node, npm ci from the lock file)
 #   preinstalled:     aws cli v1 and boto3 (pyenv; PyPI is not reachable here, so only checked),
 #                     curl (it sends the form upload that `mc share upload` prints)
 #
