@@ -265,3 +265,33 @@ func TestExpandKey(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// FuzzPostPolicy: any policy document either parses into conditions that can be
+// checked, or is refused as InvalidPolicyDocument; nothing panics.
+func FuzzPostPolicy(f *testing.F) {
+	for _, seed := range []string{
+		okPolicy,
+		`{"expiration":"2026-11-29T13:00:00Z","conditions":[["starts-with","$key","a/"],["content-length-range",1,10],{"x-amz-meta-a":"b"},["eq","$Content-Type","text/plain"]]}`,
+		`{"expiration":"2026-11-29T13:00:00.000Z","conditions":[["content-length-range","1","x"]]}`,
+		`{"expiration":"","conditions":[[]]}`,
+		`{"conditions":[{"a":1}]}`,
+	} {
+		f.Add(seed, "a/b", "text/plain")
+	}
+	f.Fuzz(func(t *testing.T, doc, key, contentType string) {
+		p, err := ParsePostPolicy(base64.StdEncoding.EncodeToString([]byte(doc)))
+		if err != nil {
+			if codeOf(err) != s3err.InvalidPolicyDocument {
+				t.Fatalf("refused with %v", err)
+			}
+			return
+		}
+		if lo, hi, ok := p.LengthRange(); ok && (lo < 0 || hi < lo) {
+			t.Fatalf("length range %d..%d", lo, hi)
+		}
+		err = p.Check(map[string]string{"key": key, "content-type": contentType, "bucket": "b"}, "b")
+		if err != nil && codeOf(err) != s3err.AccessDenied {
+			t.Fatalf("check refused with %v", err)
+		}
+	})
+}
