@@ -53,6 +53,7 @@ type options struct {
 	verbose     bool
 	pprof       bool
 	compare     string
+	noSync      bool
 }
 
 func main() {
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "also write the result tables (markdown) to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directories (logs, data)")
 	fs.BoolVar(&o.verbose, "v", false, "print every run as it finishes")
+	fs.BoolVar(&o.noSync, "no-sync", false, "do not sync the filesystems before each timed run (how runs before 2026-11-29 21:00 UTC were measured)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof/ on s3proxy's admin listener (S3PROXY_DEBUG_PPROF=1) and print its address")
 	fs.StringVar(&o.compare, "compare", "", "a second s3proxy binary (say, built from main) run beside the first on every profile, alternating, to measure a change")
 	if err := fs.Parse(args); err != nil {
