@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,17 +12,39 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
+// postBucket starts a server with a bucket for a POST test and returns its client.
+func postBucket(t *testing.T, bucket string) (*server, *s3.Client) {
+	t.Helper()
+	s := startServer(t, serverOptions{})
+	c := s3Client(s, s.cred)
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+// readBack GETs a POSTed object and fails unless its bytes hash to sum.
+func readBack(t *testing.T, c *s3.Client, bucket, key, sum string) *s3.GetObjectOutput {
+	t.Helper()
+	got, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := readerSHA256(got.Body)
+	got.Body.Close()
+	if err != nil || h != sum {
+		t.Errorf("%s reads back different (%v)", key, err)
+	}
+	return got
+}
+
 // TestBoto3PresignedPost: boto3's generate_presigned_post, sent by Python's standard
 // library as a browser would send the form; the object lands with its metadata under
 // the file's name, the 201 document names it, and a file over the policy's
 // content-length-range is refused with nothing stored.
 func TestBoto3PresignedPost(t *testing.T) {
-	s := startServer(t, serverOptions{})
+	s, c := postBucket(t, "post-boto3")
 	ctx := context.Background()
-	c := s3Client(s, s.cred)
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("post-boto3")}); err != nil {
-		t.Fatal(err)
-	}
 	path, sum := writeRandomFile(t, t.TempDir(), "photo.bin", 31, 3*MiB+17)
 	out := runScript(t, "python3", s, s.cred, "boto3_post.py", nil, "post-boto3", path)
 	var res struct {
@@ -46,16 +65,7 @@ func TestBoto3PresignedPost(t *testing.T) {
 	if pr.Bucket != "post-boto3" || pr.Key != key || pr.ETag != res.ETag || res.ETag == "" {
 		t.Errorf("PostResponse %+v, ETag header %s", pr, res.ETag)
 	}
-	got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("post-boto3"), Key: aws.String(key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	_, err = io.Copy(h, got.Body)
-	got.Body.Close()
-	if err != nil || hex.EncodeToString(h.Sum(nil)) != sum {
-		t.Errorf("the POSTed object reads back different (%v)", err)
-	}
+	got := readBack(t, c, "post-boto3", key, sum)
 	if got.Metadata["origin"] != "boto3" || aws.ToString(got.ETag) != res.ETag {
 		t.Errorf("stored metadata %v, ETag %s", got.Metadata, aws.ToString(got.ETag))
 	}
@@ -72,11 +82,9 @@ func TestBoto3PresignedPost(t *testing.T) {
 // without keys would, and the object lands intact. A form for another key than the
 // policy names is refused.
 func TestMCSharePost(t *testing.T) {
-	s := startServer(t, serverOptions{})
+	s, c := postBucket(t, "post-mc")
 	mc := newMC(t, s, s.cred)
-	mc.run("mb", "s3p/post-mc")
 	path, sum := writeRandomFile(t, t.TempDir(), "f.bin", 41, 5*MiB+3)
-	c := s3Client(s, s.cred)
 	for _, tc := range []struct {
 		name, target, key string
 		recursive         bool
@@ -103,16 +111,7 @@ func TestMCSharePost(t *testing.T) {
 			if code != "204" {
 				t.Fatalf("curl POST: HTTP %s", code)
 			}
-			got, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("post-mc"), Key: aws.String(tc.key)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, got.Body)
-			got.Body.Close()
-			if err != nil || hex.EncodeToString(h.Sum(nil)) != sum {
-				t.Errorf("%s reads back different (%v)", tc.key, err)
-			}
+			readBack(t, c, "post-mc", tc.key, sum)
 			if tc.recursive {
 				return
 			}
@@ -135,12 +134,8 @@ func TestMCSharePost(t *testing.T) {
 // form's Content-Type, and the same form with a type its policy does not allow is
 // refused with nothing stored.
 func TestJSPresignedPost(t *testing.T) {
-	s := startServer(t, serverOptions{})
+	s, c := postBucket(t, "post-js")
 	ctx := context.Background()
-	c := s3Client(s, s.cred)
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("post-js")}); err != nil {
-		t.Fatal(err)
-	}
 	path, sum := writeRandomFile(t, t.TempDir(), "pic.png", 43, 2*MiB+5)
 	var res struct {
 		Status    int    `json:"status"`
@@ -154,15 +149,8 @@ func TestJSPresignedPost(t *testing.T) {
 	if res.Status != 201 || xml.Unmarshal([]byte(res.Body), &pr) != nil || pr.Key != "web/pic.png" || pr.ETag != res.ETag {
 		t.Fatalf("POST: %d ETag %s %s", res.Status, res.ETag, res.Body)
 	}
-	got, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("post-js"), Key: aws.String("web/pic.png")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	_, err = io.Copy(h, got.Body)
-	got.Body.Close()
-	if err != nil || hex.EncodeToString(h.Sum(nil)) != sum || aws.ToString(got.ContentType) != "image/png" {
-		t.Errorf("web/pic.png reads back different (%v) or as %q", err, aws.ToString(got.ContentType))
+	if got := readBack(t, c, "post-js", "web/pic.png", sum); aws.ToString(got.ContentType) != "image/png" {
+		t.Errorf("web/pic.png stored as %q", aws.ToString(got.ContentType))
 	}
 	if res.BadStatus != 403 || !strings.Contains(res.BadBody, "<Code>AccessDenied</Code>") || !strings.Contains(res.BadBody, "Policy Condition failed") {
 		t.Errorf("a Content-Type outside the policy: %d %s", res.BadStatus, res.BadBody)
