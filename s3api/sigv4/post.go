@@ -35,6 +35,9 @@ type PostPolicy struct {
 	// there are several); hasRange reports whether the policy set one.
 	minLength, maxLength int64
 	hasRange             bool
+	// sigV2 marks a policy signed by a SigV2 form, whose signature fields
+	// (AWSAccessKeyId, signature) need no condition.
+	sigV2 bool
 }
 
 // postCondition is one entry of the policy's conditions: an exact match ("eq", from
@@ -54,6 +57,9 @@ const (
 	FieldCredential = "x-amz-credential"
 	FieldDate       = "x-amz-date"
 	FieldSignature  = "x-amz-signature"
+	// SigV2 forms: signature = base64(HMAC-SHA1(secret, policy)).
+	FieldAccessKeyV2 = "awsaccesskeyid"
+	FieldSignatureV2 = "signature"
 )
 
 // VerifyPost authenticates a POST Object form by its fields (names lower-cased): the
@@ -61,11 +67,14 @@ const (
 // signing key. It then decodes the policy and checks its expiration; the caller
 // checks the form against it with Check once the key's ${filename} is expanded.
 func (v *Verifier) VerifyPost(fields map[string]string) (*PostAuth, error) {
-	_, hasV2Key := fields["awsaccesskeyid"]
-	_, hasV2Sig := fields["signature"]
+	_, hasV2Key := fields[FieldAccessKeyV2]
+	_, hasV2Sig := fields[FieldSignatureV2]
 	_, hasV4Sig := fields[FieldSignature]
 	if (hasV2Key || hasV2Sig) && !hasV4Sig {
-		return nil, s3err.Newf(s3err.UnsupportedSignature, "Signature Version 2 POST forms (AWSAccessKeyId, signature) are not supported; sign the policy with AWS4-HMAC-SHA256")
+		if !v.SigV2 {
+			return nil, s3err.Newf(s3err.UnsupportedSignature, "Signature Version 2 POST forms (AWSAccessKeyId, signature) are not supported; sign the policy with AWS4-HMAC-SHA256")
+		}
+		return v.verifyPostV2(fields)
 	}
 	v4 := []string{FieldSignature, FieldAlgorithm, FieldCredential, FieldDate}
 	signed := false
@@ -129,6 +138,41 @@ func (v *Verifier) VerifyPost(fields map[string]string) (*PostAuth, error) {
 		return nil, s3err.Newf(s3err.AccessDenied, "Invalid according to Policy: Policy expiration must be at most %s after x-amz-date.", v.maxExpiry())
 	}
 	return &PostAuth{AccessKey: p.accessKey, Policy: pol}, nil
+}
+
+// verifyPostV2 authenticates a SigV2 form ("Browser-Based Uploads Using POST (AWS
+// Signature Version 2)"): the signature is base64(HMAC-SHA1(secret, policy)), the
+// policy exactly as sent. The policy is then checked as for SigV4.
+func (v *Verifier) verifyPostV2(fields map[string]string) (*PostAuth, error) {
+	for _, f := range []struct{ field, name string }{{FieldPolicy, "Policy"}, {FieldAccessKeyV2, "AWSAccessKeyId"}, {FieldSignatureV2, "Signature"}} {
+		if _, ok := fields[f.field]; !ok {
+			return nil, MissingField(f.name)
+		}
+	}
+	ak, policy := fields[FieldAccessKeyV2], fields[FieldPolicy]
+	secret, err := v.secret(ak)
+	if err != nil {
+		return nil, err
+	}
+	got, err := base64.StdEncoding.DecodeString(fields[FieldSignatureV2])
+	if err != nil || !hmac.Equal(signV2(secret, policy), got) {
+		return nil, s3err.New(s3err.SignatureDoesNotMatch)
+	}
+	pol, err := ParsePostPolicy(policy)
+	if err != nil {
+		return nil, err
+	}
+	pol.sigV2 = true
+	now := v.now()
+	if !now.Before(pol.Expiration) {
+		return nil, s3err.Newf(s3err.AccessDenied, "Invalid according to Policy: Policy expired.")
+	}
+	// A SigV2 form has no signing date: bound its lifetime from now, as for a
+	// SigV2 presigned URL (the presign limit, the skew as slack).
+	if pol.Expiration.Sub(now) > v.maxExpiry()+v.maxSkew() {
+		return nil, s3err.Newf(s3err.AccessDenied, "Invalid according to Policy: Policy expiration must be at most %s from now.", v.maxExpiry())
+	}
+	return &PostAuth{AccessKey: ak, Policy: pol}, nil
 }
 
 // MissingField is S3's answer to a form without a field it requires (key, or one
@@ -315,9 +359,20 @@ func ExpandKey(key, filename string) string {
 	return strings.ReplaceAll(key, "${filename}", filename)
 }
 
-// exemptFields need no condition: the signature and policy themselves, the file, and
-// (by prefix) x-ignore- fields, which S3 leaves for the page's own use.
-var exemptFields = []string{FieldPolicy, FieldSignature, "file"}
+// exempt reports the fields that need no condition: the signature and policy
+// themselves (the SigV2 form's access key too), the file, and (by prefix)
+// x-ignore- fields, which S3 leaves for the page's own use.
+func (p *PostPolicy) exempt(f string) bool {
+	switch f {
+	case FieldPolicy, "file":
+		return true
+	case FieldSignature:
+		return !p.sigV2
+	case FieldAccessKeyV2, FieldSignatureV2:
+		return p.sigV2
+	}
+	return strings.HasPrefix(f, "x-ignore-")
+}
 
 // Check verifies a form (field names lower-cased, the key's ${filename} already
 // expanded, as S3 expands variables before validating) against the policy posted
@@ -336,7 +391,7 @@ func (p *PostPolicy) Check(fields map[string]string, bucket string) error {
 	}
 	var extra []string
 	for f := range fields {
-		if named[f] || slices.Contains(exemptFields, f) || strings.HasPrefix(f, "x-ignore-") {
+		if named[f] || p.exempt(f) {
 			continue
 		}
 		extra = append(extra, f)

@@ -73,6 +73,14 @@ type Verifier struct {
 	MaxPresignExpiry time.Duration
 	// Now is the clock (default time.Now); tests pin it.
 	Now func() time.Time
+	// SigV2 accepts AWS Signature Version 2 (header, presigned URL, POST form,
+	// sigv2.go) besides SigV4. False answers it UnsupportedSignature.
+	SigV2 bool
+	// VirtualBucket returns the bucket a virtual-host-style request names in its
+	// Host, "" for path style. SigV2 signs "/bucket/key" whatever the addressing,
+	// and only the router knows the domains that make a Host a bucket's. Nil:
+	// every request is taken as path style.
+	VirtualBucket func(r *http.Request) string
 
 	// Signing keys cost four HMACs to derive and are the same for every
 	// request of one credential per day, so they are cached. The cache is
@@ -113,6 +121,9 @@ type Auth struct {
 	// Chunked reports an aws-chunked payload; the caller should then drop
 	// "aws-chunked" from the Content-Encoding it stores.
 	Chunked bool
+	// SigV2 reports a request signed with Signature Version 2: its body is
+	// unsigned unless it declared a hex x-amz-content-sha256.
+	SigV2 bool
 }
 
 // request is what the header and the query forms have in common once parsed.
@@ -130,22 +141,30 @@ func (p *request) scope() string {
 	return p.date + "/" + p.region + "/" + service + "/" + terminator
 }
 
-// Verify authenticates r by its Authorization header (AWS4-HMAC-SHA256) or
-// its presigned query (X-Amz-Algorithm=AWS4-HMAC-SHA256). It does not read
-// the body; the returned Auth.Body does, verifying as it goes.
+// Verify authenticates r by its Authorization header (AWS4-HMAC-SHA256, or
+// "AWS" for SigV2 when enabled) or its presigned query (X-Amz-Algorithm, or
+// SigV2's AWSAccessKeyId/Signature/Expires). It does not read the body; the
+// returned Auth.Body does, verifying as it goes.
 func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
 	authz := r.Header.Get("Authorization")
 	query := r.URL.Query()
 	_, hasAlg := query["X-Amz-Algorithm"]
+	hasV2Query := query.Has("AWSAccessKeyId") || query.Has("Signature")
 	switch {
-	case authz != "" && hasAlg:
+	case authz != "" && hasAlg, v.SigV2 && hasV2Query && (authz != "" || hasAlg):
 		return nil, s3err.Newf(s3err.InvalidArgument, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
 	case authz != "":
+		if strings.HasPrefix(authz, v2Prefix) && v.SigV2 {
+			return v.verifyV2Header(r, authz)
+		}
 		return v.verifyHeader(r, authz)
 	case hasAlg:
 		return v.verifyPresigned(r, query)
-	case query.Has("AWSAccessKeyId") && query.Has("Signature"):
-		return nil, s3err.Newf(s3err.UnsupportedSignature, "SigV2 presigned URLs are not supported; presign with Signature Version 4")
+	case hasV2Query:
+		if !v.SigV2 {
+			return nil, s3err.Newf(s3err.UnsupportedSignature, "SigV2 presigned URLs are not supported; presign with Signature Version 4")
+		}
+		return v.verifyV2Presigned(r, query)
 	}
 	return nil, s3err.Newf(s3err.AccessDenied, "Anonymous access is not allowed")
 }
@@ -220,15 +239,8 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Auth, error) {
 		return nil, err
 	}
 
-	now := v.now()
-	if skew := now.Sub(p.t); skew > v.maxSkew() || -skew > v.maxSkew() {
-		e := s3err.Newf(s3err.RequestTimeTooSkewed, "The difference between the request time and the current time is too large.")
-		e.Extra = map[string]string{
-			"RequestTime":                p.amzDate,
-			"ServerTime":                 now.UTC().Format(time.RFC3339),
-			"MaxAllowedSkewMilliseconds": strconv.FormatInt(v.maxSkew().Milliseconds(), 10),
-		}
-		return nil, e
+	if err := v.checkSkew(p.t, p.amzDate); err != nil {
+		return nil, err
 	}
 	key, err := v.signingKey(p)
 	if err != nil {
@@ -311,6 +323,22 @@ func (v *Verifier) verifyPresigned(r *http.Request, q url.Values) (*Auth, error)
 		return nil, err
 	}
 	return v.newAuth(r, p, key, payload, true)
+}
+
+// checkSkew refuses a request whose time (raw: as the client wrote it) is
+// further from the server clock than the allowed skew, with S3's details.
+func (v *Verifier) checkSkew(t time.Time, raw string) error {
+	now := v.now()
+	if skew := now.Sub(t); skew > v.maxSkew() || -skew > v.maxSkew() {
+		e := s3err.Newf(s3err.RequestTimeTooSkewed, "The difference between the request time and the current time is too large.")
+		e.Extra = map[string]string{
+			"RequestTime":                raw,
+			"ServerTime":                 now.UTC().Format(time.RFC3339),
+			"MaxAllowedSkewMilliseconds": strconv.FormatInt(v.maxSkew().Milliseconds(), 10),
+		}
+		return e
+	}
+	return nil
 }
 
 // parseCredential splits "AKID/yyyymmdd/region/s3/aws4_request". The access
