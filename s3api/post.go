@@ -143,6 +143,7 @@ var postOnlyFields = map[string]bool{
 	"key": true, "bucket": true, "policy": true, "tagging": true, "file": true,
 	"success_action_status": true, "success_action_redirect": true, "redirect": true,
 	sigv4.FieldAlgorithm: true, sigv4.FieldCredential: true, sigv4.FieldDate: true, sigv4.FieldSignature: true,
+	sigv4.FieldAccessKeyV2: true, sigv4.FieldSignatureV2: true,
 }
 
 // postHeaders presents the object's fields as the request headers of a PutObject, so

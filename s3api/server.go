@@ -71,6 +71,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the API ("*": any); none:
 	// no CORS (cors.go).
 	CORSOrigins []string
+	// SigV2 accepts AWS Signature Version 2 (headers, presigned URLs, POST forms)
+	// besides SigV4; false refuses it with UnsupportedSignature.
+	SigV2 bool
 }
 
 // Server serves the S3 API.
@@ -114,7 +117,12 @@ func New(cfg Config) (*Server, error) {
 		creds[c.AccessKey] = c
 	}
 	domains := append([]string{"localhost"}, cfg.Domains...)
-	v := &sigv4.Verifier{Creds: creds, Region: cfg.Region, MaxSkew: 15 * time.Minute, MaxPresignExpiry: 7 * 24 * time.Hour, Now: cfg.Now}
+	v := &sigv4.Verifier{Creds: creds, Region: cfg.Region, MaxSkew: 15 * time.Minute, MaxPresignExpiry: 7 * 24 * time.Hour, Now: cfg.Now,
+		SigV2: cfg.SigV2,
+		VirtualBucket: func(r *http.Request) string {
+			bucket, _ := hostBucket(r.Host, domains)
+			return bucket
+		}}
 	return &Server{svc: cfg.Service, verifier: v, creds: creds, region: cfg.Region, domains: domains, log: cfg.Log, observer: cfg.Observer,
 		cors: newCORSPolicy(cfg.CORSOrigins)}, nil
 }
@@ -211,16 +219,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // route splits a request into bucket and key, path-style or virtual-host style.
 func (s *Server) route(r *http.Request) (bucket, key string) {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(host)
 	path := r.URL.Path
-	for _, d := range s.domains {
-		if strings.HasSuffix(host, "."+d) {
-			return strings.TrimSuffix(host, "."+d), strings.TrimPrefix(path, "/")
-		}
+	if b, ok := hostBucket(r.Host, s.domains); ok {
+		return b, strings.TrimPrefix(path, "/")
 	}
 	p := strings.TrimPrefix(path, "/")
 	if p == "" {
@@ -228,6 +229,20 @@ func (s *Server) route(r *http.Request) (bucket, key string) {
 	}
 	bucket, key, _ = strings.Cut(p, "/")
 	return bucket, key
+}
+
+// hostBucket returns the bucket a virtual-host-style Host names ("<bucket>.<domain>").
+func hostBucket(host string, domains []string) (string, bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(host)
+	for _, d := range domains {
+		if strings.HasSuffix(host, "."+d) {
+			return strings.TrimSuffix(host, "."+d), true
+		}
+	}
+	return "", false
 }
 
 // toS3Error returns the S3 error for err, logging what the client must not see.
