@@ -78,7 +78,8 @@ func newStackYAML(t *testing.T, extra string, args ...string) *testStack {
 	for _, c := range cfg.Credentials {
 		creds = append(creds, s3api.Credential{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Admin: c.Admin})
 	}
-	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: creds, Region: cfg.Region, Log: a.log, CORSOrigins: cfg.CORSOrigins})
+	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: creds, Region: cfg.Region, Log: a.log, CORSOrigins: cfg.CORSOrigins,
+		SigV2: cfg.SigV2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	for _, c := range cfg.Credentials {
 		creds = append(creds, s3api.Credential{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Admin: c.Admin})
 	}
-	api, err := s3api.New(s3api.Config{Service: svc, Credentials: creds, Region: cfg.Region, Log: log, Observer: m, CORSOrigins: cfg.CORSOrigins})
+	api, err := s3api.New(s3api.Config{Service: svc, Credentials: creds, Region: cfg.Region, Log: log, Observer: m, CORSOrigins: cfg.CORSOrigins,
+		SigV2: cfg.SigV2})
 	if err != nil {
 		return err
 	}

@@ -120,6 +120,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call the S3 API ("*": any);
 	// empty: no CORS, browsers' cross-origin calls are refused.
 	CORSOrigins []string
+	// SigV2 accepts AWS Signature Version 2 besides SigV4 (default true): unmodified
+	// clients still presign with it (aws cli v1, s3cmd signurl).
+	SigV2 bool
 }
 
 // MetaDriver reports which metadata store Meta selects.

@@ -63,6 +63,7 @@ func TestDefaults(t *testing.T) {
 		GCInterval:     10 * time.Minute,
 		UploadMaxAge:   7 * 24 * time.Hour,
 		MaxObjectSize:  5 << 40,
+		SigV2:          true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %#v\nwant %#v", c, want)
@@ -101,6 +102,7 @@ var formCases = []struct {
 	{"upload_max_age", "2d", func(c *Config) any { return c.UploadMaxAge }, 48 * time.Hour},
 	{"max_object_size", "100MiB", func(c *Config) any { return c.MaxObjectSize }, int64(100 << 20)},
 	{"cors_origins", "https://app.example.com, http://localhost:3000/", func(c *Config) any { return strings.Join(c.CORSOrigins, " ") }, "https://app.example.com http://localhost:3000"},
+	{"sigv2", "false", func(c *Config) any { return c.SigV2 }, false},
 }
 
 func settingFor(t *testing.T, key string) setting {
@@ -233,6 +235,8 @@ func TestBadValues(t *testing.T) {
 		{"max_object_size zero", []string{"--max-object-size", "0"}, nil, "", []string{"max_object_size (flag --max-object-size)"}},
 		{"cors_origins path", []string{"--cors-origins", "https://app.example.com/upload"}, nil, "", []string{"cors_origins (flag --cors-origins)", "not an origin"}},
 		{"cors_origins scheme", nil, map[string]string{"S3PROXY_CORS_ORIGINS": "*, app.example.com"}, "", []string{"cors_origins (env S3PROXY_CORS_ORIGINS)", `"app.example.com"`}},
+		{"sigv2 flag", []string{"--sigv2", "maybe"}, nil, "", []string{"sigv2 (flag --sigv2)", `"maybe" is not a boolean`}},
+		{"sigv2 env", nil, map[string]string{"S3PROXY_SIGV2": "off"}, "", []string{"sigv2 (env S3PROXY_SIGV2)"}},
 		{"max_object_size overflow", []string{"--max-object-size", "99999999999TiB"}, nil, "", []string{"max_object_size (flag --max-object-size)", "too large"}},
 		{"access key without secret", nil, map[string]string{"S3PROXY_ACCESS_KEY": "AK"}, "", []string{"credentials (env S3PROXY_ACCESS_KEY)", "S3PROXY_SECRET_KEY"}},
 		{"secret without access key", nil, map[string]string{"S3PROXY_SECRET_KEY": "SK"}, "", []string{"credentials (env S3PROXY_SECRET_KEY)", "S3PROXY_ACCESS_KEY"}},
@@ -534,5 +538,22 @@ func TestDocsExample(t *testing.T) {
 	c := mustLoad(t, []string{"--config", writeYAML(t, body)}, nil)
 	if len(c.Credentials) != 3 || len(c.Backends) != 2 || len(c.Placement) == 0 || c.MetaDriver() != MetaPostgres {
 		t.Errorf("example loaded as %v", c)
+	}
+}
+
+// TestSigV2Switch: the switch is on by default and reads as a YAML boolean
+// (unquoted) as well as a string, so `sigv2: false` in a file turns SigV2 off.
+func TestSigV2Switch(t *testing.T) {
+	if c := mustLoad(t, nil, nil); !c.SigV2 {
+		t.Error("sigv2 must default to true")
+	}
+	for body, want := range map[string]bool{"sigv2: false\n": false, "sigv2: true\n": true, "sigv2: 0\n": false} {
+		c := mustLoad(t, []string{"--config", writeYAML(t, body)}, nil)
+		if c.SigV2 != want {
+			t.Errorf("%q: SigV2 = %v, want %v", body, c.SigV2, want)
+		}
+	}
+	if c := mustLoad(t, []string{"--sigv2=false"}, nil); c.SigV2 {
+		t.Error("--sigv2=false left SigV2 on")
 	}
 }

@@ -49,6 +49,7 @@ func settingsTable() []setting {
 		{"upload_max_age", "upload-max-age", "S3PROXY_UPLOAD_MAX_AGE", "7d", "abandoned multipart uploads are aborted after this"},
 		{"max_object_size", "max-object-size", "S3PROXY_MAX_OBJECT_SIZE", "5TiB", "largest object accepted (e.g. 5TiB, 100MiB, 1234)"},
 		{"cors_origins", "cors-origins", "S3PROXY_CORS_ORIGINS", "", "browser origins allowed to call the S3 API, comma-separated (https://app.example.com), or * for any (none by default)"},
+		{"sigv2", "sigv2", "S3PROXY_SIGV2", "true", "accept AWS Signature Version 2 (headers, presigned URLs, POST forms) besides SigV4: true or false"},
 	}
 }
 
@@ -84,6 +85,7 @@ type fileConfig struct {
 	UploadMaxAge   *string           `yaml:"upload_max_age"`
 	MaxObjectSize  *string           `yaml:"max_object_size"`
 	CORSOrigins    *string           `yaml:"cors_origins"`
+	SigV2          *string           `yaml:"sigv2"`
 	Credentials    []Credential      `yaml:"credentials"`
 	Backends       []Backend         `yaml:"backends"`
 	Placement      map[string]string `yaml:"placement"`
@@ -98,6 +100,7 @@ func (f *fileConfig) scalars() map[string]*string {
 		"log_format": f.LogFormat, "log_level": f.LogLevel, "gc_grace": f.GCGrace,
 		"gc_interval": f.GCInterval, "upload_max_age": f.UploadMaxAge,
 		"max_object_size": f.MaxObjectSize, "cors_origins": f.CORSOrigins,
+		"sigv2": f.SigV2,
 	}
 }
 
@@ -201,6 +204,7 @@ func build(raw map[string]rawValue, file *fileConfig, fileSrc string, getenv fun
 		errs.add("cluster_secret", v.src, "must be at least %d characters", minClusterSecret)
 	}
 	c.CORSOrigins = corsOrigins(&errs, src("cors_origins"), str("cors_origins", ""))
+	c.SigV2 = boolSetting(&errs, raw, "sigv2", true)
 	checkEnum(&errs, "log_format", src("log_format"), c.LogFormat, "text", "json")
 	checkEnum(&errs, "log_level", src("log_level"), c.LogLevel, "debug", "info", "warn", "error")
 
@@ -348,6 +352,21 @@ func checkRedis(errs *errorList, src, v string) {
 			errs.add("redis", src, "database %q is not a number", db)
 		}
 	}
+}
+
+// boolSetting reads true/false (and strconv.ParseBool's 1/0, t/f); anything else
+// stops start-up rather than guess which way an operator meant a switch.
+func boolSetting(errs *errorList, raw map[string]rawValue, key string, def bool) bool {
+	v := raw[key]
+	if !v.set {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v.s))
+	if err != nil {
+		errs.add(key, v.src, "%q is not a boolean: want true or false", v.s)
+		return def
+	}
+	return b
 }
 
 func durationSetting(errs *errorList, raw map[string]rawValue, key string, def time.Duration, zeroOK bool) time.Duration {
