@@ -436,7 +436,7 @@ func TestPostObjectRefusals(t *testing.T) {
 		{"signature version 2", func() (string, []formField) {
 			u, _ := sign("refuse", "k19", nil)
 			return u, []formField{{"key", "k19"}, {"AWSAccessKeyId", testAK}, {"policy", "e30="}, {"signature", "abc"}}
-		}, small, 400, "UnsupportedSignature", ""},
+		}, small, 403, "SignatureDoesNotMatch", ""},
 		{"fields over 20 KiB", func() (string, []formField) {
 			u, f := sign("refuse", "k20", nil)
 			return u, ordered(f, formField{"x-ignore-padding", strings.Repeat("p", 21<<10)})
