@@ -1,7 +1,8 @@
 // Package sigv4 authenticates S3 requests signed with AWS Signature Version 4:
 // the Authorization header, presigned query strings, and the aws-chunked
 // streaming payloads (signed chunks, unsigned chunks with trailers, signed
-// chunks with signed trailers).
+// chunks with signed trailers), and, when enabled, AWS Signature Version 2
+// (sigv2.go), which unmodified clients still use for presigned URLs.
 //
 // Verify is the only entry point a handler needs: it checks the request
 // signature and hands back the principal plus a body reader that removes the
