@@ -94,18 +94,7 @@ func (v *Verifier) verifyV2Header(r *http.Request, authz string) (*Auth, error) 
 	if err := v.checkSkew(t, raw); err != nil {
 		return nil, err
 	}
-	payload, err := payloadV2(r)
-	if err != nil {
-		return nil, err
-	}
-	secret, err := v.secret(ak)
-	if err != nil {
-		return nil, err
-	}
-	if err := v.checkSignatureV2(r, secret, ak, sig, date, false); err != nil {
-		return nil, err
-	}
-	return v.newAuthV2(r, ak, payload, false)
+	return v.authV2(r, ak, sig, date, false)
 }
 
 func (v *Verifier) verifyV2Presigned(r *http.Request, q url.Values) (*Auth, error) {
@@ -139,6 +128,13 @@ func (v *Verifier) verifyV2Presigned(r *http.Request, q url.Values) (*Auth, erro
 	if time.Unix(exp, 0).Sub(now) > v.maxExpiry()+v.maxSkew() {
 		return nil, s3err.Newf(s3err.AccessDenied, "Expires must be at most %d seconds (7 days) ahead of the current time", int64(v.maxExpiry()/time.Second))
 	}
+	return v.authV2(r, ak, sig, expires, true)
+}
+
+// authV2 finishes a SigV2 verification once the time is checked: the payload mode,
+// the caller's secret, the signature over the string to sign (date is its Date line),
+// and the Auth.
+func (v *Verifier) authV2(r *http.Request, ak, sig, date string, presigned bool) (*Auth, error) {
 	payload, err := payloadV2(r)
 	if err != nil {
 		return nil, err
@@ -147,10 +143,10 @@ func (v *Verifier) verifyV2Presigned(r *http.Request, q url.Values) (*Auth, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkSignatureV2(r, secret, ak, sig, expires, true); err != nil {
+	if err := v.checkSignatureV2(r, secret, ak, sig, date, presigned); err != nil {
 		return nil, err
 	}
-	return v.newAuthV2(r, ak, payload, true)
+	return v.newAuthV2(r, ak, payload, presigned)
 }
 
 // payloadV2 is the payload mode of a SigV2 request: unsigned unless the client

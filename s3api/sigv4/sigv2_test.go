@@ -96,11 +96,7 @@ func TestSigV2DocExamples(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, tc.url, nil)
-			for _, h := range tc.headers {
-				req.Header.Add(h[0], h[1])
-			}
-			r := toServer(t, req)
+			r := v2Request(t, tc.method, tc.url, tc.headers)
 			v := v2Verifier(tc.now)
 			date := r.Header.Get("Date")
 			presigned := r.URL.Query().Has("Expires")
@@ -145,11 +141,7 @@ func TestStringToSignV2(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, tc.url, nil)
-			for _, h := range tc.headers {
-				req.Header.Add(h[0], h[1])
-			}
-			r := toServer(t, req)
+			r := v2Request(t, tc.method, tc.url, tc.headers)
 			if got := v.stringToSignV2(r, tc.date, tc.presigned, false); got != tc.want {
 				t.Errorf("StringToSign\n got %q\nwant %q", got, tc.want)
 			}
@@ -381,4 +373,18 @@ func TestVerifyPostV2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// v2Request is the request a server receives for method, url and headers (added in
+// order, so repeats stay repeats).
+func v2Request(t *testing.T, method, url string, headers [][2]string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		req.Header.Add(h[0], h[1])
+	}
+	return toServer(t, req)
 }
