@@ -3,7 +3,8 @@
 # versions, reusing what is already installed at the right version so that a
 # second run (and CI on a machine that has run it before) takes seconds.
 #
-#   Debian packages:  rclone, s3cmd, docker-compose  (apt-get update only if one is missing)
+#   Debian packages:  rclone, s3cmd, docker-compose, chromium (headless, for the
+#                     browser CORS test)  (apt-get update only if one is missing)
 #   Go binaries:      mc, versitygw                  (into .tools/bin via GOBIN)
 #   npm:              @aws-sdk/client-s3, @aws-sdk/lib-storage, @aws-sdk/s3-presigned-post
 #                     (.tools/node, npm ci from the lock file)
@@ -27,6 +28,7 @@ APT_PINS=(
 	"rclone=1.60.1+dfsg-2+b5"
 	"s3cmd=2.3.0-1"
 	"docker-compose=1.29.2-3"
+	"chromium=156.0.8078.108-1~deb12u1"
 )
 # mc: the Go module proxy here refuses mc's RELEASE.* tag names; this is the
 # commit it serves as latest (2025-03-13, the RELEASE.2025-03-12T17-29-24Z
@@ -135,7 +137,7 @@ else
 fi
 
 # --- summary ---------------------------------------------------------------------
-for t in rclone s3cmd docker-compose; do
+for t in rclone s3cmd docker-compose chromium; do
 	command -v "$t" >/dev/null || fail "$t is not on PATH after installing"
 done
 command -v curl >/dev/null || fail "curl is not installed (apt-get install curl)"
