@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -31,8 +32,6 @@ const (
 	// part headers included) so that no header can make us buffer more; generous
 	// enough for maxPostFields of fields in any reasonable framing.
 	maxPostPreamble = 64 << 10
-	// maxPostObject is S3's limit on one POST upload (5 GB).
-	maxPostObject = 5 << 30
 )
 
 // errPostPreamble is returned by preambleReader once the cap is reached.
@@ -60,7 +59,7 @@ func (p *preambleReader) Read(b []byte) (int, error) {
 }
 
 // postFileReader is the file part as PutObject reads it: it enforces the policy's
-// content-length-range (and S3's 5 GB) on the bytes actually received, failing the
+// content-length-range on the bytes actually received, failing the
 // read, so that nothing is stored, before the body grows past the maximum or at
 // its end when it is too short.
 type postFileReader struct {
@@ -241,9 +240,11 @@ func (s *Server) postObject(rq *request) error {
 			headers[translate.TaggingKey] = enc
 		}
 	}
+	// The largest object (and S3's 5 GB) is enforced by PutObject on every body of
+	// undeclared length; the policy's range only narrows it.
 	lo, hi, ok := auth.Policy.LengthRange()
-	if !ok || hi > maxPostObject {
-		hi = maxPostObject
+	if !ok {
+		hi = math.MaxInt64 - 1 // no maximum: one byte past it must stay representable
 	}
 	// The file's length is unknown until its end (a part declares none): the body
 	// goes to PutObject as a stream of unknown size, checked while it is read.
