@@ -1,0 +1,140 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// TestVersitygwIntegrationSuite runs the S3 integration tests that ship inside
+// versitygw (`versitygw test <name>`, v1.8.0, pinned by scripts/install-tools.sh)
+// against s3proxy. Versity wrote them against AWS S3; they pin down hundreds of
+// edge cases (error codes, ranges, listings, multipart rules, streaming bodies)
+// that no client exercises on purpose. testdata/versitygw-suite.txt lists the
+// tests s3proxy passes: a change that breaks one fails here. The tests it does
+// not list, and why, are in the same file.
+func TestVersitygwIntegrationSuite(t *testing.T) {
+	onlyS3proxy(t)
+	names := suiteNames(t, filepath.Join("testdata", "versitygw-suite.txt"))
+	needTool(t, "versitygw")
+	// Each test creates and removes its own bucket, named the same in every test,
+	// so one server runs one test at a time; two servers halve the wall time.
+	const shards = 2
+	for i := range shards {
+		var part []string
+		for j := i; j < len(names); j += shards {
+			part = append(part, names[j])
+		}
+		t.Run(fmt.Sprintf("shard%d", i), func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, serverOptions{})
+			c := s3Client(s, s.cred)
+			dir := t.TempDir()
+			for _, name := range part {
+				t.Run(name, func(t *testing.T) {
+					out, stderr, err := tryTool(t, 2*time.Minute, childEnv(), dir, "versitygw",
+						"test", "-a", s.cred.AccessKey, "-s", s.cred.SecretKey, "-e", s.endpoint, name)
+					if err != nil || !strings.Contains(out, "PASS") || strings.Contains(out, "FAIL") {
+						t.Errorf("versitygw test %s: %v\n%s\n%s", name, err, clip(stripANSI(out)), clip(stderr))
+						// A failed test may leave its bucket behind, and the next test
+						// would fail to create its own.
+						emptyServer(t, c)
+					}
+				})
+			}
+		})
+	}
+}
+
+// suiteNames reads the test names in path: one per line; '#' starts a comment.
+func suiteNames(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var names []string
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		if seen[line] {
+			t.Fatalf("%s: %s listed twice", path, line)
+		}
+		seen[line] = true
+		names = append(names, line)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) == 0 {
+		t.Fatalf("%s lists no tests", path)
+	}
+	return names
+}
+
+// emptyServer removes every bucket, with its objects and pending uploads.
+func emptyServer(t *testing.T, c *s3.Client) {
+	t.Helper()
+	ctx := context.Background()
+	bs, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil {
+		t.Errorf("clean up: list buckets: %v", err)
+		return
+	}
+	for _, b := range bs.Buckets {
+		ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: b.Name})
+		if err == nil {
+			for _, u := range ups.Uploads {
+				_, _ = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: b.Name, Key: u.Key, UploadId: u.UploadId})
+			}
+		}
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: b.Name})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				break
+			}
+			var ids []types.ObjectIdentifier
+			for _, o := range page.Contents {
+				ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+			}
+			if len(ids) > 0 {
+				_, _ = c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b.Name, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+			}
+		}
+		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: b.Name}); err != nil {
+			t.Errorf("clean up: delete bucket %s: %v", aws.ToString(b.Name), err)
+		}
+	}
+}
+
+// stripANSI drops the colour codes versitygw prints around PASS and FAIL.
+func stripANSI(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] < '@' || s[j] > '~') {
+				j++
+			}
+			i = j
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
