@@ -87,10 +87,25 @@ func TestMaintenanceOncePerInterval(t *testing.T) {
 			<-n.done
 		}
 	}
+	mu.Lock()
+	leaderRuns := clusterRuns[leader]
+	mu.Unlock()
 	time.Sleep(5 * interval)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(clusterRuns) != 2 {
-		t.Errorf("after the elected node %s stopped, cluster-wide runs by node = %v; want a second node to take over", leader, clusterRuns)
+	// On a starved machine (CI beside other builds) the lock may move on once more,
+	// when the node that took it over misses a renewal: what must hold is that someone
+	// else runs it, never two at once (overlaps, below), and not the stopped node.
+	others := 0
+	for id, n := range clusterRuns {
+		if id != leader {
+			others += n
+		}
+	}
+	if others == 0 || clusterRuns[leader] != leaderRuns {
+		t.Errorf("after the elected node %s stopped, cluster-wide runs by node = %v; want another node to take over", leader, clusterRuns)
+	}
+	if overlaps.Load() != 0 {
+		t.Errorf("%d overlapping cluster-wide collections after the takeover", overlaps.Load())
 	}
 }
