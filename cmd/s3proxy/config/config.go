@@ -123,7 +123,18 @@ type Config struct {
 	// SigV2 accepts AWS Signature Version 2 besides SigV4 (default true): unmodified
 	// clients still presign with it (aws cli v1, s3cmd signurl).
 	SigV2 bool
+	// TLSCert and TLSKey are PEM files; when set (always both) the S3 listener serves
+	// HTTPS only. Load checks only that both or neither are set: the files are read by
+	// serve, so that admin commands sharing the configuration need not read the key.
+	TLSCert string
+	TLSKey  string
+	// ClusterCA is a PEM bundle of the CAs other nodes' certificates chain to; "" means
+	// the system roots.
+	ClusterCA string
 }
+
+// TLS reports whether the S3 listener serves HTTPS.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
 
 // MetaDriver reports which metadata store Meta selects.
 func (c *Config) MetaDriver() string {

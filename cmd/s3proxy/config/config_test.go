@@ -103,6 +103,16 @@ var formCases = []struct {
 	{"max_object_size", "100MiB", func(c *Config) any { return c.MaxObjectSize }, int64(100 << 20)},
 	{"cors_origins", "https://app.example.com, http://localhost:3000/", func(c *Config) any { return strings.Join(c.CORSOrigins, " ") }, "https://app.example.com http://localhost:3000"},
 	{"sigv2", "false", func(c *Config) any { return c.SigV2 }, false},
+	{"tls_cert", "/etc/s3proxy/tls.crt", func(c *Config) any { return [2]any{c.TLSCert, c.TLS()} }, [2]any{"/etc/s3proxy/tls.crt", true}},
+	{"tls_key", "/etc/s3proxy/tls.key", func(c *Config) any { return c.TLSKey }, "/etc/s3proxy/tls.key"},
+	{"cluster_ca", "/etc/s3proxy/ca.crt", func(c *Config) any { return [2]any{c.ClusterCA, c.TLS()} }, [2]any{"/etc/s3proxy/ca.crt", false}},
+}
+
+// formCompanions are settings that are only valid with another one: TestEveryForm
+// gives the companion (key, value) in the same form.
+var formCompanions = map[string][2]string{
+	"tls_cert": {"tls_key", "/etc/s3proxy/tls.key"},
+	"tls_key":  {"tls_cert", "/etc/s3proxy/tls.crt"},
 }
 
 func settingFor(t *testing.T, key string) setting {
@@ -121,19 +131,33 @@ func TestEveryForm(t *testing.T) {
 		t.Fatalf("formCases covers %d settings, table has %d", len(formCases), len(settingsTable()))
 	}
 	for _, tc := range formCases {
-		st := settingFor(t, tc.key)
+		given := map[string]string{tc.key: tc.value}
+		if comp, ok := formCompanions[tc.key]; ok {
+			given[comp[0]] = comp[1]
+		}
 		forms := map[string]func() (*Config, error){
 			"flag": func() (*Config, error) {
-				c, _, err := load(t, []string{"--" + st.flag, tc.value}, nil)
+				var args []string
+				for k, v := range given {
+					args = append(args, "--"+settingFor(t, k).flag, v)
+				}
+				c, _, err := load(t, args, nil)
 				return c, err
 			},
 			"env": func() (*Config, error) {
-				c, _, err := load(t, nil, map[string]string{st.env: tc.value})
+				env := map[string]string{}
+				for k, v := range given {
+					env[settingFor(t, k).env] = v
+				}
+				c, _, err := load(t, nil, env)
 				return c, err
 			},
 			"yaml": func() (*Config, error) {
-				p := writeYAML(t, fmt.Sprintf("%s: %q\n", st.key, tc.value))
-				c, _, err := load(t, []string{"--config", p}, nil)
+				var body string
+				for k, v := range given {
+					body += fmt.Sprintf("%s: %q\n", k, v)
+				}
+				c, _, err := load(t, []string{"--config", writeYAML(t, body)}, nil)
 				return c, err
 			},
 		}
@@ -555,5 +579,50 @@ func TestSigV2Switch(t *testing.T) {
 	}
 	if c := mustLoad(t, []string{"--sigv2=false"}, nil); c.SigV2 {
 		t.Error("--sigv2=false left SigV2 on")
+	}
+}
+
+// TestTLSPair: tls_cert and tls_key go together, from any mix of sources; one without the
+// other stops start-up naming the missing setting and where the present one came from.
+func TestTLSPair(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		yaml    string
+		wantTLS bool
+		wantErr string // "" for success
+	}{
+		{"neither", nil, nil, "", false, ""},
+		{"both flags", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil, "", true, ""},
+		{"both env", nil, map[string]string{"S3PROXY_TLS_CERT": "c.pem", "S3PROXY_TLS_KEY": "k.pem"}, "", true, ""},
+		{"cert in file, key by flag", []string{"--tls-key", "k.pem"}, nil, "tls_cert: c.pem\n", true, ""},
+		{"cluster_ca alone", []string{"--cluster-ca", "ca.pem"}, nil, "", false, ""},
+		{"cert flag only", []string{"--tls-cert", "c.pem"}, nil, "", false,
+			"config: tls_key (flag --tls-cert): tls_cert is set but tls_key is not; set both or neither"},
+		{"key env only", nil, map[string]string{"S3PROXY_TLS_KEY": "k.pem"}, "", false,
+			"config: tls_cert (env S3PROXY_TLS_KEY): tls_key is set but tls_cert is not; set both or neither"},
+		{"cert file only", nil, nil, "tls_cert: c.pem\n", false, "config: tls_key (file "},
+		{"key emptied by flag", []string{"--tls-key", ""}, nil, "tls_cert: c.pem\ntls_key: k.pem\n", false, "config: tls_key (file "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.yaml != "" {
+				args = append([]string{"--config", writeYAML(t, tc.yaml)}, args...)
+			}
+			c, _, err := load(t, args, tc.env)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.TLS() != tc.wantTLS {
+				t.Errorf("TLS() = %v, want %v", c.TLS(), tc.wantTLS)
+			}
+		})
 	}
 }

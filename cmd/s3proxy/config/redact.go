@@ -91,8 +91,10 @@ func (c Config) String() string {
 		c.ConfigFile, c.Listen, orOff(c.AdminListen), c.Advertise, c.Data, redactURL(c.Meta), redactURL(c.Redis))
 	fmt.Fprintf(&sb, " dedup_scope:%s region:%s credentials:%v backends:%v default_backend:%s placement:%v",
 		c.DedupScope, c.Region, c.Credentials, c.Backends, c.DefaultBackend, c.Placement)
-	fmt.Fprintf(&sb, " cluster_secret:%s node_id:%s log_format:%s log_level:%s gc_grace:%s gc_interval:%s upload_max_age:%s max_object_size:%d}",
+	fmt.Fprintf(&sb, " cluster_secret:%s node_id:%s log_format:%s log_level:%s gc_grace:%s gc_interval:%s upload_max_age:%s max_object_size:%d",
 		redactIfSet(c.ClusterSecret), c.NodeID, c.LogFormat, c.LogLevel, c.GCGrace, c.GCInterval, c.UploadMaxAge, c.MaxObjectSize)
+	// File names only: the key's contents are never read here.
+	fmt.Fprintf(&sb, " tls_cert:%s tls_key:%s cluster_ca:%s}", c.TLSCert, c.TLSKey, c.ClusterCA)
 	return sb.String()
 }
 
@@ -132,6 +134,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("gc_interval", c.GCInterval),
 		slog.Duration("upload_max_age", c.UploadMaxAge),
 		slog.Int64("max_object_size", c.MaxObjectSize),
+		slog.String("tls_cert", c.TLSCert),
+		slog.String("tls_key", c.TLSKey),
+		slog.String("cluster_ca", c.ClusterCA),
 	)
 }
 
