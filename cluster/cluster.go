@@ -9,8 +9,13 @@
 // internal signature header are taken from the S3 handler, so a virtual-hosted object key
 // starting with "_s3proxy/" still reaches S3. Requests are authenticated with an
 // HMAC-SHA256 over the method, path, range, a timestamp and the caller's node id, keyed
-// with the cluster secret; timestamps more than five minutes off are rejected. Traffic is
-// not encrypted: run nodes on a private network (or behind TLS) as with PostgreSQL.
+// with the cluster secret; timestamps more than five minutes off are rejected.
+//
+// A node whose S3 listener serves HTTPS registers its address as "https://host:port";
+// the others then reach it over TLS, checking its certificate against Config.RootCAs
+// (the system roots by default) and the host name it advertises. A bare "host:port"
+// (a node without TLS, or a row written before TLS existed) is reached over plain
+// HTTP: authenticated, not encrypted, so keep such nodes on a private network.
 //
 // Ranges are forwarded as ranges and bodies streamed: a node never buffers a chunk.
 // When the owner is unknown, has missed its heartbeats or cannot be reached, a read
@@ -21,6 +26,8 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,13 +66,20 @@ type Config struct {
 	NodeID string
 	// Advertise is host:port where the other nodes reach this node's S3 listener.
 	Advertise string
+	// TLS says that listener serves HTTPS: the node registers as https://Advertise.
+	TLS bool
+	// RootCAs returns the CAs that other nodes' HTTPS certificates must chain to; nil,
+	// or a nil pool, means the system roots. It is called for every new connection, so
+	// a replaced CA bundle applies without a restart.
+	RootCAs func() *x509.CertPool
 	// Secret keys the request signatures (see Secret).
 	Secret []byte
 	// Heartbeat is the registration interval; DownAfter the silence after which a node is
 	// taken for down.
 	Heartbeat time.Duration
 	DownAfter time.Duration
-	// Client overrides the HTTP client used to reach other nodes (tests).
+	// Client overrides the HTTP client used to reach other nodes (tests); RootCAs does
+	// not apply to it.
 	Client *http.Client
 	Log    *slog.Logger
 	// Now overrides the clock (tests).
@@ -119,18 +134,59 @@ func New(cfg Config) (*Cluster, error) {
 	}
 	c := &Cluster{cfg: cfg, client: cfg.Client}
 	if c.client == nil {
-		c.client = newHTTPClient()
+		c.client = newHTTPClient(cfg.RootCAs)
 	}
 	return c, nil
 }
 
+// registeredAddress is what this node records in the registry: the advertise address,
+// with the scheme when it is not plain HTTP (bare host:port rows predate TLS).
+func (c *Cluster) registeredAddress() string {
+	if c.cfg.TLS {
+		return "https://" + c.cfg.Advertise
+	}
+	return c.cfg.Advertise
+}
+
+// peerURL is the base URL of a registered node.
+func peerURL(address string) string {
+	if strings.HasPrefix(address, "https://") || strings.HasPrefix(address, "http://") {
+		return address
+	}
+	return "http://" + address
+}
+
+// Bounds of a connection to another node.
+const (
+	dialTimeout      = 2 * time.Second
+	handshakeTimeout = 5 * time.Second
+)
+
 // newHTTPClient is pooled (chunk reads of one object go to the same few owners) and
 // bounded everywhere except the body: a chunk may take long to stream, and the caller's
 // context ends that.
-func newHTTPClient() *http.Client {
+func newHTTPClient(roots func() *x509.CertPool) *http.Client {
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	return &http.Client{Transport: &http.Transport{
-		Proxy:                 nil, // node-to-node traffic never goes through a proxy
-		DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy:       nil, // node-to-node traffic never goes through a proxy
+		DialContext: dialer.DialContext,
+		// Our own TLS dial rather than TLSClientConfig: the CA pool is read per
+		// connection, so a rotated bundle needs no restart. The certificate must
+		// chain to it and name the host the peer advertises (an IP address must be
+		// in its IP SANs). No ALPN: nodes speak HTTP/1.1, as the listener does.
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+			if roots != nil {
+				cfg.RootCAs = roots()
+			}
+			ctx, cancel := context.WithTimeout(ctx, dialTimeout+handshakeTimeout)
+			defer cancel()
+			return (&tls.Dialer{NetDialer: dialer, Config: cfg}).DialContext(ctx, network, addr)
+		},
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
@@ -190,7 +246,7 @@ func (c *Cluster) Run(ctx context.Context) {
 func (c *Cluster) Beat(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Heartbeat)
 	defer cancel()
-	if err := c.cfg.Meta.Heartbeat(ctx, meta.Node{ID: c.cfg.NodeID, Address: c.cfg.Advertise, Heartbeat: c.cfg.Now()}); err != nil {
+	if err := c.cfg.Meta.Heartbeat(ctx, meta.Node{ID: c.cfg.NodeID, Address: c.registeredAddress(), Heartbeat: c.cfg.Now()}); err != nil {
 		return fmt.Errorf("cluster: heartbeat: %w", err)
 	}
 	_, err := c.refresh(ctx)

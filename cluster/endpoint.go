@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -169,7 +170,7 @@ func (c *Cluster) OpenRemote(ctx context.Context, ch meta.Chunk, offset, length 
 		return nil, fmt.Errorf("%w: chunk %s: %w", dedup.ErrChunkUnavailable, ch.UID, err)
 	}
 	path := chunkPath + url.PathEscape(ch.Backend) + "/" + url.PathEscape(ch.UID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+owner.Address+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, peerURL(owner.Address)+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: chunk %s on node %s: %w", dedup.ErrChunkUnavailable, ch.UID, ch.Node, err)
 	}
@@ -189,6 +190,12 @@ func (c *Cluster) OpenRemote(ctx context.Context, ch meta.Chunk, offset, length 
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var verr *tls.CertificateVerificationError
+		if errors.As(err, &verr) {
+			// A configuration problem, not an outage: say what to fix.
+			c.cfg.Log.Error("cluster: the node's TLS certificate is not trusted or does not name its advertise address; set cluster_ca to the CA that issued it",
+				"node", ch.Node, "err", err)
 		}
 		return nil, fmt.Errorf("%w: chunk %s on node %s: %w", dedup.ErrChunkUnavailable, ch.UID, ch.Node, err)
 	}

@@ -235,7 +235,7 @@ type Job struct {
 // Node is a registered cluster node.
 type Node struct {
 	ID        string
-	Address   string // advertise address (host:port of its S3 listener)
+	Address   string // advertise address: host:port of its S3 listener, or https://host:port when it serves TLS
 	Heartbeat time.Time
 }
 
