@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +50,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	m := newMetrics(reg)
 	bm := newBackendMetrics(reg)
 	mm := newMetaMetrics(reg)
+	tm := newTLSMetrics(reg, cfg)
+	// Before anything is opened: a bad certificate is a configuration error.
+	st, err := loadTLS(cfg, log, tm)
+	if err != nil {
+		return err
+	}
 	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, wrapMeta: mm.wrap, metaOptions: []gormstore.Option{gormstore.WithWALSyncObserver(mm.walSynced)},
 		onInstant: m.instant, objectCache: true, precreateShards: true})
 	if err != nil {
@@ -78,13 +87,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	cl, err := newCluster(ctx, a, ln.Addr())
+	cl, err := newCluster(ctx, a, ln.Addr(), st)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	// ReadHeaderTimeout also bounds a TLS handshake (net/http applies the shortest of
+	// its timeouts to it), so a client that stalls in the handshake is cut off too.
 	srv := &http.Server{Handler: cl.Handler(api), MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		ErrorLog: serverErrorLog(log, tm)}
+	scheme := "http"
+	if st.cert != nil {
+		scheme = "https"
+		srv.TLSConfig = st.serverConfig()
+		srv.Protocols = http1Only()
+	}
 	var admin *http.Server
 	var adminLn net.Listener
 	if cfg.AdminListen != "" {
@@ -111,14 +128,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wg.Go(func() { svc.RunJobs(bg, 2*time.Second) })
 	wg.Go(func() { runMaintenance(bg, a, svc) })
 	wg.Go(func() { cl.Run(bg) })
+	if st.cert != nil || st.ca != nil {
+		// SIGHUP reloads the TLS files now (they are also checked every few seconds).
+		// Only then: without TLS files a SIGHUP ends the process, as it always did.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		wg.Go(func() { st.reloadOnHangup(bg, hup, log) })
+	}
 
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if st.cert != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig.GetCertificate
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	if admin != nil {
 		go func() { errc <- admin.Serve(adminLn) }()
 	}
-	printBanner(stdout, ln.Addr().String(), adminAddr(adminLn), a, generated)
-	log.Info("s3proxy serving", "listen", ln.Addr().String(), "admin", adminAddr(adminLn), "meta", cfg.MetaDriver(), "node", cfg.NodeID, "version", version)
+	endpoint := scheme + "://" + ln.Addr().String()
+	caBundle := ""
+	if st.cert != nil && selfSigned(st.cert.Leaf()) {
+		caBundle = cfg.TLSCert
+	}
+	printBanner(stdout, endpoint, caBundle, adminAddr(adminLn), a, generated)
+	log.Info("s3proxy serving", "listen", ln.Addr().String(), "endpoint", endpoint, "admin", adminAddr(adminLn), "meta", cfg.MetaDriver(), "node", cfg.NodeID, "version", version)
 
 	select {
 	case <-ctx.Done():
@@ -145,7 +181,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // newCluster joins the cluster: the shared secret, this node's registration (done once
 // here, so that a node is known to the others before it serves), and forwarding of
 // reads of chunks that other nodes hold. A single node is a cluster of one.
-func newCluster(ctx context.Context, a *app, listenAddr net.Addr) (*cluster.Cluster, error) {
+func newCluster(ctx context.Context, a *app, listenAddr net.Addr, st *serverTLS) (*cluster.Cluster, error) {
 	secret, err := cluster.Secret(ctx, a.meta, a.cfg.ClusterSecret)
 	if err != nil {
 		return nil, err
@@ -158,7 +194,7 @@ func newCluster(ctx context.Context, a *app, listenAddr net.Addr) (*cluster.Clus
 		}
 	}
 	cl, err := cluster.New(cluster.Config{Meta: a.meta, Chunks: a.dedup, NodeID: a.cfg.NodeID, Advertise: advertise,
-		Secret: secret, Log: a.log})
+		TLS: st.cert != nil, RootCAs: st.roots(), Secret: secret, Log: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +212,12 @@ func adminAddr(ln net.Listener) string {
 	return ln.Addr().String()
 }
 
-func printBanner(w io.Writer, addr, admin string, a *app, generated bool) {
+// printBanner tells a person who just started the server how to reach it. caBundle,
+// when set, is a self-signed certificate the suggested aws command must be told to trust.
+func printBanner(w io.Writer, endpoint, caBundle, admin string, a *app, generated bool) {
 	c := a.cfg.Credentials[0]
 	fmt.Fprintf(w, "s3proxy %s\n", version)
-	fmt.Fprintf(w, "  endpoint:    http://%s\n", addr)
+	fmt.Fprintf(w, "  endpoint:    %s\n", endpoint)
 	fmt.Fprintf(w, "  admin:       %s (/metrics /healthz /readyz)\n", admin)
 	fmt.Fprintf(w, "  data:        %s (metadata: %s)\n", a.cfg.Data, a.cfg.MetaDriver())
 	fmt.Fprintf(w, "  access key:  %s\n", c.AccessKey)
@@ -187,7 +225,11 @@ func printBanner(w io.Writer, addr, admin string, a *app, generated bool) {
 	if generated {
 		fmt.Fprintf(w, "  (generated and saved in %s)\n", a.cfg.CredentialsFile())
 	}
-	fmt.Fprintf(w, "\ntry:\n  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url http://%s s3 ls\n\n", c.AccessKey, c.SecretKey, addr)
+	trust := ""
+	if caBundle != "" {
+		trust = " --ca-bundle " + caBundle
+	}
+	fmt.Fprintf(w, "\ntry:\n  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --endpoint-url %s%s s3 ls\n\n", c.AccessKey, c.SecretKey, endpoint, trust)
 }
 
 // runMaintenance runs the periodic collection: abandoned uploads, unreferenced chunks

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"s3proxy/cluster"
+	"s3proxy/cmd/s3proxy/certs"
 	"s3proxy/dedup"
 )
 
@@ -41,6 +42,11 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	// Owners serving HTTPS are checked against cluster_ca, as a server checks them.
+	ca, err := loadClusterCA(cfg, certs.Options{Log: log})
+	if err != nil {
+		return err
+	}
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -49,7 +55,7 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdo
 	// Chunks on other nodes' disks are read from their owners, as a GET would.
 	if secret, err := cluster.Secret(ctx, a.meta, cfg.ClusterSecret); err == nil {
 		if cl, err := cluster.New(cluster.Config{Meta: a.meta, Chunks: a.dedup, NodeID: cfg.NodeID, Advertise: cfg.Advertise,
-			Secret: secret, Log: log}); err == nil {
+			RootCAs: (&serverTLS{ca: ca}).roots(), Secret: secret, Log: log}); err == nil {
 			a.dedup.SetRemote(cl)
 		}
 	}
