@@ -54,6 +54,9 @@ type serverOptions struct {
 	listen  string   // listen on this host:port instead of a free port
 	yaml    string   // appended to the YAML config file (which is then always written)
 	env     []string // extra environment variables for the server
+	// tlsCert and tlsKey make the S3 listener serve HTTPS (--tls-cert, --tls-key); the
+	// endpoint is then https://. The admin listener stays plain HTTP.
+	tlsCert, tlsKey string
 }
 
 // server is one running s3proxy (or reference server) process.
@@ -95,6 +98,9 @@ func startServer(t testing.TB, opts serverOptions) *server {
 		s.host = opts.listen
 	}
 	s.endpoint = "http://" + s.host
+	if opts.tlsCert != "" {
+		s.endpoint = "https://" + s.host
+	}
 	s.admin = "http://127.0.0.1:" + strconv.Itoa(adminPort)
 
 	var args []string
@@ -104,6 +110,9 @@ func startServer(t testing.TB, opts serverOptions) *server {
 		args = append([]string{"serve", "--listen", s.host, "--admin-listen", strings.TrimPrefix(s.admin, "http://")}, s.settingsArgs(logDir)...)
 		if len(opts.creds) == 1 && !opts.creds[0].Admin && s.config == "" {
 			env = append(env, "S3PROXY_ACCESS_KEY="+s.cred.AccessKey, "S3PROXY_SECRET_KEY="+s.cred.SecretKey)
+		}
+		if opts.tlsCert != "" {
+			args = append(args, "--tls-cert", opts.tlsCert, "--tls-key", opts.tlsKey)
 		}
 		args = append(args, opts.args...)
 		env = append(env, opts.env...)
