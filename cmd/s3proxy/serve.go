@@ -38,6 +38,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	log := newLogger(cfg, stderr)
+	reg := prometheus.NewRegistry()
+	tm := newTLSMetrics(reg, cfg)
+	// Before anything is written or opened: a bad certificate is a configuration error.
+	st, err := loadTLS(cfg, log, tm)
+	if err != nil {
+		return err
+	}
 	generated, err := cfg.EnsureCredentials()
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
@@ -45,17 +53,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := cfg.EnsureNodeID(); err != nil {
 		return fmt.Errorf("node id: %w", err)
 	}
-	log := newLogger(cfg, stderr)
-	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	bm := newBackendMetrics(reg)
 	mm := newMetaMetrics(reg)
-	tm := newTLSMetrics(reg, cfg)
-	// Before anything is opened: a bad certificate is a configuration error.
-	st, err := loadTLS(cfg, log, tm)
-	if err != nil {
-		return err
-	}
 	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, wrapMeta: mm.wrap, metaOptions: []gormstore.Option{gormstore.WithWALSyncObserver(mm.walSynced)},
 		onInstant: m.instant, objectCache: true, precreateShards: true})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -463,7 +464,8 @@ func TestServeTLSStartErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--data", t.TempDir()}, tc.args...)
+			data := t.TempDir()
+			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--data", data}, tc.args...)
 			code := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
 			if code != 1 {
 				t.Fatalf("exit %d, want 1; stdout %q", code, stdout.String())
@@ -475,6 +477,9 @@ func TestServeTLSStartErrors(t *testing.T) {
 			}
 			if strings.Contains(stdout.String(), "endpoint") {
 				t.Errorf("printed a banner: %q", stdout.String())
+			}
+			if entries, _ := os.ReadDir(data); len(entries) != 0 {
+				t.Errorf("wrote into the data directory before refusing to start: %v", entries)
 			}
 		})
 	}
