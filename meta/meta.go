@@ -155,7 +155,22 @@ func (o Object) NewChunksOnly() bool {
 type WriteCondition struct {
 	IfNoneMatchStar bool   // fail with ErrPreconditionFailed if the key exists
 	IfMatch         string // fail with ErrPreconditionFailed unless the current ETag equals this (no quotes); ErrNotFound if missing
+	// IfModTime, when set, fails with ErrPreconditionFailed unless the current version
+	// was last modified at exactly this instant (as stored: to the nanosecond), and with
+	// ErrNotFound if the key is missing. With IfMatch it pins the version a reader saw,
+	// which the ETag alone does not: an overwrite with the same content keeps the ETag.
+	// (Lifecycle expiration deletes only the version it judged expired.)
+	IfModTime time.Time
+	// IfHeaders, when not nil, fails with ErrPreconditionFailed unless each named stored
+	// header (Object.Headers) has exactly this value, "" meaning absent; ErrNotFound if the
+	// key is missing. It pins what a reader judged among the headers that change without
+	// a new ModTime (an object's tags).
+	IfHeaders map[string]string
 }
+
+// PinsVersion reports whether c names the version beyond its ETag (IfModTime,
+// IfHeaders): stores check such a condition on the locked row, never in a shortcut.
+func (c WriteCondition) PinsVersion() bool { return !c.IfModTime.IsZero() || c.IfHeaders != nil }
 
 // ListQuery is one page of a bucket listing in key order (byte order, as S3).
 type ListQuery struct {
@@ -232,6 +247,16 @@ type Job struct {
 	UpdatedAt  time.Time
 }
 
+// BucketConfig is one configuration document of a bucket (its lifecycle rules, ...):
+// text the caller encodes and decodes, at most one per bucket and kind, dropped with
+// the bucket.
+type BucketConfig struct {
+	Bucket    string
+	Kind      string
+	Value     string
+	UpdatedAt time.Time // set by the store
+}
+
 // Node is a registered cluster node.
 type Node struct {
 	ID        string
@@ -245,7 +270,18 @@ type MetaStore interface {
 	CreateBucket(ctx context.Context, b Bucket) error // ErrAlreadyExists
 	GetBucket(ctx context.Context, name string) (Bucket, error)
 	ListBuckets(ctx context.Context) ([]Bucket, error)
-	DeleteBucket(ctx context.Context, name string) error // ErrNotEmpty if it holds objects or uploads
+	DeleteBucket(ctx context.Context, name string) error // ErrNotEmpty if it holds objects or uploads; drops its configurations
+
+	// Bucket configurations. GetBucketConfig returns ErrNotFound when the bucket has no
+	// document of that kind (or does not exist). PutBucketConfig creates or replaces one
+	// (ErrNotFound if the bucket does not exist, checked in the same transaction so that a
+	// concurrent DeleteBucket never leaves one behind). DeleteBucketConfig removes one;
+	// removing none is not an error. ListBucketConfigs pages the documents of one kind by
+	// bucket name (> after), at most limit.
+	GetBucketConfig(ctx context.Context, bucket, kind string) (BucketConfig, error)
+	PutBucketConfig(ctx context.Context, c BucketConfig) error
+	DeleteBucketConfig(ctx context.Context, bucket, kind string) error
+	ListBucketConfigs(ctx context.Context, kind, after string, limit int) ([]BucketConfig, error)
 
 	// Objects. GetObject returns the manifest with each extent's Chunk filled with what
 	// locates and identifies its bytes (UID, Backend, Node, digests, Size, Corrupt). The

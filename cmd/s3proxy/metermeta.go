@@ -156,3 +156,18 @@ func (s *meteredMeta) AbortUpload(ctx context.Context, uploadID string) (err err
 	defer s.observe("abort_upload", time.Now(), &err)
 	return s.MetaStore.AbortUpload(ctx, uploadID)
 }
+
+func (s *meteredMeta) GetBucketConfig(ctx context.Context, bucket, kind string) (c meta.BucketConfig, err error) {
+	defer s.observe("get_bucket_config", time.Now(), &err)
+	return s.MetaStore.GetBucketConfig(ctx, bucket, kind)
+}
+
+func (s *meteredMeta) PutBucketConfig(ctx context.Context, c meta.BucketConfig) (err error) {
+	defer s.observe("put_bucket_config", time.Now(), &err)
+	return s.MetaStore.PutBucketConfig(ctx, c)
+}
+
+func (s *meteredMeta) DeleteBucketConfig(ctx context.Context, bucket, kind string) (err error) {
+	defer s.observe("delete_bucket_config", time.Now(), &err)
+	return s.MetaStore.DeleteBucketConfig(ctx, bucket, kind)
+}

@@ -266,3 +266,47 @@ func TestSuccessor(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeAddsBucketConfigs: a database made before bucket configurations existed (no
+// bucket_configs table) is upgraded in place when opened, its data kept, on both engines.
+func TestUpgradeAddsBucketConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dsn  func(t *testing.T) (string, []Option)
+	}{
+		{"sqlite", func(t *testing.T) (string, []Option) { return filepath.Join(t.TempDir(), "meta.db"), nil }},
+		{"postgres", func(t *testing.T) (string, []Option) {
+			requirePG(t)
+			return pgBase(), []Option{WithSchema(pgSchema(t))}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn, opts := tc.dsn(t)
+			old := openT(t, dsn, opts...)
+			if err := old.CreateBucket(ctx, meta.Bucket{Name: "kept", Owner: "o"}); err != nil {
+				t.Fatal(err)
+			}
+			// What an older version left: everything but the new table.
+			if err := old.db.WithContext(ctx).Exec("DROP TABLE bucket_configs").Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := old.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s := openT(t, dsn, opts...)
+			if _, err := s.GetBucket(ctx, "kept"); err != nil {
+				t.Fatalf("bucket after the upgrade: %v", err)
+			}
+			if err := s.PutBucketConfig(ctx, meta.BucketConfig{Bucket: "kept", Kind: "lifecycle", Value: "v"}); err != nil {
+				t.Fatalf("PutBucketConfig after the upgrade: %v", err)
+			}
+			if c, err := s.GetBucketConfig(ctx, "kept", "lifecycle"); err != nil || c.Value != "v" {
+				t.Fatalf("GetBucketConfig after the upgrade: %+v, %v", c, err)
+			}
+			if cs, err := s.ListBucketConfigs(ctx, "lifecycle", "", 10); err != nil || len(cs) != 1 {
+				t.Fatalf("ListBucketConfigs after the upgrade: %+v, %v", cs, err)
+			}
+		})
+	}
+}

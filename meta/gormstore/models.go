@@ -159,6 +159,18 @@ type settingRow struct {
 
 func (settingRow) TableName() string { return "settings" }
 
+// bucketConfigRow is one configuration document of a bucket (kind "lifecycle", ...).
+// The primary key serves reads by bucket and DeleteBucket; ix_bucket_configs_kind serves
+// the listing of one kind by bucket name (the lifecycle worker's).
+type bucketConfigRow struct {
+	Bucket    ckey   `gorm:"column:bucket;primaryKey;index:ix_bucket_configs_kind,priority:2"`
+	Kind      string `gorm:"column:kind;primaryKey;index:ix_bucket_configs_kind,priority:1"`
+	Value     string `gorm:"column:value;not null"`
+	UpdatedNS int64  `gorm:"column:updated_ns;not null"`
+}
+
+func (bucketConfigRow) TableName() string { return "bucket_configs" }
+
 type lockRow struct {
 	Name      string `gorm:"column:name;primaryKey"`
 	Owner     string `gorm:"column:owner;not null"`
@@ -171,5 +183,6 @@ func allModels() []any {
 	return []any{
 		&bucketRow{}, &objectRow{}, &extentRow{}, &chunkRow{}, &chunkScopeRow{},
 		&uploadRow{}, &partRow{}, &jobRow{}, &nodeRow{}, &settingRow{}, &lockRow{},
+		&bucketConfigRow{},
 	}
 }

@@ -81,6 +81,9 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 				return fmt.Errorf("bucket %q holds %s: %w", name, table, meta.ErrNotEmpty)
 			}
 		}
+		if err := tx.Exec("DELETE FROM bucket_configs WHERE bucket = ?", name).Error; err != nil {
+			return err
+		}
 		return tx.Where("name = ?", name).Delete(&bucketRow{}).Error
 	})
 }
@@ -294,7 +297,7 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 	}
 	var replaced *meta.Object
 	fresh := newChunksOf(o.Manifest)
-	if s.pg && len(fresh) <= 1 && len(o.Manifest) <= pgFastManifest {
+	if s.pg && len(fresh) <= 1 && len(o.Manifest) <= pgFastManifest && !cond.PinsVersion() {
 		replaced, c, err := s.putObjectPGOne(ctx, o, cond)
 		if err == nil {
 			for _, i := range fresh {
@@ -383,13 +386,27 @@ func checkCondition(cond meta.WriteCondition, cur *objectRow) error {
 	if cond.IfNoneMatchStar && cur != nil {
 		return fmt.Errorf("key exists (If-None-Match: *): %w", meta.ErrPreconditionFailed)
 	}
+	if (cond.IfMatch != "" || cond.PinsVersion()) && cur == nil {
+		return fmt.Errorf("conditional write of a missing key: %w", meta.ErrNotFound)
+	}
 	if cond.IfMatch != "" {
-		if cur == nil {
-			return fmt.Errorf("If-Match on a missing key: %w", meta.ErrNotFound)
-		}
 		want := strings.Trim(cond.IfMatch, `"`)
 		if want != "*" && want != cur.ETag {
 			return fmt.Errorf("ETag %q does not match %q: %w", cur.ETag, want, meta.ErrPreconditionFailed)
+		}
+	}
+	if !cond.IfModTime.IsZero() && cur.ModNS != toNS(cond.IfModTime) {
+		return fmt.Errorf("modified at %d, not %d: %w", cur.ModNS, toNS(cond.IfModTime), meta.ErrPreconditionFailed)
+	}
+	if cond.IfHeaders != nil {
+		headers, err := decodeMap(cur.Headers)
+		if err != nil {
+			return err
+		}
+		for k, want := range cond.IfHeaders {
+			if headers[k] != want {
+				return fmt.Errorf("header %s is %q, not %q: %w", k, headers[k], want, meta.ErrPreconditionFailed)
+			}
 		}
 	}
 	return nil
@@ -407,7 +424,7 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 			return nil, err
 		}
 	}
-	cur, err := s.lockObject(tx, o.Bucket, o.Key, cond.IfMatch != "")
+	cur, err := s.lockObject(tx, o.Bucket, o.Key, cond.IfMatch != "" || cond.PinsVersion())
 	if err != nil {
 		return nil, err
 	}
@@ -563,7 +580,8 @@ func applyRefs(tx *gorm.DB, delta map[int64]int64) error {
 
 // DeleteObject removes bucket/key and releases its references.
 func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.WriteCondition) (meta.Object, error) {
-	if s.pg && !cond.IfNoneMatchStar {
+	// A condition beyond the ETag is checked on the row this transaction locks, below.
+	if s.pg && !cond.IfNoneMatchStar && !cond.PinsVersion() {
 		out, err := s.deleteObjectPGOne(ctx, bucket, key, cond)
 		if err == nil {
 			return out, nil

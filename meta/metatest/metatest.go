@@ -85,6 +85,10 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"LargeManifest", testLargeManifest},
 		{"InlineChunks", testInlineChunks},
 		{"PutObjectIndexesNewChunk", testPutObjectIndexesNewChunk},
+		{"BucketConfigs", testBucketConfigs},
+		{"ConcurrentConfigAndDeleteBucket", testConcurrentConfigAndDeleteBucket},
+		{"PinnedConditions", testPinnedConditions},
+		{"PinnedDeleteRacingOverwrite", testPinnedDeleteRacingOverwrite},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
