@@ -708,11 +708,20 @@ func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, if
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return err
 	}
-	_, err := s.meta.DeleteObject(ctx, bucket, key, meta.WriteCondition{IfMatch: ifMatch})
+	err := s.removeObject(ctx, bucket, key, meta.WriteCondition{IfMatch: ifMatch})
 	if errors.Is(err, meta.ErrNotFound) && ifMatch == "" {
 		return nil
 	}
 	return metaErr(err, CodeNoSuchKey)
+}
+
+// removeObject deletes bucket/key under cond: the one way an object is deleted, by a
+// client (DeleteObject, DeleteObjects) or by lifecycle expiration. The store releases
+// its chunk references in the deleting transaction (the collector then removes what
+// nothing references) and its caches drop the key.
+func (s *Service) removeObject(ctx context.Context, bucket, key string, cond meta.WriteCondition) error {
+	_, err := s.meta.DeleteObject(ctx, bucket, key, cond)
+	return err
 }
 
 // CopyObjectInput is a CopyObject request.
