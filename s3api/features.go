@@ -13,17 +13,19 @@ import (
 // A request that asks for something s3proxy does not provide (Object Lock, server-side
 // encryption, a public ACL) is refused, never silently accepted: a client that was told
 // yes would believe its object is locked, encrypted at rest or public when it is not.
-// Reading a bucket configuration s3proxy does not keep (policy, CORS, lifecycle, ...)
+// Reading a bucket configuration s3proxy does not keep (policy, CORS, encryption, ...)
 // answers what S3 answers for a bucket that has none, which is the truth here, so that
 // tools that read every configuration of a bucket (s3cmd info, Terraform, backup tools)
-// work; setting one is NotImplemented.
+// work; setting one is NotImplemented. The lifecycle configuration is kept
+// (lifecycle.go).
 
 // bucketConfigs are the bucket subresources s3proxy knows by name: their operation
 // names (Get/Put/Delete + name) for logs, metrics and errors, and what a GET answers.
 var bucketConfigs = map[string]bucketConfig{
-	"policy":            {name: "BucketPolicy", missing: s3err.NoSuchBucketPolicy, deletable: true},
-	"cors":              {name: "BucketCors", missing: s3err.NoSuchCORSConfiguration, deletable: true},
-	"lifecycle":         {name: "BucketLifecycleConfiguration", missing: s3err.NoSuchLifecycleConfiguration, deletable: true},
+	"policy": {name: "BucketPolicy", missing: s3err.NoSuchBucketPolicy, deletable: true},
+	"cors":   {name: "BucketCors", missing: s3err.NoSuchCORSConfiguration, deletable: true},
+	// Named here for the operation names; answered by lifecycle.go.
+	"lifecycle":         {name: "BucketLifecycleConfiguration"},
 	"encryption":        {name: "BucketEncryption", missing: s3err.ServerSideEncryptionConfigurationNotFoundError, deletable: true},
 	"tagging":           {name: "BucketTagging", missing: s3err.NoSuchTagSet, deletable: true},
 	"website":           {name: "BucketWebsite", missing: s3err.NoSuchWebsiteConfiguration, deletable: true},

@@ -222,6 +222,12 @@ func (s *Server) dispatch(rq *request) error {
 		return s.listMultipartUploads(rq)
 	case "GetObjectAttributes":
 		return s.getObjectAttributes(rq)
+	case "GetBucketLifecycleConfiguration":
+		return s.getBucketLifecycle(rq)
+	case "PutBucketLifecycleConfiguration":
+		return s.putBucketLifecycle(rq)
+	case "DeleteBucketLifecycleConfiguration":
+		return s.deleteBucketLifecycle(rq)
 	case "GetObjectTagging":
 		return s.getObjectTagging(rq)
 	case "PutObjectTagging":
@@ -265,31 +271,89 @@ func (s *Server) writeXML(rq *request, status int, v any) error {
 // readXML decodes a small XML request body, verifying the signed payload hash and
 // Content-MD5 when present.
 func (s *Server) readXML(rq *request, limit int64, v any) error {
+	data, err := s.readBody(rq, limit)
+	if err != nil {
+		return err
+	}
+	if err := xml.Unmarshal(data, v); err != nil {
+		return s3err.Wrap(s3err.MalformedXML, err)
+	}
+	return nil
+}
+
+// readBody reads a small, non-empty request body whole (at most limit bytes),
+// verifying the signed payload hash and Content-MD5 when present.
+func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
 	body := rq.auth.Body
 	if len(rq.auth.SignedPayloadSHA256) == 32 {
 		body = sigv4.VerifyPayload(body, rq.auth.SignedPayloadSHA256)
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return s3err.New(s3err.MaxMessageLengthExceeded)
+		return nil, s3err.New(s3err.MaxMessageLengthExceeded)
 	}
 	if md := rq.r.Header.Get("Content-MD5"); md != "" {
 		want, err := base64.StdEncoding.DecodeString(md)
 		if err != nil || len(want) != 16 {
-			return s3err.New(s3err.InvalidDigest)
+			return nil, s3err.New(s3err.InvalidDigest)
 		}
 		if got := md5Sum(data); string(got[:]) != string(want) {
-			return s3err.New(s3err.BadDigest)
+			return nil, s3err.New(s3err.BadDigest)
 		}
 	}
 	if len(data) == 0 {
-		return s3err.New(s3err.MissingRequestBodyError)
+		return nil, s3err.New(s3err.MissingRequestBodyError)
 	}
-	if err := xml.Unmarshal(data, v); err != nil {
-		return s3err.Wrap(s3err.MalformedXML, err)
+	return data, nil
+}
+
+// requireIntegrity refuses a body S3 accepts only with an integrity check
+// (DeleteObjects, PutBucketLifecycleConfiguration): a Content-MD5, an x-amz-checksum-*
+// header, or one declared as a trailer; readBody and verifyBodyChecksum check it.
+func requireIntegrity(rq *request) error {
+	if rq.r.Header.Get("Content-MD5") != "" {
+		return nil
+	}
+	for name := range checksumHeaders {
+		if rq.r.Header.Get(name) != "" {
+			return nil
+		}
+	}
+	for _, name := range rq.auth.TrailerNames {
+		if _, ok := checksumHeaders[name]; ok {
+			return nil
+		}
+	}
+	// Newer SDKs send a CRC instead of the MD5 S3 once required; S3 names the MD5.
+	return s3err.Newf(s3err.InvalidRequest, "Missing required header for this request: Content-MD5")
+}
+
+// verifyBodyChecksum checks the x-amz-checksum-* header (or trailer, once data was read
+// to its end) of a small body read whole, for the requests whose checksum covers the
+// body itself. (CompleteMultipartUpload's checksum headers describe the object.)
+func verifyBodyChecksum(rq *request, data []byte) error {
+	trailer := rq.auth.Trailer()
+	for name, algo := range checksumHeaders {
+		v := rq.r.Header.Get(name)
+		if v == "" {
+			v = trailer.Get(name)
+		}
+		if v == "" {
+			continue
+		}
+		if !translate.ValidChecksum(algo, v) {
+			return s3err.Newf(s3err.InvalidRequest, "Value for %s header is invalid.", name)
+		}
+		got, err := translate.ChecksumOf(algo, data)
+		if err != nil {
+			return err
+		}
+		if got != v {
+			return s3err.Newf(s3err.BadDigest, "The %s you specified did not match the calculated checksum.", algo)
+		}
 	}
 	return nil
 }
@@ -570,13 +634,19 @@ func (s *Server) listObjectVersions(rq *request) error {
 }
 
 func (s *Server) deleteObjects(rq *request) error {
-	if rq.r.Header.Get("Content-MD5") == "" && !hasChecksumHeader(rq.r.Header) && rq.auth.Trailer == nil {
-		// S3 requires an integrity check on DeleteObjects; newest SDKs send a CRC instead of MD5.
-		return s3err.Newf(s3err.InvalidRequest, "Missing required header for this request: Content-MD5")
+	if err := requireIntegrity(rq); err != nil {
+		return err
+	}
+	data, err := s.readBody(rq, maxXMLBody)
+	if err != nil {
+		return err
+	}
+	if err := verifyBodyChecksum(rq, data); err != nil {
+		return err
 	}
 	var req deleteRequest
-	if err := s.readXML(rq, maxXMLBody, &req); err != nil {
-		return err
+	if err := xml.Unmarshal(data, &req); err != nil {
+		return s3err.Wrap(s3err.MalformedXML, err)
 	}
 	if len(req.Objects) > 1000 {
 		return s3err.New(s3err.MalformedXML)
@@ -603,15 +673,6 @@ func (s *Server) deleteObjects(rq *request) error {
 // into the ETag the object must have ("*": any), without quotes.
 func deleteCondition(v string) string {
 	return strings.Trim(strings.TrimSpace(v), `"`)
-}
-
-func hasChecksumHeader(h http.Header) bool {
-	for k := range h {
-		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") && !strings.EqualFold(k, "x-amz-checksum-type") && !strings.EqualFold(k, "x-amz-checksum-mode") {
-			return true
-		}
-	}
-	return false
 }
 
 // objectHeaders are the stored representation headers of an object.

@@ -19,6 +19,7 @@ import (
 	"s3proxy/s3api/s3err"
 	"s3proxy/s3api/sigv4"
 	"s3proxy/translate"
+	"s3proxy/translate/lifecycle"
 )
 
 // Service is what the front end needs from the object model (implemented by translate).
@@ -27,6 +28,9 @@ type Service interface {
 	CreateBucket(ctx context.Context, p translate.Principal, name, location string) error
 	HeadBucket(ctx context.Context, p translate.Principal, name string) (translate.BucketInfo, error)
 	DeleteBucket(ctx context.Context, p translate.Principal, name string) error
+	BucketLifecycle(ctx context.Context, p translate.Principal, bucket string) (lifecycle.Configuration, error)
+	SetBucketLifecycle(ctx context.Context, p translate.Principal, bucket string, cfg lifecycle.Configuration) error
+	DeleteBucketLifecycle(ctx context.Context, p translate.Principal, bucket string) error
 
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
