@@ -1,6 +1,6 @@
 // Command s3proxy is an S3-compatible gateway that stores every object
 // content-addressed and deduplicated. Subcommands: serve (default), stats, gc,
-// verify, version. Run `s3proxy help` for usage.
+// lifecycle, migrate, verify, version. Run `s3proxy help` for usage.
 package main
 
 import (
@@ -43,6 +43,9 @@ commands:
   stats     print stored and logical bytes, dedup ratio, counts (--json)
   gc        collect chunks unreferenced for longer than --gc-grace, and blobs a
             crash left behind, now (servers also do it every --gc-interval)
+  lifecycle apply the buckets' lifecycle rules now (servers do it every
+            --lifecycle-interval): expire due objects, abort due uploads
+            [--bucket B]; --dry-run [--at 2026-07-01] lists what is due
   migrate   move chunks to another backend while serving: --to NAME
             [--bucket B] [--delete-delay 30s] [--workers 4]
   verify    re-read chunks and check their SHA-256; report missing and corrupt
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = gc(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args, getenv, stdout, stderr)
+	case "lifecycle":
+		err = lifecycleCmd(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, args, getenv, stderr)
 	case "verify":

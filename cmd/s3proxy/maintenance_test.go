@@ -109,3 +109,69 @@ func TestMaintenanceOncePerInterval(t *testing.T) {
 		t.Errorf("%d overlapping cluster-wide collections after the takeover", overlaps.Load())
 	}
 }
+
+// TestLifecycleHasItsOwnLocks: the lifecycle pass is elected and held with locks of its
+// own, so a running collection (`s3proxy gc`) does not hold it back, and a running
+// `s3proxy lifecycle` holds back the servers' pass but not the collection.
+func TestLifecycleHasItsOwnLocks(t *testing.T) {
+	ctx := context.Background()
+	ms, err := gormstore.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close() })
+	var gcRuns, lcRuns int
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gcLoop := &maintenance{meta: ms, node: "n1", interval: time.Minute, log: log, cluster: func(context.Context) { gcRuns++ }}
+	lcLoop := &maintenance{meta: ms, node: "n1", interval: time.Minute, log: log, schedule: lockLifecycleSchedule, running: lockLifecycle,
+		cluster: func(context.Context) { lcRuns++ }}
+	for _, tc := range []struct {
+		held         string // lock an admin command holds
+		gcRan, lcRan bool
+	}{
+		{"", true, true},
+		{lockMaintenance, false, true},
+		{lockLifecycle, true, false},
+	} {
+		if tc.held != "" {
+			if ok, err := ms.TryLock(ctx, tc.held, "admin-cli", time.Minute); err != nil || !ok {
+				t.Fatalf("TryLock(%s): %v, %v", tc.held, ok, err)
+			}
+		}
+		gcRuns, lcRuns = 0, 0
+		gcLoop.tick(ctx)
+		lcLoop.tick(ctx)
+		if (gcRuns == 1) != tc.gcRan || (lcRuns == 1) != tc.lcRan {
+			t.Errorf("with %q held: collection ran %d, lifecycle ran %d; want %v, %v", tc.held, gcRuns, lcRuns, tc.gcRan, tc.lcRan)
+		}
+		if tc.held != "" {
+			if err := ms.Unlock(ctx, tc.held, "admin-cli"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestMaintenanceFirstRun: with first set, the first run comes that soon after start,
+// not a whole interval later (a node restarted every half hour still runs an hourly
+// lifecycle pass).
+func TestMaintenanceFirstRun(t *testing.T) {
+	ms, err := gormstore.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ms.Close() })
+	ran := make(chan struct{}, 1)
+	m := &maintenance{meta: ms, node: "n1", interval: time.Hour, first: 20 * time.Millisecond,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), schedule: lockLifecycleSchedule, running: lockLifecycle,
+		cluster: func(context.Context) { ran <- struct{}{} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no run soon after start with first set")
+	}
+}

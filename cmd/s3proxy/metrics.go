@@ -13,6 +13,7 @@ import (
 	"s3proxy/backends"
 	"s3proxy/meta/memcache"
 	"s3proxy/meta/rediscache"
+	"s3proxy/translate"
 )
 
 // metrics implements s3api.Observer and exports dedup figures.
@@ -38,6 +39,50 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	reg.MustRegister(m.requests, m.latency, m.bytesIn, m.bytesOut, m.instantHits, m.instantBytes)
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// lifecycleMetrics counts what lifecycle passes did, as they do it (a long pass shows
+// progress), and how passes ended.
+type lifecycleMetrics struct {
+	expired      prometheus.Counter
+	expiredBytes prometheus.Counter
+	aborted      prometheus.Counter
+	passes       *prometheus.CounterVec
+}
+
+func newLifecycleMetrics(reg *prometheus.Registry) *lifecycleMetrics {
+	m := &lifecycleMetrics{
+		expired: prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_lifecycle_expired_objects_total",
+			Help: "Objects deleted by bucket lifecycle expiration rules."}),
+		expiredBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_lifecycle_expired_bytes_total",
+			Help: "Logical bytes of the objects deleted by lifecycle expiration rules."}),
+		aborted: prometheus.NewCounter(prometheus.CounterOpts{Name: "s3proxy_lifecycle_aborted_uploads_total",
+			Help: "Multipart uploads aborted by lifecycle AbortIncompleteMultipartUpload rules."}),
+		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "s3proxy_lifecycle_passes_total",
+			Help: "Lifecycle passes run by this node, by result (ok, or error: stopped early, for example by an unreachable store)."}, []string{"result"}),
+	}
+	reg.MustRegister(m.expired, m.expiredBytes, m.aborted, m.passes)
+	return m
+}
+
+// action is translate.LifecycleOptions.OnAction.
+func (m *lifecycleMetrics) action(a translate.LifecycleAction) {
+	switch a.Kind {
+	case translate.ActionExpire:
+		m.expired.Inc()
+		m.expiredBytes.Add(float64(a.Size))
+	case translate.ActionAbort:
+		m.aborted.Inc()
+	}
+}
+
+// pass records how a pass ended.
+func (m *lifecycleMetrics) pass(err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.passes.WithLabelValues(result).Inc()
 }
 
 // cacheCounters is what the metrics need from the metadata cache.

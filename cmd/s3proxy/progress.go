@@ -34,6 +34,9 @@ type progressState struct {
 	final             bool
 	note              string
 	fields            []any
+	// unit names what done counts ("chunks" when empty). A state with a unit and no
+	// totals (a pass whose end is not known in advance) is drawn as a count, not a bar.
+	unit string
 }
 
 func newProgress(w io.Writer, log *slog.Logger, name string) *progress {
@@ -63,7 +66,11 @@ func (p *progress) render() {
 	s := p.cur
 	rate := float64(s.bytes) / max(time.Since(p.start).Seconds(), 0.001)
 	if !p.tty {
-		args := append([]any{"chunks", s.done, "of", s.total, "bytes", s.bytes, "bytes_per_second", int64(rate)}, s.fields...)
+		unit := s.unit
+		if unit == "" {
+			unit = "chunks"
+		}
+		args := append([]any{unit, s.done, "of", s.total, "bytes", s.bytes, "bytes_per_second", int64(rate)}, s.fields...)
 		p.log.Info(p.name+" progress", args...)
 		return
 	}
@@ -85,6 +92,13 @@ func (p *progress) finish() {
 
 // bar renders one line: [=====>     ]  45%  123/456 chunks  1.2 GiB/3.4 GiB  12.3 MiB/s
 func bar(s progressState, rate float64) string {
+	if s.unit != "" && s.total == 0 && s.totalBytes == 0 {
+		line := fmt.Sprintf("%d %s", s.done, s.unit)
+		if s.note != "" {
+			line += "  " + s.note
+		}
+		return line
+	}
 	const width = 30
 	frac := 1.0
 	switch {
@@ -99,7 +113,11 @@ func bar(s progressState, rate float64) string {
 	if filled < width {
 		b += ">" + strings.Repeat(" ", width-filled-1)
 	}
-	line := fmt.Sprintf("[%s] %3.0f%%  %d/%d chunks  %s", b, frac*100, s.done, s.total, human(s.bytes))
+	unit := s.unit
+	if unit == "" {
+		unit = "chunks"
+	}
+	line := fmt.Sprintf("[%s] %3.0f%%  %d/%d %s  %s", b, frac*100, s.done, s.total, unit, human(s.bytes))
 	if s.totalBytes > 0 {
 		line += "/" + human(s.totalBytes)
 	}

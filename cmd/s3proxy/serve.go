@@ -56,6 +56,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	m := newMetrics(reg)
 	bm := newBackendMetrics(reg)
 	mm := newMetaMetrics(reg)
+	lm := newLifecycleMetrics(reg)
 	a, err := openApp(ctx, cfg, log, appOptions{wrapStore: bm.wrap, wrapMeta: mm.wrap, metaOptions: []gormstore.Option{gormstore.WithWALSyncObserver(mm.walSynced)},
 		onInstant: m.instant, objectCache: true, precreateShards: true})
 	if err != nil {
@@ -127,6 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunJobs(bg, 2*time.Second) })
 	wg.Go(func() { runMaintenance(bg, a, svc) })
+	wg.Go(func() { runLifecycle(bg, a, svc, lm) })
 	wg.Go(func() { cl.Run(bg) })
 	if st.cert != nil || st.ca != nil {
 		// SIGHUP reloads the TLS files now (they are also checked every few seconds).
@@ -264,6 +266,36 @@ func runMaintenance(ctx context.Context, a *app, svc *translate.Service) {
 	m.run(ctx)
 }
 
+// runLifecycle applies the buckets' lifecycle rules every lifecycle_interval, on one
+// node of the cluster (elected as the collection's is, with locks of its own, so that a
+// long pass over big buckets never delays garbage collection, nor the other way round).
+func runLifecycle(ctx context.Context, a *app, svc *translate.Service, lm *lifecycleMetrics) {
+	if a.cfg.LifecycleInterval <= 0 {
+		return
+	}
+	m := &maintenance{meta: a.meta, node: a.cfg.NodeID, interval: a.cfg.LifecycleInterval, log: a.log,
+		schedule: lockLifecycleSchedule, running: lockLifecycle,
+		// A minute after start rather than a whole interval: nodes restarted more often
+		// than every lifecycle_interval (rolling deploys) would otherwise never run one.
+		first: time.Minute,
+		cluster: func(ctx context.Context) {
+			start := time.Now()
+			res, err := svc.ApplyLifecycle(ctx, translate.LifecycleOptions{OnAction: lm.action})
+			lm.pass(err)
+			if err != nil {
+				a.log.Warn("lifecycle pass stopped", "err", err, "expired", res.Expired, "aborted", res.Aborted)
+				return
+			}
+			if res.Expired+res.Aborted+res.Errors > 0 {
+				a.log.Info("lifecycle pass", "buckets", res.Buckets, "objects_examined", res.Objects, "uploads_examined", res.Uploads,
+					"expired", res.Expired, "expired_bytes", res.ExpiredBytes, "aborted", res.Aborted, "changed", res.Changed,
+					"errors", res.Errors, "ms", time.Since(start).Milliseconds())
+			}
+		},
+	}
+	m.run(ctx)
+}
+
 // Lock names in the metadata store.
 const (
 	// lockSchedule elects the node that runs the cluster-wide collection: it is re-taken
@@ -274,6 +306,10 @@ const (
 	// lockMaintenance is held while a collection runs (by a server or `s3proxy gc`), so
 	// that two never overlap.
 	lockMaintenance = "maintenance"
+	// lockLifecycleSchedule and lockLifecycle are the same pair for lifecycle passes
+	// (servers' and `s3proxy lifecycle`).
+	lockLifecycleSchedule = "lifecycle-schedule"
+	lockLifecycle         = "lifecycle"
 )
 
 // maintenance is the periodic work of one node. Locks live in the metadata store, with
@@ -283,10 +319,26 @@ type maintenance struct {
 	node     string
 	interval time.Duration
 	log      *slog.Logger
+	// schedule and running name the election lock and the lock held while the work runs
+	// (lockSchedule and lockMaintenance when empty).
+	schedule, running string
 	// cluster is the collection one node runs for the whole cluster.
 	cluster func(ctx context.Context)
-	// local is what every other node runs for itself (sweeping its own disk).
+	// local is what every other node runs for itself (sweeping its own disk); nil: none.
 	local func(ctx context.Context)
+	// first, when shorter than interval, is when the first tick comes after start.
+	first time.Duration
+}
+
+func (m *maintenance) locks() (schedule, running string) {
+	schedule, running = m.schedule, m.running
+	if schedule == "" {
+		schedule = lockSchedule
+	}
+	if running == "" {
+		running = lockMaintenance
+	}
+	return schedule, running
 }
 
 func (m *maintenance) run(ctx context.Context) {
@@ -294,7 +346,16 @@ func (m *maintenance) run(ctx context.Context) {
 	defer t.Stop()
 	// On shutdown hand the election over at once rather than after the lock expires
 	// (releasing a lock not held is a no-op).
-	defer m.meta.Unlock(context.WithoutCancel(ctx), lockSchedule, m.node)
+	schedule, _ := m.locks()
+	defer m.meta.Unlock(context.WithoutCancel(ctx), schedule, m.node)
+	if m.first > 0 && m.first < m.interval {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(m.first):
+		}
+		m.tick(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -317,7 +378,8 @@ func (m *maintenance) tick(ctx context.Context) {
 // tryCluster runs the cluster-wide collection if this node is the elected one and no
 // collection is running; it reports whether it ran.
 func (m *maintenance) tryCluster(ctx context.Context) bool {
-	elected, err := m.meta.TryLock(ctx, lockSchedule, m.node, m.interval)
+	schedule, running := m.locks()
+	elected, err := m.meta.TryLock(ctx, schedule, m.node, m.interval)
 	if err != nil {
 		m.log.Warn("maintenance: lock", "err", err)
 		return false
@@ -325,11 +387,11 @@ func (m *maintenance) tryCluster(ctx context.Context) bool {
 	if !elected {
 		return false
 	}
-	ok, err := m.meta.TryLock(ctx, lockMaintenance, m.node, m.interval)
+	ok, err := m.meta.TryLock(ctx, running, m.node, m.interval)
 	if err != nil || !ok {
-		return false // `s3proxy gc` is running
+		return false // an admin command (`s3proxy gc`, `s3proxy lifecycle`) is running
 	}
-	defer m.meta.Unlock(context.WithoutCancel(ctx), lockMaintenance, m.node)
+	defer m.meta.Unlock(context.WithoutCancel(ctx), running, m.node)
 	// A collection may outlast the interval: keep both locks while it runs, and stop it
 	// if they are lost (the store was unreachable long enough for them to expire).
 	work, stop := context.WithCancel(ctx)
@@ -345,7 +407,7 @@ func (m *maintenance) tryCluster(ctx context.Context) bool {
 				return
 			case <-t.C:
 			}
-			for _, name := range []string{lockMaintenance, lockSchedule} {
+			for _, name := range []string{running, schedule} {
 				if ok, err := m.meta.TryLock(work, name, m.node, m.interval); (err != nil || !ok) && work.Err() == nil {
 					m.log.Warn("maintenance: lost the lock; stopping this collection", "lock", name, "err", err)
 					stop()

@@ -114,9 +114,12 @@ type Config struct {
 	LogLevel      string
 	GCGrace       time.Duration
 	// GCInterval is the period of background GC; 0 disables it.
-	GCInterval    time.Duration
-	UploadMaxAge  time.Duration
-	MaxObjectSize int64
+	GCInterval   time.Duration
+	UploadMaxAge time.Duration
+	// LifecycleInterval is the period of the background lifecycle pass (expiration,
+	// aborting uploads by bucket rules); 0 disables it.
+	LifecycleInterval time.Duration
+	MaxObjectSize     int64
 	// CORSOrigins are the browser origins allowed to call the S3 API ("*": any);
 	// empty: no CORS, browsers' cross-origin calls are refused.
 	CORSOrigins []string

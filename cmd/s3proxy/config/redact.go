@@ -91,8 +91,8 @@ func (c Config) String() string {
 		c.ConfigFile, c.Listen, orOff(c.AdminListen), c.Advertise, c.Data, redactURL(c.Meta), redactURL(c.Redis))
 	fmt.Fprintf(&sb, " dedup_scope:%s region:%s credentials:%v backends:%v default_backend:%s placement:%v",
 		c.DedupScope, c.Region, c.Credentials, c.Backends, c.DefaultBackend, c.Placement)
-	fmt.Fprintf(&sb, " cluster_secret:%s node_id:%s log_format:%s log_level:%s gc_grace:%s gc_interval:%s upload_max_age:%s max_object_size:%d",
-		redactIfSet(c.ClusterSecret), c.NodeID, c.LogFormat, c.LogLevel, c.GCGrace, c.GCInterval, c.UploadMaxAge, c.MaxObjectSize)
+	fmt.Fprintf(&sb, " cluster_secret:%s node_id:%s log_format:%s log_level:%s gc_grace:%s gc_interval:%s upload_max_age:%s lifecycle_interval:%s max_object_size:%d",
+		redactIfSet(c.ClusterSecret), c.NodeID, c.LogFormat, c.LogLevel, c.GCGrace, c.GCInterval, c.UploadMaxAge, c.LifecycleInterval, c.MaxObjectSize)
 	// File names only: the key's contents are never read here.
 	fmt.Fprintf(&sb, " tls_cert:%s tls_key:%s cluster_ca:%s}", c.TLSCert, c.TLSKey, c.ClusterCA)
 	return sb.String()

@@ -49,6 +49,7 @@ func settingsTable() []setting {
 		{"gc_grace", "gc-grace", "S3PROXY_GC_GRACE", "1h", "age before an unreferenced chunk is collected"},
 		{"gc_interval", "gc-interval", "S3PROXY_GC_INTERVAL", "10m", "background GC period; 0 disables"},
 		{"upload_max_age", "upload-max-age", "S3PROXY_UPLOAD_MAX_AGE", "7d", "abandoned multipart uploads are aborted after this"},
+		{"lifecycle_interval", "lifecycle-interval", "S3PROXY_LIFECYCLE_INTERVAL", "1h", "how often bucket lifecycle rules are applied (expiration, aborting uploads); 0 disables"},
 		{"max_object_size", "max-object-size", "S3PROXY_MAX_OBJECT_SIZE", "5TiB", "largest object accepted (e.g. 5TiB, 100MiB, 1234)"},
 		{"cors_origins", "cors-origins", "S3PROXY_CORS_ORIGINS", "", "browser origins allowed to call the S3 API, comma-separated (https://app.example.com), or * for any (none by default)"},
 		{"sigv2", "sigv2", "S3PROXY_SIGV2", "true", "accept AWS Signature Version 2 (headers, presigned URLs, POST forms) besides SigV4: true or false"},
@@ -66,7 +67,11 @@ const (
 	defaultGCGrace     = time.Hour
 	defaultGCInterval  = 10 * time.Minute
 	defaultUploadAge   = 7 * 24 * time.Hour
-	defaultMaxObject   = 5 << 40 // 5 TiB, S3's own limit
+	// S3 applies lifecycle rules about once a day, and an object becomes due only at a
+	// midnight UTC: an hourly pass acts within the hour of that midnight (or of a new
+	// configuration) and costs a listing of the rules' prefixes 24 times a day.
+	defaultLifecycleInterval = time.Hour
+	defaultMaxObject         = 5 << 40 // 5 TiB, S3's own limit
 )
 
 // fileConfig is the YAML document. Scalars are pointers so that a key present
@@ -88,6 +93,7 @@ type fileConfig struct {
 	GCGrace        *string           `yaml:"gc_grace"`
 	GCInterval     *string           `yaml:"gc_interval"`
 	UploadMaxAge   *string           `yaml:"upload_max_age"`
+	LifecycleInt   *string           `yaml:"lifecycle_interval"`
 	MaxObjectSize  *string           `yaml:"max_object_size"`
 	CORSOrigins    *string           `yaml:"cors_origins"`
 	SigV2          *string           `yaml:"sigv2"`
@@ -106,7 +112,7 @@ func (f *fileConfig) scalars() map[string]*string {
 		"region": f.Region, "default_backend": f.DefaultBackend,
 		"cluster_secret": f.ClusterSecret, "node_id": f.NodeID,
 		"log_format": f.LogFormat, "log_level": f.LogLevel, "gc_grace": f.GCGrace,
-		"gc_interval": f.GCInterval, "upload_max_age": f.UploadMaxAge,
+		"gc_interval": f.GCInterval, "upload_max_age": f.UploadMaxAge, "lifecycle_interval": f.LifecycleInt,
 		"max_object_size": f.MaxObjectSize, "cors_origins": f.CORSOrigins,
 		"sigv2": f.SigV2, "tls_cert": f.TLSCert, "tls_key": f.TLSKey, "cluster_ca": f.ClusterCA,
 	}
@@ -229,6 +235,7 @@ func build(raw map[string]rawValue, file *fileConfig, fileSrc string, getenv fun
 	c.GCGrace = durationSetting(&errs, raw, "gc_grace", defaultGCGrace, false)
 	c.GCInterval = durationSetting(&errs, raw, "gc_interval", defaultGCInterval, true)
 	c.UploadMaxAge = durationSetting(&errs, raw, "upload_max_age", defaultUploadAge, false)
+	c.LifecycleInterval = durationSetting(&errs, raw, "lifecycle_interval", defaultLifecycleInterval, true)
 	c.MaxObjectSize = defaultMaxObject
 	if v := raw["max_object_size"]; v.set {
 		n, err := ParseSize(v.s)
