@@ -198,8 +198,16 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 	}
 	sums := dr.Sums()
 	c := meta.Chunk{UID: uid, SHA256: sums.SHA256, MD5: sums.MD5, Size: sums.Size, Backend: backend, Data: data}
-	if in.Expect.Algorithm != "" && in.Expect.Algorithm != digest.SHA256 {
-		c.Checksums = map[string]string{in.Expect.Algorithm: sums.Checksum}
+	// The chunk remembers every checksum computed for it, so that a later upload
+	// declaring one can be proven equal without its body; SHA-256 and MD5 it has anyway.
+	for a, v := range sums.Checksums {
+		if a == digest.SHA256 || a == digest.MD5 {
+			continue
+		}
+		if c.Checksums == nil {
+			c.Checksums = make(map[string]string, len(sums.Checksums))
+		}
+		c.Checksums[a] = v
 	}
 	if e.nodeLocal[backend] {
 		c.Node = e.node

@@ -1,14 +1,16 @@
 // Package digest computes, in one pass over a stream, every digest s3proxy keeps or
-// verifies: SHA-256 (the content address), MD5 (the S3 ETag) and at most one S3
-// additional checksum (CRC32, CRC32C, CRC64NVME, SHA1, SHA256). A Reader verifies the
-// values the client declared when the stream ends, turning the final io.EOF into a
-// *MismatchError, so that a store writing from it never commits a corrupt body.
+// verifies: SHA-256 (the content address), MD5 (the S3 ETag) and the S3 additional
+// checksums a request asks for (CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512,
+// XXHASH64, XXHASH3, XXHASH128). A Reader verifies the values the client declared when
+// the stream ends, turning the final io.EOF into a *MismatchError, so that a store
+// writing from it never commits a corrupt body.
 package digest
 
 import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -19,9 +21,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/cpuid/v2"
 	"github.com/minio/crc64nvme"
 	md5simd "github.com/minio/md5-simd"
+	"github.com/zeebo/xxh3"
 )
 
 // Algorithm names as S3 spells them in x-amz-checksum-algorithm and the XML.
@@ -29,12 +33,20 @@ const (
 	CRC32     = "CRC32"
 	CRC32C    = "CRC32C"
 	CRC64NVME = "CRC64NVME"
+	MD5       = "MD5"
 	SHA1      = "SHA1"
 	SHA256    = "SHA256"
+	SHA512    = "SHA512"
+	XXHASH64  = "XXHASH64"
+	XXHASH3   = "XXHASH3"
+	XXHASH128 = "XXHASH128"
 )
 
-// Algorithms lists the supported checksum algorithms.
-var Algorithms = []string{CRC32, CRC32C, CRC64NVME, SHA1, SHA256}
+// Algorithms returns the supported checksum algorithms in the order S3 lists them in
+// its error messages (by name).
+func Algorithms() []string {
+	return []string{CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH128, XXHASH3, XXHASH64}
+}
 
 // ErrUnknownAlgorithm is returned for an unsupported checksum algorithm name.
 var ErrUnknownAlgorithm = errors.New("unknown checksum algorithm")
@@ -42,15 +54,16 @@ var ErrUnknownAlgorithm = errors.New("unknown checksum algorithm")
 // Normalize returns the canonical upper-case algorithm name, or an error.
 func Normalize(algo string) (string, error) {
 	a := strings.ToUpper(strings.TrimSpace(algo))
-	for _, k := range Algorithms {
-		if a == k {
-			return k, nil
-		}
+	if Size(a) == 0 {
+		return "", fmt.Errorf("%w: %q", ErrUnknownAlgorithm, algo)
 	}
-	return "", fmt.Errorf("%w: %q", ErrUnknownAlgorithm, algo)
+	return a, nil
 }
 
-// New returns a fresh hash for a (normalized) algorithm name.
+// New returns a fresh hash for a (normalized) algorithm name. Every value is the
+// big-endian digest, as S3 encodes it (base64 of the canonical byte form); the xxHash
+// family uses seed 0, as the AWS SDKs do (aws-checksums' test vectors, checked in
+// digest_test.go).
 func New(algo string) (hash.Hash, error) {
 	switch algo {
 	case CRC32:
@@ -59,33 +72,52 @@ func New(algo string) (hash.Hash, error) {
 		return crc32.New(crc32.MakeTable(crc32.Castagnoli)), nil
 	case CRC64NVME:
 		return crc64nvme.New(), nil
+	case MD5:
+		return md5.New(), nil
 	case SHA1:
 		return sha1.New(), nil
 	case SHA256:
 		return sha256.New(), nil
+	case SHA512:
+		return sha512.New(), nil
+	case XXHASH64:
+		return xxhash.New(), nil
+	case XXHASH3:
+		return xxh3.New(), nil
+	case XXHASH128:
+		return xxh3.New128(), nil
 	}
 	return nil, fmt.Errorf("%w: %q", ErrUnknownAlgorithm, algo)
 }
 
-// Size is the digest length in bytes of a (normalized) algorithm.
+// Size is the digest length in bytes of a (normalized) algorithm, 0 for an unknown one.
 func Size(algo string) int {
 	switch algo {
 	case CRC32, CRC32C:
 		return 4
-	case CRC64NVME:
+	case CRC64NVME, XXHASH64, XXHASH3:
 		return 8
+	case MD5, XXHASH128:
+		return 16
 	case SHA1:
 		return 20
 	case SHA256:
 		return 32
+	case SHA512:
+		return 64
 	}
 	return 0
 }
 
+// FullObjectCapable reports whether an algorithm can give a multipart upload a
+// FULL_OBJECT checksum: only the CRCs, whose part values combine without the data
+// (Combine). The others are COMPOSITE only, as on S3.
+func FullObjectCapable(algo string) bool { return CanCombine(algo) }
+
 // ValidEncoded reports whether v is a well-formed base64 value for algo.
 func ValidEncoded(algo, v string) bool {
 	b, err := base64.StdEncoding.DecodeString(v)
-	return err == nil && len(b) == Size(algo)
+	return err == nil && len(b) == Size(algo) && len(b) > 0
 }
 
 // Kind names which declared digest did not match.
@@ -97,6 +129,9 @@ const (
 	KindMD5                       // Content-MD5 → BadDigest
 	KindChecksum                  // x-amz-checksum-* → BadDigest
 	KindSize                      // fewer or more bytes than declared → IncompleteBody
+	// KindChecksumValue: the declared checksum is not a well-formed value of its
+	// algorithm. Headers are checked before the body is read, so this is a trailer.
+	KindChecksumValue
 )
 
 // MismatchError reports a declared digest that the body did not match.
@@ -120,6 +155,10 @@ type Expect struct {
 	// Checksum returns the declared base64 value of Algorithm; it is called at EOF so
 	// that a value sent in a trailer (after the body) can be checked. ok=false: none declared.
 	Checksum func() (value string, ok bool)
+	// Also lists further (normalized) algorithms to compute in the same pass without
+	// verifying anything: the default CRC64NVME of a part whose client declared another
+	// checksum, the checksum a copy asks for. Only what is asked for is computed.
+	Also []string
 }
 
 // Sums are the digests of a complete body.
@@ -128,6 +167,9 @@ type Sums struct {
 	SHA256   [32]byte
 	MD5      [16]byte
 	Checksum string // base64 of Algorithm's digest, "" if none requested
+	// Checksums holds every additional checksum computed (Algorithm and Also), base64
+	// by algorithm; nil when none was asked for.
+	Checksums map[string]string
 }
 
 // MD5Server computes the MD5 of many streams at once, in the SIMD lanes of one
@@ -255,6 +297,12 @@ type sha256Sharer interface {
 	ShareSHA256() func() [32]byte
 }
 
+// extraHash is an additional checksum computed in the pass.
+type extraHash struct {
+	algo string
+	h    hash.Hash
+}
+
 // Reader hashes what it reads and verifies Expect at EOF.
 type Reader struct {
 	r         io.Reader
@@ -266,7 +314,7 @@ type Reader struct {
 	// mayAsync: MD5 may run on its own goroutine (asyncHash); only for Readers that
 	// promise a Close (WithMD5Server), which stops it on an abandoned stream.
 	mayAsync bool
-	extra    hash.Hash
+	extras   []extraHash
 	n        int64
 	done     bool
 	sums     Sums
@@ -301,17 +349,36 @@ func NewReader(r io.Reader, exp Expect, opts ...Option) (*Reader, error) {
 			d.md5 = md5.New()
 		}
 	}
-	if exp.Algorithm != "" {
-		h, err := New(exp.Algorithm)
-		if err != nil {
-			return nil, err
-		}
-		// SHA256 as the additional checksum is the content hash we compute anyway.
-		if exp.Algorithm != SHA256 {
-			d.extra = h
+	err := d.addExtra(exp.Algorithm)
+	for _, a := range exp.Also {
+		if err == nil {
+			err = d.addExtra(a)
 		}
 	}
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
+}
+
+// addExtra arranges for algo's checksum to be computed, once: SHA256 and MD5 are the
+// content hash and the ETag, which every Reader computes anyway.
+func (d *Reader) addExtra(algo string) error {
+	if algo == "" || algo == SHA256 || algo == MD5 {
+		return nil
+	}
+	for _, x := range d.extras {
+		if x.algo == algo {
+			return nil
+		}
+	}
+	h, err := New(algo)
+	if err != nil {
+		return err
+	}
+	d.extras = append(d.extras, extraHash{algo: algo, h: h})
+	return nil
 }
 
 // Read implements io.Reader.
@@ -335,8 +402,8 @@ func (d *Reader) Read(p []byte) (int, error) {
 			d.sha.Write(b)
 		}
 		d.md5.Write(b)
-		if d.extra != nil {
-			d.extra.Write(b)
+		for _, x := range d.extras {
+			x.h.Write(b)
 		}
 	}
 	if err == io.EOF {
@@ -363,11 +430,14 @@ func (d *Reader) finish() error {
 	}
 	d.md5.Sum(s.MD5[:0])
 	d.Close()
-	if d.exp.Algorithm != "" {
-		if d.extra != nil {
-			s.Checksum = base64.StdEncoding.EncodeToString(d.extra.Sum(nil))
-		} else {
-			s.Checksum = base64.StdEncoding.EncodeToString(s.SHA256[:])
+	if d.exp.Algorithm != "" || len(d.exp.Also) > 0 {
+		s.Checksums = make(map[string]string, 1+len(d.exp.Also))
+		if d.exp.Algorithm != "" {
+			s.Checksum = d.encoded(d.exp.Algorithm)
+			s.Checksums[d.exp.Algorithm] = s.Checksum
+		}
+		for _, a := range d.exp.Also {
+			s.Checksums[a] = d.encoded(a)
 		}
 	}
 	if len(d.exp.ContentSHA256) > 0 && string(d.exp.ContentSHA256) != string(s.SHA256[:]) {
@@ -377,11 +447,32 @@ func (d *Reader) finish() error {
 		return &MismatchError{Kind: KindMD5, Algorithm: "Content-MD5", Expected: base64.StdEncoding.EncodeToString(d.exp.MD5), Computed: base64.StdEncoding.EncodeToString(s.MD5[:])}
 	}
 	if d.exp.Algorithm != "" && d.exp.Checksum != nil {
-		if v, ok := d.exp.Checksum(); ok && v != s.Checksum {
+		v, ok := d.exp.Checksum()
+		switch {
+		case !ok:
+		case !ValidEncoded(d.exp.Algorithm, v):
+			return &MismatchError{Kind: KindChecksumValue, Algorithm: d.exp.Algorithm, Expected: v, Computed: s.Checksum}
+		case v != s.Checksum:
 			return &MismatchError{Kind: KindChecksum, Algorithm: d.exp.Algorithm, Expected: v, Computed: s.Checksum}
 		}
 	}
 	return nil
+}
+
+// encoded returns the base64 checksum of algo, once the stream has ended.
+func (d *Reader) encoded(algo string) string {
+	switch algo {
+	case SHA256:
+		return base64.StdEncoding.EncodeToString(d.sums.SHA256[:])
+	case MD5:
+		return base64.StdEncoding.EncodeToString(d.sums.MD5[:])
+	}
+	for _, x := range d.extras {
+		if x.algo == algo {
+			return base64.StdEncoding.EncodeToString(x.h.Sum(nil))
+		}
+	}
+	return ""
 }
 
 // Close gives back the MD5Server hasher (done at EOF already; needed when the stream
