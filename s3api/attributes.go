@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"s3proxy/s3api/s3err"
+	"s3proxy/translate"
 )
 
 // GetObjectAttributes: what S3 keeps about an object, without its body.
@@ -86,6 +87,14 @@ func (s *Server) getObjectAttributes(rq *request) error {
 	if want["Checksum"] && len(info.Checksums) > 0 {
 		out.Checksum = &objectChecksum{ChecksumType: info.ChecksumType}
 		out.Checksum.set(info.Checksums)
+		if info.ChecksumType == translate.ChecksumComposite {
+			// Here S3 gives a composite checksum without its "-N" part count.
+			sums := map[string]string{}
+			for a, v := range info.Checksums {
+				sums[a], _, _ = strings.Cut(v, "-")
+			}
+			out.Checksum.set(sums)
+		}
 	}
 	if want["ObjectParts"] && len(parts) > 0 {
 		op := &objectAttrsParts{PartsCount: len(parts), PartNumberMarker: marker, MaxParts: maxParts}

@@ -26,7 +26,9 @@ var corsExpose = strings.Join([]string{
 	"ETag", "Content-Length", "Content-Range", "Content-Type", "Last-Modified", "Accept-Ranges",
 	"x-amz-request-id", "x-amz-id-2", "x-amz-version-id", "x-amz-delete-marker",
 	"x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
-	"x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-type",
+	"x-amz-checksum-md5", "x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-sha512",
+	"x-amz-checksum-xxhash64", "x-amz-checksum-xxhash3", "x-amz-checksum-xxhash128",
+	"x-amz-checksum-type", "x-amz-checksum-algorithm",
 	"x-amz-mp-parts-count", "x-amz-tagging-count",
 	"Location", // POST Object: where the form's upload landed
 }, ", ")

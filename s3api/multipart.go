@@ -18,39 +18,87 @@ type initiateMultipartUploadResult struct {
 	UploadID string   `xml:"UploadId"`
 }
 
+// checksumFields are the Checksum<ALGORITHM> elements of S3's XML, one per algorithm.
 type checksumFields struct {
 	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
 	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
 	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+	ChecksumMD5       string `xml:"ChecksumMD5,omitempty"`
 	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
 	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	ChecksumSHA512    string `xml:"ChecksumSHA512,omitempty"`
+	ChecksumXXHASH64  string `xml:"ChecksumXXHASH64,omitempty"`
+	ChecksumXXHASH3   string `xml:"ChecksumXXHASH3,omitempty"`
+	ChecksumXXHASH128 string `xml:"ChecksumXXHASH128,omitempty"`
+}
+
+// field returns the element of an algorithm, nil for an unknown one.
+func (c *checksumFields) field(algo string) *string {
+	switch algo {
+	case "CRC32":
+		return &c.ChecksumCRC32
+	case "CRC32C":
+		return &c.ChecksumCRC32C
+	case "CRC64NVME":
+		return &c.ChecksumCRC64NVME
+	case "MD5":
+		return &c.ChecksumMD5
+	case "SHA1":
+		return &c.ChecksumSHA1
+	case "SHA256":
+		return &c.ChecksumSHA256
+	case "SHA512":
+		return &c.ChecksumSHA512
+	case "XXHASH64":
+		return &c.ChecksumXXHASH64
+	case "XXHASH3":
+		return &c.ChecksumXXHASH3
+	case "XXHASH128":
+		return &c.ChecksumXXHASH128
+	}
+	return nil
 }
 
 func (c *checksumFields) set(m map[string]string) {
 	for a, v := range m {
-		switch a {
-		case "CRC32":
-			c.ChecksumCRC32 = v
-		case "CRC32C":
-			c.ChecksumCRC32C = v
-		case "CRC64NVME":
-			c.ChecksumCRC64NVME = v
-		case "SHA1":
-			c.ChecksumSHA1 = v
-		case "SHA256":
-			c.ChecksumSHA256 = v
+		if f := c.field(a); f != nil {
+			*f = v
 		}
 	}
 }
 
-func (c checksumFields) toMap() map[string]string {
+// toMap returns the elements present, by algorithm, in S3's order of algorithms.
+func (c *checksumFields) toMap() map[string]string {
 	m := map[string]string{}
-	for a, v := range map[string]string{"CRC32": c.ChecksumCRC32, "CRC32C": c.ChecksumCRC32C, "CRC64NVME": c.ChecksumCRC64NVME, "SHA1": c.ChecksumSHA1, "SHA256": c.ChecksumSHA256} {
-		if v != "" {
+	for _, a := range translate.ChecksumAlgorithms() {
+		if v := *c.field(a); v != "" {
 			m[a] = v
 		}
 	}
 	return m
+}
+
+// partChecksums returns the checksum a CompleteMultipartUpload lists for a part, or
+// S3's InvalidArgument when there are several or one is not a checksum of its
+// algorithm (the argument value names them as "ALGO:value;").
+func (c *checksumFields) partChecksums() (map[string]string, error) {
+	m := c.toMap()
+	bad := ""
+	for _, a := range translate.ChecksumAlgorithms() {
+		if v, ok := m[a]; ok && (len(m) > 1 || !translate.ValidChecksum(a, v)) {
+			if len(m) > 1 {
+				bad += a + ":" + v + ";"
+			} else {
+				bad = v
+			}
+		}
+	}
+	if bad == "" {
+		return m, nil
+	}
+	e := s3err.Newf(s3err.InvalidArgument, "Invalid Base64 or multiple checksums present in request")
+	e.Extra = map[string]string{"ArgumentName": "Checksum", "ArgumentValue": bad}
+	return nil, e
 }
 
 type completeMultipartUpload struct {
@@ -146,16 +194,17 @@ func (s *Server) createMultipartUpload(rq *request) error {
 	if err := withTaggingHeader(rq.r.Header, headers); err != nil {
 		return err
 	}
-	algo := rq.r.Header.Get("x-amz-checksum-algorithm")
-	id, err := s.svc.CreateMultipartUpload(rq.r.Context(), &translate.CreateUploadInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key,
-		ContentType: ct, Headers: headers, UserMeta: um, ChecksumAlgorithm: algo, ChecksumType: rq.r.Header.Get("x-amz-checksum-type")})
+	out, err := s.svc.CreateMultipartUpload(rq.r.Context(), &translate.CreateUploadInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key,
+		ContentType: ct, Headers: headers, UserMeta: um, ChecksumAlgorithm: rq.r.Header.Get("x-amz-checksum-algorithm"),
+		ChecksumType: rq.r.Header.Get("x-amz-checksum-type")})
 	if err != nil {
 		return err
 	}
-	if algo != "" {
-		rq.w.Header().Set("x-amz-checksum-algorithm", strings.ToUpper(algo))
+	if out.ChecksumAlgorithm != "" {
+		rq.w.Header().Set("x-amz-checksum-algorithm", out.ChecksumAlgorithm)
+		rq.w.Header().Set("x-amz-checksum-type", out.ChecksumType)
 	}
-	return s.writeXML(rq, http.StatusOK, initiateMultipartUploadResult{NS: s3NS, Bucket: rq.bucket, Key: rq.key, UploadID: id})
+	return s.writeXML(rq, http.StatusOK, initiateMultipartUploadResult{NS: s3NS, Bucket: rq.bucket, Key: rq.key, UploadID: out.UploadID})
 }
 
 func partNumber(rq *request) (int, error) {
@@ -227,16 +276,28 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 		return err
 	}
 	in := &translate.CompleteUploadInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, UploadID: rq.r.URL.Query().Get("uploadId"), Cond: cond}
-	for _, p := range req.Parts {
-		in.Parts = append(in.Parts, translate.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag, Checksums: p.toMap()})
+	full, ok, err := checksumHeaders(rq.r.Header)
+	if err != nil {
+		return err
 	}
-	for name, a := range checksumHeaders {
-		if v := rq.r.Header.Get(name); v != "" {
-			if in.FullChecksum == nil {
-				in.FullChecksum = map[string]string{}
-			}
-			in.FullChecksum[a] = v
+	if ok {
+		if !translate.ValidObjectChecksum(full.algo, full.value) {
+			return invalidChecksumHeader(checksumHeaderName(full.algo))
 		}
+		in.FullChecksum = map[string]string{full.algo: full.value}
+	}
+	if v := rq.r.Header.Get("x-amz-checksum-type"); v != "" {
+		in.ChecksumType = strings.ToUpper(v)
+		if in.ChecksumType != translate.ChecksumFullObject && in.ChecksumType != translate.ChecksumComposite {
+			return invalidChecksumHeader("x-amz-checksum-type")
+		}
+	}
+	for _, p := range req.Parts {
+		ck, err := p.partChecksums()
+		if err != nil {
+			return err
+		}
+		in.Parts = append(in.Parts, translate.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag, Checksums: ck})
 	}
 	// One metadata transaction, well under a second even for 10,000 parts: no need for
 	// S3's keep-alive trick of sending the status line before the XML.

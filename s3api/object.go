@@ -18,16 +18,50 @@ import (
 
 func md5Sum(b []byte) [16]byte { return md5.Sum(b) }
 
-// checksumHeaders maps x-amz-checksum-<algo> header names to algorithm names.
-var checksumHeaders = map[string]string{
-	"x-amz-checksum-crc32":     "CRC32",
-	"x-amz-checksum-crc32c":    "CRC32C",
-	"x-amz-checksum-crc64nvme": "CRC64NVME",
-	"x-amz-checksum-sha1":      "SHA1",
-	"x-amz-checksum-sha256":    "SHA256",
+// checksumHeaderName is the header (or trailer) of a checksum algorithm.
+func checksumHeaderName(algo string) string { return "x-amz-checksum-" + strings.ToLower(algo) }
+
+// declaredChecksum is a checksum a request carries in a header.
+type declaredChecksum struct{ algo, value string }
+
+// checksumHeaders returns the x-amz-checksum-<algorithm> headers of a request (its
+// form fields, for POST Object), with S3's answers to what it refuses: an algorithm it
+// does not know, the same header twice, two checksums, or a value that is not a
+// checksum of its algorithm. x-amz-checksum-type, -algorithm and -mode are not
+// checksums. ok is false when there is none.
+func checksumHeaders(h http.Header) (declaredChecksum, bool, error) {
+	var d declaredChecksum
+	found := false
+	for k, vs := range h {
+		name := strings.ToLower(k)
+		suffix, ok := strings.CutPrefix(name, "x-amz-checksum-")
+		if !ok || suffix == "type" || suffix == "algorithm" || suffix == "mode" {
+			continue
+		}
+		algo, err := translate.NormalizeChecksumAlgorithm(suffix)
+		if err != nil {
+			return d, false, s3err.Newf(s3err.InvalidRequest, "The algorithm type you specified in x-amz-checksum- header is invalid.")
+		}
+		if len(vs) > 1 {
+			e := s3err.Newf(s3err.InvalidArgument, "Only one value may be specified.")
+			e.Extra = map[string]string{"ArgumentName": name, "ArgumentValue": vs[1]}
+			return d, false, e
+		}
+		if found {
+			return d, false, multipleChecksums()
+		}
+		d, found = declaredChecksum{algo: algo, value: vs[0]}, true
+	}
+	return d, found, nil
 }
 
-func checksumHeaderName(algo string) string { return "x-amz-checksum-" + strings.ToLower(algo) }
+func multipleChecksums() *s3err.Error {
+	return s3err.Newf(s3err.InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+}
+
+func invalidChecksumHeader(name string) *s3err.Error {
+	return s3err.Newf(s3err.InvalidRequest, "Value for %s header is invalid.", name)
+}
 
 // objectBody turns the authenticated request body and its integrity headers into a
 // translate.Body: nothing is read here.
@@ -43,9 +77,13 @@ func (s *Server) objectBody(rq *request) (translate.Body, error) {
 	return b, nil
 }
 
-// bodyFrom reads the integrity headers of a write (Content-MD5, x-amz-checksum-*, the
-// checksum algorithm, declared trailers) around an authenticated body. POST Object
-// passes its form fields as h, since S3 takes the same names there.
+// bodyFrom reads the integrity headers of a write (Content-MD5, x-amz-checksum-*,
+// x-amz-sdk-checksum-algorithm, declared trailers) around an authenticated body, with
+// S3's rules: one checksum, in a header or a trailer; a header's value must be well
+// formed (a trailer's is checked when it arrives); x-amz-sdk-checksum-algorithm must
+// name that checksum's algorithm and needs one. x-amz-checksum-algorithm is not read:
+// S3 ignores it on uploads (it belongs to CreateMultipartUpload and CopyObject). POST
+// Object passes its form fields as h, since S3 takes the same names there.
 func bodyFrom(h http.Header, auth *sigv4.Auth) (translate.Body, error) {
 	b := translate.Body{Reader: auth.Body, Size: auth.DecodedLength, ContentSHA256: auth.SignedPayloadSHA256}
 	if v := h.Get("Content-MD5"); v != "" {
@@ -55,51 +93,57 @@ func bodyFrom(h http.Header, auth *sigv4.Auth) (translate.Body, error) {
 		}
 		b.ContentMD5 = md
 	}
-	var algo, hdrValue string
-	for name, a := range checksumHeaders {
-		if v := h.Get(name); v != "" {
-			if algo != "" {
-				return b, s3err.Newf(s3err.InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
-			}
-			algo, hdrValue = a, v
-		}
+	hdr, inHeader, err := checksumHeaders(h)
+	if err != nil {
+		return b, err
 	}
+	var algo, trailer string
 	for _, t := range auth.TrailerNames {
-		if a, ok := checksumHeaders[strings.ToLower(t)]; ok {
-			if algo != "" && algo != a {
-				return b, s3err.Newf(s3err.InvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
-			}
-			algo = a
+		suffix, ok := strings.CutPrefix(strings.ToLower(t), "x-amz-checksum-")
+		if !ok {
+			continue
+		}
+		a, err := translate.NormalizeChecksumAlgorithm(suffix)
+		if err != nil {
+			return b, s3err.Newf(s3err.InvalidRequest, "The value specified in the x-amz-trailer header is not supported")
+		}
+		if inHeader || trailer != "" {
+			return b, multipleChecksums()
+		}
+		algo, trailer = a, t
+	}
+	if inHeader {
+		algo = hdr.algo
+	}
+	if v := h.Get("x-amz-sdk-checksum-algorithm"); v != "" {
+		if algo == "" {
+			return b, s3err.Newf(s3err.InvalidRequest, "x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.")
+		}
+		if a, err := translate.NormalizeChecksumAlgorithm(v); err != nil || a != algo {
+			return b, invalidChecksumHeader("x-amz-sdk-checksum-algorithm")
 		}
 	}
 	if algo == "" {
-		for _, k := range []string{"x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"} {
-			if v := h.Get(k); v != "" {
-				a, err := translate.NormalizeChecksumAlgorithm(v)
-				if err != nil {
-					return b, s3err.Newf(s3err.InvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
-				}
-				algo = a
-				break
-			}
-		}
+		return b, nil
 	}
-	if algo != "" {
-		b.ChecksumAlgorithm = algo
-		name := checksumHeaderName(algo)
-		if hdrValue != "" {
-			if !translate.ValidChecksum(algo, hdrValue) {
-				return b, s3err.Newf(s3err.InvalidRequest, "Value for %s header is invalid.", name)
-			}
-			b.ChecksumHeader = hdrValue
-			b.Checksum = func() (string, bool) { return hdrValue, true }
-		} else if auth.Trailer != nil {
-			trailer := auth.Trailer
-			b.Checksum = func() (string, bool) {
-				v := trailer().Get(name)
-				return v, v != ""
-			}
+	b.ChecksumAlgorithm = algo
+	if inHeader {
+		if !translate.ValidChecksum(algo, hdr.value) {
+			return b, invalidChecksumHeader(checksumHeaderName(algo))
 		}
+		value := hdr.value
+		b.ChecksumHeader = value
+		b.Checksum = func() (string, bool) { return value, true }
+		return b, nil
+	}
+	get := auth.Trailer
+	b.Checksum = func() (string, bool) {
+		// Present but empty is a malformed value, not an absent one.
+		vs := get().Values(trailer)
+		if len(vs) == 0 {
+			return "", false
+		}
+		return vs[0], true
 	}
 	return b, nil
 }
@@ -260,13 +304,14 @@ func (s *Server) getObject(rq *request, head bool) error {
 	if in.PartNumber > 0 && info.PartsCount > 0 {
 		h.Set("x-amz-mp-parts-count", strconv.Itoa(info.PartsCount))
 	}
-	if strings.EqualFold(rq.r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
-		switch {
-		case in.PartNumber > 0 && out.PartChecksums != nil:
-			setChecksumHeaders(h, out.PartChecksums, "")
-		case !out.Partial || out.Length == info.Size:
-			setChecksumHeaders(h, info.Checksums, info.ChecksumType)
-		}
+	switch {
+	case in.PartNumber > 0 && out.PartChecksums != nil:
+		// A part of a COMPOSITE object: S3 returns the part's checksum with or
+		// without checksum mode.
+		setChecksumHeaders(h, out.PartChecksums, "")
+	case !strings.EqualFold(rq.r.Header.Get("x-amz-checksum-mode"), "ENABLED"):
+	case !out.Partial || out.Length == info.Size:
+		setChecksumHeaders(h, info.Checksums, info.ChecksumType)
 	}
 	for p, hdr := range responseOverrides {
 		if v := q.Get(p); v != "" {
@@ -322,7 +367,7 @@ func (s *Server) copyObject(rq *request) error {
 		return err
 	}
 	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, DstBucket: rq.bucket, DstKey: rq.key,
-		SrcCond: parseConditions(h, "x-amz-copy-source-")}
+		SrcCond: parseConditions(h, "x-amz-copy-source-"), ChecksumAlgorithm: h.Get("x-amz-checksum-algorithm")}
 	switch d := strings.ToUpper(h.Get("x-amz-metadata-directive")); d {
 	case "", "COPY":
 	case "REPLACE":
@@ -355,5 +400,8 @@ func (s *Server) copyObject(rq *request) error {
 	}
 	res := copyObjectResult{NS: s3NS, LastModified: iso8601(info.LastModified), ETag: `"` + info.ETag + `"`}
 	res.set(info.Checksums)
+	if len(info.Checksums) > 0 {
+		res.ChecksumType = info.ChecksumType
+	}
 	return s.writeXML(rq, http.StatusOK, res)
 }

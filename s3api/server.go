@@ -41,7 +41,7 @@ type Service interface {
 	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, tagging string) error
 	ObjectAttributes(ctx context.Context, p translate.Principal, bucket, key string) (translate.ObjectInfo, []translate.PartInfo, error)
 
-	CreateMultipartUpload(ctx context.Context, in *translate.CreateUploadInput) (string, error)
+	CreateMultipartUpload(ctx context.Context, in *translate.CreateUploadInput) (*translate.CreateUploadOutput, error)
 	UploadPart(ctx context.Context, in *translate.UploadPartInput) (*translate.UploadPartOutput, error)
 	UploadPartCopy(ctx context.Context, in *translate.UploadPartCopyInput) (*translate.UploadPartOutput, error)
 	CompleteMultipartUpload(ctx context.Context, in *translate.CompleteUploadInput) (*translate.CompleteUploadOutput, error)

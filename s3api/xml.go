@@ -151,6 +151,7 @@ type copyObjectResult struct {
 	LastModified string   `xml:"LastModified"`
 	ETag         string   `xml:"ETag"`
 	checksumFields
+	ChecksumType string `xml:"ChecksumType,omitempty"`
 }
 
 type versioningConfiguration struct {

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,42 +50,63 @@ func newUploadID() string {
 	}
 }
 
+// CreateUploadOutput is a new upload's id and its checksum algorithm and type (""
+// when the upload was created without an algorithm: its object gets S3's default,
+// a full-object CRC64NVME).
+type CreateUploadOutput struct {
+	UploadID          string
+	ChecksumAlgorithm string
+	ChecksumType      string
+}
+
 // CreateMultipartUpload registers an upload and returns its id.
-func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInput) (string, error) {
+func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInput) (*CreateUploadOutput, error) {
+	algo, typ, err := uploadChecksum(in.ChecksumAlgorithm, in.ChecksumType)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.bucketFor(ctx, in.Principal, in.Bucket); err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := validKey(in.Key); err != nil {
-		return "", err
-	}
-	algo, typ := in.ChecksumAlgorithm, strings.ToUpper(in.ChecksumType)
-	if algo != "" {
-		a, err := digest.Normalize(algo)
-		if err != nil {
-			return "", errorf(CodeInvalidRequest, "Checksum algorithm provided is unsupported.")
-		}
-		algo = a
-		switch {
-		case typ == "" && algo == digest.CRC64NVME:
-			typ = "FULL_OBJECT"
-		case typ == "":
-			typ = "COMPOSITE"
-		case typ == "FULL_OBJECT" && (algo == digest.SHA1 || algo == digest.SHA256):
-			return "", errorf(CodeInvalidRequest, "The %s checksum algorithm does not support the FULL_OBJECT checksum type.", algo)
-		case typ == "COMPOSITE" && algo == digest.CRC64NVME:
-			return "", errorf(CodeInvalidRequest, "The CRC64NVME checksum algorithm supports only the FULL_OBJECT checksum type.")
-		case typ != "FULL_OBJECT" && typ != "COMPOSITE":
-			return "", errorf(CodeInvalidRequest, "Value for x-amz-checksum-type header is invalid.")
-		}
-	} else if typ != "" {
-		return "", errorf(CodeInvalidRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+		return nil, err
 	}
 	u := meta.Upload{ID: newUploadID(), Bucket: in.Bucket, Key: in.Key, Owner: in.Principal.AccessKey, Scope: s.scope(in.Principal),
 		ContentType: in.ContentType, Headers: in.Headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: s.now().UTC()}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
-		return "", metaErr(err, "")
+		return nil, metaErr(err, "")
 	}
-	return u.ID, nil
+	return &CreateUploadOutput{UploadID: u.ID, ChecksumAlgorithm: algo, ChecksumType: typ}, nil
+}
+
+// uploadChecksum checks a CreateMultipartUpload's checksum algorithm and type as S3
+// does: only the CRCs combine into a FULL_OBJECT checksum (CRC64NVME into nothing
+// else, and it is the default type for CRC64NVME); every other algorithm is
+// COMPOSITE, a checksum of the parts' checksums.
+func uploadChecksum(algo, typ string) (string, string, error) {
+	typ = strings.ToUpper(typ)
+	if typ != "" && typ != ChecksumFullObject && typ != ChecksumComposite {
+		return "", "", errorf(CodeInvalidRequest, "Value for x-amz-checksum-type header is invalid.")
+	}
+	if algo == "" {
+		if typ != "" {
+			return "", "", errorf(CodeInvalidRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+		}
+		return "", "", nil
+	}
+	algo, err := digest.Normalize(algo)
+	if err != nil {
+		return "", "", UnsupportedChecksumAlgorithm()
+	}
+	switch {
+	case typ == "" && algo == digest.CRC64NVME:
+		typ = ChecksumFullObject
+	case typ == "":
+		typ = ChecksumComposite
+	case typ == ChecksumFullObject && !digest.FullObjectCapable(algo), typ == ChecksumComposite && algo == digest.CRC64NVME:
+		return "", "", errorf(CodeInvalidRequest, "The %s checksum type cannot be used with the %s checksum algorithm.", typ, strings.ToLower(algo))
+	}
+	return algo, typ, nil
 }
 
 func (s *Service) uploadFor(ctx context.Context, p Principal, bucket, key, id string) (meta.Bucket, meta.Upload, error) {
@@ -135,29 +158,21 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if in.Body.Size > MaxPartSize {
 		return nil, errorf(CodeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
 	}
-	declared := in.Body.ChecksumAlgorithm != ""
-	switch {
-	case !declared && u.ChecksumAlgo != "":
-		in.Body.ChecksumAlgorithm = u.ChecksumAlgo
-		declared = true
-	case !declared:
-		// Parts get a CRC64NVME so that Complete can derive the object's full checksum.
-		in.Body.ChecksumAlgorithm = digest.CRC64NVME
+	keep, shown, err := partChecksum(u, &in.Body)
+	if err != nil {
+		return nil, err
 	}
 	scope := s.scope(in.Principal)
-	if out, ok, err := s.instantPart(ctx, in, u, scope); ok || err != nil {
-		if out != nil && !declared {
-			out.Checksums = nil
-		}
+	if out, ok, err := s.instantPart(ctx, in, u, scope, keep, shown); ok || err != nil {
 		return out, err
 	}
-	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope})
+	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(keep), Backend: b.Backend, Scope: scope})
 	if err != nil {
 		return nil, s.ingestErr(err)
 	}
 	sums := ing.Sums
 	p := meta.Part{Number: in.PartNumber, Size: sums.Size, ETag: hex.EncodeToString(sums.MD5[:]),
-		Checksums: checksumsOf(in.Body.ChecksumAlgorithm, sums.Checksum), LastModified: s.now().UTC()}
+		Checksums: checksumsOf(keep, sums.Checksums[keep]), LastModified: s.now().UTC()}
 	err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error {
 		p.Extents = manifestOf(c, sums.Size)
 		for i := range p.Extents {
@@ -168,14 +183,33 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if err != nil {
 		return nil, metaErr(err, CodeNoSuchUpload)
 	}
-	out := &UploadPartOutput{ETag: p.ETag, LastModified: p.LastModified}
-	if declared {
-		out.Checksums = p.Checksums
-	}
-	return out, nil
+	return &UploadPartOutput{ETag: p.ETag, LastModified: p.LastModified, Checksums: checksumsOf(shown, sums.Checksums[shown])}, nil
 }
 
-func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope string) (*UploadPartOutput, bool, error) {
+// partChecksum applies S3's rules for a part's checksum to a body: it returns the
+// algorithm the part keeps (the upload's, or for an upload created without one the
+// default CRC64NVME, from which Complete derives the object's) and the one its answer
+// shows (the declared one, or the upload's). A declared algorithm other than the
+// upload's is refused, and so is none at all when the upload is COMPOSITE: its checksum
+// is made of every part's as the client computed it. An upload without an algorithm
+// takes any checksum, verifies it and keeps only the CRC64NVME.
+func partChecksum(u meta.Upload, b *Body) (keep, shown string, err error) {
+	declared := b.ChecksumAlgorithm
+	switch {
+	case u.ChecksumAlgo == "":
+		if declared == "" {
+			b.ChecksumAlgorithm = digest.CRC64NVME
+		}
+		return digest.CRC64NVME, declared, nil
+	case declared != "" && declared != u.ChecksumAlgo,
+		declared == "" && u.ChecksumType == ChecksumComposite:
+		return "", "", checksumTypeMismatch(u.ChecksumAlgo, declared)
+	}
+	b.ChecksumAlgorithm = u.ChecksumAlgo
+	return u.ChecksumAlgo, u.ChecksumAlgo, nil
+}
+
+func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope, keep, shown string) (*UploadPartOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
 	if !ok || in.Body.Size <= 0 {
 		return nil, false, nil
@@ -187,12 +221,23 @@ func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.U
 	if len(in.Body.ContentMD5) > 0 && string(in.Body.ContentMD5) != string(c.MD5[:]) {
 		return nil, false, nil
 	}
-	checksums, ok := in.Body.provenChecksums(sum, c.Checksums)
+	// The part's own checksum must be proven, but the default CRC64NVME a part of an
+	// upload without an algorithm keeps beside a checksum its client declared is not
+	// worth the body: without it the object only misses its default checksum.
+	var checksums map[string]string
+	if u.ChecksumAlgo == "" && in.Body.ChecksumAlgorithm != keep {
+		checksums, ok = in.Body.provenChecksums(sum, c.MD5[:], c.Checksums)
+		if v := knownChecksum(keep, sum[:], c.MD5[:], c.Checksums); ok && v != "" {
+			checksums[keep] = v
+		}
+	} else {
+		checksums, ok = in.Body.provenChecksums(sum, c.MD5[:], c.Checksums, keep)
+	}
 	if !ok {
 		return nil, false, nil
 	}
-	p := meta.Part{Number: in.PartNumber, Size: c.Size, ETag: hex.EncodeToString(c.MD5[:]), Checksums: checksums, LastModified: s.now().UTC(),
-		Extents: []meta.Extent{{PartNumber: in.PartNumber, ChunkID: c.ID, Length: c.Size}}}
+	p := meta.Part{Number: in.PartNumber, Size: c.Size, ETag: hex.EncodeToString(c.MD5[:]), Checksums: checksumsOf(keep, checksums[keep]),
+		LastModified: s.now().UTC(), Extents: []meta.Extent{{PartNumber: in.PartNumber, ChunkID: c.ID, Length: c.Size}}}
 	if err := s.verifyUnstored(&in.Body); err != nil {
 		return nil, false, err
 	}
@@ -205,7 +250,7 @@ func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.U
 	if s.cfg.OnInstant != nil && in.Body.Unread {
 		s.cfg.OnInstant(c.Size)
 	}
-	return &UploadPartOutput{ETag: p.ETag, Checksums: checksums, LastModified: p.LastModified, Instant: in.Body.Unread}, true, nil
+	return &UploadPartOutput{ETag: p.ETag, Checksums: checksumsOf(shown, checksums[shown]), LastModified: p.LastModified, Instant: in.Body.Unread}, true, nil
 }
 
 // UploadPartCopyInput copies a range of an existing object into a part.
@@ -220,8 +265,10 @@ type UploadPartCopyInput struct {
 }
 
 // UploadPartCopy builds the part from slices of the source's chunks: no bytes are
-// written. The part's MD5 (its ETag) is known without reading only when the part is a
-// whole single-chunk object; otherwise the range is read once to hash it.
+// written. The part's MD5 (its ETag) and checksum (the upload's algorithm, or the
+// default CRC64NVME kept for an upload without one) are known without reading when the
+// part is a whole single-part object that has them; otherwise the range is read once
+// to hash it.
 func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (*UploadPartOutput, error) {
 	if err := checkPartNumber(in.PartNumber); err != nil {
 		return nil, err
@@ -251,30 +298,36 @@ func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (
 		return nil, errorf(CodeInvalidRequest, "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120")
 	}
 	extents := sliceManifest(src.Manifest, off, length, in.PartNumber)
-	var etag string
-	var checksums map[string]string
+	keep := u.ChecksumAlgo
+	if keep == "" {
+		keep = digest.CRC64NVME
+	}
+	var etag, sum string
 	if off == 0 && length == src.Size && len(src.Parts) == 0 {
-		etag = src.ETag
-	} else {
+		etag, sum = src.ETag, objectChecksum(src, keep)
+	}
+	if etag == "" || sum == "" {
 		body, err := s.openRange(ctx, src, off, length)
 		if err != nil {
 			return nil, err
 		}
-		dr, _ := digest.NewReader(body, digest.Expect{Size: length, Algorithm: u.ChecksumAlgo})
-		_, err = drain(dr)
+		dr, err := digest.NewReader(body, digest.Expect{Size: length, Also: []string{keep}})
+		if err == nil {
+			_, err = drain(dr)
+		}
 		body.Close()
 		if err != nil {
 			return nil, s.readErr(in.SrcBucket, in.SrcKey, err)
 		}
 		sums := dr.Sums()
-		etag = hex.EncodeToString(sums.MD5[:])
-		checksums = checksumsOf(u.ChecksumAlgo, sums.Checksum)
+		etag, sum = hex.EncodeToString(sums.MD5[:]), sums.Checksums[keep]
 	}
-	p := meta.Part{Number: in.PartNumber, Size: length, ETag: etag, Checksums: checksums, LastModified: s.now().UTC(), Extents: extents}
+	p := meta.Part{Number: in.PartNumber, Size: length, ETag: etag, Checksums: checksumsOf(keep, sum), LastModified: s.now().UTC(), Extents: extents}
 	if err := s.meta.PutPart(ctx, u.ID, p); err != nil {
 		return nil, metaErr(err, CodeNoSuchUpload)
 	}
-	return &UploadPartOutput{ETag: etag, Checksums: checksums, LastModified: p.LastModified}, nil
+	// Like S3, the answer shows a checksum only for an upload created with an algorithm.
+	return &UploadPartOutput{ETag: etag, Checksums: checksumsOf(u.ChecksumAlgo, sum), LastModified: p.LastModified}, nil
 }
 
 // sliceManifest returns the extents covering [off, off+length) of a manifest.
@@ -299,7 +352,8 @@ func sliceManifest(m []meta.Extent, off, length int64, part int) []meta.Extent {
 type CompletePart struct {
 	PartNumber int
 	ETag       string
-	Checksums  map[string]string
+	// Checksums are the part's checksums as the client listed them (s3api allows one).
+	Checksums map[string]string
 }
 
 // CompleteUploadInput completes an upload.
@@ -308,8 +362,11 @@ type CompleteUploadInput struct {
 	Bucket, Key string
 	UploadID    string
 	Parts       []CompletePart
-	// FullChecksum is the whole-object checksum the client declared (algorithm -> value).
+	// FullChecksum is the whole-object checksum the client declared (algorithm ->
+	// value, at most one; a composite value may end in "-" and the part count).
 	FullChecksum map[string]string
+	// ChecksumType is x-amz-checksum-type ("" when absent): it must be the upload's.
+	ChecksumType string
 	Cond         WriteCondition
 }
 
@@ -321,10 +378,21 @@ type CompleteUploadOutput struct {
 }
 
 // CompleteMultipartUpload writes the object's manifest from its parts in one metadata
-// transaction: no data is copied and the object reads back at once.
+// transaction: no data is copied and the object reads back at once. The object's
+// checksum is derived from the parts' without reading them: the CRC of the whole
+// (FULL_OBJECT, by CRC combination) or the checksum of the parts' checksums
+// (COMPOSITE); an upload created without an algorithm gets S3's default, a full-object
+// CRC64NVME.
 func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, error) {
 	_, u, err := s.uploadFor(ctx, in.Principal, in.Bucket, in.Key, in.UploadID)
 	if err != nil {
+		return nil, err
+	}
+	declaredAlgo, declared := "", ""
+	for a, v := range in.FullChecksum {
+		declaredAlgo, declared = a, v
+	}
+	if err := checkCompleteChecksum(u, in.ChecksumType, declaredAlgo); err != nil {
 		return nil, err
 	}
 	if len(in.Parts) == 0 {
@@ -348,7 +416,10 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploa
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: u.ContentType, Headers: u.Headers, UserMeta: u.UserMeta,
 		Owner: u.Owner, Scope: u.Owner}
 	md5s := md5.New()
-	var composite []byte
+	var composite hash.Hash
+	if u.ChecksumType == ChecksumComposite {
+		composite, _ = digest.New(u.ChecksumAlgo)
+	}
 	prev := 0
 	for i, cp := range in.Parts {
 		if cp.PartNumber <= prev {
@@ -357,18 +428,22 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploa
 		prev = cp.PartNumber
 		p, ok := have[cp.PartNumber]
 		if !ok || strings.Trim(cp.ETag, `"`) != p.ETag {
-			return nil, errorf(CodeInvalidPart, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+			return nil, invalidPart()
+		}
+		if err := checkPartChecksums(u, cp, p); err != nil {
+			return nil, err
 		}
 		if i < len(in.Parts)-1 && p.Size < MinPartSize {
 			return nil, errorf(CodeEntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
 		}
-		if u.ChecksumAlgo != "" {
-			v := p.Checksums[u.ChecksumAlgo]
-			if want, ok := cp.Checksums[u.ChecksumAlgo]; ok && want != v {
-				return nil, errorf(CodeInvalidPart, "The checksum of part %d does not match the uploaded part.", cp.PartNumber)
+		if composite != nil {
+			raw, err := base64.StdEncoding.DecodeString(p.Checksums[u.ChecksumAlgo])
+			if err != nil || len(raw) != digest.Size(u.ChecksumAlgo) {
+				// A part stored without the upload's checksum (before S3's rules were kept
+				// here): the object's checksum cannot be made of it.
+				return nil, invalidPart()
 			}
-			raw, _ := base64.StdEncoding.DecodeString(v)
-			composite = append(composite, raw...)
+			composite.Write(raw)
 		}
 		raw, _ := hex.DecodeString(p.ETag)
 		md5s.Write(raw)
@@ -377,31 +452,36 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploa
 		obj.Parts = append(obj.Parts, meta.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksums: p.Checksums})
 	}
 	obj.ETag = fmt.Sprintf("%x-%d", md5s.Sum(nil), len(in.Parts))
-	if u.ChecksumAlgo == "" {
-		// No checksum was asked for: derive S3's default full-object CRC64NVME from the
-		// parts' (each part computed one), when every part has it.
+	switch {
+	case u.ChecksumAlgo == "":
+		// S3's default: a full-object CRC64NVME, derived from the parts' (each part kept
+		// one), when every part has it. A checksum the client declared is not checked:
+		// S3 ignores one of the algorithms it had before 2026 here (and refuses the
+		// newer ones, in checkCompleteChecksum).
 		if v, err := combineFullObject(digest.CRC64NVME, obj.Parts); err == nil {
 			obj.Checksums = map[string]string{digest.CRC64NVME: v}
-			obj.ChecksumType = "FULL_OBJECT"
+			obj.ChecksumType = ChecksumFullObject
 		}
-	} else {
-		var value string
-		if u.ChecksumType == "FULL_OBJECT" {
-			v, err := combineFullObject(u.ChecksumAlgo, obj.Parts)
-			if err != nil {
-				return nil, errorf(CodeInvalidRequest, "%v", err)
+	case composite != nil:
+		value := base64.StdEncoding.EncodeToString(composite.Sum(nil))
+		if declared != "" {
+			d, n, suffixed := strings.Cut(declared, "-")
+			if d != value || (suffixed && n != strconv.Itoa(len(in.Parts))) {
+				return nil, badObjectChecksum(u.ChecksumAlgo)
 			}
-			value = v
-		} else {
-			h, _ := digest.New(u.ChecksumAlgo)
-			h.Write(composite)
-			value = fmt.Sprintf("%s-%d", base64.StdEncoding.EncodeToString(h.Sum(nil)), len(in.Parts))
 		}
-		if want, ok := in.FullChecksum[u.ChecksumAlgo]; ok && want != value {
-			return nil, errorf(CodeBadDigest, "The %s you specified for the full object did not match what was calculated.", u.ChecksumAlgo)
+		obj.Checksums = map[string]string{u.ChecksumAlgo: fmt.Sprintf("%s-%d", value, len(in.Parts))}
+		obj.ChecksumType = ChecksumComposite
+	default:
+		value, err := combineFullObject(u.ChecksumAlgo, obj.Parts)
+		if err != nil {
+			return nil, invalidPart()
+		}
+		if declared != "" && declared != value {
+			return nil, badObjectChecksum(u.ChecksumAlgo)
 		}
 		obj.Checksums = map[string]string{u.ChecksumAlgo: value}
-		obj.ChecksumType = u.ChecksumType
+		obj.ChecksumType = ChecksumFullObject
 	}
 	obj.ModTime = s.now().UTC()
 	if _, err := s.meta.CompleteUpload(ctx, u.ID, obj, in.Cond.meta()); err != nil {
@@ -415,6 +495,55 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploa
 		s.log.Warn("enqueue hash job", "bucket", obj.Bucket, "key", obj.Key, "err", err)
 	}
 	return &CompleteUploadOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
+}
+
+func invalidPart() *Error {
+	return errorf(CodeInvalidPart, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+}
+
+func badObjectChecksum(algo string) *Error {
+	return errorf(CodeBadDigest, "The %s you specified did not match the calculated checksum.", algo)
+}
+
+// checkCompleteChecksum checks the checksum type and object checksum a
+// CompleteMultipartUpload declares against its upload, as S3 does: the type must be
+// the upload's, and the checksum of its algorithm. An upload created without an
+// algorithm ignores a checksum of the algorithms S3 had before (its default
+// CRC64NVME is computed anyway) and refuses one of the newer ones.
+func checkCompleteChecksum(u meta.Upload, typ, algo string) error {
+	if u.ChecksumAlgo == "" {
+		if algo != "" && !legacyChecksum(algo) {
+			return checksumTypeMismatch("", algo)
+		}
+		return nil
+	}
+	if typ != "" && typ != u.ChecksumType {
+		return errorf(CodeInvalidRequest, "The upload was created using the %s checksum mode. The complete request must use the same checksum mode.", u.ChecksumType)
+	}
+	if algo != "" && algo != u.ChecksumAlgo {
+		return checksumTypeMismatch(u.ChecksumAlgo, algo)
+	}
+	return nil
+}
+
+// checkPartChecksums checks the checksums a CompleteMultipartUpload lists for a part
+// against the stored part, with S3's answers: a checksum of another algorithm than the
+// upload's is BadDigest, a value that differs from the part's is InvalidPart (the part
+// named is not the one uploaded), and a COMPOSITE upload needs each part's checksum.
+func checkPartChecksums(u meta.Upload, cp CompletePart, p meta.Part) error {
+	for a, v := range cp.Checksums {
+		if u.ChecksumAlgo != "" && a != u.ChecksumAlgo {
+			return errorf(CodeBadDigest, "The %s you specified for part %d did not match what we received.", strings.ToLower(a), cp.PartNumber)
+		}
+		if p.Checksums[a] != v {
+			return invalidPart()
+		}
+	}
+	if u.ChecksumType == ChecksumComposite && cp.Checksums[u.ChecksumAlgo] == "" {
+		return errorf(CodeInvalidRequest, "The upload was created using a %s checksum. The complete request must include the checksum for each part. It was missing for part %d in the request.",
+			strings.ToLower(u.ChecksumAlgo), cp.PartNumber)
+	}
+	return nil
 }
 
 // AbortMultipartUpload drops an upload and releases its parts.

@@ -75,27 +75,36 @@ func (b *Body) trustedSHA256() ([32]byte, bool) {
 	return sum, false
 }
 
-// provenChecksums returns the checksum to record for content with this SHA-256 whose
-// known checksums are given, when the body's declared checksum (if any) is provably the
-// content's without reading it; ok is false when it cannot be proven.
-func (b *Body) provenChecksums(sum [32]byte, known map[string]string) (map[string]string, bool) {
-	algo := b.ChecksumAlgorithm
-	if algo == "" {
-		return nil, true
+// provenChecksums returns the checksums of algos for content with this SHA-256 and MD5
+// whose recorded checksums are known, when each is known without reading the body and
+// the body's declared checksum (if any) is provably the content's; ok is false when it
+// cannot be proven, and the body must be read.
+func (b *Body) provenChecksums(sum [32]byte, md5 []byte, known map[string]string, algos ...string) (map[string]string, bool) {
+	var out map[string]string
+	for i := 0; i <= len(algos); i++ {
+		a := b.ChecksumAlgorithm
+		if i < len(algos) {
+			a = algos[i]
+		}
+		if a == "" {
+			continue
+		}
+		v := knownChecksum(a, sum[:], md5, known)
+		if v == "" || (a == b.ChecksumAlgorithm && b.ChecksumHeader != "" && b.ChecksumHeader != v) {
+			return nil, false
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[a] = v
 	}
-	v := known[algo]
-	if algo == digest.SHA256 {
-		v = base64.StdEncoding.EncodeToString(sum[:])
-	}
-	if v == "" || (b.ChecksumHeader != "" && b.ChecksumHeader != v) {
-		return nil, false
-	}
-	return map[string]string{algo: v}, true
+	return out, true
 }
 
-func (b *Body) expect() digest.Expect {
+// expect is what the digest reader verifies, computing the also algorithms besides.
+func (b *Body) expect(also ...string) digest.Expect {
 	return digest.Expect{Size: b.Size, ContentSHA256: b.ContentSHA256, MD5: b.ContentMD5,
-		Algorithm: b.ChecksumAlgorithm, Checksum: b.Checksum}
+		Algorithm: b.ChecksumAlgorithm, Checksum: b.Checksum, Also: also}
 }
 
 // digestErr maps a body verification failure.
@@ -109,6 +118,8 @@ func digestErr(err error) error {
 			return &Error{Code: CodeIncompleteBody, Message: "You did not provide the number of bytes specified by the Content-Length HTTP header.", Err: err}
 		case digest.KindMD5:
 			return &Error{Code: CodeBadDigest, Message: "The Content-MD5 you specified did not match what we received.", Err: err}
+		case digest.KindChecksumValue:
+			return &Error{Code: CodeInvalidRequest, Message: "Value for x-amz-checksum-" + strings.ToLower(mm.Algorithm) + " trailing header is invalid.", Err: err}
 		default:
 			return &Error{Code: CodeBadDigest, Message: "The " + mm.Algorithm + " you specified did not match the calculated checksum.", Err: err}
 		}
@@ -177,18 +188,16 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 		}
 	}
 	// Like S3, every object gets a full-object CRC64NVME when the client declared no
-	// checksum: it costs almost nothing and lets clients verify downloads.
-	declared := in.Body.ChecksumAlgorithm != ""
-	if !declared {
+	// checksum, returned in the answer as S3 does: it costs almost nothing (the digest
+	// reader computes it in the pass that hashes the content) and lets clients verify
+	// downloads.
+	if in.Body.ChecksumAlgorithm == "" {
 		in.Body.ChecksumAlgorithm = digest.CRC64NVME
 	}
 	scope := s.scope(in.Principal)
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
 		UserMeta: in.UserMeta, Owner: in.Principal.AccessKey, Scope: in.Principal.AccessKey}
 	if out, ok, err := s.instantPut(ctx, in, obj, scope); ok || err != nil {
-		if out != nil && !declared {
-			out.Checksums, out.ChecksumType = nil, ""
-		}
 		return out, err
 	}
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope,
@@ -202,7 +211,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	obj.SHA256 = append([]byte(nil), sums.SHA256[:]...)
 	obj.Checksums = checksumsOf(in.Body.ChecksumAlgorithm, sums.Checksum)
 	if obj.Checksums != nil {
-		obj.ChecksumType = "FULL_OBJECT"
+		obj.ChecksumType = ChecksumFullObject
 	}
 	err = s.dedup.SettleNew(ctx, ing, func(c meta.Chunk) (meta.Chunk, error) {
 		obj.ModTime = s.now().UTC()
@@ -220,11 +229,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if err != nil {
 		return nil, s.writeErr(err)
 	}
-	out := &PutObjectOutput{ETag: obj.ETag}
-	if declared {
-		out.Checksums, out.ChecksumType = obj.Checksums, obj.ChecksumType
-	}
-	return out, nil
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
 }
 
 // sizeUnknownBody prepares a body that declared no length (a form upload: a part of a
@@ -348,10 +353,11 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		return nil, false, nil
 	}
 	known := src.Checksums
-	if len(src.Parts) > 0 && src.ChecksumType != "FULL_OBJECT" {
+	if len(src.Parts) > 0 && src.ChecksumType != ChecksumFullObject {
 		known = nil // a composite checksum is not the content's
 	}
-	checksums, ok := in.Body.provenChecksums(sum, known)
+	md5, _ := hex.DecodeString(etag)
+	checksums, ok := in.Body.provenChecksums(sum, md5, known)
 	if !ok {
 		return nil, false, nil
 	}
@@ -360,7 +366,7 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	obj.SHA256 = sum[:]
 	obj.Checksums = checksums
 	if checksums != nil {
-		obj.ChecksumType = "FULL_OBJECT"
+		obj.ChecksumType = ChecksumFullObject
 	}
 	obj.Manifest = stripChunks(src.Manifest)
 	for i := range obj.Manifest {
@@ -568,7 +574,16 @@ func partRange(o meta.Object, n int) (int64, int64, map[string]string, error) {
 	var off int64
 	for _, p := range o.Parts {
 		if p.Number == n {
-			return off, p.Size, p.Checksums, nil
+			// A part's checksum is part of the object's only when that is COMPOSITE (a
+			// checksum of the parts' checksums); a FULL_OBJECT checksum has none, and a
+			// part keeps nothing else worth showing (S3 answers alike).
+			var ck map[string]string
+			if o.ChecksumType == ChecksumComposite {
+				for a := range o.Checksums {
+					ck = checksumsOf(a, p.Checksums[a])
+				}
+			}
+			return off, p.Size, ck, nil
 		}
 		off += p.Size
 	}
@@ -742,7 +757,18 @@ type CopyObjectInput struct {
 }
 
 // CopyObject writes a new object that references the source's chunks: no data moves.
+// The copy keeps the source's checksum, unless the request names a checksum algorithm:
+// then, as S3, the copy gets a full-object checksum of that algorithm, taken from what
+// is known of the content or else computed by reading the source through the digest
+// (nothing is written).
 func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectInfo, error) {
+	if in.ChecksumAlgorithm != "" {
+		a, err := digest.Normalize(in.ChecksumAlgorithm)
+		if err != nil {
+			return nil, UnsupportedChecksumAlgorithm()
+		}
+		in.ChecksumAlgorithm = a
+	}
 	if _, err := s.bucketFor(ctx, in.Principal, in.SrcBucket); err != nil {
 		return nil, err
 	}
@@ -760,10 +786,23 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		if err := in.SrcCond.check(infoOf(src), false); err != nil {
 			return nil, err
 		}
-		if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && !in.ReplaceMetadata {
+		if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && !in.ReplaceMetadata && in.ChecksumAlgorithm == "" {
 			return nil, errorf(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 		dst := src
+		if in.ChecksumAlgorithm != "" {
+			v, err := s.contentChecksum(ctx, src, in.ChecksumAlgorithm)
+			if err != nil {
+				return nil, err
+			}
+			dst.Checksums, dst.ChecksumType = map[string]string{in.ChecksumAlgorithm: v}, ChecksumFullObject
+			// The parts' checksums belonged to the source's checksum, which the copy has not.
+			dst.Parts = make([]meta.Part, len(src.Parts))
+			for i, p := range src.Parts {
+				p.Checksums = nil
+				dst.Parts[i] = p
+			}
+		}
 		dst.Bucket, dst.Key = in.DstBucket, in.DstKey
 		dst.Owner = in.Principal.AccessKey
 		dst.Scope = src.Scope // the content was uploaded by the source's writer
@@ -789,6 +828,28 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		info := infoOf(dst)
 		return &info, nil
 	}
+}
+
+// contentChecksum returns the full-object checksum of algo for an object's content:
+// known without reading it (the recorded value, the content hash, a single-part MD5),
+// or computed by streaming its chunks through the digest, only then.
+func (s *Service) contentChecksum(ctx context.Context, o meta.Object, algo string) (string, error) {
+	if v := objectChecksum(o, algo); v != "" {
+		return v, nil
+	}
+	body, err := s.openRange(ctx, o, 0, o.Size)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	dr, err := digest.NewReader(body, digest.Expect{Size: o.Size, Also: []string{algo}})
+	if err != nil {
+		return "", err
+	}
+	if _, err := drain(dr); err != nil {
+		return "", s.readErr(o.Bucket, o.Key, err)
+	}
+	return dr.Sums().Checksums[algo], nil
 }
 
 // ListObjectsInput is one page of a listing.

@@ -41,8 +41,9 @@ const (
 )
 
 type testStack struct {
-	url string
-	app *app
+	url     string
+	app     *app
+	handler http.Handler // the S3 API, to serve it again (over TLS)
 }
 
 // newStack wires the real graph (SQLite metadata in a temp dir, local-disk chunks)
@@ -85,7 +86,7 @@ func newStackYAML(t *testing.T, extra string, args ...string) *testStack {
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(func() { srv.Close(); a.close() })
-	return &testStack{url: srv.URL, app: a}
+	return &testStack{url: srv.URL, app: a, handler: api}
 }
 
 func (st *testStack) client(t *testing.T, ak, sk string) *s3.Client {
@@ -657,9 +658,16 @@ func TestMultipartRules(t *testing.T) {
 		}
 		return aws.ToString(out.UploadId)
 	}
+	// The parts of a CRC32 upload (COMPOSITE) must carry their CRC32, as on S3; this
+	// client computes it when asked (a hand-built aws.Config sends none by default).
 	part := func(key, id string, n int32, data []byte) *s3.UploadPartOutput {
 		t.Helper()
-		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String(key), UploadId: aws.String(id), PartNumber: aws.Int32(n), Body: bytes.NewReader(data)})
+		algo := types.ChecksumAlgorithm("")
+		if key == "obj" {
+			algo = types.ChecksumAlgorithmCrc32
+		}
+		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpu"), Key: aws.String(key), UploadId: aws.String(id), PartNumber: aws.Int32(n),
+			Body: bytes.NewReader(data), ChecksumAlgorithm: algo})
 		if err != nil {
 			t.Fatal(err)
 		}
