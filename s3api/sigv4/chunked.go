@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"net/http"
@@ -310,7 +311,7 @@ func (c *chunkReader) readTrailer() error {
 		}
 		if err != nil {
 			if se := s3err.As(err); se != nil && se.Code == s3err.InvalidRequest {
-				return s3err.Newf(s3err.MalformedTrailerError, "Trailer line too long")
+				return malformedTrailer("Trailer line too long")
 			}
 			return err
 		}
@@ -324,18 +325,18 @@ func (c *chunkReader) readTrailer() error {
 			break
 		}
 		if !c.p.trailer {
-			return s3err.Newf(s3err.MalformedTrailerError, "Trailing headers sent without x-amz-trailer")
+			return malformedTrailer("Trailing headers sent without x-amz-trailer")
 		}
 		size += len(line)
 		if size > maxTrailerBytes || len(lines) >= maxTrailers {
-			return s3err.Newf(s3err.MalformedTrailerError, "Too many trailing headers")
+			return malformedTrailer("Too many trailing headers")
 		}
 		if haveSig {
-			return s3err.Newf(s3err.MalformedTrailerError, "x-amz-trailer-signature must be the last trailer")
+			return malformedTrailer("x-amz-trailer-signature must be the last trailer")
 		}
 		name, val, ok := bytes.Cut(line, []byte{':'})
 		if !ok || len(bytes.TrimSpace(name)) == 0 {
-			return s3err.Newf(s3err.MalformedTrailerError, "Trailer line without a name")
+			return malformedTrailer("Trailer line without a name")
 		}
 		k := strings.ToLower(string(bytes.TrimSpace(name)))
 		v := string(bytes.TrimSpace(val))
@@ -344,14 +345,14 @@ func (c *chunkReader) readTrailer() error {
 			continue
 		}
 		if !contains(c.p.declared, k) {
-			return s3err.Newf(s3err.MalformedTrailerError, "Trailer %q was not declared in x-amz-trailer", k)
+			return malformedTrailer("Trailer %q was not declared in x-amz-trailer", k)
 		}
 		lines = append(lines, kv{k, v})
 		c.trailers.Add(k, v)
 	}
 	for _, d := range c.p.declared {
 		if _, ok := c.trailers[http.CanonicalHeaderKey(d)]; !ok {
-			return s3err.Newf(s3err.MalformedTrailerError, "Declared trailer %q is missing", d)
+			return malformedTrailer("Declared trailer %q is missing", d)
 		}
 	}
 	if !c.p.signed || !c.p.trailer {
@@ -408,4 +409,10 @@ func (p *payloadVerifier) Read(b []byte) (int, error) {
 		p.err = io.EOF
 	}
 	return n, err
+}
+
+// malformedTrailer is S3's MalformedTrailerError, whose message S3 keeps general; the
+// detail is logged.
+func malformedTrailer(format string, args ...any) *s3err.Error {
+	return s3err.Wrap(s3err.MalformedTrailerError, fmt.Errorf(format, args...))
 }

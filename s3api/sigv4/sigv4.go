@@ -464,7 +464,9 @@ func (v *Verifier) newAuth(r *http.Request, p *request, key []byte, payload stri
 			return nil, s3err.Newf(s3err.InvalidArgument, "x-amz-decoded-content-length is not a valid length")
 		}
 		trailer := payload != StreamingSigned
-		if trailer && len(a.TrailerNames) == 0 {
+		// S3 takes an unsigned-trailer body that declares no trailer (no checksum: the
+		// object gets the default one); a signed one needs what its signature covers.
+		if payload == StreamingSignedTrailer && len(a.TrailerNames) == 0 {
 			return nil, s3err.Newf(s3err.InvalidRequest, "x-amz-trailer is required for %s", payload)
 		}
 		cr := newChunkReader(a.Body, chunkParams{
