@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -20,7 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/cespare/xxhash/v2"
 	"github.com/minio/crc64nvme"
+	"github.com/zeebo/xxh3"
 )
 
 // Issue 2: aws-sdk-go-v2 with default settings against the real binary.
@@ -567,6 +570,16 @@ func checksumOf(alg types.ChecksumAlgorithm, data []byte) string {
 		hs = sha1.New()
 	case types.ChecksumAlgorithmSha256:
 		hs = sha256.New()
+	case types.ChecksumAlgorithmSha512:
+		hs = sha512.New()
+	case types.ChecksumAlgorithmMd5:
+		hs = md5.New()
+	case types.ChecksumAlgorithmXxhash64:
+		hs = xxhash.New()
+	case types.ChecksumAlgorithmXxhash3:
+		hs = xxh3.New()
+	case types.ChecksumAlgorithmXxhash128:
+		hs = xxh3.New128()
 	default:
 		panic("unknown checksum algorithm " + alg)
 	}
@@ -607,6 +620,21 @@ func TestSDKChecksums(t *testing.T) {
 			{"x-amz-checksum-sha256", func(in *s3.PutObjectInput) {
 				in.ChecksumSHA256 = aws.String(checksumOf(types.ChecksumAlgorithmSha256, other))
 			}},
+			{"x-amz-checksum-sha512", func(in *s3.PutObjectInput) {
+				in.ChecksumSHA512 = aws.String(checksumOf(types.ChecksumAlgorithmSha512, other))
+			}},
+			{"x-amz-checksum-md5", func(in *s3.PutObjectInput) {
+				in.ChecksumMD5 = aws.String(checksumOf(types.ChecksumAlgorithmMd5, other))
+			}},
+			{"x-amz-checksum-xxhash64", func(in *s3.PutObjectInput) {
+				in.ChecksumXXHASH64 = aws.String(checksumOf(types.ChecksumAlgorithmXxhash64, other))
+			}},
+			{"x-amz-checksum-xxhash3", func(in *s3.PutObjectInput) {
+				in.ChecksumXXHASH3 = aws.String(checksumOf(types.ChecksumAlgorithmXxhash3, other))
+			}},
+			{"x-amz-checksum-xxhash128", func(in *s3.PutObjectInput) {
+				in.ChecksumXXHASH128 = aws.String(checksumOf(types.ChecksumAlgorithmXxhash128, other))
+			}},
 		}
 		for i, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -633,6 +661,13 @@ func TestSDKChecksums(t *testing.T) {
 			{"SHA1", types.ChecksumAlgorithmSha1, c},
 			{"SHA256", types.ChecksumAlgorithmSha256, c},
 			{"SHA256 trailer", types.ChecksumAlgorithmSha256, tlsc},
+			{"SHA512", types.ChecksumAlgorithmSha512, c},
+			{"SHA512 trailer", types.ChecksumAlgorithmSha512, tlsc},
+			// The SDK computes neither MD5 nor the xxHash family: values come precomputed.
+			{"MD5", types.ChecksumAlgorithmMd5, c},
+			{"XXHASH64", types.ChecksumAlgorithmXxhash64, c},
+			{"XXHASH3", types.ChecksumAlgorithmXxhash3, c},
+			{"XXHASH128", types.ChecksumAlgorithmXxhash128, c},
 		}
 		for i, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -642,6 +677,7 @@ func TestSDKChecksums(t *testing.T) {
 					alg = types.ChecksumAlgorithmCrc32
 				}
 				in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: &key, Body: bytes.NewReader(data), ChecksumAlgorithm: tc.alg}
+				precomputed(in, alg, data)
 				if tc.client == tlsc {
 					in.Body, in.ContentLength = onlyReader{bytes.NewReader(data)}, aws.Int64(int64(len(data)))
 				}
@@ -659,22 +695,115 @@ func TestSDKChecksums(t *testing.T) {
 				if err != nil || sum != sha256Hex(data) {
 					t.Fatalf("GetObject body: err %v, content matches %t", err, sum == sha256Hex(data))
 				}
-				if got := returnedChecksum(alg, out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256); got != want {
+				if got := returnedChecksum(alg, out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256,
+					out.ChecksumSHA512, out.ChecksumMD5, out.ChecksumXXHASH64, out.ChecksumXXHASH3, out.ChecksumXXHASH128); got != want {
 					t.Errorf("GetObject checksum %s = %q, want %q", alg, got, want)
 				}
 				head, err := c.HeadObject(ctxT(t), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 				if err != nil {
 					t.Fatalf("HeadObject: %v", err)
 				}
-				if got := returnedChecksum(alg, head.ChecksumCRC32, head.ChecksumCRC32C, head.ChecksumCRC64NVME, head.ChecksumSHA1, head.ChecksumSHA256); got != want {
+				if got := returnedChecksum(alg, head.ChecksumCRC32, head.ChecksumCRC32C, head.ChecksumCRC64NVME, head.ChecksumSHA1, head.ChecksumSHA256,
+					head.ChecksumSHA512, head.ChecksumMD5, head.ChecksumXXHASH64, head.ChecksumXXHASH3, head.ChecksumXXHASH128); got != want {
 					t.Errorf("HeadObject checksum %s = %q, want %q", alg, got, want)
+				}
+			})
+		}
+	})
+
+	// Multipart uploads with the SDK's defaults: created without an algorithm, the
+	// SDK sends a CRC32 with each part and the object gets S3's default full-object
+	// CRC64NVME; created with SHA512 (over TLS, as trailers), a COMPOSITE SHA512.
+	// GET validates what the SDK can.
+	t.Run("multipart", func(t *testing.T) {
+		parts := [][]byte{randomBytes(14, 5*MiB), randomBytes(15, 100*KiB+1)}
+		whole := append(append([]byte{}, parts[0]...), parts[1]...)
+		for _, tc := range []struct {
+			name   string
+			alg    types.ChecksumAlgorithm
+			client *s3.Client
+		}{
+			{"default", "", c},
+			{"SHA512 trailers", types.ChecksumAlgorithmSha512, tlsc},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				key := "mp-" + strings.ReplaceAll(tc.name, " ", "-")
+				mp, err := tc.client.CreateMultipartUpload(ctxT(t), &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: &key, ChecksumAlgorithm: tc.alg})
+				if err != nil {
+					t.Fatalf("CreateMultipartUpload: %v", err)
+				}
+				var done []types.CompletedPart
+				composite := sha512.New()
+				for i, p := range parts {
+					in := &s3.UploadPartInput{Bucket: aws.String(bucket), Key: &key, UploadId: mp.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+						Body: bytes.NewReader(p), ChecksumAlgorithm: tc.alg}
+					if tc.client == tlsc {
+						in.Body, in.ContentLength = onlyReader{bytes.NewReader(p)}, aws.Int64(int64(len(p)))
+					}
+					out, err := tc.client.UploadPart(ctxT(t), in)
+					if err != nil {
+						t.Fatalf("UploadPart %d: %v", i+1, err)
+					}
+					done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag, ChecksumSHA512: out.ChecksumSHA512})
+					raw, _ := base64.StdEncoding.DecodeString(checksumOf(types.ChecksumAlgorithmSha512, p))
+					composite.Write(raw)
+				}
+				out, err := tc.client.CompleteMultipartUpload(ctxT(t), &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: &key, UploadId: mp.UploadId,
+					MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+				if err != nil {
+					t.Fatalf("CompleteMultipartUpload: %v", err)
+				}
+				switch tc.alg {
+				case "":
+					if aws.ToString(out.ChecksumCRC64NVME) != checksumOf(types.ChecksumAlgorithmCrc64nvme, whole) || out.ChecksumType != types.ChecksumTypeFullObject {
+						t.Errorf("default checksum: %q %s", aws.ToString(out.ChecksumCRC64NVME), out.ChecksumType)
+					}
+				default:
+					want := base64.StdEncoding.EncodeToString(composite.Sum(nil)) + "-2"
+					if aws.ToString(out.ChecksumSHA512) != want || out.ChecksumType != types.ChecksumTypeComposite {
+						t.Errorf("composite SHA512: %q %s, want %s", aws.ToString(out.ChecksumSHA512), out.ChecksumType, want)
+					}
+				}
+				get, err := c.GetObject(ctxT(t), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: &key, ChecksumMode: types.ChecksumModeEnabled})
+				if err != nil {
+					t.Fatalf("GetObject: %v", err)
+				}
+				sum, _, err := readerSHA256(get.Body)
+				get.Body.Close()
+				if err != nil || sum != sha256Hex(whole) {
+					t.Fatalf("GetObject body: err %v, content matches %t", err, sum == sha256Hex(whole))
+				}
+				// A part of the COMPOSITE object comes with its SHA512, which the SDK validates.
+				part, err := c.GetObject(ctxT(t), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: &key, PartNumber: aws.Int32(2), ChecksumMode: types.ChecksumModeEnabled})
+				if err != nil {
+					t.Fatalf("GetObject part 2: %v", err)
+				}
+				sum, _, err = readerSHA256(part.Body)
+				part.Body.Close()
+				if err != nil || sum != sha256Hex(parts[1]) || (tc.alg != "") != (aws.ToString(part.ChecksumSHA512) == checksumOf(types.ChecksumAlgorithmSha512, parts[1])) {
+					t.Errorf("part 2: err %v, checksum %q", err, aws.ToString(part.ChecksumSHA512))
 				}
 			})
 		}
 	})
 }
 
-func returnedChecksum(alg types.ChecksumAlgorithm, crc32, crc32c, crc64, sha1, sha256 *string) string {
+// precomputed sets the value of a checksum the SDK does not compute (MD5, xxHash).
+func precomputed(in *s3.PutObjectInput, alg types.ChecksumAlgorithm, data []byte) {
+	v := aws.String(checksumOf(alg, data))
+	switch alg {
+	case types.ChecksumAlgorithmMd5:
+		in.ChecksumMD5 = v
+	case types.ChecksumAlgorithmXxhash64:
+		in.ChecksumXXHASH64 = v
+	case types.ChecksumAlgorithmXxhash3:
+		in.ChecksumXXHASH3 = v
+	case types.ChecksumAlgorithmXxhash128:
+		in.ChecksumXXHASH128 = v
+	}
+}
+
+func returnedChecksum(alg types.ChecksumAlgorithm, crc32, crc32c, crc64, sha1, sha256, sha512, md5, xxhash64, xxhash3, xxhash128 *string) string {
 	switch alg {
 	case types.ChecksumAlgorithmCrc32:
 		return aws.ToString(crc32)
@@ -686,6 +815,16 @@ func returnedChecksum(alg types.ChecksumAlgorithm, crc32, crc32c, crc64, sha1, s
 		return aws.ToString(sha1)
 	case types.ChecksumAlgorithmSha256:
 		return aws.ToString(sha256)
+	case types.ChecksumAlgorithmSha512:
+		return aws.ToString(sha512)
+	case types.ChecksumAlgorithmMd5:
+		return aws.ToString(md5)
+	case types.ChecksumAlgorithmXxhash64:
+		return aws.ToString(xxhash64)
+	case types.ChecksumAlgorithmXxhash3:
+		return aws.ToString(xxhash3)
+	case types.ChecksumAlgorithmXxhash128:
+		return aws.ToString(xxhash128)
 	}
 	return ""
 }
