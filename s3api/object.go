@@ -30,8 +30,7 @@ type declaredChecksum struct{ algo, value string }
 // checksum of its algorithm. x-amz-checksum-type, -algorithm and -mode are not
 // checksums. ok is false when there is none.
 func checksumHeaders(h http.Header) (declaredChecksum, bool, error) {
-	var d declaredChecksum
-	found := false
+	var found []declaredChecksum
 	for k, vs := range h {
 		name := strings.ToLower(k)
 		suffix, ok := strings.CutPrefix(name, "x-amz-checksum-")
@@ -40,19 +39,22 @@ func checksumHeaders(h http.Header) (declaredChecksum, bool, error) {
 		}
 		algo, err := translate.NormalizeChecksumAlgorithm(suffix)
 		if err != nil {
-			return d, false, s3err.Newf(s3err.InvalidRequest, "The algorithm type you specified in x-amz-checksum- header is invalid.")
+			return declaredChecksum{}, false, s3err.Newf(s3err.InvalidRequest, "The algorithm type you specified in x-amz-checksum- header is invalid.")
 		}
 		if len(vs) > 1 {
 			e := s3err.Newf(s3err.InvalidArgument, "Only one value may be specified.")
 			e.Extra = map[string]string{"ArgumentName": name, "ArgumentValue": vs[1]}
-			return d, false, e
+			return declaredChecksum{}, false, e
 		}
-		if found {
-			return d, false, multipleChecksums()
-		}
-		d, found = declaredChecksum{algo: algo, value: vs[0]}, true
+		found = append(found, declaredChecksum{algo: algo, value: vs[0]})
 	}
-	return d, found, nil
+	switch len(found) {
+	case 0:
+		return declaredChecksum{}, false, nil
+	case 1:
+		return found[0], true, nil
+	}
+	return declaredChecksum{}, false, multipleChecksums()
 }
 
 func multipleChecksums() *s3err.Error {
