@@ -43,7 +43,11 @@ func TestCrashDuringMultipart(t *testing.T) {
 	var completed []done
 	upload := func(ctx context.Context, worker, n int) error {
 		key := fmt.Sprintf("w%d/obj%d", worker, n)
-		cu, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: &key})
+		// The parts' CRC32s (the SDK's default) are listed in the Complete below: as on
+		// S3, they must be the upload's algorithm (an upload created without one keeps
+		// only its default CRC64NVME of a part, and refuses others as InvalidPart).
+		cu, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: &key,
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 		if err != nil {
 			return err
 		}
