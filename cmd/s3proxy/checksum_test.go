@@ -670,3 +670,25 @@ func TestChecksumRequestErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPostObjectChecksum: a form's x-amz-checksum-* field is verified and stored like
+// a PutObject header.
+func TestPostObjectChecksum(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("form")}); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("a file posted by a browser form")
+	want := checksumOf(t, types.ChecksumAlgorithmXxhash128, data)
+	target, form := handPolicy(t, st, "form", "posted", `,["starts-with","$x-amz-checksum-xxhash128",""]`, formField{"x-amz-checksum-xxhash128", want})
+	resp, body := postForm(t, target, form, "f.txt", bytes.NewReader(data))
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("x-amz-checksum-xxhash128") != want {
+		t.Fatalf("POST: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("form"), Key: aws.String("posted"), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil || aws.ToString(head.ChecksumXXHASH128) != want {
+		t.Errorf("head: %v %v", headChecksums(head).set(), err)
+	}
+}

@@ -421,6 +421,15 @@ func TestPostObjectRefusals(t *testing.T) {
 			})
 			return u, ordered(f)
 		}, small, 400, "BadDigest", ""},
+		{"xxhash3 mismatch", func() (string, []formField) {
+			return handPolicy(t, st, "refuse", "k22", `,["starts-with","$x-amz-checksum-xxhash3",""]`, formField{"x-amz-checksum-xxhash3", "LQaABTjTlMI="})
+		}, small, 400, "BadDigest", "The XXHASH3 you specified did not match the calculated checksum."},
+		{"malformed md5 checksum", func() (string, []formField) {
+			return handPolicy(t, st, "refuse", "k23", `,["starts-with","$x-amz-checksum-md5",""]`, formField{"x-amz-checksum-md5", "invalid"})
+		}, small, 400, "InvalidRequest", "Value for x-amz-checksum-md5 header is invalid."},
+		{"unknown checksum algorithm", func() (string, []formField) {
+			return handPolicy(t, st, "refuse", "k24", `,["starts-with","$x-amz-checksum-crc16",""]`, formField{"x-amz-checksum-crc16", "AAA="})
+		}, small, 400, "InvalidRequest", "The algorithm type you specified in x-amz-checksum- header is invalid."},
 		{"Content-MD5 mismatch", func() (string, []formField) {
 			return handPolicy(t, st, "refuse", "k15", `,["starts-with","$Content-MD5",""]`, formField{"Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg=="})
 		}, small, 400, "BadDigest", ""},
