@@ -214,6 +214,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rq.auth = auth
+	if auth.Chunked && rq.op != "PutObject" && rq.op != "UploadPart" {
+		// S3 takes aws-chunked bodies (trailers included) as object data only.
+		s.writeError(rq, s3err.Newf(s3err.InvalidRequest, "The value of x-amz-content-sha256 header is invalid."))
+		return
+	}
 	cred := s.creds[auth.AccessKey]
 	rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
 	if err := s.dispatch(rq); err != nil {

@@ -647,6 +647,14 @@ func TestChecksumRequestErrors(t *testing.T) {
 	if stats, _ := st.app.meta.Stats(ctx); stats.Objects != 0 {
 		t.Errorf("a refused upload stored something: %+v", stats)
 	}
+	// An aws-chunked body is object data only: S3 refuses it elsewhere.
+	for _, target := range []string{"/errs?tagging", "/errs?cors", "/errs/obj?tagging"} {
+		status, resp, _ := st.raw(t, "PUT", target, []byte("5\r\nabcde\r\n0\r\n\r\n"), map[string]string{
+			"x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "x-amz-decoded-content-length": "5"})
+		if status != 400 || !strings.Contains(resp, "<Message>The value of x-amz-content-sha256 header is invalid.</Message>") {
+			t.Errorf("aws-chunked PUT %s: %d %s", target, status, resp)
+		}
+	}
 	// x-amz-checksum-algorithm is not an upload's header: S3 ignores it there.
 	status, resp, h := st.raw(t, "PUT", "/errs/ignored", body, map[string]string{"x-amz-checksum-algorithm": "SHA256"})
 	if status != 200 || h.Get("x-amz-checksum-crc64nvme") != checksumOf(t, types.ChecksumAlgorithmCrc64nvme, body) || h.Get("x-amz-checksum-sha256") != "" {
