@@ -317,13 +317,11 @@ func requireIntegrity(rq *request) error {
 	if rq.r.Header.Get("Content-MD5") != "" {
 		return nil
 	}
-	for name := range checksumHeaders {
-		if rq.r.Header.Get(name) != "" {
-			return nil
-		}
+	if _, ok, err := checksumHeaders(rq.r.Header); err != nil || ok {
+		return err
 	}
 	for _, name := range rq.auth.TrailerNames {
-		if _, ok := checksumHeaders[name]; ok {
+		if _, ok := trailerChecksum(name); ok {
 			return nil
 		}
 	}
@@ -331,29 +329,46 @@ func requireIntegrity(rq *request) error {
 	return s3err.Newf(s3err.InvalidRequest, "Missing required header for this request: Content-MD5")
 }
 
+// trailerChecksum returns the algorithm of a declared trailer that is a checksum.
+func trailerChecksum(name string) (string, bool) {
+	suffix, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-checksum-")
+	if !ok {
+		return "", false
+	}
+	algo, err := translate.NormalizeChecksumAlgorithm(suffix)
+	return algo, err == nil
+}
+
 // verifyBodyChecksum checks the x-amz-checksum-* header (or trailer, once data was read
 // to its end) of a small body read whole, for the requests whose checksum covers the
 // body itself. (CompleteMultipartUpload's checksum headers describe the object.)
 func verifyBodyChecksum(rq *request, data []byte) error {
-	trailer := rq.auth.Trailer()
-	for name, algo := range checksumHeaders {
-		v := rq.r.Header.Get(name)
-		if v == "" {
-			v = trailer.Get(name)
+	d, ok, err := checksumHeaders(rq.r.Header)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		trailer := rq.auth.Trailer()
+		for _, name := range rq.auth.TrailerNames {
+			if algo, isSum := trailerChecksum(name); isSum {
+				if v := trailer.Get(name); v != "" {
+					d, ok = declaredChecksum{algo: algo, value: v}, true
+				}
+			}
 		}
-		if v == "" {
-			continue
-		}
-		if !translate.ValidChecksum(algo, v) {
-			return s3err.Newf(s3err.InvalidRequest, "Value for %s header is invalid.", name)
-		}
-		got, err := translate.ChecksumOf(algo, data)
-		if err != nil {
-			return err
-		}
-		if got != v {
-			return s3err.Newf(s3err.BadDigest, "The %s you specified did not match the calculated checksum.", algo)
-		}
+	}
+	if !ok {
+		return nil
+	}
+	if !translate.ValidChecksum(d.algo, d.value) {
+		return s3err.Newf(s3err.InvalidRequest, "Value for %s header is invalid.", checksumHeaderName(d.algo))
+	}
+	got, err := translate.ChecksumOf(d.algo, data)
+	if err != nil {
+		return err
+	}
+	if got != d.value {
+		return s3err.Newf(s3err.BadDigest, "The %s you specified did not match the calculated checksum.", d.algo)
 	}
 	return nil
 }
