@@ -274,10 +274,11 @@ func TestLifecycleAbortsUploads(t *testing.T) {
 	f := newLCFixture(t)
 	start := func(key string) string {
 		t.Helper()
-		id, err := f.svc.CreateMultipartUpload(f.ctx, &CreateUploadInput{Principal: f.p, Bucket: "bkt", Key: key})
+		out, err := f.svc.CreateMultipartUpload(f.ctx, &CreateUploadInput{Principal: f.p, Bucket: "bkt", Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}
+		id := out.UploadID
 		body := strings.Repeat(key, 1000)
 		if _, err := f.svc.UploadPart(f.ctx, &UploadPartInput{Principal: f.p, Bucket: "bkt", Key: key, UploadID: id, PartNumber: 1,
 			Body: Body{Reader: strings.NewReader(body), Size: int64(len(body))}}); err != nil {

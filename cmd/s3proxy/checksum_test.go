@@ -254,14 +254,14 @@ func mustDecode(t *testing.T, v string) []byte {
 	return b
 }
 
-// recorder keeps the payload mode and trailer of every request the server sees.
-type recorder struct {
+// modeRecorder keeps the payload mode and trailer of every request the server sees.
+type modeRecorder struct {
 	http.Handler
 	mu   sync.Mutex
 	seen []string
 }
 
-func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *modeRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.seen = append(r.seen, req.Header.Get("x-amz-content-sha256")+" "+req.Header.Get("x-amz-trailer"))
 	r.mu.Unlock()
@@ -273,7 +273,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // a hand-built trailer carries any algorithm, and a malformed one is refused.
 func TestChecksumTrailerOverTLS(t *testing.T) {
 	st := newStack(t)
-	rec := &recorder{Handler: st.handler}
+	rec := &modeRecorder{Handler: st.handler}
 	srv := httptest.NewTLSServer(rec)
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(testAK, testSK, ""), HTTPClient: srv.Client()}
