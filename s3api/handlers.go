@@ -426,7 +426,7 @@ func (s *Server) createBucket(rq *request) error {
 		}
 		loc = cfg.LocationConstraint
 	}
-	if err := s.svc.CreateBucket(rq.r.Context(), rq.principal, rq.bucket, loc); err != nil {
+	if err := s.svc.CreateBucket(rq.r.Context(), rq.principal, rq.bucket, loc, nil); err != nil {
 		return err
 	}
 	rq.w.Header().Set("Location", "/"+rq.bucket)

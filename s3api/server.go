@@ -19,13 +19,14 @@ import (
 	"s3proxy/s3api/s3err"
 	"s3proxy/s3api/sigv4"
 	"s3proxy/translate"
+	"s3proxy/translate/buckettags"
 	"s3proxy/translate/lifecycle"
 )
 
 // Service is what the front end needs from the object model (implemented by translate).
 type Service interface {
 	ListBuckets(ctx context.Context, p translate.Principal) ([]translate.BucketInfo, error)
-	CreateBucket(ctx context.Context, p translate.Principal, name, location string) error
+	CreateBucket(ctx context.Context, p translate.Principal, name, location string, tags buckettags.Set) error
 	HeadBucket(ctx context.Context, p translate.Principal, name string) (translate.BucketInfo, error)
 	DeleteBucket(ctx context.Context, p translate.Principal, name string) error
 	BucketLifecycle(ctx context.Context, p translate.Principal, bucket string) (lifecycle.Configuration, error)

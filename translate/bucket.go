@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"s3proxy/meta"
+	"s3proxy/translate/buckettags"
 )
 
 // BucketInfo describes a bucket.
@@ -87,8 +88,9 @@ func (s *Service) ListBuckets(ctx context.Context, p Principal) ([]BucketInfo, e
 	return out, nil
 }
 
-// CreateBucket creates a bucket owned by the principal.
-func (s *Service) CreateBucket(ctx context.Context, p Principal, name, location string) error {
+// CreateBucket creates a bucket owned by the principal, with tags when CreateBucket's
+// configuration carries them (S3 since 2025), which s3api has checked.
+func (s *Service) CreateBucket(ctx context.Context, p Principal, name, location string, tags buckettags.Set) error {
 	if !ValidBucketName(name) {
 		return errorf(CodeInvalidBucketName, "The specified bucket is not valid.")
 	}
@@ -104,7 +106,23 @@ func (s *Service) CreateBucket(ctx context.Context, p Principal, name, location 
 		}
 		return errorf(CodeBucketAlreadyExists, "The requested bucket name is not available.")
 	}
-	return metaErr(err, "")
+	// A CORS configuration cached for an earlier bucket of this name is not this one's.
+	s.cors.forget(name)
+	if err != nil || len(tags) == 0 {
+		return metaErr(err, "")
+	}
+	// The metadata store creates a bucket and its configurations in separate
+	// transactions: a bucket whose tags cannot be stored is deleted again, so that the
+	// request fails as a whole (the bucket is new and empty; a client that raced to
+	// write into it in between keeps it, and the error says the tags are missing).
+	if err := s.putBucketTags(ctx, name, tags); err != nil {
+		if derr := s.meta.DeleteBucket(ctx, name); derr != nil && !errors.Is(derr, meta.ErrNotFound) {
+			s.log.Error("bucket created without its tags", "bucket", name, "err", err, "delete_err", derr)
+		}
+		s.buckets.forget(name)
+		return err
+	}
+	return nil
 }
 
 // HeadBucket checks that the bucket exists and the principal may use it.
@@ -124,6 +142,7 @@ func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) er
 	s.buckets.forget(name)
 	err := s.meta.DeleteBucket(ctx, name)
 	s.buckets.forget(name) // a request racing the delete may have cached it again
+	s.cors.forget(name)    // the configuration went with the bucket
 	if errors.Is(err, meta.ErrNotEmpty) {
 		return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty")
 	}

@@ -95,7 +95,7 @@ func newLCFixture(t *testing.T) *lcFixture {
 		t.Fatal(err)
 	}
 	f := &lcFixture{t: t, ctx: ctx, clk: clk, store: hs, svc: svc, p: Principal{AccessKey: "owner"}}
-	if err := svc.CreateBucket(ctx, f.p, "bkt", ""); err != nil {
+	if err := svc.CreateBucket(ctx, f.p, "bkt", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -420,7 +420,7 @@ func TestLifecycleRaces(t *testing.T) {
 func TestLifecycleDryRunAndPaging(t *testing.T) {
 	f := newLCFixture(t)
 	for _, b := range []string{"c1x", "c2x", "c3x"} {
-		if err := f.svc.CreateBucket(f.ctx, f.p, b, ""); err != nil {
+		if err := f.svc.CreateBucket(f.ctx, f.p, b, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		f.setRules(b, rule("r", lifecycle.Filter{Prefix: "p/"}, 1))
@@ -471,7 +471,7 @@ func TestLifecycleStops(t *testing.T) {
 	if _, err := f.svc.ApplyLifecycle(ctx, LifecycleOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled pass: %v", err)
 	}
-	if err := f.svc.CreateBucket(f.ctx, f.p, "a-broken", ""); err != nil {
+	if err := f.svc.CreateBucket(f.ctx, f.p, "a-broken", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.store.PutBucketConfig(f.ctx, meta.BucketConfig{Bucket: "a-broken", Kind: lifecycle.Kind, Value: "{not json"}); err != nil {

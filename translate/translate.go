@@ -110,6 +110,8 @@ type Service struct {
 	now   func() time.Time
 	// buckets caches bucket rows for the per-request ownership check.
 	buckets *bucketCache
+	// cors caches buckets' CORS configurations for evaluating browsers' requests.
+	cors *corsCache
 }
 
 // New returns a Service.
@@ -132,7 +134,8 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now)}, nil
+	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now),
+		cors: newCORSCache(cfg.Now)}, nil
 }
 
 // scope returns the dedup scope of a principal: its access key, or "" when global.
