@@ -1,10 +1,8 @@
 package s3api
 
 import (
-	"bytes"
 	"encoding/xml"
 	"errors"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +29,7 @@ var transitionStorageClasses = map[string]bool{
 // lifecycleSchema is S3's schema of a LifecycleConfiguration: for each element that
 // has children, which children it may have and whether each may repeat. An element not
 // listed here has text only.
-var lifecycleSchema = map[string]map[string]bool{
+var lifecycleSchema = xmlSchema{
 	"LifecycleConfiguration": {"Rule": true},
 	"Rule": {"ID": false, "Prefix": false, "Filter": false, "Status": false, "Expiration": false,
 		"Transition": true, "NoncurrentVersionExpiration": false, "NoncurrentVersionTransition": true,
@@ -53,55 +51,13 @@ func malformedLifecycle(format string, args ...any) *s3err.Error {
 
 // checkLifecycleShape walks the document's elements against lifecycleSchema.
 func checkLifecycleShape(data []byte) error {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	type frame struct {
-		name string
-		seen map[string]bool
+	err := checkXMLShape(data, "LifecycleConfiguration", lifecycleSchema)
+	var se *shapeError
+	if errors.As(err, &se) {
+		return malformedLifecycle("%s", se.msg)
 	}
-	var stack []frame
-	root := false
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return s3err.Wrap(s3err.MalformedXML, err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			name := t.Name.Local
-			if len(stack) == 0 {
-				if root || name != "LifecycleConfiguration" {
-					return malformedLifecycle("the document must be one <LifecycleConfiguration>, not <%s>", name)
-				}
-				root = true
-			} else {
-				parent := &stack[len(stack)-1]
-				children, ok := lifecycleSchema[parent.name]
-				if !ok {
-					return malformedLifecycle("<%s> cannot contain <%s>", parent.name, name)
-				}
-				repeat, ok := children[name]
-				if !ok {
-					return malformedLifecycle("unknown element <%s> in <%s>", name, parent.name)
-				}
-				if parent.seen[name] && !repeat {
-					return malformedLifecycle("<%s> may appear once in <%s>", name, parent.name)
-				}
-				parent.seen[name] = true
-			}
-			stack = append(stack, frame{name: name, seen: map[string]bool{}})
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return malformedLifecycle("text outside <LifecycleConfiguration>")
-			}
-		}
-	}
-	if !root {
-		return malformedLifecycle("no <LifecycleConfiguration>")
+	if err != nil {
+		return s3err.Wrap(s3err.MalformedXML, err)
 	}
 	return nil
 }
