@@ -13,28 +13,27 @@ import (
 // A request that asks for something s3proxy does not provide (Object Lock, server-side
 // encryption, a public ACL) is refused, never silently accepted: a client that was told
 // yes would believe its object is locked, encrypted at rest or public when it is not.
-// Reading a bucket configuration s3proxy does not keep (policy, CORS, encryption, ...)
+// Reading a bucket configuration s3proxy does not keep (policy, encryption, ...)
 // answers what S3 answers for a bucket that has none, which is the truth here, so that
 // tools that read every configuration of a bucket (s3cmd info, Terraform, backup tools)
-// work; setting one is NotImplemented. The lifecycle configuration is kept
-// (lifecycle.go).
+// work; setting one is NotImplemented. The lifecycle configuration (lifecycle.go) and
+// tags (buckettagging.go) are kept; ownership controls are answered by ownership.go.
 
 // bucketConfigs are the bucket subresources s3proxy knows by name: their operation
 // names (Get/Put/Delete + name) for logs, metrics and errors, and what a GET answers.
 var bucketConfigs = map[string]bucketConfig{
 	"policy": {name: "BucketPolicy", missing: s3err.NoSuchBucketPolicy, deletable: true},
 	"cors":   {name: "BucketCors", missing: s3err.NoSuchCORSConfiguration, deletable: true},
-	// Named here for the operation names; answered by lifecycle.go.
+	// Named here for the operation names; answered by lifecycle.go, buckettagging.go
+	// and ownership.go.
 	"lifecycle":         {name: "BucketLifecycleConfiguration"},
+	"tagging":           {name: "BucketTagging"},
+	"ownershipControls": {name: "BucketOwnershipControls"},
 	"encryption":        {name: "BucketEncryption", missing: s3err.ServerSideEncryptionConfigurationNotFoundError, deletable: true},
-	"tagging":           {name: "BucketTagging", missing: s3err.NoSuchTagSet, deletable: true},
 	"website":           {name: "BucketWebsite", missing: s3err.NoSuchWebsiteConfiguration, deletable: true},
 	"replication":       {name: "BucketReplication", missing: s3err.ReplicationConfigurationNotFoundError, deletable: true},
 	"publicAccessBlock": {name: "PublicAccessBlock", missing: s3err.NoSuchPublicAccessBlockConfiguration, deletable: true},
 	"object-lock":       {name: "ObjectLockConfiguration", missing: s3err.ObjectLockConfigurationNotFoundError},
-	// Every bucket is what S3 calls BucketOwnerEnforced: ACLs are not used (only the
-	// owner's FULL_CONTROL), and the gateway's objects belong to the bucket's owner.
-	"ownershipControls": {name: "BucketOwnershipControls", body: ownershipControls{NS: s3NS, Rule: ownershipRule{ObjectOwnership: "BucketOwnerEnforced"}}},
 	// Every request is authenticated: nothing is public.
 	"policyStatus":   {name: "BucketPolicyStatus", body: policyStatus{NS: s3NS, IsPublic: false}},
 	"logging":        {name: "BucketLogging", body: emptyConfig{XMLName: xml.Name{Local: "BucketLoggingStatus"}, NS: s3NS}},
@@ -56,16 +55,6 @@ type bucketConfig struct {
 type emptyConfig struct {
 	XMLName xml.Name
 	NS      string `xml:"xmlns,attr"`
-}
-
-type ownershipControls struct {
-	XMLName xml.Name      `xml:"OwnershipControls"`
-	NS      string        `xml:"xmlns,attr"`
-	Rule    ownershipRule `xml:"Rule"`
-}
-
-type ownershipRule struct {
-	ObjectOwnership string `xml:"ObjectOwnership"`
 }
 
 type policyStatus struct {
@@ -175,8 +164,23 @@ var storageClasses = map[string]bool{
 	"GLACIER_IR": true, "SNOW": true, "EXPRESS_ONEZONE": true,
 }
 
+// cannedACLs are the canned ACLs S3 defines. A CreateBucket naming another is
+// InvalidArgument, as on S3, before whether it grants more than the owner's is asked.
+var cannedACLs = map[string]bool{
+	"private": true, "public-read": true, "public-read-write": true, "authenticated-read": true,
+	"aws-exec-read": true, "bucket-owner-read": true, "bucket-owner-full-control": true, "log-delivery-write": true,
+}
+
 // checkCreateBucket refuses CreateBucket headers asking for what s3proxy does not do.
 func checkCreateBucket(h http.Header) error {
+	if acl := h.Get("x-amz-acl"); acl != "" && !cannedACLs[acl] {
+		e := s3err.Newf(s3err.InvalidArgument, "Invalid canned ACL: %s", acl)
+		e.Extra = map[string]string{"ArgumentName": "x-amz-acl", "ArgumentValue": acl}
+		return e
+	}
+	if err := checkObjectOwnershipHeader(h); err != nil {
+		return err
+	}
 	if strings.EqualFold(h.Get("x-amz-bucket-object-lock-enabled"), "true") {
 		return s3err.Newf(s3err.NotImplemented, "Object Lock is not supported by s3proxy.")
 	}

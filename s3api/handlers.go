@@ -14,6 +14,7 @@ import (
 	"s3proxy/s3api/s3err"
 	"s3proxy/s3api/sigv4"
 	"s3proxy/translate"
+	"s3proxy/translate/buckettags"
 )
 
 // Limits on what a client may send outside object bodies.
@@ -228,6 +229,18 @@ func (s *Server) dispatch(rq *request) error {
 		return s.putBucketLifecycle(rq)
 	case "DeleteBucketLifecycleConfiguration":
 		return s.deleteBucketLifecycle(rq)
+	case "GetBucketTagging":
+		return s.getBucketTagging(rq)
+	case "PutBucketTagging":
+		return s.putBucketTagging(rq)
+	case "DeleteBucketTagging":
+		return s.deleteBucketTagging(rq)
+	case "GetBucketOwnershipControls":
+		return s.getBucketOwnershipControls(rq)
+	case "PutBucketOwnershipControls":
+		return s.putBucketOwnershipControls(rq)
+	case "DeleteBucketOwnershipControls":
+		return s.deleteBucketOwnershipControls(rq)
 	case "GetObjectTagging":
 		return s.getObjectTagging(rq)
 	case "PutObjectTagging":
@@ -311,8 +324,9 @@ func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
 }
 
 // requireIntegrity refuses a body S3 accepts only with an integrity check
-// (DeleteObjects, PutBucketLifecycleConfiguration): a Content-MD5, an x-amz-checksum-*
-// header, or one declared as a trailer; readBody and verifyBodyChecksum check it.
+// (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging): a
+// Content-MD5, an x-amz-checksum-* header, or one declared as a trailer; readBody and
+// verifyBodyChecksum check it.
 func requireIntegrity(rq *request) error {
 	if rq.r.Header.Get("Content-MD5") != "" {
 		return nil
@@ -419,14 +433,21 @@ func (s *Server) createBucket(rq *request) error {
 		return err
 	}
 	var loc string
+	var tags buckettags.Set
 	if rq.r.ContentLength > 0 || rq.auth.DecodedLength > 0 {
 		var cfg createBucketConfiguration
 		if err := s.readXML(rq, maxXMLBody, &cfg); err != nil {
 			return err
 		}
 		loc = cfg.LocationConstraint
+		if cfg.Tags != nil {
+			var err error
+			if tags, err = checkBucketTags(cfg.Tags.Tags); err != nil {
+				return err
+			}
+		}
 	}
-	if err := s.svc.CreateBucket(rq.r.Context(), rq.principal, rq.bucket, loc, nil); err != nil {
+	if err := s.svc.CreateBucket(rq.r.Context(), rq.principal, rq.bucket, loc, tags); err != nil {
 		return err
 	}
 	rq.w.Header().Set("Location", "/"+rq.bucket)

@@ -32,6 +32,9 @@ type Service interface {
 	BucketLifecycle(ctx context.Context, p translate.Principal, bucket string) (lifecycle.Configuration, error)
 	SetBucketLifecycle(ctx context.Context, p translate.Principal, bucket string, cfg lifecycle.Configuration) error
 	DeleteBucketLifecycle(ctx context.Context, p translate.Principal, bucket string) error
+	BucketTagging(ctx context.Context, p translate.Principal, bucket string) (buckettags.Set, bool, error)
+	SetBucketTagging(ctx context.Context, p translate.Principal, bucket string, tags buckettags.Set) error
+	DeleteBucketTagging(ctx context.Context, p translate.Principal, bucket string) error
 
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)

@@ -33,6 +33,10 @@ type bucketElem struct {
 type createBucketConfiguration struct {
 	XMLName            xml.Name `xml:"CreateBucketConfiguration"`
 	LocationConstraint string   `xml:"LocationConstraint"`
+	// Tags are the bucket's tags (S3 since 2025), checked as PutBucketTagging's.
+	Tags *struct {
+		Tags []tagIn `xml:"Tag"`
+	} `xml:"Tags"`
 }
 
 type locationConstraint struct {

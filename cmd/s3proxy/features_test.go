@@ -359,7 +359,7 @@ func TestWhatIsNotProvidedIsRefused(t *testing.T) {
 		{"DELETE", "lifecycle", 204, ""},
 		{"DELETE", "tagging", 204, ""},
 		{"PUT", "policy", 501, "PutBucketPolicy is not implemented"},
-		{"DELETE", "ownershipControls", 501, "NotImplemented"},
+		{"DELETE", "ownershipControls", 204, ""},
 		{"GET", "analytics", 501, "NotImplemented"},
 	} {
 		status, body, _ := st.raw(t, tc.method, "/plain?"+tc.query, nil, nil)

@@ -18,6 +18,7 @@ const (
 	AuthorizationHeaderMalformed                   Code = "AuthorizationHeaderMalformed"
 	AuthorizationQueryParametersError              Code = "AuthorizationQueryParametersError"
 	BadDigest                                      Code = "BadDigest"
+	BadRequest                                     Code = "BadRequest"
 	BucketAlreadyExists                            Code = "BucketAlreadyExists"
 	BucketAlreadyOwnedByYou                        Code = "BucketAlreadyOwnedByYou"
 	BucketNotEmpty                                 Code = "BucketNotEmpty"
@@ -95,6 +96,7 @@ var table = map[Code]entry{
 	AccessDenied:                      {http.StatusForbidden, "Access Denied"},
 	AuthorizationHeaderMalformed:      {http.StatusBadRequest, "The authorization header is malformed."},
 	AuthorizationQueryParametersError: {http.StatusBadRequest, "Error parsing the X-Amz-Credential parameter."},
+	BadRequest:                        {http.StatusBadRequest, "Bad Request"},
 	BadDigest:                         {http.StatusBadRequest, "The Content-MD5 or checksum you specified did not match what was received."},
 	BucketAlreadyExists:               {http.StatusConflict, "The requested bucket name is not available."},
 	BucketAlreadyOwnedByYou:           {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},
