@@ -16,17 +16,18 @@ import (
 // Reading a bucket configuration s3proxy does not keep (policy, encryption, ...)
 // answers what S3 answers for a bucket that has none, which is the truth here, so that
 // tools that read every configuration of a bucket (s3cmd info, Terraform, backup tools)
-// work; setting one is NotImplemented. The lifecycle configuration (lifecycle.go) and
-// tags (buckettagging.go) are kept; ownership controls are answered by ownership.go.
+// work; setting one is NotImplemented. The lifecycle configuration (lifecycle.go), tags
+// (buckettagging.go) and CORS configuration (bucketcors.go) are kept; ownership controls
+// are answered by ownership.go.
 
 // bucketConfigs are the bucket subresources s3proxy knows by name: their operation
 // names (Get/Put/Delete + name) for logs, metrics and errors, and what a GET answers.
 var bucketConfigs = map[string]bucketConfig{
 	"policy": {name: "BucketPolicy", missing: s3err.NoSuchBucketPolicy, deletable: true},
-	"cors":   {name: "BucketCors", missing: s3err.NoSuchCORSConfiguration, deletable: true},
-	// Named here for the operation names; answered by lifecycle.go, buckettagging.go
-	// and ownership.go.
+	// Named here for the operation names; answered by lifecycle.go, bucketcors.go,
+	// buckettagging.go and ownership.go.
 	"lifecycle":         {name: "BucketLifecycleConfiguration"},
+	"cors":              {name: "BucketCors"},
 	"tagging":           {name: "BucketTagging"},
 	"ownershipControls": {name: "BucketOwnershipControls"},
 	"encryption":        {name: "BucketEncryption", missing: s3err.ServerSideEncryptionConfigurationNotFoundError, deletable: true},
@@ -96,13 +97,6 @@ func bucketConfigOp(method string, has func(string) bool) string {
 func (s *Server) bucketConfigRequest(rq *request, c bucketConfig, verb string) error {
 	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
 		return err
-	}
-	if c.name == "BucketCors" && s.cors.enabled() {
-		// The gateway-wide CORS setting is every bucket's configuration.
-		if verb == "Get" {
-			return s.writeXML(rq, http.StatusOK, s.cors.configuration())
-		}
-		return s3err.Newf(s3err.NotImplemented, "CORS is configured for the whole gateway (cors_origins), not per bucket.")
 	}
 	switch {
 	case verb == "Get" && c.body != nil:

@@ -235,6 +235,12 @@ func (s *Server) dispatch(rq *request) error {
 		return s.putBucketTagging(rq)
 	case "DeleteBucketTagging":
 		return s.deleteBucketTagging(rq)
+	case "GetBucketCors":
+		return s.getBucketCors(rq)
+	case "PutBucketCors":
+		return s.putBucketCors(rq)
+	case "DeleteBucketCors":
+		return s.deleteBucketCors(rq)
 	case "GetBucketOwnershipControls":
 		return s.getBucketOwnershipControls(rq)
 	case "PutBucketOwnershipControls":
@@ -324,7 +330,7 @@ func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
 }
 
 // requireIntegrity refuses a body S3 accepts only with an integrity check
-// (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging): a
+// (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging, PutBucketCors): a
 // Content-MD5, an x-amz-checksum-* header, or one declared as a trailer; readBody and
 // verifyBodyChecksum check it.
 func requireIntegrity(rq *request) error {

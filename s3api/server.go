@@ -20,6 +20,7 @@ import (
 	"s3proxy/s3api/sigv4"
 	"s3proxy/translate"
 	"s3proxy/translate/buckettags"
+	"s3proxy/translate/cors"
 	"s3proxy/translate/lifecycle"
 )
 
@@ -35,6 +36,13 @@ type Service interface {
 	BucketTagging(ctx context.Context, p translate.Principal, bucket string) (buckettags.Set, bool, error)
 	SetBucketTagging(ctx context.Context, p translate.Principal, bucket string, tags buckettags.Set) error
 	DeleteBucketTagging(ctx context.Context, p translate.Principal, bucket string) error
+	BucketCORS(ctx context.Context, p translate.Principal, bucket string) (cors.Configuration, bool, error)
+	SetBucketCORS(ctx context.Context, p translate.Principal, bucket string, cfg cors.Configuration) error
+	DeleteBucketCORS(ctx context.Context, p translate.Principal, bucket string) error
+	// BucketCORSRules is the bucket's own CORS configuration for evaluating a browser's
+	// request, possibly unsigned: no principal, and a missing bucket answers as one
+	// without a configuration (ok false). The configuration is shared: read only.
+	BucketCORSRules(ctx context.Context, bucket string) (*cors.Configuration, bool, error)
 
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
@@ -203,7 +211,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.cors.decorate(h, r.Header.Get("Origin"))
+	s.decorateCORS(rq)
 	if rq.op == "PostObject" {
 		// Its credentials are in the form, not in the headers or the query.
 		if err := s.postObject(rq); err != nil {
