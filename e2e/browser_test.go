@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -83,6 +84,41 @@ func TestBrowserCORS(t *testing.T) {
 	got = other.load(t, chromium)
 	if !strings.Contains(got.Error, "Failed to fetch") || got.Put != 0 {
 		t.Errorf("a page on an origin s3proxy does not allow saw %+v", got)
+	}
+}
+
+// TestBrowserBucketCORS: the same page, with CORS allowed by the bucket's own
+// configuration alone (no --cors-origins): a rule for the page's origin lets it PUT,
+// read the ETag, GET and post a form; the page on another origin is stopped by the
+// browser, and so is the allowed page against a bucket without a configuration.
+func TestBrowserBucketCORS(t *testing.T) {
+	chromium := needTool(t, "chromium")
+	allowed := newPageServer(t)
+	other := newPageServer(t)
+	s := startServer(t, serverOptions{})
+	c := s3Client(s, s.cred)
+	createBucket(t, c, "browser")
+	createBucket(t, c, "no-cors")
+	if _, err := c.PutBucketCors(ctxT(t), &s3.PutBucketCorsInput{Bucket: aws.String("browser"), CORSConfiguration: &types.CORSConfiguration{
+		CORSRules: []types.CORSRule{{AllowedOrigins: []string{allowed.srv.URL}, AllowedMethods: []string{"GET", "PUT", "POST"},
+			AllowedHeaders: []string{"*"}, ExposeHeaders: []string{"ETag"}, MaxAgeSeconds: aws.Int32(60)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	allowed.page, other.page = browserPageData(t, s, c, "browser"), browserPageData(t, s, c, "browser")
+
+	got := allowed.load(t, chromium)
+	if got.Error != "" || got.Put != 200 || got.PutETag == "" || got.Get != 200 || got.Body != "hello from a browser" ||
+		got.Post != 204 || got.PostETag == "" {
+		t.Fatalf("the page on the origin the bucket allows saw %+v", got)
+	}
+	got = other.load(t, chromium)
+	if !strings.Contains(got.Error, "Failed to fetch") || got.Put != 0 {
+		t.Errorf("a page on an origin the bucket does not allow saw %+v", got)
+	}
+	allowed.page = browserPageData(t, s, c, "no-cors")
+	got = allowed.load(t, chromium)
+	if !strings.Contains(got.Error, "Failed to fetch") || got.Put != 0 {
+		t.Errorf("the page against a bucket without CORS saw %+v", got)
 	}
 }
 
