@@ -270,7 +270,12 @@ type MetaStore interface {
 	CreateBucket(ctx context.Context, b Bucket) error // ErrAlreadyExists
 	GetBucket(ctx context.Context, name string) (Bucket, error)
 	ListBuckets(ctx context.Context) ([]Bucket, error)
-	DeleteBucket(ctx context.Context, name string) error // ErrNotEmpty if it holds objects or uploads; drops its configurations
+	// DeleteBucket removes a bucket and its configurations: ErrNotEmpty if it holds
+	// objects. Its multipart uploads in progress are aborted in the same transaction
+	// (AbortUpload's reference release), so a concurrent PutPart or CompleteUpload on one
+	// of them either commits first (a part: released with the upload; an object:
+	// ErrNotEmpty) or finds it gone (ErrNotFound).
+	DeleteBucket(ctx context.Context, name string) error
 
 	// Bucket configurations. GetBucketConfig returns ErrNotFound when the bucket has no
 	// document of that kind (or does not exist). PutBucketConfig creates or replaces one

@@ -134,7 +134,9 @@ func (s *Service) HeadBucket(ctx context.Context, p Principal, name string) (Buc
 	return BucketInfo{Name: b.Name, Owner: b.Owner, Region: b.Region, CreatedAt: b.CreatedAt}, nil
 }
 
-// DeleteBucket deletes an empty bucket.
+// DeleteBucket deletes a bucket that holds no objects. Multipart uploads in progress go
+// with it, aborted in the same metadata transaction, as on S3: `aws s3 rb --force` and
+// `mc rb --force` delete the objects but leave uploads, and must still succeed.
 func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) error {
 	if _, err := s.bucketFor(ctx, p, name); err != nil {
 		return err

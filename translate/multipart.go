@@ -74,7 +74,8 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInp
 	u := meta.Upload{ID: newUploadID(), Bucket: in.Bucket, Key: in.Key, Owner: in.Principal.AccessKey, Scope: s.scope(in.Principal),
 		ContentType: in.ContentType, Headers: in.Headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: s.now().UTC()}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
-		return nil, metaErr(err, "")
+		// Not found: the bucket was deleted since bucketFor looked.
+		return nil, metaErr(err, CodeNoSuchBucket)
 	}
 	return &CreateUploadOutput{UploadID: u.ID, ChecksumAlgorithm: algo, ChecksumType: typ}, nil
 }

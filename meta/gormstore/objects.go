@@ -60,9 +60,14 @@ func (s *Store) ListBuckets(ctx context.Context) ([]meta.Bucket, error) {
 	return out, nil
 }
 
-// DeleteBucket removes an empty bucket. The bucket row is locked first so that writers
-// holding (or about to take) a key-share lock on it either finish before the emptiness
-// check or wait and then find it gone.
+// DeleteBucket removes a bucket that holds no objects, aborting its multipart uploads in
+// the same transaction (as S3 does: uploads in progress do not keep a bucket alive), with
+// their parts' references released exactly as AbortUpload releases them. The bucket row
+// is locked first so that writers holding (or about to take) a key-share lock on it
+// either finish before the emptiness check or wait and then find it gone; the uploads'
+// rows are then locked as AbortUpload locks one, so a part being written (which holds
+// its upload's row shared) is counted before the parts are read, and a later one finds
+// the upload gone.
 func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	return s.tx(ctx, "delete bucket", func(tx *gorm.DB) error {
 		var rows []bucketRow
@@ -72,14 +77,28 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 		if len(rows) == 0 {
 			return fmt.Errorf("bucket %q: %w", name, meta.ErrNotFound)
 		}
-		for _, table := range []string{"objects", "uploads"} {
-			var n []int64
-			if err := tx.Raw("SELECT 1 FROM "+table+" WHERE bucket = ? LIMIT 1", name).Scan(&n).Error; err != nil {
+		var n []int64
+		if err := tx.Raw("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", name).Scan(&n).Error; err != nil {
+			return err
+		}
+		if len(n) > 0 {
+			return fmt.Errorf("bucket %q holds objects: %w", name, meta.ErrNotEmpty)
+		}
+		var ups []uploadRow
+		if err := s.lock(tx, "UPDATE").Select("id").Where("bucket = ?", name).Order("id").Find(&ups).Error; err != nil {
+			return err
+		}
+		delta := map[int64]int64{}
+		for _, u := range ups {
+			if err := partsRefs(tx, string(u.ID), delta); err != nil {
 				return err
 			}
-			if len(n) > 0 {
-				return fmt.Errorf("bucket %q holds %s: %w", name, table, meta.ErrNotEmpty)
+			if err := dropUpload(tx, string(u.ID)); err != nil {
+				return err
 			}
+		}
+		if err := applyRefs(tx, delta); err != nil {
+			return err
 		}
 		if err := tx.Exec("DELETE FROM bucket_configs WHERE bucket = ?", name).Error; err != nil {
 			return err

@@ -336,6 +336,11 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string, o meta.Obje
 	}
 	var replaced *meta.Object
 	err := s.tx(ctx, "complete upload", func(tx *gorm.DB) error {
+		// The bucket before the upload, in DeleteBucket's order (which aborts the
+		// bucket's uploads under its bucket lock): the other order can deadlock.
+		if err := s.lockBucketShared(tx, o.Bucket); err != nil {
+			return err
+		}
 		u, err := s.lockUpload(tx, uploadID, "UPDATE")
 		if err != nil {
 			return err

@@ -50,6 +50,9 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 	}{
 		{"Buckets", testBuckets},
 		{"DeleteBucketNotEmpty", testDeleteBucketNotEmpty},
+		{"DeleteBucketAbortsUploads", testDeleteBucketAbortsUploads},
+		{"ConcurrentDeleteBucket", testConcurrentDeleteBucket},
+		{"ConcurrentDeleteBucketAcrossStores", testConcurrentDeleteBucketAcrossStores},
 		{"ObjectRoundTrip", testObjectRoundTrip},
 		{"ObjectErrors", testObjectErrors},
 		{"ConditionalWrites", testConditionalWrites},
@@ -226,15 +229,22 @@ func testDeleteBucketNotEmpty(t *testing.T, h *harness) {
 	mustBucket(t, ctx, s, "b")
 	c := newChunk(t, ctx, s, "x", "scope")
 	mustPut(t, ctx, s, obj("b", "k", "e", c))
+	// An object keeps the bucket; an upload in progress beside it is left alone.
+	if err := s.CreateUpload(ctx, meta.Upload{ID: "u0", Bucket: "b", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPart(ctx, "u0", meta.Part{Number: 1, Size: c.Size, ETag: "p", Extents: []meta.Extent{{PartNumber: 1, ChunkID: c.ID, Length: c.Size}}}); err != nil {
+		t.Fatal(err)
+	}
 	wantErr(t, "DeleteBucket with object", s.DeleteBucket(ctx, "b"), meta.ErrNotEmpty)
+	if _, err := s.GetUpload(ctx, "b", "k", "u0"); err != nil {
+		t.Errorf("upload after a refused DeleteBucket: %v", err)
+	}
+	wantRefs(t, ctx, s, map[int64]int64{c.ID: 2})
+	if err := s.AbortUpload(ctx, "u0"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.DeleteObject(ctx, "b", "k", meta.WriteCondition{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateUpload(ctx, meta.Upload{ID: "u1", Bucket: "b", Key: "k"}); err != nil {
-		t.Fatal(err)
-	}
-	wantErr(t, "DeleteBucket with upload", s.DeleteBucket(ctx, "b"), meta.ErrNotEmpty)
-	if err := s.AbortUpload(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
 	wantErr(t, "DeleteBucket emptied", s.DeleteBucket(ctx, "b"), nil)
@@ -242,6 +252,178 @@ func testDeleteBucketNotEmpty(t *testing.T, h *harness) {
 	wantErr(t, "PutObject into deleted bucket", err, meta.ErrNotFound)
 	wantErr(t, "CreateUpload in deleted bucket", s.CreateUpload(ctx, meta.Upload{ID: "u2", Bucket: "b", Key: "k"}), meta.ErrNotFound)
 	wantRefs(t, ctx, s, map[int64]int64{c.ID: 0})
+}
+
+// testDeleteBucketAbortsUploads: uploads in progress do not keep a bucket (S3 deletes it
+// and its uploads); their parts' references are released as by AbortUpload, and every
+// later use of them finds them gone.
+func testDeleteBucketAbortsUploads(t *testing.T, h *harness) {
+	ctx := ctxFor(t)
+	s := h.newStore(t)
+	mustBucket(t, ctx, s, "b")
+	mustBucket(t, ctx, s, "keep")
+	only := newChunk(t, ctx, s, "only in the upload", "scope")
+	shared := newChunk(t, ctx, s, "also in an object", "scope")
+	mustPut(t, ctx, s, obj("keep", "k", "e", shared))
+	part := func(n int, c meta.Chunk) meta.Part {
+		return meta.Part{Number: n, Size: c.Size, ETag: fmt.Sprintf("etag%d", n), Extents: []meta.Extent{{PartNumber: n, ChunkID: c.ID, Length: c.Size}}}
+	}
+	for _, id := range []string{"u1", "u2"} {
+		if err := s.CreateUpload(ctx, meta.Upload{ID: id, Bucket: "b", Key: "k/" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []meta.Part{part(1, only), part(2, shared), part(3, only)} {
+		if err := s.PutPart(ctx, "u1", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An upload in another bucket is not touched.
+	if err := s.CreateUpload(ctx, meta.Upload{ID: "other", Bucket: "keep", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPart(ctx, "other", part(1, only)); err != nil {
+		t.Fatal(err)
+	}
+	wantRefs(t, ctx, s, map[int64]int64{only.ID: 3, shared.ID: 2})
+	wantErr(t, "DeleteBucket with uploads", s.DeleteBucket(ctx, "b"), nil)
+	wantRefs(t, ctx, s, map[int64]int64{only.ID: 1, shared.ID: 1})
+	for _, id := range []string{"u1", "u2"} {
+		_, err := s.GetUpload(ctx, "b", "k/"+id, id)
+		wantErr(t, "GetUpload "+id, err, meta.ErrNotFound)
+		wantErr(t, "PutPart "+id, s.PutPart(ctx, id, part(4, only)), meta.ErrNotFound)
+		_, _, err = s.ListParts(ctx, id, 0, 10)
+		wantErr(t, "ListParts "+id, err, meta.ErrNotFound)
+		o := obj("b", "k/"+id, "x-1", only)
+		o.Manifest[0].PartNumber = 1
+		_, err = s.CompleteUpload(ctx, id, o, meta.WriteCondition{})
+		wantErr(t, "CompleteUpload "+id, err, meta.ErrNotFound)
+		wantErr(t, "AbortUpload "+id, s.AbortUpload(ctx, id), meta.ErrNotFound)
+	}
+	if _, err := s.GetUpload(ctx, "keep", "k", "other"); err != nil {
+		t.Errorf("upload of another bucket: %v", err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Uploads != 1 {
+		t.Errorf("Stats.Uploads = %d after DeleteBucket, want 1", st.Uploads)
+	}
+	// The name is free again, with no upload of the old bucket in it.
+	mustBucket(t, ctx, s, "b")
+	res, err := s.ListUploads(ctx, "b", meta.UploadListQuery{Limit: 10})
+	if err != nil || len(res.Uploads) != 0 {
+		t.Errorf("ListUploads of the re-created bucket = %+v, %v", res, err)
+	}
+}
+
+// deleteBucketRace runs PutPart and CompleteUpload on a bucket's uploads from several
+// goroutines (spread over stores) while the bucket is deleted: each write either commits
+// before the delete (a part is then released with its upload; a completed object keeps
+// the bucket, ErrNotEmpty) or finds its upload gone (ErrNotFound), and the references add
+// up either way.
+func deleteBucketRace(t *testing.T, ctx context.Context, stores []meta.MetaStore) {
+	s := stores[0]
+	mustBucket(t, ctx, s, "b")
+	c := newChunk(t, ctx, s, "racing part", "scope")
+	const uploads = 6
+	for i := range uploads {
+		if err := s.CreateUpload(ctx, meta.Upload{ID: fmt.Sprintf("u%d", i), Bucket: "b", Key: fmt.Sprintf("k%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutPart(ctx, fmt.Sprintf("u%d", i), meta.Part{Number: 1, Size: c.Size, ETag: "e",
+			Extents: []meta.Extent{{PartNumber: 1, ChunkID: c.ID, Length: c.Size}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make([]error, uploads)
+	completed := make([]bool, uploads)
+	for i := range uploads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			st := stores[i%len(stores)]
+			id := fmt.Sprintf("u%d", i)
+			if i%2 == 0 {
+				for n := 2; n <= 6 && errs[i] == nil; n++ {
+					errs[i] = st.PutPart(ctx, id, meta.Part{Number: n, Size: c.Size, ETag: "e",
+						Extents: []meta.Extent{{PartNumber: n, ChunkID: c.ID, Length: c.Size}}})
+				}
+				return
+			}
+			o := obj("b", fmt.Sprintf("k%d", i), "x-1", c)
+			o.Manifest[0].PartNumber = 1
+			_, errs[i] = st.CompleteUpload(ctx, id, o, meta.WriteCondition{})
+			completed[i] = errs[i] == nil
+		}()
+	}
+	var delErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		delErr = stores[len(stores)-1].DeleteBucket(ctx, "b")
+	}()
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("write to upload %d: %v, want success or ErrNotFound", i, err)
+		}
+	}
+	objects := 0
+	for _, ok := range completed {
+		if ok {
+			objects++
+		}
+	}
+	switch {
+	case delErr == nil:
+		if objects > 0 {
+			t.Errorf("DeleteBucket succeeded although %d uploads completed first", objects)
+		}
+		wantRefs(t, ctx, s, map[int64]int64{c.ID: 0})
+		if _, err := s.GetBucket(ctx, "b"); !errors.Is(err, meta.ErrNotFound) {
+			t.Errorf("bucket after DeleteBucket: %v", err)
+		}
+	case errors.Is(delErr, meta.ErrNotEmpty):
+		if objects == 0 {
+			t.Errorf("DeleteBucket: %v, but no upload completed", delErr)
+		}
+		// The refused delete changed nothing: abort what is left and count.
+		for i := range uploads {
+			if err := s.AbortUpload(ctx, fmt.Sprintf("u%d", i)); err != nil && !errors.Is(err, meta.ErrNotFound) {
+				t.Errorf("AbortUpload u%d: %v", i, err)
+			}
+		}
+		wantRefs(t, ctx, s, map[int64]int64{c.ID: int64(objects)})
+	default:
+		t.Errorf("DeleteBucket: %v", delErr)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Uploads != 0 {
+		t.Errorf("Stats.Uploads = %d after the race, want 0", st.Uploads)
+	}
+}
+
+func testConcurrentDeleteBucket(t *testing.T, h *harness) {
+	for range 3 {
+		deleteBucketRace(t, ctxFor(t), []meta.MetaStore{h.newStore(t)})
+	}
+}
+
+func testConcurrentDeleteBucketAcrossStores(t *testing.T, h *harness) {
+	for range 3 {
+		a, b := h.pair(t)
+		deleteBucketRace(t, ctxFor(t), []meta.MetaStore{a, b})
+	}
 }
 
 func testObjectRoundTrip(t *testing.T, h *harness) {
