@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"crypto/tls"
 	"net/http/httptest"
 	"testing"
 
@@ -125,5 +126,32 @@ func TestCopySourceAndEncoding(t *testing.T) {
 	}
 	if got := stripAWSChunked("aws-chunked,gzip"); got != "gzip" {
 		t.Errorf("stripAWSChunked: %q", got)
+	}
+}
+
+func TestCompleteLocation(t *testing.T) {
+	s := &Server{domains: []string{"localhost"}}
+	tests := []struct {
+		host, path string
+		tls        bool
+		want       string
+	}{
+		{"127.0.0.1:9000", "/b/dir/my%20key", false, "http://127.0.0.1:9000/b/dir/my%20key"},
+		{"b.localhost:9000", "/dir/k", false, "http://b.localhost:9000/dir/k"},
+		{"s3.example.com", "/b/k+1", true, "https://s3.example.com/b/k%2B1"},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("POST", tc.path+"?uploadId=x", nil)
+		r.Host = tc.host
+		if !tc.tls {
+			r.TLS = nil
+		} else if r.TLS == nil {
+			r.TLS = &tls.ConnectionState{}
+		}
+		rq := &request{r: r}
+		rq.bucket, rq.key = s.route(r)
+		if got := s.completeLocation(rq); got != tc.want {
+			t.Errorf("%s%s: Location %q, want %q", tc.host, tc.path, got, tc.want)
+		}
 	}
 }

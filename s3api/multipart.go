@@ -305,7 +305,7 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
-	res := completeMultipartUploadResult{NS: s3NS, Location: "/" + rq.bucket + "/" + rq.key, Bucket: rq.bucket, Key: rq.key, ETag: `"` + out.ETag + `"`, ChecksumType: out.ChecksumType}
+	res := completeMultipartUploadResult{NS: s3NS, Location: s.completeLocation(rq), Bucket: rq.bucket, Key: rq.key, ETag: `"` + out.ETag + `"`, ChecksumType: out.ChecksumType}
 	res.set(out.Checksums)
 	return s.writeXML(rq, http.StatusOK, res)
 }
@@ -375,4 +375,10 @@ func (s *Server) listMultipartUploads(rq *request) error {
 			Initiated: iso8601(u.Initiated), ChecksumAlgorithm: u.ChecksumAlgo, ChecksumType: u.ChecksumType})
 	}
 	return s.writeXML(rq, http.StatusOK, res)
+}
+
+// completeLocation is the Location of a completed upload's object.
+func (s *Server) completeLocation(rq *request) string {
+	_, virtual := hostBucket(rq.r.Host, s.domains)
+	return locationURL(rq.r, rq.bucket, rq.key, virtual)
 }

@@ -298,12 +298,18 @@ func (s *Server) postAnswer(rq *request, fields map[string]string, key, etag str
 // objectLocation is the URL of a stored object as the client addressed the bucket:
 // virtual-host style when the bucket was in the Host, path style otherwise.
 func objectLocation(r *http.Request, bucket, key string) string {
+	return locationURL(r, bucket, key, strings.Trim(r.URL.Path, "/") != bucket)
+}
+
+// locationURL is the absolute URL of bucket/key, with the bucket in the Host (virtual)
+// or in the path, which S3 returns as a Location: clients may fetch it.
+func locationURL(r *http.Request, bucket, key string, virtual bool) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	path := "/" + s3URLEncode(key)
-	if strings.Trim(r.URL.Path, "/") == bucket {
+	if !virtual {
 		path = "/" + bucket + path
 	}
 	return scheme + "://" + r.Host + path

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -384,7 +385,63 @@ type CompleteUploadOutput struct {
 // (FULL_OBJECT, by CRC combination) or the checksum of the parts' checksums
 // (COMPOSITE); an upload created without an algorithm gets S3's default, a full-object
 // CRC64NVME.
+//
+// A Complete repeated after it succeeded (an SDK's retry of a request whose answer was
+// lost, or concurrent Completes of one upload) gets the same answer again, as on S3,
+// instead of NoSuchUpload: while the object that upload created is still the key's
+// current version (see CompletedUploadKey), a Complete naming the same parts is answered
+// from it. Once the key is overwritten or deleted, the upload is gone for good.
 func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, error) {
+	out, err := s.completeUpload(ctx, in)
+	var te *Error
+	if errors.As(err, &te) && te.Code == CodeNoSuchUpload {
+		if done, ok := s.completedBefore(ctx, in); ok {
+			return done, nil
+		}
+	}
+	return out, err
+}
+
+// cacheSettle is how long completedBefore waits before its second look at the key.
+const cacheSettle = 50 * time.Millisecond
+
+// CompletedUploadKey is where an object completed from a multipart upload records that
+// upload's id, among its stored headers (as TaggingKey keeps tags: no column, no codec
+// change). A lower-case name no representation header can take; infoOf drops it, so it
+// is never sent to a client, and a copy never carries it to another object.
+const CompletedUploadKey = "x-s3proxy-upload-id"
+
+// completedBefore answers a Complete of an upload that no longer exists when the key's
+// current object was completed from it with the same list of parts.
+func (s *Service) completedBefore(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, bool) {
+	if in.UploadID == "" {
+		return nil, false
+	}
+	o, err := s.meta.GetObject(ctx, in.Bucket, in.Key)
+	if err == nil && o.Headers[CompletedUploadKey] != in.UploadID {
+		// A Complete that lost a race to another Complete of the same upload can read
+		// the key through an object cache a moment before the winner's commit has
+		// invalidated it there (a cache drops a key after the commit): read once more.
+		// Only a Complete about to fail waits.
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(cacheSettle):
+		}
+		o, err = s.meta.GetObject(ctx, in.Bucket, in.Key)
+	}
+	if err != nil || o.Headers[CompletedUploadKey] != in.UploadID || len(o.Parts) != len(in.Parts) {
+		return nil, false
+	}
+	for i, p := range in.Parts {
+		if o.Parts[i].Number != p.PartNumber || o.Parts[i].ETag != strings.Trim(p.ETag, `"`) {
+			return nil, false
+		}
+	}
+	return &CompleteUploadOutput{ETag: o.ETag, Checksums: o.Checksums, ChecksumType: o.ChecksumType}, true
+}
+
+func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, error) {
 	_, u, err := s.uploadFor(ctx, in.Principal, in.Bucket, in.Key, in.UploadID)
 	if err != nil {
 		return nil, err
@@ -414,7 +471,12 @@ func (s *Service) CompleteMultipartUpload(ctx context.Context, in *CompleteUploa
 			break
 		}
 	}
-	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: u.ContentType, Headers: u.Headers, UserMeta: u.UserMeta,
+	headers := maps.Clone(u.Headers)
+	if headers == nil {
+		headers = map[string]string{}
+	}
+	headers[CompletedUploadKey] = u.ID
+	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: u.ContentType, Headers: headers, UserMeta: u.UserMeta,
 		Owner: u.Owner, Scope: u.Owner}
 	md5s := md5.New()
 	var composite hash.Hash

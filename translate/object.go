@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"strings"
 	"time"
 
@@ -33,8 +34,20 @@ type ObjectInfo struct {
 
 func infoOf(o meta.Object) ObjectInfo {
 	return ObjectInfo{Bucket: o.Bucket, Key: o.Key, Size: o.Size, ETag: o.ETag, LastModified: o.ModTime,
-		ContentType: o.ContentType, Headers: o.Headers, UserMeta: o.UserMeta, Checksums: o.Checksums,
+		ContentType: o.ContentType, Headers: publicHeaders(o.Headers), UserMeta: o.UserMeta, Checksums: o.Checksums,
 		ChecksumType: o.ChecksumType, Owner: o.Owner, PartsCount: len(o.Parts)}
+}
+
+// publicHeaders returns the stored headers without the gateway's own bookkeeping
+// (CompletedUploadKey), copying only when there is something to drop: the map may be
+// a cached object's.
+func publicHeaders(h map[string]string) map[string]string {
+	if _, ok := h[CompletedUploadKey]; !ok {
+		return h
+	}
+	out := maps.Clone(h)
+	delete(out, CompletedUploadKey)
+	return out
 }
 
 // Body carries a request body and what the client declared about it.
@@ -811,6 +824,9 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		if in.ReplaceMetadata {
 			dst.ContentType, dst.Headers, dst.UserMeta = in.ContentType, in.Headers, in.UserMeta
 		}
+		// A copy is a new object, not the one an upload completed (a retried Complete
+		// must not be answered from it).
+		dst.Headers = publicHeaders(dst.Headers)
 		tagging := src.Headers[TaggingKey]
 		if in.Tagging != nil {
 			tagging = *in.Tagging

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Tests of S3 semantics that a conformance sweep (versitygw's integration suite, written
@@ -91,4 +94,126 @@ func TestDeleteBucketWithUploads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCompleteMultipartUploadRetried: a Complete repeated after it succeeded (an SDK
+// retrying a request whose answer was lost, or Completes racing) gets the same answer,
+// as on S3, while the object it created is still the key's; afterwards NoSuchUpload.
+func TestCompleteMultipartUploadRetried(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "retried"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	// upload makes a two-part upload of key and returns its id and parts.
+	upload := func(t *testing.T, key string) (string, []types.CompletedPart) {
+		t.Helper()
+		out, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []types.CompletedPart
+		for n, body := range [][]byte{bytes.Repeat([]byte(key), 5<<20/len(key)+1), []byte("tail of " + key)} {
+			p, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: out.UploadId, PartNumber: aws.Int32(int32(n + 1)), Body: bytes.NewReader(body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(n + 1)), ETag: p.ETag})
+		}
+		return aws.ToString(out.UploadId), parts
+	}
+	complete := func(key, id string, parts []types.CompletedPart) (*s3.CompleteMultipartUploadOutput, error) {
+		return c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: &id,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	}
+	tests := []struct {
+		name string
+		// between runs after the first Complete, before the second; parts changes the
+		// second Complete's list of parts.
+		between func(t *testing.T, key string)
+		parts   func(p []types.CompletedPart) []types.CompletedPart
+		want    string // the second Complete's error code; "" for the first answer again
+	}{
+		{"retried at once", nil, nil, ""},
+		{"retried after reads", func(t *testing.T, key string) { mustGet(t, c, bucket, key, "") }, nil, ""},
+		{"other parts", nil, func(p []types.CompletedPart) []types.CompletedPart { return p[:1] }, "NoSuchUpload"},
+		{"after an overwrite", func(t *testing.T, key string) { mustPut(t, c, bucket, key, []byte("new")) }, nil, "NoSuchUpload"},
+		{"after a delete", func(t *testing.T, key string) {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, "NoSuchUpload"},
+		{"after a copy onto itself", func(t *testing.T, key string) {
+			if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: &key, CopySource: aws.String(bucket + "/" + key),
+				MetadataDirective: types.MetadataDirectiveReplace, ContentType: aws.String("text/x-new")}); err != nil {
+				t.Fatal(err)
+			}
+		}, nil, "NoSuchUpload"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := fmt.Sprintf("dir/obj %d", i)
+			id, parts := upload(t, key)
+			first, err := complete(key, id, parts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := st.url + "/" + bucket + "/dir/obj%20" + fmt.Sprint(i); aws.ToString(first.Location) != want {
+				t.Errorf("Location %q, want %q", aws.ToString(first.Location), want)
+			}
+			if tc.between != nil {
+				tc.between(t, key)
+			}
+			if tc.parts != nil {
+				parts = tc.parts(parts)
+			}
+			second, err := complete(key, id, parts)
+			if got := apiCode(err); got != tc.want {
+				t.Fatalf("second Complete: %q (%v), want %q", got, err, tc.want)
+			}
+			if tc.want == "" && (aws.ToString(second.ETag) != aws.ToString(first.ETag) || aws.ToString(second.Location) != aws.ToString(first.Location) ||
+				aws.ToString(second.Key) != key || aws.ToString(second.Bucket) != bucket) {
+				t.Errorf("second Complete = %+v, want the first's %+v", second, first)
+			}
+			// An upload, completed or not, takes no more parts.
+			if _, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: &id, PartNumber: aws.Int32(3), Body: strings.NewReader("x")}); apiCode(err) != "NoSuchUpload" {
+				t.Errorf("UploadPart after Complete: %v", err)
+			}
+		})
+	}
+	// The record of the upload is the gateway's own: never a header, never copied.
+	status, _, h := st.raw(t, "HEAD", "/retried/dir/obj%200", nil, nil)
+	for k := range h {
+		if strings.Contains(strings.ToLower(k), "s3proxy") || strings.Contains(strings.ToLower(k), "upload") {
+			t.Errorf("HEAD (%d) shows %s: %q", status, k, h.Get(k))
+		}
+	}
+	t.Run("racing Completes", func(t *testing.T) {
+		for round := range 3 {
+			key := "raced"
+			id, parts := upload(t, key)
+			var wg sync.WaitGroup
+			etags := make([]string, 5)
+			errs := make([]error, 5)
+			for i := range etags {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out, err := complete(key, id, parts)
+					if err == nil {
+						etags[i] = aws.ToString(out.ETag)
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil || etags[i] != etags[0] {
+					t.Errorf("round %d, Complete %d: %q, %v; want %q", round, i, etags[i], err, etags[0])
+				}
+			}
+		}
+	})
 }
