@@ -149,6 +149,11 @@ func (s *Server) dispatch(rq *request) error {
 	if err := checkVersionID(rq.r); err != nil {
 		return err
 	}
+	if len(rq.key) > translate.MaxKeyLength {
+		// S3 answers every request naming a longer key so (a HEAD gets the 400 alone):
+		// no such key can exist.
+		return s3err.New(s3err.KeyTooLongError)
+	}
 	if rq.op != "CreateBucket" {
 		if err := s.checkExpectedOwner(rq, rq.bucket, "x-amz-expected-bucket-owner"); err != nil {
 			return err

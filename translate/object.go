@@ -171,12 +171,15 @@ type PutObjectOutput struct {
 	Instant bool
 }
 
+// MaxKeyLength is S3's limit on an object key, in bytes of its UTF-8 form.
+const MaxKeyLength = 1024
+
 func validKey(key string) error {
 	if key == "" {
 		return errorf(CodeInvalidArgument, "Object key must not be empty")
 	}
-	if len(key) > 1024 {
-		return errorf(CodeKeyTooLong, "Your key is too long")
+	if len(key) > MaxKeyLength {
+		return errorf(CodeKeyTooLong, "Your key is too long.")
 	}
 	return nil
 }
@@ -735,6 +738,10 @@ func (r *manifestReader) Close() error {
 func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, ifMatch string) error {
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return err
+	}
+	if len(key) > MaxKeyLength {
+		// No such key can exist; S3 says why rather than pretending to delete it.
+		return validKey(key)
 	}
 	err := s.removeObject(ctx, bucket, key, meta.WriteCondition{IfMatch: ifMatch})
 	if errors.Is(err, meta.ErrNotFound) && ifMatch == "" {

@@ -217,3 +217,62 @@ func TestCompleteMultipartUploadRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyTooLong: S3's limit is 1,024 bytes of key; every request naming a longer key
+// is KeyTooLongError (400; a HEAD gets the status alone), and one of 1,024 works.
+func TestKeyTooLong(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "long-keys"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	ok := strings.Repeat("k", 1020) + "/éa" // 1,024 bytes
+	long := ok + "x"
+	mustPut(t, c, bucket, ok, []byte("at the limit"))
+	if got := mustGet(t, c, bucket, ok, ""); string(got) != "at the limit" {
+		t.Fatalf("GET of a 1,024-byte key: %q", got)
+	}
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"PutObject", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &long, Body: strings.NewReader("x")})
+			return err
+		}},
+		{"GetObject", func() error { _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &long}); return err }},
+		{"DeleteObject", func() error { _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &long}); return err }},
+		{"CopyObject", func() error {
+			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: &long, CopySource: aws.String(bucket + "/" + ok)})
+			return err
+		}},
+		{"CreateMultipartUpload", func() error {
+			_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &long})
+			return err
+		}},
+		{"PutObjectTagging", func() error {
+			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &bucket, Key: &long, Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
+			return err
+		}},
+		{"DeleteObjects entry", func() error {
+			out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &bucket, Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: &long}}}})
+			if err != nil {
+				return err
+			}
+			if len(out.Errors) != 1 {
+				return fmt.Errorf("DeleteObjects: %+v", out)
+			}
+			return fmt.Errorf("%s", aws.ToString(out.Errors[0].Code))
+		}},
+	}
+	for _, tc := range tests {
+		if got := apiCode(tc.call()); got != "KeyTooLongError" {
+			t.Errorf("%s with a 1,025-byte key: %q, want KeyTooLongError", tc.name, got)
+		}
+	}
+	if status, _, _ := st.raw(t, "HEAD", "/"+bucket+"/"+strings.Repeat("h", 1025), nil, nil); status != 400 {
+		t.Errorf("HEAD with a 1,025-byte key: %d, want 400", status)
+	}
+}
