@@ -319,7 +319,7 @@ func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
 	if int64(len(data)) > limit {
 		return nil, s3err.New(s3err.MaxMessageLengthExceeded)
 	}
-	if md := rq.r.Header.Get("Content-MD5"); md != "" {
+	if md, ok := headerValue(rq.r.Header, "Content-MD5"); ok {
 		want, err := base64.StdEncoding.DecodeString(md)
 		if err != nil || len(want) != 16 {
 			return nil, s3err.New(s3err.InvalidDigest)
@@ -824,4 +824,14 @@ func parseRange(v string) *translate.Range {
 		}
 	}
 	return &translate.Range{Start: start, End: end}
+}
+
+// headerValue returns a header's value and whether it was sent at all: an empty
+// Content-MD5 is a malformed digest (InvalidDigest, as on S3), not a missing one.
+func headerValue(h http.Header, name string) (string, bool) {
+	vs, ok := h[http.CanonicalHeaderKey(name)]
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	return vs[0], true
 }

@@ -88,7 +88,7 @@ func (s *Server) objectBody(rq *request) (translate.Body, error) {
 // Object passes its form fields as h, since S3 takes the same names there.
 func bodyFrom(h http.Header, auth *sigv4.Auth) (translate.Body, error) {
 	b := translate.Body{Reader: auth.Body, Size: auth.DecodedLength, ContentSHA256: auth.SignedPayloadSHA256}
-	if v := h.Get("Content-MD5"); v != "" {
+	if v, ok := headerValue(h, "Content-MD5"); ok {
 		md, err := base64.StdEncoding.DecodeString(v)
 		if err != nil || len(md) != 16 {
 			return b, s3err.New(s3err.InvalidDigest)

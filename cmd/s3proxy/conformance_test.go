@@ -276,3 +276,34 @@ func TestKeyTooLong(t *testing.T) {
 		t.Errorf("HEAD with a 1,025-byte key: %d, want 400", status)
 	}
 }
+
+// TestEmptyContentMD5: a Content-MD5 header sent empty is a malformed digest
+// (InvalidDigest), as on S3, not a missing one.
+func TestEmptyContentMD5(t *testing.T) {
+	st := newStack(t)
+	if status, body, _ := st.raw(t, "PUT", "/md5-bucket", nil, nil); status != 200 {
+		t.Fatalf("create bucket: %d %s", status, body)
+	}
+	tests := []struct {
+		name, method, path, body string
+		md5                      string
+		want                     string
+	}{
+		{"PutObject, empty", "PUT", "/md5-bucket/k", "dummy data", "", "InvalidDigest"},
+		{"PutObject, not base64", "PUT", "/md5-bucket/k", "dummy data", "invalid_md5", "InvalidDigest"},
+		{"PutObject, right", "PUT", "/md5-bucket/k", "dummy data", "Mb+5cwrlGvc5U7pyDIZg1w==", ""},
+		{"DeleteObjects, empty", "POST", "/md5-bucket?delete", `<Delete><Object><Key>k</Key></Object></Delete>`, "", "InvalidDigest"},
+	}
+	for _, tc := range tests {
+		status, body, _ := st.raw(t, tc.method, tc.path, []byte(tc.body), map[string]string{"Content-MD5": tc.md5})
+		if tc.want == "" {
+			if status != 200 {
+				t.Errorf("%s: %d %s", tc.name, status, body)
+			}
+			continue
+		}
+		if status != 400 || !strings.Contains(body, "<Code>"+tc.want+"</Code>") {
+			t.Errorf("%s: %d %s, want %s", tc.name, status, body, tc.want)
+		}
+	}
+}
