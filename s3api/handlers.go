@@ -792,38 +792,45 @@ func parseConditions(h http.Header, prefix string) translate.Conditions {
 	}
 }
 
-// parseRange parses a single "bytes=" range. Syntactically invalid or multi-range
-// headers are ignored (the whole object is returned), as S3 does.
+// parseRange parses a single "bytes=" range. Anything else is ignored (the whole object
+// is returned), as S3 does: multiple ranges, other units, inverted bounds, signs, and
+// white space inside the range ("bytes= -1" and "bytes=0 -1" are not ranges to S3).
 func parseRange(v string) *translate.Range {
-	v = strings.TrimSpace(v)
-	spec, ok := strings.CutPrefix(v, "bytes=")
-	if !ok || strings.Contains(spec, ",") {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes=")
+	if !ok {
 		return nil
 	}
 	a, b, ok := strings.Cut(spec, "-")
 	if !ok {
 		return nil
 	}
-	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	if a == "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n < 0 {
+		n, ok := rangeNumber(b)
+		if !ok {
 			return nil
 		}
 		return &translate.Range{IsSuffix: true, Suffix: n}
 	}
-	start, err := strconv.ParseInt(a, 10, 64)
-	if err != nil || start < 0 {
+	start, ok := rangeNumber(a)
+	if !ok {
 		return nil
 	}
 	end := int64(-1)
 	if b != "" {
-		end, err = strconv.ParseInt(b, 10, 64)
-		if err != nil || end < start {
+		if end, ok = rangeNumber(b); !ok || end < start {
 			return nil
 		}
 	}
 	return &translate.Range{Start: start, End: end}
+}
+
+// rangeNumber parses a byte position of a range: decimal digits only.
+func rangeNumber(s string) (int64, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // headerValue returns a header's value and whether it was sent at all: an empty

@@ -16,12 +16,23 @@ func TestParseRange(t *testing.T) {
 		{"bytes=0-9", &translate.Range{Start: 0, End: 9}},
 		{"bytes=5-", &translate.Range{Start: 5, End: -1}},
 		{"bytes=-7", &translate.Range{IsSuffix: true, Suffix: 7}},
-		{"bytes= 1 - 2 ", &translate.Range{Start: 1, End: 2}},
+		{" bytes=1-2 ", &translate.Range{Start: 1, End: 2}},
+		{"bytes=00-01", &translate.Range{Start: 0, End: 1}},
+		{"bytes=-0", &translate.Range{IsSuffix: true, Suffix: 0}}, // unsatisfiable, not ignored
 		{"bytes=9-1", nil},     // inverted: ignored, as S3 does
 		{"bytes=0-1,4-5", nil}, // multiple ranges: ignored
-		{"items=0-1", nil},     // other units: ignored
-		{"bytes=a-b", nil},     // garbage: ignored
+		{"bytes=,", nil},
+		{"items=0-1", nil}, // other units: ignored
+		{"bytes=a-b", nil}, // garbage: ignored
+		{"bytes=100-x", nil},
 		{"bytes=-", nil},
+		// White space or signs inside the range make it no range to S3.
+		{"bytes= -1", nil},
+		{"bytes=0 -1", nil},
+		{"bytes= 1 - 2 ", nil},
+		{"bytes=--1", nil},
+		{"bytes=0--1", nil},
+		{"bytes=+1-2", nil},
 	}
 	for _, tc := range tests {
 		got := parseRange(tc.in)

@@ -208,11 +208,19 @@ func (s *Server) createMultipartUpload(rq *request) error {
 }
 
 func partNumber(rq *request) (int, error) {
-	n, err := strconv.Atoi(rq.r.URL.Query().Get("partNumber"))
+	v := rq.r.URL.Query().Get("partNumber")
+	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > translate.MaxParts {
-		return 0, s3err.Newf(s3err.InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+		return 0, badPartNumber(v)
 	}
 	return n, nil
+}
+
+// badPartNumber is S3's answer to a partNumber out of range, naming the argument.
+func badPartNumber(v string) *s3err.Error {
+	e := s3err.Newf(s3err.InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
+	e.Extra = map[string]string{"ArgumentName": "partNumber", "ArgumentValue": v}
+	return e
 }
 
 func (s *Server) uploadPart(rq *request) error {

@@ -260,8 +260,8 @@ func (s *Server) getObject(rq *request, head bool) error {
 	}
 	if v := q.Get("partNumber"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return s3err.Newf(s3err.InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+		if err != nil || n < 1 || n > translate.MaxParts {
+			return badPartNumber(v)
 		}
 		in.PartNumber = n
 	}
@@ -312,6 +312,9 @@ func (s *Server) getObject(rq *request, head bool) error {
 		// without checksum mode.
 		setChecksumHeaders(h, out.PartChecksums, "")
 	case !strings.EqualFold(rq.r.Header.Get("x-amz-checksum-mode"), "ENABLED"):
+	case in.PartNumber > 0 && info.PartsCount > 0:
+		// A part of a multipart object never carries the whole object's checksum, even
+		// when the part is all of it.
 	case !out.Partial || out.Length == info.Size:
 		setChecksumHeaders(h, info.Checksums, info.ChecksumType)
 	}

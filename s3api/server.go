@@ -273,7 +273,7 @@ func (s *Server) toS3Error(rq *request, err error) *s3err.Error {
 	}
 	var te *translate.Error
 	if errors.As(err, &te) {
-		e := &s3err.Error{Code: s3err.Code(te.Code), Message: te.Message, Err: te.Err}
+		e := &s3err.Error{Code: s3err.Code(te.Code), Message: te.Message, Extra: te.Extra, Err: te.Err}
 		if te.Code == translate.CodeInternalError {
 			s.log.Error("internal error", "request_id", rq.id, "op", rq.op, "err", err)
 		}

@@ -142,7 +142,7 @@ type UploadPartOutput struct {
 
 func checkPartNumber(n int) error {
 	if n < 1 || n > MaxParts {
-		return errorf(CodeInvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+		return errorf(CodeInvalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -494,23 +495,28 @@ type Range struct {
 	IsSuffix   bool
 }
 
-// resolve returns offset and length of r in an object of size, or InvalidRange.
-func (r *Range) resolve(size int64) (int64, int64, error) {
+// resolve returns offset and length of r in an object of size, or InvalidRange. whole
+// is true when S3 answers the range with the whole object (200, no Content-Range): a
+// suffix range of an empty object, which has no last bytes to name.
+func (r *Range) resolve(size int64) (off, n int64, whole bool, err error) {
 	if r.IsSuffix {
-		if r.Suffix <= 0 || size == 0 {
-			return 0, 0, errorf(CodeInvalidRange, "The requested range is not satisfiable")
+		switch {
+		case r.Suffix <= 0:
+			return 0, 0, false, errorf(CodeInvalidRange, "The requested range is not satisfiable")
+		case size == 0:
+			return 0, 0, true, nil
 		}
 		n := min(r.Suffix, size)
-		return size - n, n, nil
+		return size - n, n, false, nil
 	}
 	if r.Start >= size {
-		return 0, 0, errorf(CodeInvalidRange, "The requested range is not satisfiable")
+		return 0, 0, false, errorf(CodeInvalidRange, "The requested range is not satisfiable")
 	}
 	end := r.End
 	if end < 0 || end >= size {
 		end = size - 1
 	}
-	return r.Start, end - r.Start + 1, nil
+	return r.Start, end - r.Start + 1, false, nil
 }
 
 // GetObjectInput is a GetObject or HeadObject request.
@@ -560,13 +566,17 @@ func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObject
 			return nil, err
 		}
 		out.Offset, out.Length, out.PartChecksums = off, length, ck
-		out.Partial = len(o.Parts) > 0
+		// Part 1 of a single-part object is all of it, still answered as a part (206
+		// with its Content-Range), unless there is no byte to name.
+		out.Partial = o.Size > 0
 	case in.Range != nil:
-		off, length, err := in.Range.resolve(o.Size)
+		off, length, whole, err := in.Range.resolve(o.Size)
 		if err != nil {
 			return nil, err
 		}
-		out.Offset, out.Length, out.Partial = off, length, true
+		if !whole {
+			out.Offset, out.Length, out.Partial = off, length, true
+		}
 	}
 	if in.HeadOnly {
 		return out, nil
@@ -579,11 +589,12 @@ func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObject
 	return out, nil
 }
 
-// partRange locates part n of an object (a single-part object has only part 1).
+// partRange locates part n of an object (a single-part object has only part 1). A part
+// beyond the last is InvalidPartNumber (416), with the counts S3 reports.
 func partRange(o meta.Object, n int) (int64, int64, map[string]string, error) {
 	if len(o.Parts) == 0 {
 		if n != 1 {
-			return 0, 0, nil, errorf(CodeInvalidRange, "The requested partnumber is not satisfiable")
+			return 0, 0, nil, invalidPartNumber(1, n)
 		}
 		return 0, o.Size, nil, nil
 	}
@@ -603,7 +614,12 @@ func partRange(o meta.Object, n int) (int64, int64, map[string]string, error) {
 		}
 		off += p.Size
 	}
-	return 0, 0, nil, errorf(CodeInvalidRange, "The requested partnumber is not satisfiable")
+	return 0, 0, nil, invalidPartNumber(len(o.Parts), n)
+}
+
+func invalidPartNumber(count, requested int) error {
+	return &Error{Code: CodeInvalidPartNumber, Message: "The requested partnumber is not satisfiable",
+		Extra: map[string]string{"ActualPartCount": strconv.Itoa(count), "PartNumberRequested": strconv.Itoa(requested)}}
 }
 
 // openRange opens the first covering chunk before returning, so that a missing chunk

@@ -31,6 +31,7 @@ const (
 	CodeInvalidDigest           = "InvalidDigest"
 	CodeInvalidPart             = "InvalidPart"
 	CodeInvalidPartOrder        = "InvalidPartOrder"
+	CodeInvalidPartNumber       = "InvalidPartNumber"
 	CodeInvalidRange            = "InvalidRange"
 	CodeInvalidRequest          = "InvalidRequest"
 	CodeKeyTooLong              = "KeyTooLongError"
@@ -48,9 +49,11 @@ const (
 )
 
 // Error is an S3-meaningful failure. Err, when set, is the cause (logged, never shown).
+// Extra holds the additional elements S3 puts in some errors' XML (ArgumentName, ...).
 type Error struct {
 	Code    string
 	Message string
+	Extra   map[string]string
 	Err     error
 }
 

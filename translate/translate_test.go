@@ -2,6 +2,7 @@ package translate
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -31,21 +32,24 @@ func TestRangeResolve(t *testing.T) {
 		r         Range
 		size      int64
 		off, n    int64
+		whole     bool // answered with the whole object (200)
 		wantRange bool // InvalidRange expected
 	}{
-		{"first byte", Range{Start: 0, End: 0}, 10, 0, 1, false},
-		{"middle", Range{Start: 2, End: 5}, 10, 2, 4, false},
-		{"open end", Range{Start: 7, End: -1}, 10, 7, 3, false},
-		{"end past size", Range{Start: 7, End: 100}, 10, 7, 3, false},
-		{"start at size", Range{Start: 10, End: -1}, 10, 0, 0, true},
-		{"suffix", Range{IsSuffix: true, Suffix: 3}, 10, 7, 3, false},
-		{"suffix larger than object", Range{IsSuffix: true, Suffix: 30}, 10, 0, 10, false},
-		{"suffix zero", Range{IsSuffix: true, Suffix: 0}, 10, 0, 0, true},
-		{"empty object", Range{Start: 0, End: -1}, 0, 0, 0, true},
-		{"suffix of empty object", Range{IsSuffix: true, Suffix: 1}, 0, 0, 0, true},
+		{"first byte", Range{Start: 0, End: 0}, 10, 0, 1, false, false},
+		{"middle", Range{Start: 2, End: 5}, 10, 2, 4, false, false},
+		{"open end", Range{Start: 7, End: -1}, 10, 7, 3, false, false},
+		{"end past size", Range{Start: 7, End: 100}, 10, 7, 3, false, false},
+		{"start at size", Range{Start: 10, End: -1}, 10, 0, 0, false, true},
+		{"suffix", Range{IsSuffix: true, Suffix: 3}, 10, 7, 3, false, false},
+		{"suffix larger than object", Range{IsSuffix: true, Suffix: 30}, 10, 0, 10, false, false},
+		{"suffix zero", Range{IsSuffix: true, Suffix: 0}, 10, 0, 0, false, true},
+		{"empty object", Range{Start: 0, End: -1}, 0, 0, 0, false, true},
+		{"first byte of empty object", Range{Start: 0, End: 0}, 0, 0, 0, false, true},
+		{"suffix of empty object", Range{IsSuffix: true, Suffix: 1}, 0, 0, 0, true, false},
+		{"suffix zero of empty object", Range{IsSuffix: true, Suffix: 0}, 0, 0, 0, false, true},
 	}
 	for _, tc := range tests {
-		off, n, err := tc.r.resolve(tc.size)
+		off, n, whole, err := tc.r.resolve(tc.size)
 		var te *Error
 		if tc.wantRange {
 			if !errors.As(err, &te) || te.Code != CodeInvalidRange {
@@ -53,8 +57,40 @@ func TestRangeResolve(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || off != tc.off || n != tc.n {
-			t.Errorf("%s: got %d,%d,%v want %d,%d", tc.name, off, n, err, tc.off, tc.n)
+		if err != nil || off != tc.off || n != tc.n || whole != tc.whole {
+			t.Errorf("%s: got %d,%d,%v,%v want %d,%d,%v", tc.name, off, n, whole, err, tc.off, tc.n, tc.whole)
+		}
+	}
+}
+
+func TestPartRange(t *testing.T) {
+	single := meta.Object{Size: 1234}
+	multi := meta.Object{Size: 30, Parts: []meta.Part{{Number: 1, Size: 10}, {Number: 2, Size: 15}, {Number: 3, Size: 5}}}
+	tests := []struct {
+		name    string
+		o       meta.Object
+		n       int
+		off, ln int64
+		count   string // ActualPartCount of an InvalidPartNumber; "" for success
+	}{
+		{"single-part object, part 1", single, 1, 0, 1234, ""},
+		{"single-part object, part 2", single, 2, 0, 0, "1"},
+		{"multipart, first", multi, 1, 0, 10, ""},
+		{"multipart, last", multi, 3, 25, 5, ""},
+		{"multipart, beyond the last", multi, 4, 0, 0, "3"},
+	}
+	for _, tc := range tests {
+		off, ln, _, err := partRange(tc.o, tc.n)
+		if tc.count != "" {
+			var te *Error
+			if !errors.As(err, &te) || te.Code != CodeInvalidPartNumber || te.Extra["ActualPartCount"] != tc.count ||
+				te.Extra["PartNumberRequested"] != strconv.Itoa(tc.n) {
+				t.Errorf("%s: got %v (%+v), want InvalidPartNumber of %s parts", tc.name, err, te, tc.count)
+			}
+			continue
+		}
+		if err != nil || off != tc.off || ln != tc.ln {
+			t.Errorf("%s: got %d,%d,%v want %d,%d", tc.name, off, ln, err, tc.off, tc.ln)
 		}
 	}
 }

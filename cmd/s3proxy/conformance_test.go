@@ -243,7 +243,10 @@ func TestKeyTooLong(t *testing.T) {
 			return err
 		}},
 		{"GetObject", func() error { _, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &long}); return err }},
-		{"DeleteObject", func() error { _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &long}); return err }},
+		{"DeleteObject", func() error {
+			_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &long})
+			return err
+		}},
 		{"CopyObject", func() error {
 			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: &long, CopySource: aws.String(bucket + "/" + ok)})
 			return err
@@ -304,6 +307,141 @@ func TestEmptyContentMD5(t *testing.T) {
 		}
 		if status != 400 || !strings.Contains(body, "<Code>"+tc.want+"</Code>") {
 			t.Errorf("%s: %d %s, want %s", tc.name, status, body, tc.want)
+		}
+	}
+}
+
+// TestRangesAsS3 checks Range headers as S3 answers them: a malformed range is ignored
+// (200, the whole object), an unsatisfiable one is InvalidRange (416), and a suffix
+// range of an empty object is the (empty) whole object.
+func TestRangesAsS3(t *testing.T) {
+	st := newStack(t)
+	if status, body, _ := st.raw(t, "PUT", "/ranges", nil, nil); status != 200 {
+		t.Fatalf("create bucket: %d %s", status, body)
+	}
+	data := make([]byte, 100)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	for key, body := range map[string][]byte{"hundred": data, "empty": nil} {
+		if status, b, _ := st.raw(t, "PUT", "/ranges/"+key, body, nil); status != 200 {
+			t.Fatalf("put %s: %d %s", key, status, b)
+		}
+	}
+	tests := []struct {
+		key, rng     string
+		status       int
+		contentRange string
+		from, to     int // the bytes answered (data[from:to]) when status is 200 or 206
+	}{
+		// Ignored: not a single well-formed range.
+		{"hundred", "bytes=,", 200, "", 0, 100},
+		{"hundred", "bytes= -1", 200, "", 0, 100},
+		{"hundred", "bytes=--1", 200, "", 0, 100},
+		{"hundred", "bytes=0 -1", 200, "", 0, 100},
+		{"hundred", "bytes=0--1", 200, "", 0, 100},
+		{"hundred", "bytes=10-5", 200, "", 0, 100},
+		{"hundred", "bytes=abc", 200, "", 0, 100},
+		{"hundred", "foo=0-1", 200, "", 0, 100},
+		{"hundred", "bytes=100-x", 200, "", 0, 100},
+		{"hundred", "bytes=0-0,1-2", 200, "", 0, 100},
+		{"hundred", "bytes=102-0", 200, "", 0, 100},
+		// Satisfiable.
+		{"hundred", "bytes=00-01", 206, "bytes 0-1/100", 0, 2},
+		{"hundred", "bytes=-1", 206, "bytes 99-99/100", 99, 100},
+		{"hundred", "bytes=-101", 206, "bytes 0-99/100", 0, 100},
+		{"hundred", "bytes=0-100", 206, "bytes 0-99/100", 0, 100},
+		{"hundred", "bytes=50-", 206, "bytes 50-99/100", 50, 100},
+		// Unsatisfiable.
+		{"hundred", "bytes=-0", 416, "", 0, 0},
+		{"hundred", "bytes=100-100", 416, "", 0, 0},
+		// An empty object.
+		{"empty", "bytes=abc", 200, "", 0, 0},
+		{"empty", "bytes= -1", 200, "", 0, 0},
+		{"empty", "bytes=-1", 200, "", 0, 0},
+		{"empty", "bytes=00-01", 416, "", 0, 0},
+		{"empty", "bytes=-0", 416, "", 0, 0},
+		{"empty", "bytes=0-0", 416, "", 0, 0},
+		{"empty", "bytes=0-", 416, "", 0, 0},
+	}
+	for _, tc := range tests {
+		for _, method := range []string{"GET", "HEAD"} {
+			status, body, h := st.raw(t, method, "/ranges/"+tc.key, nil, map[string]string{"Range": tc.rng})
+			if status != tc.status || h.Get("Content-Range") != tc.contentRange {
+				t.Errorf("%s %s %q: %d %q, want %d %q", method, tc.key, tc.rng, status, h.Get("Content-Range"), tc.status, tc.contentRange)
+				continue
+			}
+			if status == 416 {
+				if method == "GET" && !strings.Contains(body, "<Code>InvalidRange</Code>") {
+					t.Errorf("GET %s %q: %s", tc.key, tc.rng, body)
+				}
+				continue
+			}
+			if want := fmt.Sprint(tc.to - tc.from); h.Get("Content-Length") != want {
+				t.Errorf("%s %s %q: Content-Length %s, want %s", method, tc.key, tc.rng, h.Get("Content-Length"), want)
+			}
+			if method == "GET" && body != string(data[tc.from:tc.to]) {
+				t.Errorf("GET %s %q: wrong bytes", tc.key, tc.rng)
+			}
+		}
+	}
+}
+
+// TestPartNumberReads: GET and HEAD with partNumber, as S3 answers them. Part 1 of an
+// object uploaded in one piece is all of it (206 with its Content-Range, no parts
+// count) unless it is empty; a part beyond the last is InvalidPartNumber (416); a part
+// of a multipart object never carries the whole object's checksum.
+func TestPartNumberReads(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "parts"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, bucket, "single", bytes.Repeat([]byte("s"), 1234))
+	mustPut(t, c, bucket, "empty", nil)
+	// A multipart object of one part: the part is the whole object.
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("multi")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("multi"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("only part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: aws.String("multi"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: p.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		key, part    string
+		status       int
+		contentRange string
+		partsCount   string
+		errBody      string // in the GET's error document
+	}{
+		{"single", "1", 206, "bytes 0-1233/1234", "", ""},
+		{"single", "2", 416, "", "", "<ActualPartCount>1</ActualPartCount>"},
+		{"empty", "1", 200, "", "", ""},
+		{"multi", "1", 206, "bytes 0-8/9", "1", ""},
+		{"multi", "2", 416, "", "", "<PartNumberRequested>2</PartNumberRequested>"},
+		{"single", "0", 400, "", "", "<ArgumentName>partNumber</ArgumentName>"},
+		{"single", "-3", 400, "", "", "Part number must be an integer between 1 and 10000, inclusive.<"},
+	}
+	for _, tc := range tests {
+		for _, method := range []string{"GET", "HEAD"} {
+			status, body, h := st.raw(t, method, "/parts/"+tc.key+"?partNumber="+tc.part, nil, map[string]string{"x-amz-checksum-mode": "ENABLED"})
+			if status != tc.status || h.Get("Content-Range") != tc.contentRange || h.Get("x-amz-mp-parts-count") != tc.partsCount {
+				t.Errorf("%s %s part %s: %d %q parts %q, want %d %q %q", method, tc.key, tc.part, status, h.Get("Content-Range"),
+					h.Get("x-amz-mp-parts-count"), tc.status, tc.contentRange, tc.partsCount)
+			}
+			if method == "GET" && tc.errBody != "" && !strings.Contains(body, tc.errBody) {
+				t.Errorf("GET %s part %s: %s, want %s in it", tc.key, tc.part, body, tc.errBody)
+			}
+			if tc.key == "multi" && h.Get("x-amz-checksum-type") == "FULL_OBJECT" {
+				t.Errorf("%s %s part %s: the whole object's checksum (%v)", method, tc.key, tc.part, h)
+			}
 		}
 	}
 }

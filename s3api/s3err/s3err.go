@@ -6,7 +6,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 )
 
 // Code is an S3 error code such as "NoSuchKey".
@@ -34,6 +36,7 @@ const (
 	InvalidLocationConstraint                      Code = "InvalidLocationConstraint"
 	InvalidPart                                    Code = "InvalidPart"
 	InvalidPartOrder                               Code = "InvalidPartOrder"
+	InvalidPartNumber                              Code = "InvalidPartNumber"
 	InvalidRange                                   Code = "InvalidRange"
 	InvalidRequest                                 Code = "InvalidRequest"
 	InvalidStorageClass                            Code = "InvalidStorageClass"
@@ -112,6 +115,7 @@ var table = map[Code]entry{
 	InvalidDigest:                     {http.StatusBadRequest, "The Content-MD5 or checksum you specified is not valid."},
 	InvalidLocationConstraint:         {http.StatusBadRequest, "The specified location constraint is not valid."},
 	InvalidPart:                       {http.StatusBadRequest, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
+	InvalidPartNumber:                 {http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable"},
 	InvalidPartOrder:                  {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
 	InvalidRange:                      {http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable"},
 	InvalidRequest:                    {http.StatusBadRequest, "Invalid Request"},
@@ -253,8 +257,8 @@ type extraElem struct {
 // XML renders e with the request id.
 func (e *Error) XML(requestID string) []byte {
 	b := Body{Code: string(e.Code), Message: e.Msg(), Resource: e.Resource, RequestID: requestID}
-	for k, v := range e.Extra {
-		b.Extra = append(b.Extra, extraElem{XMLName: xml.Name{Local: k}, Value: v})
+	for _, k := range slices.Sorted(maps.Keys(e.Extra)) {
+		b.Extra = append(b.Extra, extraElem{XMLName: xml.Name{Local: k}, Value: e.Extra[k]})
 	}
 	out, _ := xml.Marshal(b)
 	return append([]byte(xml.Header), out...)
