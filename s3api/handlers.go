@@ -722,13 +722,18 @@ func deleteCondition(v string) string {
 	return strings.Trim(strings.TrimSpace(v), `"`)
 }
 
-// objectHeaders are the stored representation headers of an object.
-var objectHeaders = []string{"Content-Encoding", "Content-Disposition", "Cache-Control", "Expires", "Content-Language"}
+// objectHeaders are the stored representation headers of an object, and the system
+// metadata S3 keeps and returns the same way (the website redirect).
+var objectHeaders = []string{"Content-Encoding", "Content-Disposition", "Cache-Control", "Expires", "Content-Language",
+	translate.WebsiteRedirectKey}
 
 // parseObjectAttrs reads content type, stored headers and user metadata of a write.
 func parseObjectAttrs(h http.Header) (string, map[string]string, map[string]string, error) {
 	ct := h.Get("Content-Type")
 	headers := map[string]string{}
+	if _, err := websiteRedirect(h); err != nil {
+		return "", nil, nil, err
+	}
 	for _, k := range objectHeaders {
 		if v := h.Get(k); v != "" {
 			if k == "Content-Encoding" {
@@ -756,6 +761,16 @@ func parseObjectAttrs(h http.Header) (string, map[string]string, map[string]stri
 		return "", nil, nil, s3err.New(s3err.MetadataTooLarge)
 	}
 	return ct, headers, meta, nil
+}
+
+// websiteRedirect reads x-amz-website-redirect-location, which S3 accepts only as a
+// path in the bucket or an absolute http(s) URL.
+func websiteRedirect(h http.Header) (string, error) {
+	v := h.Get(translate.WebsiteRedirectKey)
+	if v != "" && !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+		return "", s3err.New(s3err.InvalidRedirectLocation)
+	}
+	return v, nil
 }
 
 // stripAWSChunked removes the transfer framing from Content-Encoding: it describes how

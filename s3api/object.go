@@ -373,6 +373,11 @@ func (s *Server) copyObject(rq *request) error {
 	}
 	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, DstBucket: rq.bucket, DstKey: rq.key,
 		SrcCond: parseConditions(h, "x-amz-copy-source-"), ChecksumAlgorithm: h.Get("x-amz-checksum-algorithm")}
+	// The website redirect is never copied from the source (S3 keeps it per object): the
+	// copy has the one this request gives, whichever the directive.
+	if in.WebsiteRedirect, err = websiteRedirect(h); err != nil {
+		return err
+	}
 	switch d := strings.ToUpper(h.Get("x-amz-metadata-directive")); d {
 	case "", "COPY":
 	case "REPLACE":

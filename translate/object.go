@@ -790,7 +790,15 @@ type CopyObjectInput struct {
 	// Tagging replaces the tag set (x-amz-tagging-directive: REPLACE; "" for none);
 	// nil copies the source's, whatever ReplaceMetadata says, as S3 does.
 	Tagging *string
+	// WebsiteRedirect is the copy's x-amz-website-redirect-location ("" none): S3
+	// never copies the source's, whatever the metadata directive.
+	WebsiteRedirect string
 }
+
+// WebsiteRedirectKey is the stored header under which an object keeps its
+// x-amz-website-redirect-location (S3 system metadata, returned on GET and HEAD), in
+// the canonical form of the other stored headers.
+const WebsiteRedirectKey = "X-Amz-Website-Redirect-Location"
 
 // CopyObject writes a new object that references the source's chunks: no data moves.
 // The copy keeps the source's checksum, unless the request names a checksum algorithm:
@@ -822,7 +830,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		if err := in.SrcCond.check(infoOf(src), false); err != nil {
 			return nil, err
 		}
-		if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && !in.ReplaceMetadata && in.ChecksumAlgorithm == "" {
+		if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && !in.ReplaceMetadata && in.ChecksumAlgorithm == "" && in.WebsiteRedirect == "" {
 			return nil, errorf(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 		dst := src
@@ -848,8 +856,19 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 			dst.ContentType, dst.Headers, dst.UserMeta = in.ContentType, in.Headers, in.UserMeta
 		}
 		// A copy is a new object, not the one an upload completed (a retried Complete
-		// must not be answered from it).
+		// must not be answered from it), and has its own website redirect or none.
 		dst.Headers = publicHeaders(dst.Headers)
+		if dst.Headers[WebsiteRedirectKey] != in.WebsiteRedirect {
+			dst.Headers = maps.Clone(dst.Headers)
+			if dst.Headers == nil {
+				dst.Headers = map[string]string{}
+			}
+			if in.WebsiteRedirect == "" {
+				delete(dst.Headers, WebsiteRedirectKey)
+			} else {
+				dst.Headers[WebsiteRedirectKey] = in.WebsiteRedirect
+			}
+		}
 		tagging := src.Headers[TaggingKey]
 		if in.Tagging != nil {
 			tagging = *in.Tagging

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/minio-go/v7"
 )
 
 // Tests of S3 semantics that a conformance sweep (versitygw's integration suite, written
@@ -443,5 +444,113 @@ func TestPartNumberReads(t *testing.T) {
 				t.Errorf("%s %s part %s: the whole object's checksum (%v)", method, tc.key, tc.part, h)
 			}
 		}
+	}
+}
+
+// TestWebsiteRedirectLocation: x-amz-website-redirect-location is kept with the object
+// and returned on GET and HEAD, from PutObject, CreateMultipartUpload, CopyObject and
+// POST Object; S3 validates it and never copies it from a copy's source.
+func TestWebsiteRedirectLocation(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "redirects"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("src"), Body: strings.NewReader("source"),
+		WebsiteRedirectLocation: aws.String("/from-source")}); err != nil {
+		t.Fatal(err)
+	}
+	copyTo := func(key, directive, redirect string) error {
+		in := &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String(key), CopySource: aws.String(bucket + "/src"),
+			MetadataDirective: types.MetadataDirective(directive)}
+		if redirect != "" {
+			in.WebsiteRedirectLocation = &redirect
+		}
+		_, err := c.CopyObject(ctx, in)
+		return err
+	}
+	tests := []struct {
+		name  string
+		write func(key string) error
+		want  string // the stored redirect; "InvalidRedirectLocation" when refused
+	}{
+		{"PutObject, a path", func(k string) error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &k, Body: strings.NewReader("x"), WebsiteRedirectLocation: aws.String("/other.html")})
+			return err
+		}, "/other.html"},
+		{"PutObject, a URL", func(k string) error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &k, Body: strings.NewReader("x"), WebsiteRedirectLocation: aws.String("https://example.com/x")})
+			return err
+		}, "https://example.com/x"},
+		{"PutObject, refused", func(k string) error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &k, Body: strings.NewReader("x"), WebsiteRedirectLocation: aws.String("ftp://example.com")})
+			return err
+		}, "InvalidRedirectLocation"},
+		{"CreateMultipartUpload", func(k string) error {
+			up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &k, WebsiteRedirectLocation: aws.String("/multipart")})
+			if err != nil {
+				return err
+			}
+			p, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &k, UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("p")})
+			if err != nil {
+				return err
+			}
+			_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &bucket, Key: &k, UploadId: up.UploadId,
+				MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: p.ETag}}}})
+			return err
+		}, "/multipart"},
+		{"CreateMultipartUpload, refused", func(k string) error {
+			_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &k, WebsiteRedirectLocation: aws.String("example.com")})
+			return err
+		}, "InvalidRedirectLocation"},
+		{"CopyObject COPY: the source's is not copied", func(k string) error { return copyTo(k, "COPY", "") }, ""},
+		{"CopyObject COPY with one", func(k string) error { return copyTo(k, "COPY", "/given") }, "/given"},
+		{"CopyObject REPLACE", func(k string) error { return copyTo(k, "REPLACE", "http://example.com/r") }, "http://example.com/r"},
+		{"CopyObject, refused", func(k string) error { return copyTo(k, "REPLACE", "ftp://example.com") }, "InvalidRedirectLocation"},
+		{"POST Object", func(k string) error {
+			target, fields := presignPost(t, st, testAK, testSK, bucket, k, func(p *minio.PostPolicy) {
+				must(t, p.SetUserData("website-redirect-location", "/posted"))
+			})
+			resp, body := postForm(t, target, ordered(fields), "f.txt", strings.NewReader("form"))
+			if resp.StatusCode != 204 {
+				return fmt.Errorf("POST: %d %s", resp.StatusCode, body)
+			}
+			return nil
+		}, "/posted"},
+	}
+	for i, tc := range tests {
+		key := fmt.Sprintf("obj-%d", i)
+		err := tc.write(key)
+		if tc.want == "InvalidRedirectLocation" {
+			if apiCode(err) != tc.want {
+				t.Errorf("%s: %v, want InvalidRedirectLocation", tc.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+		if err != nil || aws.ToString(head.WebsiteRedirectLocation) != tc.want {
+			t.Errorf("%s: HEAD redirect %q (%v), want %q", tc.name, aws.ToString(head.WebsiteRedirectLocation), err, tc.want)
+		}
+		get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+		if err != nil || aws.ToString(get.WebsiteRedirectLocation) != tc.want {
+			t.Errorf("%s: GET redirect %q (%v), want %q", tc.name, aws.ToString(get.WebsiteRedirectLocation), err, tc.want)
+		}
+		if get != nil {
+			get.Body.Close()
+		}
+	}
+	// A new redirect is a change that makes copying an object onto itself legal.
+	if _, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("src"), CopySource: aws.String(bucket + "/src"),
+		WebsiteRedirectLocation: aws.String("/moved")}); err != nil {
+		t.Errorf("copy onto itself with a new redirect: %v", err)
+	}
+	if err := copyTo("src", "COPY", ""); apiCode(err) != "InvalidRequest" {
+		t.Errorf("copy onto itself changing nothing: %v, want InvalidRequest", err)
 	}
 }

@@ -38,6 +38,7 @@ const (
 	InvalidPartOrder                               Code = "InvalidPartOrder"
 	InvalidPartNumber                              Code = "InvalidPartNumber"
 	InvalidRange                                   Code = "InvalidRange"
+	InvalidRedirectLocation                        Code = "InvalidRedirectLocation"
 	InvalidRequest                                 Code = "InvalidRequest"
 	InvalidStorageClass                            Code = "InvalidStorageClass"
 	KeyTooLongError                                Code = "KeyTooLongError"
@@ -118,6 +119,7 @@ var table = map[Code]entry{
 	InvalidPartNumber:                 {http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable"},
 	InvalidPartOrder:                  {http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."},
 	InvalidRange:                      {http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable"},
+	InvalidRedirectLocation:           {http.StatusBadRequest, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'."},
 	InvalidRequest:                    {http.StatusBadRequest, "Invalid Request"},
 	InvalidStorageClass:               {http.StatusBadRequest, "The storage class you specified is not valid."},
 	KeyTooLongError:                   {http.StatusBadRequest, "Your key is too long."},
