@@ -217,7 +217,9 @@ func (s *Server) dispatch(rq *request) error {
 	case "CompleteMultipartUpload":
 		return s.completeMultipartUpload(rq)
 	case "AbortMultipartUpload":
-		if err := s.svc.AbortMultipartUpload(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("uploadId")); err != nil {
+		// S3's conditional abort; a malformed date is ignored, as in every date condition.
+		ifInitiated := parseTime(rq.r.Header.Get("x-amz-if-match-initiated-time"))
+		if err := s.svc.AbortMultipartUpload(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("uploadId"), ifInitiated); err != nil {
 			return err
 		}
 		rq.w.WriteHeader(http.StatusNoContent)

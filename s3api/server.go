@@ -57,7 +57,7 @@ type Service interface {
 	UploadPart(ctx context.Context, in *translate.UploadPartInput) (*translate.UploadPartOutput, error)
 	UploadPartCopy(ctx context.Context, in *translate.UploadPartCopyInput) (*translate.UploadPartOutput, error)
 	CompleteMultipartUpload(ctx context.Context, in *translate.CompleteUploadInput) (*translate.CompleteUploadOutput, error)
-	AbortMultipartUpload(ctx context.Context, p translate.Principal, bucket, key, uploadID string) error
+	AbortMultipartUpload(ctx context.Context, p translate.Principal, bucket, key, uploadID string, ifInitiated *time.Time) error
 	ListParts(ctx context.Context, in *translate.ListPartsInput) (*translate.ListPartsOutput, error)
 	ListMultipartUploads(ctx context.Context, in *translate.ListUploadsInput) (*translate.ListUploadsOutput, error)
 }

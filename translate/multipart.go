@@ -609,11 +609,18 @@ func checkPartChecksums(u meta.Upload, cp CompletePart, p meta.Part) error {
 	return nil
 }
 
-// AbortMultipartUpload drops an upload and releases its parts.
-func (s *Service) AbortMultipartUpload(ctx context.Context, p Principal, bucket, key, id string) error {
+// AbortMultipartUpload drops an upload and releases its parts. With ifInitiated (S3's
+// x-amz-if-match-initiated-time) it aborts only the upload initiated at that second:
+// another is PreconditionFailed. A time still in the future cannot name an initiation
+// and is ignored, as HTTP ignores a future If-Modified-Since. An upload's initiation
+// never changes, so checking before the abort cannot race.
+func (s *Service) AbortMultipartUpload(ctx context.Context, p Principal, bucket, key, id string, ifInitiated *time.Time) error {
 	_, u, err := s.uploadFor(ctx, p, bucket, key, id)
 	if err != nil {
 		return err
+	}
+	if t := ifInitiated; t != nil && !t.After(s.now()) && !u.Initiated.Truncate(time.Second).Equal(t.Truncate(time.Second)) {
+		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold.")
 	}
 	return metaErr(s.meta.AbortUpload(ctx, u.ID), CodeNoSuchUpload)
 }

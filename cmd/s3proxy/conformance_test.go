@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -552,5 +553,54 @@ func TestWebsiteRedirectLocation(t *testing.T) {
 	}
 	if err := copyTo("src", "COPY", ""); apiCode(err) != "InvalidRequest" {
 		t.Errorf("copy onto itself changing nothing: %v, want InvalidRequest", err)
+	}
+}
+
+// TestAbortIfMatchInitiatedTime: S3's conditional abort aborts only the upload
+// initiated at the given time (to the second); another time is PreconditionFailed and
+// leaves the upload; a time in the future names no initiation and is ignored.
+func TestAbortIfMatchInitiatedTime(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "aborts"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		when func(initiated time.Time) *time.Time
+		want string
+	}{
+		{"no condition", func(time.Time) *time.Time { return nil }, ""},
+		{"the initiation", func(i time.Time) *time.Time { return &i }, ""},
+		{"the initiation, to the second", func(i time.Time) *time.Time { i = i.Truncate(time.Second); return &i }, ""},
+		{"in the future", func(time.Time) *time.Time { f := time.Now().AddDate(1, 0, 0); return &f }, ""},
+		{"another time", func(i time.Time) *time.Time { o := i.AddDate(-1, 0, 1); return &o }, "PreconditionFailed"},
+	}
+	for _, tc := range tests {
+		up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("k")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var initiated time.Time
+		for _, u := range list.Uploads {
+			if aws.ToString(u.UploadId) == aws.ToString(up.UploadId) {
+				initiated = aws.ToTime(u.Initiated)
+			}
+		}
+		_, err = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: aws.String("k"), UploadId: up.UploadId,
+			IfMatchInitiatedTime: tc.when(initiated)})
+		if got := apiCode(err); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+		_, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: &bucket, Key: aws.String("k"), UploadId: up.UploadId})
+		if aborted := apiCode(err) == "NoSuchUpload"; aborted != (tc.want == "") {
+			t.Errorf("%s: aborted %v (%v)", tc.name, aborted, err)
+		}
 	}
 }
