@@ -82,6 +82,7 @@ const (
 	AccessControlListNotSupported                  Code = "AccessControlListNotSupported"
 	InvalidBucketAclWithObjectOwnership            Code = "InvalidBucketAclWithObjectOwnership"
 	InvalidTag                                     Code = "InvalidTag"
+	InvalidToken                                   Code = "InvalidToken"
 	AccessForbidden                                Code = "AccessForbidden"
 	// POST Object (browser form uploads).
 	InvalidPolicyDocument               Code = "InvalidPolicyDocument"
@@ -110,7 +111,7 @@ var table = map[Code]entry{
 	ExpiredToken:                      {http.StatusBadRequest, "The provided token has expired."},
 	IncompleteBody:                    {http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
 	InternalError:                     {http.StatusInternalServerError, "We encountered an internal error. Please try again."},
-	InvalidAccessKeyID:                {http.StatusForbidden, "The AWS access key Id you provided does not exist in our records."},
+	InvalidAccessKeyID:                {http.StatusForbidden, "The AWS Access Key Id you provided does not exist in our records."},
 	InvalidArgument:                   {http.StatusBadRequest, "Invalid Argument"},
 	InvalidBucketName:                 {http.StatusBadRequest, "The specified bucket is not valid."},
 	InvalidDigest:                     {http.StatusBadRequest, "The Content-MD5 or checksum you specified is not valid."},
@@ -163,6 +164,7 @@ var table = map[Code]entry{
 	AccessControlListNotSupported:                  {http.StatusBadRequest, "The bucket does not allow ACLs."},
 	InvalidBucketAclWithObjectOwnership:            {http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."},
 	InvalidTag:                                     {http.StatusBadRequest, "The tag provided was not a valid tag."},
+	InvalidToken:                                   {http.StatusBadRequest, "The provided token is malformed or otherwise invalid."},
 	InvalidPolicyDocument:                          {http.StatusBadRequest, "The content of the form does not meet the conditions specified in the policy document."},
 	MalformedPOSTRequest:                           {http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data."},
 	MaxPostPreDataLengthExceededError:              {http.StatusBadRequest, "Your POST request fields preceding the upload file were too large."},

@@ -119,7 +119,9 @@ func (v *Verifier) VerifyPost(fields map[string]string) (*PostAuth, error) {
 	// it cannot be guessed byte by byte from response timing.
 	got, err := hex.DecodeString(p.signature)
 	if err != nil || !hmac.Equal(hmacSum(key, policy), got) {
-		return nil, s3err.New(s3err.SignatureDoesNotMatch)
+		e := s3err.New(s3err.SignatureDoesNotMatch)
+		e.Extra = map[string]string{"AWSAccessKeyId": p.accessKey, "StringToSign": policy, "SignatureProvided": p.signature}
+		return nil, e
 	}
 	pol, err := ParsePostPolicy(policy)
 	if err != nil {
@@ -156,7 +158,9 @@ func (v *Verifier) verifyPostV2(fields map[string]string) (*PostAuth, error) {
 	}
 	got, err := base64.StdEncoding.DecodeString(fields[FieldSignatureV2])
 	if err != nil || !hmac.Equal(signV2(secret, policy), got) {
-		return nil, s3err.New(s3err.SignatureDoesNotMatch)
+		e := s3err.New(s3err.SignatureDoesNotMatch)
+		e.Extra = map[string]string{"AWSAccessKeyId": ak, "StringToSign": policy, "SignatureProvided": fields[FieldSignatureV2]}
+		return nil, e
 	}
 	pol, err := ParsePostPolicy(policy)
 	if err != nil {

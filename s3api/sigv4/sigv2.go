@@ -193,7 +193,7 @@ func (v *Verifier) secret(ak string) (string, error) {
 	}
 	secret, ok := v.Creds.SecretKey(ak)
 	if !ok {
-		return "", s3err.New(s3err.InvalidAccessKeyID)
+		return "", unknownKey(ak)
 	}
 	return secret, nil
 }

@@ -151,6 +151,11 @@ func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
 	query := r.URL.Query()
 	_, hasAlg := query["X-Amz-Algorithm"]
 	hasV2Query := query.Has("AWSAccessKeyId") || query.Has("Signature")
+	if (authz != "" || hasAlg || hasV2Query) && (r.Header.Get("X-Amz-Security-Token") != "" || query.Get("X-Amz-Security-Token") != "") {
+		// A session token belongs to temporary credentials, which s3proxy never
+		// issues: whatever it is, it is not valid here.
+		return nil, s3err.New(s3err.InvalidToken)
+	}
 	switch {
 	case authz != "" && hasAlg, v.SigV2 && hasV2Query && (authz != "" || hasAlg):
 		return nil, s3err.Newf(s3err.InvalidArgument, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
@@ -176,12 +181,16 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Auth, error) {
 		if strings.HasPrefix(authz, "AWS ") {
 			return nil, s3err.Newf(s3err.UnsupportedSignature, "Signature Version 2 is not supported; sign with AWS4-HMAC-SHA256")
 		}
-		return nil, s3err.Newf(s3err.UnsupportedSignature, "Unsupported authorization algorithm %q", alg)
+		// S3's answer to an Authorization header of no scheme it knows.
+		e := s3err.Newf(s3err.InvalidArgument, "Unsupported Authorization Type")
+		e.Extra = map[string]string{"ArgumentName": "Authorization", "ArgumentValue": authz}
+		return nil, e
 	}
 	p := &request{}
 	var cred, signed string
 	var haveCred, haveSigned, haveSig bool
-	for _, kv := range strings.Split(rest, ",") {
+	components := strings.Split(rest, ",")
+	for _, kv := range components {
 		k, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok {
 			return nil, s3err.Newf(s3err.AuthorizationHeaderMalformed, "The authorization header is malformed; the authorization component %q is malformed.", strings.TrimSpace(kv))
@@ -195,8 +204,16 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Auth, error) {
 			p.signature, haveSig = val, true
 		}
 	}
-	if !haveCred || !haveSigned || !haveSig {
-		return nil, s3err.Newf(s3err.AuthorizationHeaderMalformed, "The authorization header is malformed; it must contain Credential, SignedHeaders and Signature.")
+	// S3's wording: too few components, else the one that is missing.
+	switch {
+	case len(components) < 3:
+		return nil, s3err.Newf(s3err.AuthorizationHeaderMalformed, "The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	case !haveCred:
+		return nil, s3err.Newf(s3err.AuthorizationHeaderMalformed, "The authorization header is malformed; missing Credential.")
+	case !haveSigned:
+		return nil, s3err.Newf(s3err.AuthorizationHeaderMalformed, "The authorization header is malformed; missing SignedHeaders.")
+	case !haveSig:
+		return nil, s3err.Newf(s3err.AuthorizationHeaderMalformed, "The authorization header is malformed; missing Signature.")
 	}
 	if err := v.parseCredential(p, cred, s3err.AuthorizationHeaderMalformed); err != nil {
 		return nil, err
@@ -289,7 +306,12 @@ func (v *Verifier) verifyPresigned(r *http.Request, q url.Values) (*Auth, error)
 	if limit := v.maxExpiry(); exp > int64(limit/time.Second) {
 		return nil, qerr("X-Amz-Expires must be less than a week (in seconds) that is %d", int64(limit/time.Second))
 	}
-	if err := checkSignedHeaders(r, p.signedHeaders, false); err != nil {
+	// As on S3, every x-amz-* header sent with a presigned URL must be signed: an
+	// unsigned x-amz-copy-source would turn a captured PUT URL into a CopyObject of
+	// any object, x-amz-tagging or x-amz-meta-* would add what the signer never
+	// allowed. x-amz-content-sha256 alone is exempt: tools add it blindly, and an
+	// unsigned one is ignored below.
+	if err := checkSignedHeaders(r, p.signedHeaders, true, "x-amz-content-sha256"); err != nil {
 		return nil, err
 	}
 	now := v.now()
@@ -349,21 +371,22 @@ func (v *Verifier) parseCredential(p *request, cred string, code s3err.Code) err
 	if code == s3err.AuthorizationQueryParametersError {
 		prefix = "Error parsing the X-Amz-Credential parameter; "
 	}
+	// Access keys have no "/": a credential is exactly five fields. They are checked
+	// in S3's order (service and terminal before the date), which decides the
+	// message when several are wrong.
 	parts := strings.Split(cred, "/")
-	if len(parts) < 5 {
+	if len(parts) != 5 {
 		return s3err.Newf(code, "%sthe Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".", prefix)
 	}
-	n := len(parts)
-	p.accessKey = strings.Join(parts[:n-4], "/")
-	p.date, p.region = parts[n-4], parts[n-3]
+	p.accessKey, p.date, p.region = parts[0], parts[1], parts[2]
+	if parts[3] != service {
+		return s3err.Newf(code, "%sincorrect service %q. This endpoint belongs to \"s3\".", prefix, parts[3])
+	}
+	if parts[4] != terminator {
+		return s3err.Newf(code, "%sincorrect terminal %q. This endpoint uses \"aws4_request\".", prefix, parts[4])
+	}
 	if _, err := time.Parse(dateFormat, p.date); err != nil {
 		return s3err.Newf(code, "%sincorrect date format %q. This date in the credential must be in the format \"yyyyMMdd\".", prefix, p.date)
-	}
-	if parts[n-2] != service {
-		return s3err.Newf(code, "%sincorrect service %q. This endpoint belongs to \"s3\".", prefix, parts[n-2])
-	}
-	if parts[n-1] != terminator {
-		return s3err.Newf(code, "%sincorrect terminal %q. This endpoint uses \"aws4_request\".", prefix, parts[n-1])
 	}
 	if v.Region != "" && p.region != v.Region {
 		// Like S3, name the expected region: some SDKs (botocore) retry
@@ -379,9 +402,9 @@ func (v *Verifier) parseCredential(p *request, cred string, code s3err.Code) err
 }
 
 // checkSignedHeaders enforces what S3 enforces: host is always signed, and
-// (for header auth) every x-amz-* header present is signed, so that metadata
-// or conditions cannot be injected into a captured request.
-func checkSignedHeaders(r *http.Request, signed []string, allAmz bool) error {
+// every x-amz-* header present (but those exempt) is signed, so that metadata,
+// conditions or a copy source cannot be injected into a captured request.
+func checkSignedHeaders(r *http.Request, signed []string, allAmz bool, exempt ...string) error {
 	if !contains(signed, "host") {
 		return s3err.Newf(s3err.AccessDenied, "There were headers present in the request which were not signed: host")
 	}
@@ -391,7 +414,7 @@ func checkSignedHeaders(r *http.Request, signed []string, allAmz bool) error {
 	var missing []string
 	for name := range r.Header {
 		l := strings.ToLower(name)
-		if strings.HasPrefix(l, "x-amz-") && !contains(signed, l) {
+		if strings.HasPrefix(l, "x-amz-") && !contains(signed, l) && !contains(exempt, l) {
 			missing = append(missing, l)
 		}
 	}
@@ -426,7 +449,11 @@ func checkSignature(p *request, key []byte, canon string) error {
 	// Compare in constant time so the signature cannot be guessed byte by
 	// byte from response timing. Clients send lower-case hex; so do we.
 	if subtle.ConstantTimeCompare([]byte(want), []byte(p.signature)) != 1 {
-		return s3err.New(s3err.SignatureDoesNotMatch)
+		// S3's details, so that a client author can see which element differs.
+		e := s3err.New(s3err.SignatureDoesNotMatch)
+		e.Extra = map[string]string{"AWSAccessKeyId": p.accessKey, "StringToSign": sts, "SignatureProvided": p.signature,
+			"CanonicalRequest": canon}
+		return e
 	}
 	return nil
 }
@@ -642,7 +669,7 @@ func (v *Verifier) signingKey(p *request) ([]byte, error) {
 	}
 	secret, ok := v.Creds.SecretKey(p.accessKey)
 	if !ok {
-		return nil, s3err.New(s3err.InvalidAccessKeyID)
+		return nil, unknownKey(p.accessKey)
 	}
 	id := keyID{secret, p.date, p.region}
 	v.mu.Lock()
@@ -704,4 +731,11 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// unknownKey is S3's InvalidAccessKeyId, naming the key.
+func unknownKey(ak string) *s3err.Error {
+	e := s3err.New(s3err.InvalidAccessKeyID)
+	e.Extra = map[string]string{"AWSAccessKeyId": ak}
+	return e
 }

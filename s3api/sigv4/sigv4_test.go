@@ -214,6 +214,7 @@ func TestHeaderAuth(t *testing.T) {
 		mutate func(r *http.Request)
 		v      func(v *Verifier)
 		code   s3err.Code
+		msg    string // in the error, when set
 	}{
 		{name: "ok"},
 		{name: "ok query", opts: signOpts{query: "list-type=2&prefix=a%20b%2Bc&delimiter=%2F&encoding-type=url&empty="}},
@@ -266,6 +267,30 @@ func TestHeaderAuth(t *testing.T) {
 			r.Header.Set("Authorization", r.Header.Get("Authorization")+", junk")
 		}, code: s3err.AuthorizationHeaderMalformed},
 		{name: "sigv2", mutate: func(r *http.Request) { r.Header.Set("Authorization", "AWS "+testAK+":c2lnbmF0dXJl") }, code: s3err.UnsupportedSignature},
+		{name: "unknown scheme", mutate: func(r *http.Request) { r.Header.Set("Authorization", "invalid_header") }, code: s3err.InvalidArgument,
+			msg: "Unsupported Authorization Type"},
+		{name: "unknown algorithm", mutate: func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256", "AWS2-HMAC-SHA1", 1))
+		}, code: s3err.InvalidArgument, msg: "Unsupported Authorization Type"},
+		{name: "two components", mutate: func(r *http.Request) {
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAK+"/20261129/us-east-1/s3/aws4_request,Signature=00")
+		}, code: s3err.AuthorizationHeaderMalformed, msg: "requires three components: Credential, SignedHeaders, and Signature."},
+		{name: "no Credential", mutate: func(r *http.Request) {
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Cred="+testAK+"/20261129/us-east-1/s3/aws4_request,SignedHeaders=host,Signature=00")
+		}, code: s3err.AuthorizationHeaderMalformed, msg: "missing Credential."},
+		{name: "no SignedHeaders", mutate: func(r *http.Request) {
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAK+"/20261129/us-east-1/s3/aws4_request,missing=host,Signature=00")
+		}, code: s3err.AuthorizationHeaderMalformed, msg: "missing SignedHeaders."},
+		{name: "six-field credential", mutate: func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/aws4_request", "/extra/aws4_request", 1))
+		}, code: s3err.AuthorizationHeaderMalformed, msg: "the Credential is mal-formed"},
+		{name: "service checked before the date", mutate: func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/20261129/us-east-1/s3/", "/32234/us-east-1/ec2/", 1))
+		}, code: s3err.AuthorizationHeaderMalformed, msg: `incorrect service "ec2"`},
+		{name: "terminal checked before the date", mutate: func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/20261129/us-east-1/s3/aws4_request", "/32234/us-east-1/s3/aws_request", 1))
+		}, code: s3err.AuthorizationHeaderMalformed, msg: `incorrect terminal "aws_request"`},
+		{name: "session token", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "token") }, code: s3err.InvalidToken},
 		{name: "anonymous", mutate: func(r *http.Request) { r.Header.Del("Authorization") }, code: s3err.AccessDenied},
 		{name: "header and query", mutate: func(r *http.Request) { r.URL.RawQuery = "X-Amz-Algorithm=AWS4-HMAC-SHA256" }, code: s3err.InvalidArgument},
 		{name: "no creds", v: func(v *Verifier) { v.Creds = nil }, code: s3err.InvalidAccessKeyID},
@@ -282,6 +307,9 @@ func TestHeaderAuth(t *testing.T) {
 			}
 			a, err := v.Verify(r)
 			wantCode(t, err, c.code)
+			if c.msg != "" && (err == nil || !strings.Contains(err.Error(), c.msg)) {
+				t.Fatalf("error %v, want message %q", err, c.msg)
+			}
 			if err != nil {
 				return
 			}
@@ -385,6 +413,13 @@ func TestPresigned(t *testing.T) {
 		}, code: s3err.AuthorizationQueryParametersError},
 		{name: "plus authorization header", expires: "60", mutate: func(r *http.Request) { r.Header.Set("Authorization", "AWS4-HMAC-SHA256 x") }, code: s3err.InvalidArgument},
 		{name: "sigv2 presign", mutate: func(r *http.Request) { r.URL.RawQuery = "AWSAccessKeyId=" + testAK + "&Signature=x&Expires=1" }, code: s3err.UnsupportedSignature},
+		// Headers the URL did not sign may not say what the request does.
+		{name: "unsigned copy source", expires: "60", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Copy-Source", "other/key") }, code: s3err.AccessDenied,
+			msg: "not signed"},
+		{name: "unsigned tagging", expires: "60", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Tagging", "a=b") }, code: s3err.AccessDenied},
+		{name: "unsigned content sha is ignored", expires: "60", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", UnsignedPayload) }},
+		{name: "unsigned other header", expires: "60", mutate: func(r *http.Request) { r.Header.Set("X-Custom-Header", "v") }},
+		{name: "session token", expires: "60", mutate: func(r *http.Request) { r.URL.RawQuery += "&X-Amz-Security-Token=t" }, code: s3err.InvalidToken},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
