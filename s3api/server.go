@@ -203,6 +203,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = &bodyIn
 	rq.bucket, rq.key = s.route(r)
 	rq.op = operation(r, rq.bucket, rq.key)
+	if n := headerSectionSize(r.Header); n > maxHeaderSection {
+		e := s3err.New(s3err.RequestHeaderSectionTooLarge)
+		e.Extra = map[string]string{"MaxSizeAllowed": itoa(maxHeaderSection)}
+		s.writeError(rq, e)
+		return
+	}
 	if r.Method == http.MethodOptions {
 		// A browser's CORS preflight: unsigned by design.
 		rq.op = "PreflightRequest"
@@ -383,3 +389,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func (c *countingReader) Close() error { return c.r.Close() }
+
+// maxHeaderSection is S3's limit on a request's header section (8 KB, of which user
+// metadata may take 2 KB). The transport accepts more (64 KiB), so that a
+// request over S3's limit gets S3's error rather than a bare 431.
+const maxHeaderSection = 8 << 10
+
+// headerSectionSize is the size of the header lines as sent ("Name: value\r\n").
+func headerSectionSize(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -601,6 +603,69 @@ func TestAbortIfMatchInitiatedTime(t *testing.T) {
 		_, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: &bucket, Key: aws.String("k"), UploadId: up.UploadId})
 		if aborted := apiCode(err) == "NoSuchUpload"; aborted != (tc.want == "") {
 			t.Errorf("%s: aborted %v (%v)", tc.name, aborted, err)
+		}
+	}
+}
+
+// TestRequestChecksOfS3: requests S3 refuses before looking at what they address.
+func TestRequestChecksOfS3(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("checks")}); err != nil {
+		t.Fatal(err)
+	}
+	presignPut := func(t *testing.T) string {
+		t.Helper()
+		req, err := s3.NewPresignClient(c).PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("checks"), Key: aws.String("presigned")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req.URL
+	}
+	send := func(t *testing.T, method, url string, hdr map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader("body"))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tests := []struct {
+		name   string
+		do     func(t *testing.T) (int, string)
+		status int
+		code   string
+	}{
+		{"8 KiB of headers", func(t *testing.T) (int, string) {
+			status, body, _ := st.raw(t, "PUT", "/checks/big-header", nil, map[string]string{"x-amz-custom-header": strings.Repeat("d", 8<<10)})
+			return status, body
+		}, 400, "RequestHeaderSectionTooLarge"},
+		{"6 KiB of headers", func(t *testing.T) (int, string) {
+			status, body, _ := st.raw(t, "PUT", "/checks/header", nil, map[string]string{"x-amz-custom-header": strings.Repeat("d", 6<<10)})
+			return status, body
+		}, 200, ""},
+		{"presigned PUT", func(t *testing.T) (int, string) { return send(t, "PUT", presignPut(t), nil) }, 200, ""},
+		{"presigned PUT turned into a copy", func(t *testing.T) (int, string) {
+			return send(t, "PUT", presignPut(t), map[string]string{"X-Amz-Copy-Source": "checks/header", "X-Amz-Tagging": "a=b"})
+		}, 403, "AccessDenied"},
+		{"presigned PUT with a session token", func(t *testing.T) (int, string) {
+			return send(t, "PUT", presignPut(t)+"&X-Amz-Security-Token=my_token", nil)
+		}, 400, "InvalidToken"},
+		{"unknown authorization scheme", func(t *testing.T) (int, string) {
+			return send(t, "GET", st.url+"/checks", map[string]string{"Authorization": "invalid_header"})
+		}, 400, "InvalidArgument"},
+	}
+	for _, tc := range tests {
+		status, body := tc.do(t)
+		if status != tc.status || (tc.code != "" && !strings.Contains(body, "<Code>"+tc.code+"</Code>")) {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, status, body, tc.status, tc.code)
 		}
 	}
 }
