@@ -531,9 +531,9 @@ func listParams(q url.Values) (prefix, delim string, maxKeys int, urlEnc bool, e
 	prefix, delim = q.Get("prefix"), q.Get("delimiter")
 	maxKeys = 1000
 	if v := q.Get("max-keys"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return "", "", 0, false, s3err.Newf(s3err.InvalidArgument, "Provided max-keys not an integer or within integer range")
+		n, perr := listLimit(v, "max-keys", "maxKeys")
+		if perr != nil {
+			return "", "", 0, false, perr
 		}
 		maxKeys = min(n, 1000)
 	}
@@ -545,6 +545,24 @@ func listParams(q url.Values) (prefix, delim string, maxKeys int, urlEnc bool, e
 		return "", "", 0, false, s3err.Newf(s3err.InvalidArgument, "Invalid Encoding Method specified in Request")
 	}
 	return prefix, delim, maxKeys, urlEnc, nil
+}
+
+// listLimit parses a listing's count parameter (max-keys, max-uploads, max-parts, a
+// part-number marker) as S3 does: a 32-bit integer, with S3's two answers for what is
+// not one and for a negative one (which calls max-keys "maxKeys").
+func listLimit(v, param, argName string) (int, error) {
+	n, err := strconv.ParseInt(v, 10, 32)
+	var e *s3err.Error
+	switch {
+	case err != nil:
+		e = s3err.Newf(s3err.InvalidArgument, "Provided %s not an integer or within integer range", param)
+	case n < 0:
+		e = s3err.Newf(s3err.InvalidArgument, "Argument %s must be an integer between 0 and 2147483647", argName)
+	default:
+		return int(n), nil
+	}
+	e.Extra = map[string]string{"ArgumentName": argName, "ArgumentValue": v}
+	return 0, e
 }
 
 // s3URLEncode encodes as S3 does for encoding-type=url (like query escaping, with

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"s3proxy/s3api/s3err"
 	"s3proxy/translate"
 )
 
@@ -163,6 +164,35 @@ func TestCompleteLocation(t *testing.T) {
 		rq.bucket, rq.key = s.route(r)
 		if got := s.completeLocation(rq); got != tc.want {
 			t.Errorf("%s%s: Location %q, want %q", tc.host, tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestListLimit(t *testing.T) {
+	tests := []struct {
+		v, param, arg string
+		n             int
+		msg           string // "" for success
+	}{
+		{"0", "max-keys", "maxKeys", 0, ""},
+		{"2147483647", "max-keys", "maxKeys", 2147483647, ""},
+		{"-5", "max-keys", "maxKeys", 0, "Argument maxKeys must be an integer between 0 and 2147483647"},
+		{"abc", "max-keys", "maxKeys", 0, "Provided max-keys not an integer or within integer range"},
+		{"2147483648", "max-keys", "maxKeys", 0, "Provided max-keys not an integer or within integer range"},
+		{"-3", "max-uploads", "max-uploads", 0, "Argument max-uploads must be an integer between 0 and 2147483647"},
+		{"x", "part-number-marker", "part-number-marker", 0, "Provided part-number-marker not an integer or within integer range"},
+	}
+	for _, tc := range tests {
+		n, err := listLimit(tc.v, tc.param, tc.arg)
+		if tc.msg == "" {
+			if err != nil || n != tc.n {
+				t.Errorf("listLimit(%q) = %d, %v", tc.v, n, err)
+			}
+			continue
+		}
+		e := s3err.As(err)
+		if e == nil || e.Code != s3err.InvalidArgument || e.Msg() != tc.msg || e.Extra["ArgumentName"] != tc.arg || e.Extra["ArgumentValue"] != tc.v {
+			t.Errorf("listLimit(%q, %s) = %v (%+v), want %q", tc.v, tc.param, err, e, tc.msg)
 		}
 	}
 }

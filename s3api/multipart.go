@@ -322,16 +322,16 @@ func (s *Server) listParts(rq *request) error {
 	q := rq.r.URL.Query()
 	in := &translate.ListPartsInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, UploadID: q.Get("uploadId"), MaxParts: 1000}
 	if v := q.Get("max-parts"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Provided max-parts not an integer or within integer range")
+		n, err := listLimit(v, "max-parts", "max-parts")
+		if err != nil {
+			return err
 		}
 		in.MaxParts = min(n, 1000)
 	}
 	if v := q.Get("part-number-marker"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Provided part-number-marker not an integer or within integer range")
+		n, err := listLimit(v, "part-number-marker", "part-number-marker")
+		if err != nil {
+			return err
 		}
 		in.Marker = n
 	}
@@ -359,9 +359,9 @@ func (s *Server) listMultipartUploads(rq *request) error {
 	}
 	maxUploads := 1000
 	if v := q.Get("max-uploads"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return s3err.Newf(s3err.InvalidArgument, "Provided max-uploads not an integer or within integer range")
+		n, err := listLimit(v, "max-uploads", "max-uploads")
+		if err != nil {
+			return err
 		}
 		maxUploads = min(n, 1000)
 	}

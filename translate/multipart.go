@@ -37,18 +37,32 @@ type CreateUploadInput struct {
 	ChecksumType      string
 }
 
-// newUploadID returns 32 characters of URL-safe base64 (192 random bits) that start with
-// a letter or digit: an id starting with "-" reads as an option on a command line
-// (aws s3api upload-part --upload-id -Rj… fails with "expected one argument").
-func newUploadID() string {
-	var b [24]byte
-	for {
-		_, _ = rand.Read(b[:])
-		id := base64.RawURLEncoding.EncodeToString(b[:])
-		if id[0] != '-' && id[0] != '_' {
-			return id
+// newUploadID returns an upload id for an upload initiated at t: 16 lower-case hex
+// digits of t in Unix nanoseconds, then 16 characters of URL-safe base64 (96 random
+// bits), 32 in all. Ids sort as their uploads were initiated, so a listing ordered by
+// (key, id) lists a key's uploads in initiation order, as S3 does, and
+// upload-id-marker means "initiated after", with no index on the time. The id starts
+// with a digit: one starting with "-" reads as an option on a command line (aws s3api
+// upload-part --upload-id -Rj... fails with "expected one argument").
+func newUploadID(t time.Time) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%016x", uint64(t.UnixNano())) + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validUploadID reports whether id has the shape of an upload id s3proxy issues (these
+// and the wholly random ones of earlier versions: 32 characters of URL-safe base64).
+func validUploadID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
 		}
 	}
+	return true
 }
 
 // CreateUploadOutput is a new upload's id and its checksum algorithm and type (""
@@ -72,8 +86,9 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInp
 	if err := validKey(in.Key); err != nil {
 		return nil, err
 	}
-	u := meta.Upload{ID: newUploadID(), Bucket: in.Bucket, Key: in.Key, Owner: in.Principal.AccessKey, Scope: s.scope(in.Principal),
-		ContentType: in.ContentType, Headers: in.Headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: s.now().UTC()}
+	now := s.now().UTC()
+	u := meta.Upload{ID: newUploadID(now), Bucket: in.Bucket, Key: in.Key, Owner: in.Principal.AccessKey, Scope: s.scope(in.Principal),
+		ContentType: in.ContentType, Headers: in.Headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: now}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
 		// Not found: the bucket was deleted since bucketFor looked.
 		return nil, metaErr(err, CodeNoSuchBucket)
@@ -705,6 +720,12 @@ type ListUploadsOutput struct {
 func (s *Service) ListMultipartUploads(ctx context.Context, in *ListUploadsInput) (*ListUploadsOutput, error) {
 	if _, err := s.bucketFor(ctx, in.Principal, in.Bucket); err != nil {
 		return nil, err
+	}
+	// Without a key marker S3 ignores the upload-id marker; with one, it must be an
+	// upload id.
+	if in.KeyMarker != "" && in.UploadIDMarker != "" && !validUploadID(in.UploadIDMarker) {
+		return nil, &Error{Code: CodeInvalidArgument, Message: "Invalid uploadId marker",
+			Extra: map[string]string{"ArgumentName": "upload-id-marker", "ArgumentValue": in.UploadIDMarker}}
 	}
 	limit := in.MaxUploads
 	if limit <= 0 || limit > 1000 {

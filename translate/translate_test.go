@@ -190,11 +190,31 @@ func TestBucketCache(t *testing.T) {
 // Upload ids never start with "-" or "_": on a command line the first reads as an option.
 func TestNewUploadID(t *testing.T) {
 	seen := map[string]bool{}
-	for range 20000 {
-		id := newUploadID()
-		if len(id) != 32 || id[0] == '-' || id[0] == '_' || seen[id] {
+	start := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	prev := ""
+	for i := range 20000 {
+		id := newUploadID(start.Add(time.Duration(i) * time.Microsecond))
+		if len(id) != 32 || id[0] == '-' || id[0] == '_' || seen[id] || !validUploadID(id) {
 			t.Fatalf("upload id %q", id)
 		}
-		seen[id] = true
+		// Ids sort as their uploads were initiated.
+		if id <= prev {
+			t.Fatalf("upload id %q sorts before the earlier %q", id, prev)
+		}
+		seen[id], prev = true, id
+	}
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"0123456789abcdefABCDEFGHIJKLMNOP", true},
+		{"xKQnW2P-3PIMV_ec6sbajNouAea-4ePB", true}, // the wholly random ids of earlier versions
+		{"invalid_uploadId_marker", false},
+		{"8b6e2f3c-4f0a-4c9e-9b1d-2d7c1f0e5a42", false}, // a UUID
+		{"0123456789abcdefABCDEFGHIJKLMN/P", false},
+	} {
+		if got := validUploadID(tc.id); got != tc.ok {
+			t.Errorf("validUploadID(%q) = %v", tc.id, got)
+		}
 	}
 }

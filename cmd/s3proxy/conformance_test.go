@@ -669,3 +669,70 @@ func TestRequestChecksOfS3(t *testing.T) {
 		}
 	}
 }
+
+// TestListMultipartUploadsOrder: a key's uploads are listed in the order they were
+// initiated, as on S3, and upload-id-marker (with a key marker) continues after one;
+// a marker that is no upload id is InvalidArgument, and without a key marker it is
+// ignored.
+func TestListMultipartUploadsOrder(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "upload-order"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string // in initiation order: bar, bar, bar, baz, baz, baz, baz, foo, foo
+	for _, k := range []struct {
+		key string
+		n   int
+	}{{"bar", 3}, {"baz", 4}, {"foo", 2}} {
+		for range k.n {
+			out, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String(k.key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, aws.ToString(out.UploadId))
+		}
+	}
+	tests := []struct {
+		name, keyMarker, idMarker string
+		want                      []string // upload ids; nil with code
+		code                      string
+	}{
+		{"all", "", "", ids, ""},
+		{"keys after a marker not in the list", "bat", "", ids[3:], ""},
+		{"after an upload of the marker's key", "baz", ids[4], ids[5:], ""},
+		{"id marker without key marker is ignored", "", "invalid_uploadId_marker", ids, ""},
+		{"malformed id marker", "baz", "invalid_uploadId_marker", nil, "InvalidArgument"},
+	}
+	for _, tc := range tests {
+		in := &s3.ListMultipartUploadsInput{Bucket: &bucket}
+		if tc.keyMarker != "" {
+			in.KeyMarker = &tc.keyMarker
+		}
+		if tc.idMarker != "" {
+			in.UploadIdMarker = &tc.idMarker
+		}
+		out, err := c.ListMultipartUploads(ctx, in)
+		if tc.code != "" {
+			if apiCode(err) != tc.code {
+				t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []string
+		for _, u := range out.Uploads {
+			got = append(got, aws.ToString(u.UploadId))
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if _, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket, MaxUploads: aws.Int32(-3)}); apiCode(err) != "InvalidArgument" {
+		t.Errorf("max-uploads -3: %v", err)
+	}
+}
