@@ -47,17 +47,16 @@ func validTagText(s string) bool {
 // order ("" for an empty set).
 func encodeTags(tags []tag) (string, error) {
 	if len(tags) > maxTags {
-		return "", s3err.Newf(s3err.InvalidTag, "Object tags cannot be greater than %d", maxTags)
+		// S3's code for this one is BadRequest, not InvalidTag.
+		return "", s3err.Newf(s3err.BadRequest, "Object tags cannot be greater than %d", maxTags)
 	}
 	v := url.Values{}
 	for _, t := range tags {
 		switch {
-		case t.Key == "" || utf8.RuneCountInString(t.Key) > maxTagKeyLen:
+		case t.Key == "" || utf8.RuneCountInString(t.Key) > maxTagKeyLen || !validTagText(t.Key):
 			return "", s3err.Newf(s3err.InvalidTag, "The TagKey you have provided is invalid")
-		case utf8.RuneCountInString(t.Value) > maxTagValueLen:
+		case utf8.RuneCountInString(t.Value) > maxTagValueLen || !validTagText(t.Value):
 			return "", s3err.Newf(s3err.InvalidTag, "The TagValue you have provided is invalid")
-		case !validTagText(t.Key) || !validTagText(t.Value):
-			return "", s3err.Newf(s3err.InvalidTag, "The TagKey or TagValue you have provided contains characters that are not allowed")
 		case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
 			return "", s3err.Newf(s3err.InvalidTag, "Your TagKey cannot be prefixed with aws:")
 		case v.Has(t.Key):
@@ -94,9 +93,17 @@ func taggingHeader(h http.Header) (enc string, ok bool, err error) {
 	if !ok {
 		return "", false, nil
 	}
-	tags, err := decodeTags(strings.Join(vs, "&"))
-	if err != nil {
-		return "", false, s3err.Newf(s3err.InvalidArgument, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+	raw := strings.Join(vs, "&")
+	tags, err := decodeTags(raw)
+	malformed := err != nil
+	for i, t := range tags {
+		// An empty name or a name given twice is a malformed header, not a bad tag.
+		malformed = malformed || t.Key == "" || i > 0 && tags[i-1].Key == t.Key
+	}
+	if malformed {
+		e := s3err.Newf(s3err.InvalidArgument, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+		e.Extra = map[string]string{"ArgumentName": "x-amz-tagging", "ArgumentValue": raw}
+		return "", false, e
 	}
 	enc, err = encodeTags(tags)
 	return enc, true, err

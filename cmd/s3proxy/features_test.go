@@ -185,6 +185,28 @@ func TestObjectTagging(t *testing.T) {
 		{"eleven tags", func() error {
 			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("copied"), Tagging: &types.Tagging{TagSet: tooMany}})
 			return err
+		}(), "BadRequest"}, // S3's code for this one
+		{"eleven tags on put", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("bad"), Body: strings.NewReader("x"),
+				Tagging: aws.String("a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11")})
+			return err
+		}(), "BadRequest"},
+		{"duplicate key in x-amz-tagging", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("bad"), Body: strings.NewReader("x"), Tagging: aws.String("key=val&key=val")})
+			return err
+		}(), "InvalidArgument"}, // a malformed header, as S3 answers it
+		{"empty key in x-amz-tagging", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("bad"), Body: strings.NewReader("x"), Tagging: aws.String("=")})
+			return err
+		}(), "InvalidArgument"},
+		{"bad character in a key", func() error {
+			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("copied"), Tagging: &types.Tagging{TagSet: []types.Tag{
+				{Key: aws.String("user!name"), Value: aws.String("1")}}}})
+			return err
+		}(), "InvalidTag"},
+		{"bad character in a value", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("bad"), Body: strings.NewReader("x"), Tagging: aws.String("key=val%3F")})
+			return err
 		}(), "InvalidTag"},
 		{"duplicate key", func() error {
 			_, err := c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: b, Key: aws.String("copied"), Tagging: &types.Tagging{TagSet: []types.Tag{
