@@ -48,18 +48,24 @@ var objectAttributeNames = map[string]bool{"ETag": true, "Checksum": true, "Obje
 func (s *Server) getObjectAttributes(rq *request) error {
 	h := rq.r.Header
 	want := map[string]bool{}
+	var bad error
 	for _, v := range h.Values("x-amz-object-attributes") {
 		for _, a := range strings.Split(v, ",") {
 			if a = strings.TrimSpace(a); a != "" {
-				if !objectAttributeNames[a] {
-					return s3err.Newf(s3err.InvalidArgument, "Invalid attribute name specified.")
+				if !objectAttributeNames[a] && bad == nil {
+					e := s3err.Newf(s3err.InvalidArgument, "Invalid attribute name specified.")
+					e.Extra = map[string]string{"ArgumentName": "x-amz-object-attributes", "ArgumentValue": a}
+					bad = e
 				}
 				want[a] = true
 			}
 		}
 	}
 	if len(want) == 0 {
-		return s3err.Newf(s3err.InvalidArgument, "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty")
+		bad = s3err.Newf(s3err.InvalidRequest, "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty")
+	}
+	if bad != nil {
+		return s.bucketFirst(rq, bad)
 	}
 	maxParts, marker := 1000, 0
 	if v := h.Get("x-amz-max-parts"); v != "" {

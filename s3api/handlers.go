@@ -270,6 +270,16 @@ func (s *Server) dispatch(rq *request) error {
 	return s3err.Newf(s3err.NotImplemented, "%s %s is not implemented by s3proxy.", rq.r.Method, rq.op)
 }
 
+// bucketFirst returns the error S3 gives first for a request that is also malformed:
+// a missing bucket (or one the caller may not use) before what is wrong with the
+// request itself.
+func (s *Server) bucketFirst(rq *request, err error) error {
+	if _, berr := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); berr != nil {
+		return berr
+	}
+	return err
+}
+
 // checkVersionID accepts versionId=null (the only version of an unversioned object),
 // which rclone and test suites send; any other id cannot exist here.
 func checkVersionID(r *http.Request) error {

@@ -255,7 +255,7 @@ func (s *Server) uploadPartCopy(rq *request) error {
 	}
 	sb, sk, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
 	if err != nil {
-		return err
+		return s.bucketFirst(rq, err)
 	}
 	in := &translate.UploadPartCopyInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, UploadID: rq.r.URL.Query().Get("uploadId"),
 		PartNumber: n, SrcBucket: sb, SrcKey: sk, SrcCond: parseConditions(rq.r.Header, "x-amz-copy-source-")}

@@ -378,14 +378,16 @@ func (s *Server) copyObject(rq *request) error {
 	if in.WebsiteRedirect, err = websiteRedirect(h); err != nil {
 		return err
 	}
+	// The metadata headers are checked (size, redirect) whatever the directive, as S3
+	// checks them: a COPY that sends too much metadata is refused, not half-honoured.
+	ct, headers, um, err := parseObjectAttrs(h)
+	if err != nil {
+		return err
+	}
 	switch d := strings.ToUpper(h.Get("x-amz-metadata-directive")); d {
 	case "", "COPY":
 	case "REPLACE":
 		in.ReplaceMetadata = true
-		ct, headers, um, err := parseObjectAttrs(h)
-		if err != nil {
-			return err
-		}
 		in.ContentType, in.Headers, in.UserMeta = ct, headers, um
 	default:
 		return s3err.Newf(s3err.InvalidArgument, "Unknown metadata directive.")

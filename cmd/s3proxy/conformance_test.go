@@ -736,3 +736,56 @@ func TestListMultipartUploadsOrder(t *testing.T) {
 		t.Errorf("max-uploads -3: %v", err)
 	}
 }
+
+// TestCopyChecks: CopyObject checks its metadata headers whatever the directive, and
+// UploadPartCopy to a missing bucket says so before judging its copy source.
+func TestCopyChecks(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "copies"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, bucket, "src", []byte("source"))
+	long := map[string]string{strings.Repeat("s", 2048): "value"}
+	tests := []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"COPY with too much metadata", func() error {
+			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("dst"), CopySource: aws.String(bucket + "/src"), Metadata: long})
+			return err
+		}, "MetadataTooLarge"},
+		{"REPLACE with too much metadata", func() error {
+			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("dst"), CopySource: aws.String(bucket + "/src"), Metadata: long,
+				MetadataDirective: types.MetadataDirectiveReplace})
+			return err
+		}, "MetadataTooLarge"},
+		{"COPY with some metadata", func() error {
+			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("dst"), CopySource: aws.String(bucket + "/src"), Metadata: map[string]string{"a": "b"}})
+			return err
+		}, ""},
+		{"UploadPartCopy to a missing bucket", func() error {
+			_, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: aws.String("no-such-bucket"), Key: aws.String("k"), UploadId: aws.String("u"),
+				PartNumber: aws.Int32(1), CopySource: aws.String("Copy-Source")})
+			return err
+		}, "NoSuchBucket"},
+		{"UploadPartCopy with a bad source", func() error {
+			_, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: &bucket, Key: aws.String("k"), UploadId: aws.String("u"),
+				PartNumber: aws.Int32(1), CopySource: aws.String("Copy-Source")})
+			return err
+		}, "InvalidArgument"},
+	}
+	for _, tc := range tests {
+		if got := apiCode(tc.call()); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// The COPY kept the source's metadata: the request's is not applied.
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("dst")})
+	if err != nil || len(head.Metadata) != 0 {
+		t.Errorf("COPY applied the request's metadata: %v %v", head.Metadata, err)
+	}
+}

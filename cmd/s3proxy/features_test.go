@@ -578,11 +578,17 @@ func TestGetObjectAttributes(t *testing.T) {
 		key  string
 		want string
 	}{
-		{"no attributes header", nil, "single", "InvalidArgument"},
+		{"no attributes header", nil, "single", "InvalidRequest"}, // S3's code for this one
 		{"unknown attribute", map[string]string{"x-amz-object-attributes": "ETag,Colour"}, "single", "InvalidArgument"},
 		{"missing key", map[string]string{"x-amz-object-attributes": "ETag"}, "missing", "NoSuchKey"},
+		// A missing bucket is reported before what is wrong with the request.
+		{"missing bucket, no attributes", nil, "../no-such-bucket/k", "NoSuchBucket"},
 	} {
-		if _, body, _ := st.raw(t, http.MethodGet, "/attrs/"+tc.key+"?attributes", nil, tc.hdr); !strings.Contains(body, "<Code>"+tc.want+"</Code>") {
+		path := "/attrs/" + tc.key
+		if strings.HasPrefix(tc.key, "../") {
+			path = "/" + strings.TrimPrefix(tc.key, "../")
+		}
+		if _, body, _ := st.raw(t, http.MethodGet, path+"?attributes", nil, tc.hdr); !strings.Contains(body, "<Code>"+tc.want+"</Code>") {
 			t.Errorf("%s: %s", tc.name, body)
 		}
 	}
