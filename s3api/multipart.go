@@ -104,8 +104,9 @@ func (c *checksumFields) partChecksums() (map[string]string, error) {
 type completeMultipartUpload struct {
 	XMLName xml.Name `xml:"CompleteMultipartUpload"`
 	Parts   []struct {
-		PartNumber int    `xml:"PartNumber"`
-		ETag       string `xml:"ETag"`
+		// Pointers: a Part without one of them does not validate against S3's schema.
+		PartNumber *int    `xml:"PartNumber"`
+		ETag       *string `xml:"ETag"`
 		checksumFields
 	} `xml:"Part"`
 }
@@ -283,7 +284,18 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
-	in := &translate.CompleteUploadInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, UploadID: rq.r.URL.Query().Get("uploadId"), Cond: cond}
+	in := &translate.CompleteUploadInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, UploadID: rq.r.URL.Query().Get("uploadId"), Cond: cond,
+		ObjectSize: -1}
+	if v := rq.r.Header.Get("x-amz-mp-object-size"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case err != nil:
+			return s3err.Newf(s3err.InvalidRequest, "Value for x-amz-mp-object-size header is invalid: '%s'", v)
+		case n < 0:
+			return s3err.Newf(s3err.InvalidRequest, "Value for x-amz-mp-object-size header is less than zero: '%s'", v)
+		}
+		in.ObjectSize = n
+	}
 	full, ok, err := checksumHeaders(rq.r.Header)
 	if err != nil {
 		return err
@@ -301,11 +313,19 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 		}
 	}
 	for _, p := range req.Parts {
+		if p.PartNumber == nil || p.ETag == nil {
+			return s3err.New(s3err.MalformedXML)
+		}
+		if *p.PartNumber < 1 {
+			e := s3err.Newf(s3err.InvalidArgument, "PartNumber must be >= 1")
+			e.Extra = map[string]string{"ArgumentName": "PartNumber", "ArgumentValue": strconv.Itoa(*p.PartNumber)}
+			return e
+		}
 		ck, err := p.partChecksums()
 		if err != nil {
 			return err
 		}
-		in.Parts = append(in.Parts, translate.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag, Checksums: ck})
+		in.Parts = append(in.Parts, translate.CompletePart{PartNumber: *p.PartNumber, ETag: *p.ETag, Checksums: ck})
 	}
 	// One metadata transaction, well under a second even for 10,000 parts: no need for
 	// S3's keep-alive trick of sending the status line before the XML.

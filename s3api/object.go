@@ -159,11 +159,13 @@ func setChecksumHeaders(h http.Header, sums map[string]string, typ string) {
 	}
 }
 
+// writeCondition reads the condition of a write as S3 takes it: If-None-Match only as
+// "*", If-Match with an ETag, and not both (S3 answers anything else NotImplemented).
 func writeCondition(h http.Header) (translate.WriteCondition, error) {
 	var c translate.WriteCondition
 	if v := h.Get("If-None-Match"); v != "" {
-		if strings.TrimSpace(v) != "*" {
-			return c, s3err.Newf(s3err.NotImplemented, "If-None-Match on writes supports only '*'.")
+		if strings.TrimSpace(v) != "*" || h.Get("If-Match") != "" {
+			return c, s3err.New(s3err.NotImplemented)
 		}
 		c.IfNoneMatchStar = true
 	}

@@ -385,6 +385,9 @@ type CompleteUploadInput struct {
 	// ChecksumType is x-amz-checksum-type ("" when absent): it must be the upload's.
 	ChecksumType string
 	Cond         WriteCondition
+	// ObjectSize is the size the client expects the object to have (S3's
+	// x-amz-mp-object-size), -1 when not given.
+	ObjectSize int64
 }
 
 // CompleteUploadOutput is the new object's identity.
@@ -469,7 +472,7 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 		return nil, err
 	}
 	if len(in.Parts) == 0 {
-		return nil, errorf(CodeMalformedXML, "You must specify at least one part")
+		return nil, &Error{Code: CodeMalformedXML} // S3 says no more than that
 	}
 	have := map[int]meta.Part{}
 	after := 0
@@ -528,6 +531,9 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 		obj.Size += p.Size
 		obj.Manifest = append(obj.Manifest, stripChunks(p.Extents)...)
 		obj.Parts = append(obj.Parts, meta.Part{Number: p.Number, Size: p.Size, ETag: p.ETag, Checksums: p.Checksums})
+	}
+	if in.ObjectSize >= 0 && in.ObjectSize != obj.Size {
+		return nil, errorf(CodeInvalidRequest, "The provided 'x-amz-mp-object-size' header value %d does not match what was computed: %d", in.ObjectSize, obj.Size)
 	}
 	obj.ETag = fmt.Sprintf("%x-%d", md5s.Sum(nil), len(in.Parts))
 	switch {

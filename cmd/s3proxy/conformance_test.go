@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"strings"
@@ -787,5 +788,62 @@ func TestCopyChecks(t *testing.T) {
 	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("dst")})
 	if err != nil || len(head.Metadata) != 0 {
 		t.Errorf("COPY applied the request's metadata: %v %v", head.Metadata, err)
+	}
+}
+
+// TestCompleteMultipartUploadChecks: what S3 refuses in a Complete, with its codes.
+func TestCompleteMultipartUploadChecks(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "completes"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: aws.String("k"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("one part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/" + bucket + "/k?uploadId=" + aws.ToString(up.UploadId)
+	doc := func(parts string) []byte {
+		return []byte(`<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">` + parts + `</CompleteMultipartUpload>`)
+	}
+	good := fmt.Sprintf("<Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part>", aws.ToString(p.ETag))
+	tests := []struct {
+		name string
+		body []byte
+		hdr  map[string]string
+		code string
+		msg  string
+	}{
+		{"no parts", doc(""), nil, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema."},
+		{"a part without its ETag", doc("<Part><PartNumber>1</PartNumber></Part>"), nil, "MalformedXML", ""},
+		{"a part without its number", doc("<Part><ETag>" + aws.ToString(p.ETag) + "</ETag></Part>"), nil, "MalformedXML", ""},
+		{"part number -4", doc(fmt.Sprintf("<Part><PartNumber>-4</PartNumber><ETag>%s</ETag></Part>", aws.ToString(p.ETag))), nil, "InvalidArgument", "PartNumber must be >= 1"},
+		{"an unknown part", doc("<Part><PartNumber>2</PartNumber><ETag>\"00\"</ETag></Part>"), nil, "InvalidPart",
+			"One or more of the specified parts could not be found.  The part may not have been uploaded"},
+		{"negative object size", doc(good), map[string]string{"x-amz-mp-object-size": "-1"}, "InvalidRequest", "less than zero"},
+		{"wrong object size", doc(good), map[string]string{"x-amz-mp-object-size": "213123"}, "InvalidRequest",
+			"The provided 'x-amz-mp-object-size' header value 213123 does not match what was computed: 8"},
+		{"If-None-Match with an ETag", doc(good), map[string]string{"If-None-Match": `"abc"`}, "NotImplemented",
+			"A header you provided implies functionality that is not implemented."},
+		{"If-Match and If-None-Match", doc(good), map[string]string{"If-Match": `"abc"`, "If-None-Match": "*"}, "NotImplemented", ""},
+		{"the right object size", doc(good), map[string]string{"x-amz-mp-object-size": "8"}, "", ""},
+	}
+	for _, tc := range tests {
+		status, body, _ := st.raw(t, "POST", path, tc.body, tc.hdr)
+		if tc.code == "" {
+			if status != 200 || !strings.Contains(body, "<CompleteMultipartUploadResult") {
+				t.Errorf("%s: %d %s", tc.name, status, body)
+			}
+			continue
+		}
+		if !strings.Contains(body, "<Code>"+tc.code+"</Code>") || !strings.Contains(html.UnescapeString(body), tc.msg) {
+			t.Errorf("%s: %d %s, want %s %q", tc.name, status, body, tc.code, tc.msg)
+		}
 	}
 }
