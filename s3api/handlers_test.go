@@ -196,3 +196,34 @@ func TestListLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestAddressableKey(t *testing.T) {
+	for _, tc := range []struct {
+		key string
+		ok  bool
+	}{
+		{"a", true},
+		{"a/b/c", true},
+		{"//", true}, // no dot segment: a key like any other
+		{"a//b", true},
+		{"a/../b", true}, // resolves inside the bucket
+		{"a//b/./c/../d", true},
+		{".hidden", true},
+		{"..backup", true},
+		{"a/.../b", true},
+		{".", false},
+		{"..", false},
+		{"./", false},
+		{"/.", false},
+		{"../", false},
+		{"a/..", false},
+		{"../x", false},
+		{"for/../../bar/", false},
+		{"a/a/a/../../../../../etc/passwd", false},
+		{"/a/../../b/../../c/../../../etc/passwd", false},
+	} {
+		if got := addressableKey(tc.key); got != tc.ok {
+			t.Errorf("addressableKey(%q) = %v, want %v", tc.key, got, tc.ok)
+		}
+	}
+}

@@ -208,6 +208,11 @@ func (s *Server) postObject(rq *request) error {
 	key = sigv4.ExpandKey(key, file.FileName())
 	fields["key"] = key
 	rq.key = key
+	if !addressableKey(key) {
+		// No request could name such an object afterwards: refused as S3 refuses the
+		// path of a PUT.
+		return badKeyPath()
+	}
 	if b, ok := fields["bucket"]; ok && b != rq.bucket {
 		return s3err.Newf(s3err.InvalidArgument, "The bucket field of the form names another bucket than the one posted to.")
 	}

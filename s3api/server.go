@@ -203,6 +203,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = &bodyIn
 	rq.bucket, rq.key = s.route(r)
 	rq.op = operation(r, rq.bucket, rq.key)
+	if rq.key != "" && !addressableKey(rq.key) {
+		s.writeError(rq, badKeyPath())
+		return
+	}
 	if n := headerSectionSize(r.Header); n > maxHeaderSection {
 		e := s3err.New(s3err.RequestHeaderSectionTooLarge)
 		e.Extra = map[string]string{"MaxSizeAllowed": itoa(maxHeaderSection)}
@@ -309,6 +313,15 @@ func (s *Server) writeError(rq *request, err error) {
 		rq.w.WriteHeader(status)
 		return
 	}
+	if e.Bare {
+		h.Del("Content-Type")
+		h.Set("Content-Length", "0")
+		if rq.r.ContentLength != 0 {
+			h.Set("Connection", "close")
+		}
+		rq.w.WriteHeader(status)
+		return
+	}
 	body := e.XML(rq.id)
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", itoa(int64(len(body))))
@@ -404,4 +417,35 @@ func headerSectionSize(h http.Header) int {
 		}
 	}
 	return n
+}
+
+// addressableKey reports whether a key can be named in a request path as S3 takes
+// one: its "." and ".." segments (if any) must resolve to a key inside the bucket, not
+// to the bucket itself or above it. S3's front end refuses such paths ("a/../../x",
+// "..", "./") with a bare 400 before S3 sees them, so no such object can be stored, and
+// clients or proxies that normalise paths cannot be made to address another object
+// than the one named. "a/../b" and "a//b" resolve inside the bucket and are keys like
+// any other.
+func addressableKey(key string) bool {
+	depth, dots := 0, false
+	for _, seg := range strings.Split(key, "/") {
+		switch seg {
+		case "..":
+			dots = true
+			if depth--; depth < 0 {
+				return false
+			}
+		case ".":
+			dots = true
+		case "":
+		default:
+			depth++
+		}
+	}
+	return !dots || depth > 0
+}
+
+// badKeyPath is the answer to a key addressableKey refuses: S3's front end's bare 400.
+func badKeyPath() *s3err.Error {
+	return &s3err.Error{Code: s3err.BadRequest, Bare: true}
 }

@@ -847,3 +847,42 @@ func TestCompleteMultipartUploadChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestDotSegmentKeys: a request path whose "." or ".." segments resolve to the bucket
+// or above it is refused with a bare 400, as S3's front end refuses it; keys whose dot
+// segments stay inside the bucket are keys like any other.
+func TestDotSegmentKeys(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	bucket := "dots"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method, key string
+		status      int
+	}{
+		{"PUT", "../escape", 400},
+		{"PUT", "a/../../escape", 400},
+		{"PUT", "a/..", 400},
+		{"GET", "../escape", 400},
+		{"DELETE", "for/../../bar/", 400},
+		{"PUT", "a/../b", 200},
+		{"GET", "a/../b", 200},
+	} {
+		status, body, h := st.raw(t, tc.method, "/"+bucket+"/"+tc.key, nil, nil)
+		if status != tc.status || (status == 400 && (body != "" || h.Get("Content-Length") != "0")) {
+			t.Errorf("%s %s: %d %q, want %d (a bare 400 when refused)", tc.method, tc.key, status, body, tc.status)
+		}
+	}
+	// A POST form cannot store what no request could address.
+	target, fields := presignPost(t, st, testAK, testSK, bucket, "../../etc/passwd", nil)
+	if resp, body := postForm(t, target, ordered(fields), "f", strings.NewReader("x")); resp.StatusCode != 400 || body != "" {
+		t.Errorf("POST of ../../etc/passwd: %d %q", resp.StatusCode, body)
+	}
+	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket})
+	if err != nil || len(out.Contents) != 1 || aws.ToString(out.Contents[0].Key) != "a/../b" {
+		t.Errorf("objects after the refusals: %+v %v", out, err)
+	}
+}

@@ -182,6 +182,9 @@ type Error struct {
 	Extra    map[string]string // additional XML elements (e.g. ArgumentName)
 	// Err is an underlying cause, logged but never shown to the client.
 	Err error
+	// Bare errors are answered with their status alone and no document: what S3's
+	// front end answers for a request it refuses before S3 proper sees it.
+	Bare bool
 }
 
 // New returns an Error with the code's default message.
