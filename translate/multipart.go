@@ -515,7 +515,9 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 			return nil, err
 		}
 		if i < len(in.Parts)-1 && p.Size < MinPartSize {
-			return nil, errorf(CodeEntityTooSmall, "Your proposed upload is smaller than the minimum allowed object size.")
+			return nil, &Error{Code: CodeEntityTooSmall, Message: "Your proposed upload is smaller than the minimum allowed size",
+				Extra: map[string]string{"ProposedSize": strconv.FormatInt(p.Size, 10), "MinSizeAllowed": strconv.Itoa(MinPartSize),
+					"PartNumber": strconv.Itoa(p.Number), "ETag": p.ETag}}
 		}
 		if composite != nil {
 			raw, err := base64.StdEncoding.DecodeString(p.Checksums[u.ChecksumAlgo])
@@ -641,7 +643,7 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, p Principal, bucket,
 		return err
 	}
 	if t := ifInitiated; t != nil && !t.After(s.now()) && !u.Initiated.Truncate(time.Second).Equal(t.Truncate(time.Second)) {
-		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold.")
+		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
 	}
 	return metaErr(s.meta.AbortUpload(ctx, u.ID), CodeNoSuchUpload)
 }

@@ -320,8 +320,12 @@ func (v *Verifier) verifyPresigned(r *http.Request, q url.Values) (*Auth, error)
 	if p.t.Sub(now) > v.maxSkew() {
 		return nil, s3err.Newf(s3err.AccessDenied, "Request is not valid yet")
 	}
-	if now.After(p.t.Add(time.Duration(exp) * time.Second)) {
-		return nil, s3err.Newf(s3err.AccessDenied, "Request has expired")
+	if expires := p.t.Add(time.Duration(exp) * time.Second); now.After(expires) {
+		// S3's details: how long the URL lived, when it ended, the time now.
+		e := s3err.Newf(s3err.AccessDenied, "Request has expired")
+		e.Extra = map[string]string{"X-Amz-Expires": strconv.FormatInt(exp, 10), "Expires": expires.UTC().Format(time.RFC3339),
+			"ServerTime": now.UTC().Format(time.RFC3339)}
+		return nil, e
 	}
 	// A presigned URL cannot know the body, so its payload hash is
 	// UNSIGNED-PAYLOAD unless the URL carries one (a hoisted
