@@ -643,7 +643,7 @@ func (s *Service) AbortMultipartUpload(ctx context.Context, p Principal, bucket,
 		return err
 	}
 	if t := ifInitiated; t != nil && !t.After(s.now()) && !u.Initiated.Truncate(time.Second).Equal(t.Truncate(time.Second)) {
-		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+		return preconditionFailed("If-Match-Initiated-Time")
 	}
 	return metaErr(s.meta.AbortUpload(ctx, u.ID), CodeNoSuchUpload)
 }

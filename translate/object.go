@@ -467,24 +467,31 @@ func (c Conditions) check(o ObjectInfo, notModified bool) error {
 	lm := o.LastModified.Truncate(time.Second)
 	if c.IfMatch != "" {
 		if !etagMatches(c.IfMatch, o.ETag) {
-			return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+			return preconditionFailed("If-Match")
 		}
 	} else if c.IfUnmodifiedSince != nil && lm.After(*c.IfUnmodifiedSince) {
-		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+		return preconditionFailed("If-Unmodified-Since")
 	}
-	failed := false
+	failed, which := false, ""
 	if c.IfNoneMatch != "" {
-		failed = etagMatches(c.IfNoneMatch, o.ETag)
+		failed, which = etagMatches(c.IfNoneMatch, o.ETag), "If-None-Match"
 	} else if c.IfModifiedSince != nil && !lm.After(*c.IfModifiedSince) {
-		failed = true
+		failed, which = true, "If-Modified-Since"
 	}
 	if failed {
 		if notModified {
 			return errorf(CodeNotModified, "Not Modified")
 		}
-		return errorf(CodePreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+		return preconditionFailed(which)
 	}
 	return nil
+}
+
+// preconditionFailed is S3's PreconditionFailed, naming the condition that failed
+// (its Condition element).
+func preconditionFailed(condition string) error {
+	return &Error{Code: CodePreconditionFailed, Message: "At least one of the pre-conditions you specified did not hold",
+		Extra: map[string]string{"Condition": condition}}
 }
 
 // Range is a parsed single byte range. Exactly one form is used:

@@ -218,3 +218,23 @@ func TestNewUploadID(t *testing.T) {
 		}
 	}
 }
+
+func TestPreconditionNamesTheCondition(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	info := ObjectInfo{ETag: "abc", LastModified: now}
+	past, future := now.Add(-time.Hour), now.Add(time.Hour)
+	for _, tc := range []struct {
+		c    Conditions
+		want string
+	}{
+		{Conditions{IfMatch: `"other"`}, "If-Match"},
+		{Conditions{IfUnmodifiedSince: &past}, "If-Unmodified-Since"},
+		{Conditions{IfNoneMatch: `"abc"`}, "If-None-Match"},
+		{Conditions{IfModifiedSince: &future}, "If-Modified-Since"},
+	} {
+		var te *Error
+		if err := tc.c.check(info, false); !errors.As(err, &te) || te.Code != CodePreconditionFailed || te.Extra["Condition"] != tc.want {
+			t.Errorf("%+v: %v, want PreconditionFailed naming %s", tc.c, err, tc.want)
+		}
+	}
+}

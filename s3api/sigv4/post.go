@@ -120,7 +120,8 @@ func (v *Verifier) VerifyPost(fields map[string]string) (*PostAuth, error) {
 	got, err := hex.DecodeString(p.signature)
 	if err != nil || !hmac.Equal(hmacSum(key, policy), got) {
 		e := s3err.New(s3err.SignatureDoesNotMatch)
-		e.Extra = map[string]string{"AWSAccessKeyId": p.accessKey, "StringToSign": policy, "SignatureProvided": p.signature}
+		e.Extra = map[string]string{"AWSAccessKeyId": p.accessKey, "StringToSign": policy, "SignatureProvided": p.signature,
+			"StringToSignBytes": spacedHex(policy)}
 		return nil, e
 	}
 	pol, err := ParsePostPolicy(policy)
@@ -159,7 +160,8 @@ func (v *Verifier) verifyPostV2(fields map[string]string) (*PostAuth, error) {
 	got, err := base64.StdEncoding.DecodeString(fields[FieldSignatureV2])
 	if err != nil || !hmac.Equal(signV2(secret, policy), got) {
 		e := s3err.New(s3err.SignatureDoesNotMatch)
-		e.Extra = map[string]string{"AWSAccessKeyId": ak, "StringToSign": policy, "SignatureProvided": fields[FieldSignatureV2]}
+		e.Extra = map[string]string{"AWSAccessKeyId": ak, "StringToSign": policy, "SignatureProvided": fields[FieldSignatureV2],
+			"StringToSignBytes": spacedHex(policy)}
 		return nil, e
 	}
 	pol, err := ParsePostPolicy(policy)

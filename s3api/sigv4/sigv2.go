@@ -213,7 +213,7 @@ func (v *Verifier) checkSignatureV2(r *http.Request, secret, ak, sig, date strin
 		}
 	}
 	e := s3err.New(s3err.SignatureDoesNotMatch)
-	e.Extra = map[string]string{"AWSAccessKeyId": ak, "StringToSign": sts, "SignatureProvided": sig}
+	e.Extra = map[string]string{"AWSAccessKeyId": ak, "StringToSign": sts, "SignatureProvided": sig, "StringToSignBytes": spacedHex(sts)}
 	return e
 }
 

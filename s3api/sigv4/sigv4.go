@@ -181,9 +181,13 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Auth, error) {
 		if strings.HasPrefix(authz, "AWS ") {
 			return nil, s3err.Newf(s3err.UnsupportedSignature, "Signature Version 2 is not supported; sign with AWS4-HMAC-SHA256")
 		}
-		// S3's answer to an Authorization header of no scheme it knows.
+		// S3's answers to an Authorization header of no scheme it knows.
 		e := s3err.Newf(s3err.InvalidArgument, "Unsupported Authorization Type")
-		e.Extra = map[string]string{"ArgumentName": "Authorization", "ArgumentValue": authz}
+		e.Extra = map[string]string{"ArgumentName": "Authorization", "ArgumentValue": alg}
+		if !strings.Contains(authz, " ") {
+			e = s3err.Newf(s3err.InvalidArgument, "Authorization header is invalid -- one and only one ' ' (space) required.")
+			e.Extra = map[string]string{"ArgumentName": "Authorization", "ArgumentValue": authz}
+		}
 		return nil, e
 	}
 	p := &request{}
@@ -456,7 +460,7 @@ func checkSignature(p *request, key []byte, canon string) error {
 		// S3's details, so that a client author can see which element differs.
 		e := s3err.New(s3err.SignatureDoesNotMatch)
 		e.Extra = map[string]string{"AWSAccessKeyId": p.accessKey, "StringToSign": sts, "SignatureProvided": p.signature,
-			"CanonicalRequest": canon}
+			"StringToSignBytes": spacedHex(sts), "CanonicalRequest": canon, "CanonicalRequestBytes": spacedHex(canon)}
 		return e
 	}
 	return nil
@@ -742,4 +746,17 @@ func unknownKey(ak string) *s3err.Error {
 	e := s3err.New(s3err.InvalidAccessKeyID)
 	e.Extra = map[string]string{"AWSAccessKeyId": ak}
 	return e
+}
+
+// spacedHex renders s as S3 renders the ...Bytes elements of SignatureDoesNotMatch:
+// its bytes in hex, separated by spaces.
+func spacedHex(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(hex.EncodeToString([]byte{s[i]}))
+	}
+	return b.String()
 }

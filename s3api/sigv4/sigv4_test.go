@@ -267,7 +267,9 @@ func TestHeaderAuth(t *testing.T) {
 			r.Header.Set("Authorization", r.Header.Get("Authorization")+", junk")
 		}, code: s3err.AuthorizationHeaderMalformed},
 		{name: "sigv2", mutate: func(r *http.Request) { r.Header.Set("Authorization", "AWS "+testAK+":c2lnbmF0dXJl") }, code: s3err.UnsupportedSignature},
-		{name: "unknown scheme", mutate: func(r *http.Request) { r.Header.Set("Authorization", "invalid_header") }, code: s3err.InvalidArgument,
+		{name: "no scheme", mutate: func(r *http.Request) { r.Header.Set("Authorization", "invalid_header") }, code: s3err.InvalidArgument,
+			msg: "Authorization header is invalid -- one and only one ' ' (space) required."},
+		{name: "unknown scheme", mutate: func(r *http.Request) { r.Header.Set("Authorization", "Bearer token") }, code: s3err.InvalidArgument,
 			msg: "Unsupported Authorization Type"},
 		{name: "unknown algorithm", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256", "AWS2-HMAC-SHA1", 1))
