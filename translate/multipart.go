@@ -306,8 +306,14 @@ func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (
 	}
 	off, length := int64(0), src.Size
 	if in.Range != nil {
-		if in.Range.IsSuffix || in.Range.End < 0 || in.Range.End >= src.Size || in.Range.Start >= src.Size {
+		if in.Range.IsSuffix || in.Range.End < 0 {
 			return nil, errorf(CodeInvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		}
+		if in.Range.End >= src.Size || in.Range.Start >= src.Size {
+			// S3's words for a well-formed range the source does not cover.
+			return nil, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("Range specified is not valid for source object of size: %d", src.Size),
+				Extra: map[string]string{"ArgumentName": "x-amz-copy-source-range",
+					"ArgumentValue": fmt.Sprintf("bytes=%d-%d", in.Range.Start, in.Range.End)}}
 		}
 		off, length = in.Range.Start, in.Range.End-in.Range.Start+1
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithy "github.com/aws/smithy-go"
 	"github.com/minio/minio-go/v7"
 )
 
@@ -773,6 +775,19 @@ func TestCopyChecks(t *testing.T) {
 				PartNumber: aws.Int32(1), CopySource: aws.String("Copy-Source")})
 			return err
 		}, "NoSuchBucket"},
+		{"UploadPartCopy of a range past the source's end", func() error {
+			up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("parts")})
+			if err != nil {
+				return err
+			}
+			_, err = c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: &bucket, Key: aws.String("parts"), UploadId: up.UploadId,
+				PartNumber: aws.Int32(1), CopySource: aws.String(bucket + "/src"), CopySourceRange: aws.String("bytes=0-56")})
+			var ae smithy.APIError
+			if errors.As(err, &ae) && ae.ErrorMessage() != "Range specified is not valid for source object of size: 6" {
+				return fmt.Errorf("message %q", ae.ErrorMessage())
+			}
+			return err
+		}, "InvalidArgument"},
 		{"UploadPartCopy with a bad source", func() error {
 			_, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: &bucket, Key: aws.String("k"), UploadId: aws.String("u"),
 				PartNumber: aws.Int32(1), CopySource: aws.String("Copy-Source")})
