@@ -51,3 +51,22 @@ func TestRemoveBucketWithPendingUploads(t *testing.T) {
 		}
 	}
 }
+
+// TestWebsiteRedirectWithAWSCLI: `aws s3 cp --website-redirect` stores the redirect, and
+// head-object reads it back, as static-site deployers rely on; a redirect S3 would
+// refuse is refused with S3's code.
+func TestWebsiteRedirectWithAWSCLI(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	aws := newAWSCLI(t, s, s.cred)
+	page, _ := writeRandomFile(t, t.TempDir(), "index.html", 902, 2*KiB)
+	aws.run("s3", "mb", "s3://site")
+	aws.run("s3", "cp", page, "s3://site/old.html", "--website-redirect", "/new.html")
+	out := aws.run("s3api", "head-object", "--bucket", "site", "--key", "old.html")
+	var head struct{ WebsiteRedirectLocation string }
+	if err := json.Unmarshal([]byte(out), &head); err != nil || head.WebsiteRedirectLocation != "/new.html" {
+		t.Errorf("head-object: redirect %q (%v)\n%s", head.WebsiteRedirectLocation, err, out)
+	}
+	if _, stderr, err := aws.try("s3", "cp", page, "s3://site/bad.html", "--website-redirect", "ftp://elsewhere"); err == nil || !strings.Contains(stderr, "InvalidRedirectLocation") {
+		t.Errorf("cp --website-redirect ftp://: want InvalidRedirectLocation, got %v\n%s", err, stderr)
+	}
+}
