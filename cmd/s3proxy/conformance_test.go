@@ -901,3 +901,27 @@ func TestDotSegmentKeys(t *testing.T) {
 		t.Errorf("objects after the refusals: %+v %v", out, err)
 	}
 }
+
+// TestErrorBeforeTheBody: an error decided before a large body is read (here a bad
+// signature) still reaches the client as S3's error document, not a reset
+// connection: the server answers, closes its side, and lets the client read the
+// answer while it is still sending.
+func TestErrorBeforeTheBody(t *testing.T) {
+	st := newStack(t)
+	body := bytes.Repeat([]byte("x"), 32<<20)
+	for i := range 3 {
+		req, _ := http.NewRequest("PUT", st.url+"/nosuchbucket/k", bytes.NewReader(body))
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=nokey/20261129/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=00")
+		req.Header.Set("x-amz-date", time.Now().UTC().Format("20060102T150405Z"))
+		req.Header.Set("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 403 || !strings.Contains(string(b), "<Code>InvalidAccessKeyId</Code>") {
+			t.Errorf("attempt %d: %d %q %v", i, resp.StatusCode, b, err)
+		}
+	}
+}
