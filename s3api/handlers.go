@@ -351,8 +351,8 @@ func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
 // Content-MD5, an x-amz-checksum-* header, or one declared as a trailer; readBody and
 // verifyBodyChecksum check it.
 func requireIntegrity(rq *request) error {
-	if rq.r.Header.Get("Content-MD5") != "" {
-		return nil
+	if _, ok := headerValue(rq.r.Header, "Content-MD5"); ok {
+		return nil // an empty one is a malformed digest, which readBody reports
 	}
 	if _, ok, err := checksumHeaders(rq.r.Header); err != nil || ok {
 		return err

@@ -911,8 +911,9 @@ func TestErrorBeforeTheBody(t *testing.T) {
 	body := bytes.Repeat([]byte("x"), 32<<20)
 	for i := range 3 {
 		req, _ := http.NewRequest("PUT", st.url+"/nosuchbucket/k", bytes.NewReader(body))
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=nokey/20261129/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=00")
-		req.Header.Set("x-amz-date", time.Now().UTC().Format("20060102T150405Z"))
+		now := time.Now().UTC()
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=nokey/"+now.Format("20060102")+"/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=00")
+		req.Header.Set("x-amz-date", now.Format("20060102T150405Z"))
 		req.Header.Set("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
