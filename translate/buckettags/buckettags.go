@@ -5,10 +5,7 @@
 // gateway itself gives them no meaning.
 package buckettags
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "s3proxy/translate/bucketdoc"
 
 // Kind is the kind of the bucket configuration document (meta.BucketConfig) that holds
 // a bucket's tags.
@@ -23,32 +20,19 @@ type Tag struct {
 // Set is a bucket's tags.
 type Set []Tag
 
-// document is the stored form: a version number, so that a later change of the JSON can
-// still read what is stored.
+// document is the stored form's body.
 type document struct {
-	Version int `json:"v"`
-	Tags    Set `json:"tags"`
+	Tags Set `json:"tags"`
 }
-
-const documentVersion = 1
 
 // Encode returns the stored form of s.
-func (s Set) Encode() (string, error) {
-	b, err := json.Marshal(document{Version: documentVersion, Tags: s})
-	if err != nil {
-		return "", fmt.Errorf("buckettags: encode: %w", err)
-	}
-	return string(b), nil
-}
+func (s Set) Encode() (string, error) { return bucketdoc.Encode("buckettags", document{Tags: s}) }
 
 // Decode reads a stored tag set.
 func Decode(v string) (Set, error) {
 	var d document
-	if err := json.Unmarshal([]byte(v), &d); err != nil {
-		return nil, fmt.Errorf("buckettags: decode: %w", err)
-	}
-	if d.Version != documentVersion {
-		return nil, fmt.Errorf("buckettags: stored tag set has version %d, want %d", d.Version, documentVersion)
+	if err := bucketdoc.Decode("buckettags", v, &d); err != nil {
+		return nil, err
 	}
 	return d.Tags, nil
 }

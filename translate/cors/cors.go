@@ -12,10 +12,10 @@
 package cors
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
+
+	"s3proxy/translate/bucketdoc"
 )
 
 // Kind is the kind of the bucket configuration document (meta.BucketConfig) that holds
@@ -45,34 +45,14 @@ type Rule struct {
 	MaxAgeSeconds *int32 `json:"max_age_seconds,omitempty"`
 }
 
-// document is the stored form: a version number, so that a later change of the JSON can
-// still read what is stored.
-type document struct {
-	Version int `json:"v"`
-	Configuration
-}
-
-const documentVersion = 1
-
 // Encode returns the stored form of c.
-func (c Configuration) Encode() (string, error) {
-	b, err := json.Marshal(document{Version: documentVersion, Configuration: c})
-	if err != nil {
-		return "", fmt.Errorf("cors: encode: %w", err)
-	}
-	return string(b), nil
-}
+func (c Configuration) Encode() (string, error) { return bucketdoc.Encode("cors", c) }
 
 // Decode reads a stored configuration.
 func Decode(s string) (Configuration, error) {
-	var d document
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return Configuration{}, fmt.Errorf("cors: decode: %w", err)
-	}
-	if d.Version != documentVersion {
-		return Configuration{}, fmt.Errorf("cors: stored configuration has version %d, want %d", d.Version, documentVersion)
-	}
-	return d.Configuration, nil
+	var c Configuration
+	err := bucketdoc.Decode("cors", s, &c)
+	return c, err
 }
 
 // Request is what the evaluation looks at: the Origin, the method, and the header names

@@ -15,11 +15,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"s3proxy/translate/bucketdoc"
 )
 
 // Kind is the kind of the bucket configuration document (meta.BucketConfig) that holds
@@ -107,34 +107,14 @@ type NoncurrentVersionTransition struct {
 	StorageClass            string `json:"storage_class"`
 }
 
-// document is the stored form: a version number, so that a later change of the JSON can
-// still read what is stored.
-type document struct {
-	Version int `json:"v"`
-	Configuration
-}
-
-const documentVersion = 1
-
 // Encode returns the stored form of c.
-func (c Configuration) Encode() (string, error) {
-	b, err := json.Marshal(document{Version: documentVersion, Configuration: c})
-	if err != nil {
-		return "", fmt.Errorf("lifecycle: encode: %w", err)
-	}
-	return string(b), nil
-}
+func (c Configuration) Encode() (string, error) { return bucketdoc.Encode("lifecycle", c) }
 
 // Decode reads a stored configuration.
 func Decode(s string) (Configuration, error) {
-	var d document
-	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return Configuration{}, fmt.Errorf("lifecycle: decode: %w", err)
-	}
-	if d.Version != documentVersion {
-		return Configuration{}, fmt.Errorf("lifecycle: stored configuration has version %d, this build reads %d", d.Version, documentVersion)
-	}
-	return d.Configuration, nil
+	var c Configuration
+	err := bucketdoc.Decode("lifecycle", s, &c)
+	return c, err
 }
 
 // NewRuleID returns an ID for a rule set without one, shaped as S3's generated IDs are
