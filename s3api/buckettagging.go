@@ -4,8 +4,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"s3proxy/s3api/s3err"
 	"s3proxy/translate/buckettags"
@@ -55,15 +53,8 @@ func checkBucketTags(in []tagIn) (buckettags.Set, error) {
 			return nil, s3err.Wrap(s3err.MalformedXML, errors.New("a Tag needs a Key and a Value"))
 		}
 		k, v := *t.Key, *t.Value
-		switch {
-		case k == "" || utf8.RuneCountInString(k) > maxTagKeyLen || !validTagText(k):
-			return nil, s3err.Newf(s3err.InvalidTag, "The TagKey you have provided is invalid")
-		case utf8.RuneCountInString(v) > maxTagValueLen || !validTagText(v):
-			return nil, s3err.Newf(s3err.InvalidTag, "The TagValue you have provided is invalid")
-		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			return nil, s3err.Newf(s3err.InvalidTag, "Your TagKey cannot be prefixed with aws:")
-		case seen[k]:
-			return nil, s3err.Newf(s3err.InvalidTag, "Cannot provide multiple Tags with the same key")
+		if err := checkTag(k, v, seen[k]); err != nil {
+			return nil, err
 		}
 		seen[k] = true
 		out = append(out, buckettags.Tag{Key: k, Value: v})

@@ -52,19 +52,28 @@ func encodeTags(tags []tag) (string, error) {
 	}
 	v := url.Values{}
 	for _, t := range tags {
-		switch {
-		case t.Key == "" || utf8.RuneCountInString(t.Key) > maxTagKeyLen || !validTagText(t.Key):
-			return "", s3err.Newf(s3err.InvalidTag, "The TagKey you have provided is invalid")
-		case utf8.RuneCountInString(t.Value) > maxTagValueLen || !validTagText(t.Value):
-			return "", s3err.Newf(s3err.InvalidTag, "The TagValue you have provided is invalid")
-		case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
-			return "", s3err.Newf(s3err.InvalidTag, "Your TagKey cannot be prefixed with aws:")
-		case v.Has(t.Key):
-			return "", s3err.Newf(s3err.InvalidTag, "Cannot provide multiple Tags with the same key")
+		if err := checkTag(t.Key, t.Value, v.Has(t.Key)); err != nil {
+			return "", err
 		}
 		v.Set(t.Key, t.Value)
 	}
 	return v.Encode(), nil
+}
+
+// checkTag checks one tag of an object's or a bucket's set against S3's rules; dup
+// tells whether its key came earlier in the set.
+func checkTag(k, v string, dup bool) error {
+	switch {
+	case k == "" || utf8.RuneCountInString(k) > maxTagKeyLen || !validTagText(k):
+		return s3err.Newf(s3err.InvalidTag, "The TagKey you have provided is invalid")
+	case utf8.RuneCountInString(v) > maxTagValueLen || !validTagText(v):
+		return s3err.Newf(s3err.InvalidTag, "The TagValue you have provided is invalid")
+	case strings.HasPrefix(strings.ToLower(k), "aws:"):
+		return s3err.Newf(s3err.InvalidTag, "Your TagKey cannot be prefixed with aws:")
+	case dup:
+		return s3err.Newf(s3err.InvalidTag, "Cannot provide multiple Tags with the same key")
+	}
+	return nil
 }
 
 // decodeTags parses a stored (or x-amz-tagging) tag set, keys in order.
