@@ -222,6 +222,15 @@ func (s *Server) answerEarly(rq *request) {
 	rq.w.Header().Set("Content-Length", "0")
 	rq.w.Header().Set("Connection", "close")
 	rq.w.WriteHeader(http.StatusOK)
+	drainAfterAnswer(rq)
+}
+
+// drainAfterAnswer flushes a complete answer (with Connection: close) and then
+// discards what is left of the request body until the client falls silent. Closing
+// with unread bytes in the socket makes the kernel send a reset, and a client still
+// sending (curl posting a form, an SDK not waiting for 100 Continue) then loses the
+// answer it was sent and reports a broken connection instead.
+func drainAfterAnswer(rq *request) {
 	rc := http.NewResponseController(rq.w)
 	_ = rc.Flush()
 	buf := make([]byte, 64<<10)

@@ -320,6 +320,9 @@ func (s *Server) writeError(rq *request, err error) {
 			h.Set("Connection", "close")
 		}
 		rq.w.WriteHeader(status)
+		if rq.r.ContentLength != 0 {
+			drainAfterAnswer(rq)
+		}
 		return
 	}
 	body := e.XML(rq.id)
@@ -331,6 +334,9 @@ func (s *Server) writeError(rq *request, err error) {
 	}
 	rq.w.WriteHeader(status)
 	_, _ = rq.w.Write(body)
+	if rq.r.ContentLength != 0 {
+		drainAfterAnswer(rq)
+	}
 }
 
 // responseWriter records status and bytes written.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -637,5 +639,57 @@ func TestPostObjectUndeclaredLength(t *testing.T) {
 				t.Error("the object reads back different")
 			}
 		})
+	}
+}
+
+// TestPostRefusalReadsToTheEnd: a form refused after its fields (here a key outside
+// the policy) while the client is still sending the file. The client writes the whole
+// request before it reads (as curl does when its 100-continue wait runs out): the
+// gateway must take the rest of the body and let the client read its answer, not
+// close with bytes unread, which makes the kernel reset the connection and the client
+// lose the answer (curl: "Connection reset by peer").
+func TestPostRefusalReadsToTheEnd(t *testing.T) {
+	st := newStack(t)
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("drain")}); err != nil {
+		t.Fatal(err)
+	}
+	target, f := presignPost(t, st, testAK, testSK, "drain", "signed", nil)
+	f["key"] = "elsewhere"
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, ff := range ordered(f) {
+		must(t, mw.WriteField(ff.name, ff.value))
+	}
+	w, err := mw.CreateFormFile("file", "f.bin")
+	must(t, err)
+	_, err = w.Write(bytes.Repeat([]byte("z"), 24<<20)) // far more than the socket buffers hold
+	must(t, err)
+	must(t, mw.Close())
+	u, _ := url.Parse(target)
+	conn, err := net.Dial("tcp", u.Host)
+	must(t, err)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	sent := make(chan error, 1)
+	go func() {
+		_, err := fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+			u.RequestURI(), u.Host, mw.FormDataContentType(), body.Len())
+		if err == nil {
+			_, err = conn.Write(body.Bytes())
+		}
+		sent <- err
+	}()
+	// Like curl, the client finishes sending before it reads the answer.
+	if err := <-sent; err != nil {
+		t.Fatalf("sending the form: %v (the gateway closed with the body unread)", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if code, msg := errorOf(string(b)); resp.StatusCode != 403 || code != "AccessDenied" || !strings.Contains(msg, "Policy Condition failed") {
+		t.Fatalf("answer %d %s %s", resp.StatusCode, code, msg)
 	}
 }
