@@ -222,7 +222,7 @@ func (s *Server) answerEarly(rq *request) {
 	rq.w.Header().Set("Content-Length", "0")
 	rq.w.Header().Set("Connection", "close")
 	rq.w.WriteHeader(http.StatusOK)
-	drainAfterAnswer(rq)
+	drainAfterAnswer(rq, drainMax)
 }
 
 // drainAfterAnswer flushes a complete answer (with Connection: close) and then
@@ -230,11 +230,11 @@ func (s *Server) answerEarly(rq *request) {
 // with unread bytes in the socket makes the kernel send a reset, and a client still
 // sending (curl posting a form, an SDK not waiting for 100 Continue) then loses the
 // answer it was sent and reports a broken connection instead.
-func drainAfterAnswer(rq *request) {
+func drainAfterAnswer(rq *request, most time.Duration) {
 	rc := http.NewResponseController(rq.w)
 	_ = rc.Flush()
 	buf := make([]byte, 64<<10)
-	deadline := time.Now().Add(drainMax)
+	deadline := time.Now().Add(most)
 	for time.Now().Before(deadline) {
 		if err := rc.SetReadDeadline(time.Now().Add(drainIdle)); err != nil {
 			return
@@ -246,10 +246,15 @@ func drainAfterAnswer(rq *request) {
 	_ = rc.SetReadDeadline(time.Time{})
 }
 
-// Draining an unneeded body stops after drainIdle without data, and after drainMax at most.
+// Draining an unneeded body stops after drainIdle without data, and after drainMax at
+// most for an accepted upload. After an error answer (which may go to a caller who is
+// not authenticated) it stops after errDrainMax, nginx's lingering_time: enough for a
+// client to finish sending what it had under way and read the answer, not a way to
+// keep a connection busy.
 const (
-	drainIdle = 100 * time.Millisecond
-	drainMax  = 10 * time.Minute
+	drainIdle   = 100 * time.Millisecond
+	drainMax    = 10 * time.Minute
+	errDrainMax = 30 * time.Second
 )
 
 // responseOverrides are the GetObject query parameters that override response headers.

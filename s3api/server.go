@@ -321,7 +321,7 @@ func (s *Server) writeError(rq *request, err error) {
 		}
 		rq.w.WriteHeader(status)
 		if rq.r.ContentLength != 0 {
-			drainAfterAnswer(rq)
+			drainAfterAnswer(rq, errDrainMax)
 		}
 		return
 	}
@@ -335,7 +335,7 @@ func (s *Server) writeError(rq *request, err error) {
 	rq.w.WriteHeader(status)
 	_, _ = rq.w.Write(body)
 	if rq.r.ContentLength != 0 {
-		drainAfterAnswer(rq)
+		drainAfterAnswer(rq, errDrainMax)
 	}
 }
 
