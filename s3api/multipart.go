@@ -333,6 +333,7 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
+	setExpiration(rq.w.Header(), out.Expiration)
 	res := completeMultipartUploadResult{NS: s3NS, Location: s.completeLocation(rq), Bucket: rq.bucket, Key: rq.key, ETag: `"` + out.ETag + `"`, ChecksumType: out.ChecksumType}
 	res.set(out.Checksums)
 	return s.writeXML(rq, http.StatusOK, res)

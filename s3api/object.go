@@ -202,12 +202,20 @@ func (s *Server) putObject(rq *request) error {
 	h := rq.w.Header()
 	h.Set("ETag", `"`+out.ETag+`"`)
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
+	setExpiration(h, out.Expiration)
 	if out.Instant {
 		s.answerEarly(rq)
 		return nil
 	}
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// setExpiration adds x-amz-expiration when a lifecycle rule will delete the object.
+func setExpiration(h http.Header, e *translate.Expiry) {
+	if e != nil {
+		h.Set("x-amz-expiration", e.Header())
+	}
 }
 
 // answerEarly sends a 200 for a request whose body was not read (instant upload).
@@ -303,6 +311,7 @@ func (s *Server) getObject(rq *request, head bool) error {
 	h.Set("ETag", `"`+info.ETag+`"`)
 	h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
+	setExpiration(h, info.Expiration)
 	ct := info.ContentType
 	if ct == "" {
 		ct = "binary/octet-stream"
@@ -426,6 +435,7 @@ func (s *Server) copyObject(rq *request) error {
 	if err != nil {
 		return err
 	}
+	setExpiration(rq.w.Header(), info.Expiration)
 	res := copyObjectResult{NS: s3NS, LastModified: iso8601(info.LastModified), ETag: `"` + info.ETag + `"`}
 	res.set(info.Checksums)
 	if len(info.Checksums) > 0 {

@@ -273,6 +273,7 @@ func (s *Server) postAnswer(rq *request, fields map[string]string, key, etag str
 	h := rq.w.Header()
 	h.Set("ETag", etag)
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
+	setExpiration(h, out.Expiration)
 	loc := objectLocation(rq.r, rq.bucket, key)
 	h.Set("Location", loc)
 	redirect := fields["success_action_redirect"]

@@ -106,8 +106,8 @@ func (s *Service) CreateBucket(ctx context.Context, p Principal, name, location 
 		}
 		return errorf(CodeBucketAlreadyExists, "The requested bucket name is not available.")
 	}
-	// A CORS configuration cached for an earlier bucket of this name is not this one's.
-	s.cors.forget(name)
+	// Configurations cached for an earlier bucket of this name are not this one's.
+	s.forgetConfigs(name)
 	if err != nil || len(tags) == 0 {
 		return metaErr(err, "")
 	}
@@ -144,9 +144,15 @@ func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) er
 	s.buckets.forget(name)
 	err := s.meta.DeleteBucket(ctx, name)
 	s.buckets.forget(name) // a request racing the delete may have cached it again
-	s.cors.forget(name)    // the configuration went with the bucket
+	s.forgetConfigs(name)  // the configurations went with the bucket
 	if errors.Is(err, meta.ErrNotEmpty) {
 		return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty")
 	}
 	return metaErr(err, CodeNoSuchBucket)
+}
+
+// forgetConfigs drops the bucket's cached configuration documents.
+func (s *Service) forgetConfigs(bucket string) {
+	s.cors.forget(bucket)
+	s.lifecycles.forget(bucket)
 }

@@ -22,7 +22,7 @@ func (s *Service) BucketCORS(ctx context.Context, p Principal, bucket string) (c
 
 // SetBucketCORS replaces the bucket's CORS configuration (PutBucketCors) with cfg, which
 // s3api has validated. This node evaluates requests with it at once, other nodes within
-// corsCacheTTL.
+// configCacheTTL.
 func (s *Service) SetBucketCORS(ctx context.Context, p Principal, bucket string, cfg cors.Configuration) error {
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return err
@@ -51,12 +51,12 @@ func (s *Service) DeleteBucketCORS(ctx context.Context, p Principal, bucket stri
 // browser's request, which may be unsigned (a preflight): no principal, no owner check,
 // and a missing bucket answers exactly like a bucket without a configuration (ok
 // false), so that an anonymous caller learns nothing about which buckets exist. Served
-// from the CORS cache (corscache.go).
+// from the CORS cache (configcache.go).
 func (s *Service) BucketCORSRules(ctx context.Context, bucket string) (cfg *cors.Configuration, ok bool, err error) {
 	if !ValidBucketName(bucket) {
 		return nil, false, nil
 	}
-	c, err := s.cors.get(ctx, bucket, func(ctx context.Context) (*cors.Configuration, error) { return s.loadCORS(ctx, bucket) })
+	c, err := s.cors.get(ctx, bucket)
 	if err != nil || c == nil {
 		return nil, false, err
 	}

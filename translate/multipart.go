@@ -401,6 +401,8 @@ type CompleteUploadOutput struct {
 	ETag         string
 	Checksums    map[string]string
 	ChecksumType string
+	// Expiration is when a lifecycle rule will delete the object (nil: no rule will).
+	Expiration *Expiry
 }
 
 // CompleteMultipartUpload writes the object's manifest from its parts in one metadata
@@ -462,7 +464,7 @@ func (s *Service) completedBefore(ctx context.Context, in *CompleteUploadInput) 
 			return nil, false
 		}
 	}
-	return &CompleteUploadOutput{ETag: o.ETag, Checksums: o.Checksums, ChecksumType: o.ChecksumType}, true
+	return &CompleteUploadOutput{ETag: o.ETag, Checksums: o.Checksums, ChecksumType: o.ChecksumType, Expiration: s.expiryOf(ctx, o)}, true
 }
 
 func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, error) {
@@ -586,7 +588,7 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 	if err := s.meta.Enqueue(ctx, JobHashObject, hashJobPayload(obj.Bucket, obj.Key, obj.ETag), s.now()); err != nil {
 		s.log.Warn("enqueue hash job", "bucket", obj.Bucket, "key", obj.Key, "err", err)
 	}
-	return &CompleteUploadOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
+	return &CompleteUploadOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj)}, nil
 }
 
 func invalidPart() *Error {

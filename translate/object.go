@@ -31,6 +31,9 @@ type ObjectInfo struct {
 	ChecksumType string
 	Owner        string
 	PartsCount   int
+	// Expiration is when a lifecycle rule will delete the object (GetObject, HeadObject
+	// and CopyObject set it; nil: no rule will).
+	Expiration *Expiry
 }
 
 func infoOf(o meta.Object) ObjectInfo {
@@ -170,6 +173,8 @@ type PutObjectOutput struct {
 	ChecksumType string
 	// Instant is true when the content was already stored and the body was never read.
 	Instant bool
+	// Expiration is when a lifecycle rule will delete the object (nil: no rule will).
+	Expiration *Expiry
 }
 
 // MaxKeyLength is S3's limit on an object key, in bytes of its UTF-8 form.
@@ -246,7 +251,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if err != nil {
 		return nil, s.writeErr(err)
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj)}, nil
 }
 
 // sizeUnknownBody prepares a body that declared no length (a form upload: a part of a
@@ -402,7 +407,8 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	if s.cfg.OnInstant != nil && in.Body.Unread {
 		s.cfg.OnInstant(src.Size)
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread}, true, nil
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread,
+		Expiration: s.expiryOf(ctx, obj)}, true, nil
 }
 
 // verifyUnstored handles the body of an upload whose content is already stored: when
@@ -563,6 +569,7 @@ func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObject
 		return &GetObjectOutput{Info: info}, err
 	}
 	out := &GetObjectOutput{Info: info, Offset: 0, Length: o.Size}
+	out.Info.Expiration = s.expiryOf(ctx, o)
 	switch {
 	case in.PartNumber > 0:
 		if in.Range != nil {
@@ -891,6 +898,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 			return nil, s.writeErr(err)
 		}
 		info := infoOf(dst)
+		info.Expiration = s.expiryOf(ctx, dst)
 		return &info, nil
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"s3proxy/dedup"
 	"s3proxy/meta"
+	"s3proxy/translate/cors"
+	"s3proxy/translate/lifecycle"
 )
 
 // Error codes are S3's: s3api renders them with their HTTP status.
@@ -114,7 +116,10 @@ type Service struct {
 	// buckets caches bucket rows for the per-request ownership check.
 	buckets *bucketCache
 	// cors caches buckets' CORS configurations for evaluating browsers' requests.
-	cors *corsCache
+	cors *configCache[cors.Configuration]
+	// lifecycles caches buckets' lifecycle configurations for the x-amz-expiration
+	// header.
+	lifecycles *configCache[lifecycle.Configuration]
 }
 
 // New returns a Service.
@@ -137,8 +142,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now),
-		cors: newCORSCache(cfg.Now)}, nil
+	s := &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now)}
+	s.cors = newConfigCache(cfg.Now, s.loadCORS)
+	s.lifecycles = newConfigCache(cfg.Now, s.loadLifecycle)
+	return s, nil
 }
 
 // scope returns the dedup scope of a principal: its access key, or "" when global.
