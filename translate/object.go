@@ -380,6 +380,23 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	}
 	md5, _ := hex.DecodeString(etag)
 	checksums, ok := in.Body.provenChecksums(sum, md5, known)
+	if a := in.Body.ChecksumAlgorithm; !ok && a != "" && knownChecksum(a, sum[:], md5, known) == "" {
+		// The stored content has no recorded value of the algorithm this upload declares
+		// (or gets by default): a client that declared another one, or none, stored it.
+		// Proving the value from the stored copy costs a read on our side instead of the
+		// whole body crossing the client's wire.
+		v, err := s.storedChecksum(ctx, src, sum, a)
+		if err != nil {
+			s.log.Warn("instant upload: stored copy unreadable, reading the body", "bucket", src.Bucket, "key", src.Key, "err", err)
+			return nil, false, nil
+		}
+		known = maps.Clone(known)
+		if known == nil {
+			known = map[string]string{}
+		}
+		known[a] = v
+		checksums, ok = in.Body.provenChecksums(sum, md5, known)
+	}
 	if !ok {
 		return nil, false, nil
 	}
@@ -409,6 +426,25 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	}
 	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread,
 		Expiration: s.expiryOf(ctx, obj)}, true, nil
+}
+
+// storedChecksum computes algo over an object's stored content, checking on the way that
+// the content still hashes to sum: a damaged copy fails (and the caller reads the body,
+// which a corrupt chunk needs anyway) instead of vouching for a value it does not have.
+func (s *Service) storedChecksum(ctx context.Context, o meta.Object, sum [32]byte, algo string) (string, error) {
+	body, err := s.openRange(ctx, o, 0, o.Size)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	dr, err := digest.NewReader(body, digest.Expect{Size: o.Size, ContentSHA256: sum[:], Also: []string{algo}})
+	if err != nil {
+		return "", err
+	}
+	if _, err := drain(dr); err != nil {
+		return "", err
+	}
+	return dr.Sums().Checksums[algo], nil
 }
 
 // verifyUnstored handles the body of an upload whose content is already stored: when
