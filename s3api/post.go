@@ -200,7 +200,7 @@ func (s *Server) postObject(rq *request) error {
 	if err != nil {
 		return err
 	}
-	cred := s.creds[auth.AccessKey]
+	cred := s.credential(auth.AccessKey)
 	rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
 	if file == nil {
 		return s3err.New(s3err.IncorrectNumberOfFilesInPostRequest)

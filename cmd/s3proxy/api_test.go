@@ -77,11 +77,7 @@ func newStackYAML(t *testing.T, extra string, args ...string) *testStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var creds []s3api.Credential
-	for _, c := range cfg.Credentials {
-		creds = append(creds, s3api.Credential{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Admin: c.Admin})
-	}
-	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: creds, Region: cfg.Region, Log: a.log, CORSOrigins: cfg.CORSOrigins,
+	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: apiCredentials(cfg.Credentials), Region: cfg.Region, Log: a.log, CORSOrigins: cfg.CORSOrigins,
 		SigV2: cfg.SigV2})
 	if err != nil {
 		t.Fatal(err)
