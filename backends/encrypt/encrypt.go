@@ -66,7 +66,8 @@ const (
 )
 
 // Errors a read can end with besides the inner store's. Each is also wrapped with
-// backends.ErrInternal: to the gateway a blob it cannot decrypt is damaged, not missing.
+// backends.ErrCorrupt: to the gateway a blob it cannot decrypt is damaged (a 500, which
+// verify reports), not missing and not worth a retry.
 var (
 	// ErrUnknownKey: the blob names a key id the keyring does not hold.
 	ErrUnknownKey = errors.New("encrypt: blob was written with a key id that is not configured")
@@ -176,10 +177,10 @@ func (s *Store) newHeader(blobKey string) (*header, error) {
 // parseHeader checks a stored header and derives the blob's AEAD.
 func (s *Store) parseHeader(blobKey string, raw []byte) (*header, error) {
 	if len(raw) != headerSize || string(raw[0:4]) != magic {
-		return nil, fmt.Errorf("%w: %w: %s has no encryption header (written by a store that does not encrypt?)", backends.ErrInternal, ErrCorrupt, blobKey)
+		return nil, fmt.Errorf("%w: %w: %s has no encryption header (written by a store that does not encrypt?)", backends.ErrCorrupt, ErrCorrupt, blobKey)
 	}
 	if raw[4] != version || raw[5] != segShift {
-		return nil, fmt.Errorf("%w: %w: %s: format version %d, segment shift %d not supported", backends.ErrInternal, ErrCorrupt, blobKey, raw[4], raw[5])
+		return nil, fmt.Errorf("%w: %w: %s: format version %d, segment shift %d not supported", backends.ErrCorrupt, ErrCorrupt, blobKey, raw[4], raw[5])
 	}
 	idField := raw[8 : 8+maxKeyID]
 	n := 0
@@ -189,14 +190,14 @@ func (s *Store) parseHeader(blobKey string, raw []byte) (*header, error) {
 	id := string(idField[:n])
 	master, ok := s.ring.keys[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: %w: %s names key id %q; configured: %q", backends.ErrInternal, ErrUnknownKey, blobKey, id, s.ring.IDs())
+		return nil, fmt.Errorf("%w: %w: %s names key id %q; configured: %q", backends.ErrCorrupt, ErrUnknownKey, blobKey, id, s.ring.IDs())
 	}
 	aead, check, err := derive(master, id, raw[24:24+saltSize], blobKey)
 	if err != nil {
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare(check, raw[56:64]) != 1 {
-		return nil, fmt.Errorf("%w: %w: %s, key id %q", backends.ErrInternal, ErrWrongKey, blobKey, id)
+		return nil, fmt.Errorf("%w: %w: %s, key id %q", backends.ErrCorrupt, ErrWrongKey, blobKey, id)
 	}
 	h := &header{aead: aead}
 	copy(h.raw[:], raw)
@@ -318,7 +319,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		if err != nil {
 			return nil, err
 		}
-		return s.newOpener(key, rc, nil, 0, 0, -1, -1), nil
+		return s.newOpener(key, rc, nil, 0, 0, -1, -1)
 	}
 	info, err := s.Stat(ctx, key)
 	if err != nil {
@@ -356,16 +357,34 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 	if err != nil {
 		return nil, err
 	}
-	return s.newOpener(key, rc, hdr, first, offset-first*segSize, length, segments(size)), nil
+	return s.newOpener(key, rc, hdr, first, offset-first*segSize, length, segments(size))
 }
 
 type emptyReader struct{}
 
 func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-func (s *Store) newOpener(key string, rc io.ReadCloser, hdr []byte, seg, skip, remain, nseg int64) *opener {
+// newOpener checks the blob's header (read from rc when hdr is nil) before returning,
+// so that an unknown or wrong key is an error of Get, which a caller can still answer
+// cleanly, rather than of a Read after a response has started.
+func (s *Store) newOpener(key string, rc io.ReadCloser, hdr []byte, seg, skip, remain, nseg int64) (io.ReadCloser, error) {
+	if hdr == nil {
+		hdr = make([]byte, headerSize)
+		if _, err := io.ReadFull(rc, hdr); err != nil {
+			rc.Close()
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return nil, fmt.Errorf("%w: %w: %s: shorter than its header", backends.ErrCorrupt, ErrCorrupt, key)
+			}
+			return nil, err
+		}
+	}
+	h, err := s.parseHeader(key, hdr)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
 	bp := s.pool.Get().(*[]byte)
-	return &opener{s: s, key: key, rc: rc, hdr: hdr, seg: seg, skip: skip, remain: remain, nseg: nseg, bp: bp}
+	return &opener{s: s, key: key, rc: rc, h: h, seg: seg, skip: skip, remain: remain, nseg: nseg, bp: bp}, nil
 }
 
 // opener decrypts sealed segments from an inner reader, authenticating each before any
@@ -375,11 +394,10 @@ type opener struct {
 	key    string
 	rc     io.ReadCloser
 	h      *header
-	hdr    []byte // the header when rc starts at a segment rather than at the header
-	seg    int64  // index of the next segment
-	skip   int64  // plaintext bytes to drop from the next segment
-	remain int64  // plaintext bytes still to return; -1: to the end
-	nseg   int64  // segments in the blob; -1: unknown (find the last by look-ahead)
+	seg    int64 // index of the next segment
+	skip   int64 // plaintext bytes to drop from the next segment
+	remain int64 // plaintext bytes still to return; -1: to the end
+	nseg   int64 // segments in the blob; -1: unknown (find the last by look-ahead)
 	bp     *[]byte
 	out    []byte
 	peek   bool
@@ -403,27 +421,10 @@ func (o *opener) Read(p []byte) (int, error) {
 
 // corrupt reports a blob that is not what this format writes.
 func (o *opener) corrupt(format string, a ...any) error {
-	return fmt.Errorf("%w: %w: %s: %s", backends.ErrInternal, ErrCorrupt, o.key, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: %w: %s: %s", backends.ErrCorrupt, ErrCorrupt, o.key, fmt.Sprintf(format, a...))
 }
 
 func (o *opener) next() error {
-	if o.h == nil {
-		raw := o.hdr
-		if raw == nil {
-			raw = make([]byte, headerSize)
-			if _, err := io.ReadFull(o.rc, raw); err != nil {
-				if err == io.EOF || err == io.ErrUnexpectedEOF {
-					return o.corrupt("shorter than its header")
-				}
-				return err
-			}
-		}
-		h, err := o.s.parseHeader(o.key, raw)
-		if err != nil {
-			return err
-		}
-		o.h = h
-	}
 	buf := *o.bp
 	start := 0
 	if o.peek {
@@ -501,7 +502,7 @@ func (s *Store) Stat(ctx context.Context, key string) (backends.Info, error) {
 	}
 	size, ok := plainSize(info.Size)
 	if !ok {
-		return backends.Info{}, fmt.Errorf("%w: %w: %s: %d bytes is no size of an encrypted blob", backends.ErrInternal, ErrCorrupt, key, info.Size)
+		return backends.Info{}, fmt.Errorf("%w: %w: %s: %d bytes is no size of an encrypted blob", backends.ErrCorrupt, ErrCorrupt, key, info.Size)
 	}
 	info.Size = size
 	return info, nil

@@ -168,7 +168,7 @@ func TestWrongAndUnknownKey(t *testing.T) {
 			s := encrypt.New(inner, tc.ring)
 			for _, r := range [][2]int64{{0, -1}, {1, 3}} {
 				_, err := get(s, "a", r[0], r[1])
-				if !errors.Is(err, tc.want) || !errors.Is(err, backends.ErrInternal) {
+				if !errors.Is(err, tc.want) || !errors.Is(err, backends.ErrCorrupt) {
 					t.Errorf("range %v: %v, want %v", r, err, tc.want)
 				}
 				if err != nil && strings.Contains(err.Error(), "secret") {
@@ -242,8 +242,8 @@ func TestTamperingDetected(t *testing.T) {
 				got, err := get(s, "a", r[0], r[1])
 				if err == nil {
 					t.Errorf("range %v: read %d bytes of a tampered blob without error", r, len(got))
-				} else if !errors.Is(err, backends.ErrInternal) && !errors.Is(err, backends.ErrInvalid) {
-					t.Errorf("range %v: %v, want ErrInternal", r, err)
+				} else if !errors.Is(err, backends.ErrCorrupt) && !errors.Is(err, backends.ErrInvalid) {
+					t.Errorf("range %v: %v, want ErrCorrupt", r, err)
 				}
 			}
 		})
@@ -254,7 +254,7 @@ func TestTamperingDetected(t *testing.T) {
 		put(t, s, "a", data, true)
 		raw, _ := get(inner, "a", 0, -1)
 		_ = inner.Put(ctx, "b", bytes.NewReader(raw), int64(len(raw)), backends.PutOptions{})
-		if _, err := get(s, "b", 0, -1); !errors.Is(err, backends.ErrInternal) {
+		if _, err := get(s, "b", 0, -1); !errors.Is(err, backends.ErrCorrupt) {
 			t.Errorf("blob under another key: %v", err)
 		}
 	})
