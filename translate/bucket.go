@@ -17,6 +17,8 @@ type BucketInfo struct {
 	Owner     string
 	Region    string
 	CreatedAt time.Time
+	// Encrypted: the bucket's chunks go to a backend that encrypts at rest (SSE-S3).
+	Encrypted bool
 }
 
 // ValidBucketName applies S3's general-purpose bucket naming rules.
@@ -69,6 +71,12 @@ func (s *Service) bucketFor(ctx context.Context, p Principal, name string) (meta
 	}
 	if !p.Admin && b.Owner != p.AccessKey {
 		return b, errorf(CodeAccessDenied, "Access Denied")
+	}
+	// The configured placement is the bucket's backend now, also for a bucket created
+	// before it was set (docs/configuration.md: migrate a bucket, then set its
+	// placement); what the bucket row recorded at creation holds otherwise.
+	if name, ok := s.cfg.Placement[b.Name]; ok {
+		b.Backend = name
 	}
 	return b, nil
 }
@@ -131,7 +139,7 @@ func (s *Service) HeadBucket(ctx context.Context, p Principal, name string) (Buc
 	if err != nil {
 		return BucketInfo{}, err
 	}
-	return BucketInfo{Name: b.Name, Owner: b.Owner, Region: b.Region, CreatedAt: b.CreatedAt}, nil
+	return BucketInfo{Name: b.Name, Owner: b.Owner, Region: b.Region, CreatedAt: b.CreatedAt, Encrypted: s.dedup.Encrypted(b.Backend)}, nil
 }
 
 // DeleteBucket deletes a bucket that holds no objects. Multipart uploads in progress go

@@ -34,6 +34,9 @@ type ObjectInfo struct {
 	// Expiration is when a lifecycle rule will delete the object (GetObject, HeadObject
 	// and CopyObject set it; nil: no rule will).
 	Expiration *Expiry
+	// Encrypted: every byte of the object is at rest on an encrypting backend (SSE-S3;
+	// GetObject, HeadObject and CopyObject set it).
+	Encrypted bool
 }
 
 func infoOf(o meta.Object) ObjectInfo {
@@ -175,6 +178,8 @@ type PutObjectOutput struct {
 	Instant bool
 	// Expiration is when a lifecycle rule will delete the object (nil: no rule will).
 	Expiration *Expiry
+	// Encrypted: the object is stored encrypted at rest (SSE-S3).
+	Encrypted bool
 }
 
 // MaxKeyLength is S3's limit on an object key, in bytes of its UTF-8 form.
@@ -219,7 +224,8 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	scope := s.scope(in.Principal)
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
 		UserMeta: in.UserMeta, Owner: in.Principal.AccessKey, Scope: in.Principal.AccessKey}
-	if out, ok, err := s.instantPut(ctx, in, obj, scope); ok || err != nil {
+	enc := s.dedup.Encrypted(b.Backend)
+	if out, ok, err := s.instantPut(ctx, in, obj, scope, b); ok || err != nil {
 		return out, err
 	}
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope,
@@ -251,7 +257,13 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if err != nil {
 		return nil, s.writeErr(err)
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj)}, nil
+	if enc {
+		// The content may have been indexed already in clear (a plain bucket's copy).
+		if err := s.ensureEncrypted(ctx, b, obj.Manifest); err != nil {
+			return nil, err
+		}
+	}
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj), Encrypted: enc}, nil
 }
 
 // sizeUnknownBody prepares a body that declared no length (a form upload: a part of a
@@ -345,7 +357,7 @@ func manifestOf(c meta.Chunk, size int64) []meta.Extent {
 // scope already stored that content. Every other declared digest must be provably equal
 // to the stored object's (MD5 via the ETag, an additional checksum only if recorded),
 // otherwise the body is read as usual.
-func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string) (*PutObjectOutput, bool, error) {
+func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string, b meta.Bucket) (*PutObjectOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
 	if !ok || in.Body.Size < 0 || in.Body.Size <= s.dedup.InlineMax() {
 		// A small body costs less to read than the lookup (it becomes an inline chunk,
@@ -412,6 +424,10 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		obj.Manifest[i].PartNumber = 0 // a single-part object now
 	}
 	obj.ModTime = s.now().UTC()
+	enc := s.dedup.Encrypted(b.Backend)
+	if enc && s.ensureEncrypted(ctx, b, src.Manifest) != nil {
+		return nil, false, nil // take the body instead (logged by ensureEncrypted)
+	}
 	if err := s.verifyUnstored(&in.Body); err != nil {
 		return nil, false, err
 	}
@@ -425,7 +441,7 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		s.cfg.OnInstant(src.Size)
 	}
 	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread,
-		Expiration: s.expiryOf(ctx, obj)}, true, nil
+		Expiration: s.expiryOf(ctx, obj), Encrypted: enc}, true, nil
 }
 
 // storedChecksum computes algo over an object's stored content, checking on the way that
@@ -592,7 +608,8 @@ type GetObjectOutput struct {
 
 // GetObject reads an object, whole or a range, streaming only the chunks that cover it.
 func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObjectOutput, error) {
-	if _, err := s.bucketFor(ctx, in.Principal, in.Bucket); err != nil {
+	b, err := s.bucketFor(ctx, in.Principal, in.Bucket)
+	if err != nil {
 		return nil, err
 	}
 	o, err := s.meta.GetObject(ctx, in.Bucket, in.Key)
@@ -606,6 +623,7 @@ func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObject
 	}
 	out := &GetObjectOutput{Info: info, Offset: 0, Length: o.Size}
 	out.Info.Expiration = s.expiryOf(ctx, o)
+	out.Info.Encrypted = s.objectEncrypted(b, o.Manifest)
 	switch {
 	case in.PartNumber > 0:
 		if in.Range != nil {
@@ -866,7 +884,8 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 	if _, err := s.bucketFor(ctx, in.Principal, in.SrcBucket); err != nil {
 		return nil, err
 	}
-	if _, err := s.bucketFor(ctx, in.Principal, in.DstBucket); err != nil {
+	db, err := s.bucketFor(ctx, in.Principal, in.DstBucket)
+	if err != nil {
 		return nil, err
 	}
 	if err := validKey(in.DstKey); err != nil {
@@ -926,6 +945,13 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		if dst.Headers[TaggingKey] != tagging {
 			dst.Headers = withTagging(dst.Headers, tagging)
 		}
+		if s.dedup.Encrypted(db.Backend) {
+			// Still no data copied, unless the source's chunks are in clear: those move
+			// to the destination's encrypting backend first.
+			if err := s.ensureEncrypted(ctx, db, src.Manifest); err != nil {
+				return nil, err
+			}
+		}
 		_, err = s.meta.PutObject(ctx, dst, in.DstCond.meta())
 		if errors.Is(err, meta.ErrConflict) && attempt < 3 {
 			continue // the source changed under us; read it again
@@ -935,6 +961,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		}
 		info := infoOf(dst)
 		info.Expiration = s.expiryOf(ctx, dst)
+		info.Encrypted = s.dedup.Encrypted(db.Backend) || s.objectEncrypted(db, src.Manifest)
 		return &info, nil
 	}
 }
