@@ -179,6 +179,9 @@ func (s *Server) putObject(rq *request) error {
 	if err := checkObjectWrite(rq.r.Header); err != nil {
 		return err
 	}
+	if err := s.checkSSEBucket(rq, rq.r.Header); err != nil {
+		return err
+	}
 	body, err := s.objectBody(rq)
 	if err != nil {
 		return err
@@ -203,6 +206,7 @@ func (s *Server) putObject(rq *request) error {
 	h.Set("ETag", `"`+out.ETag+`"`)
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
 	setExpiration(h, out.Expiration)
+	setSSE(h, out.Encrypted)
 	if out.Instant {
 		s.answerEarly(rq)
 		return nil
@@ -312,6 +316,7 @@ func (s *Server) getObject(rq *request, head bool) error {
 	h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
 	setExpiration(h, info.Expiration)
+	setSSE(h, info.Encrypted)
 	ct := info.ContentType
 	if ct == "" {
 		ct = "binary/octet-stream"
@@ -396,6 +401,9 @@ func (s *Server) copyObject(rq *request) error {
 	if err := checkObjectWrite(h); err != nil {
 		return err
 	}
+	if err := s.checkSSEBucket(rq, h); err != nil {
+		return err
+	}
 	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, DstBucket: rq.bucket, DstKey: rq.key,
 		SrcCond: parseConditions(h, "x-amz-copy-source-"), ChecksumAlgorithm: h.Get("x-amz-checksum-algorithm")}
 	// The website redirect is never copied from the source (S3 keeps it per object): the
@@ -436,6 +444,7 @@ func (s *Server) copyObject(rq *request) error {
 		return err
 	}
 	setExpiration(rq.w.Header(), info.Expiration)
+	setSSE(rq.w.Header(), info.Encrypted)
 	res := copyObjectResult{NS: s3NS, LastModified: iso8601(info.LastModified), ETag: `"` + info.ETag + `"`}
 	res.set(info.Checksums)
 	if len(info.Checksums) > 0 {

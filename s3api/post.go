@@ -227,6 +227,9 @@ func (s *Server) postObject(rq *request) error {
 	if err := checkObjectWrite(h); err != nil {
 		return err
 	}
+	if err := s.checkSSEBucket(rq, h); err != nil {
+		return err
+	}
 	ct, headers, um, err := parseObjectAttrs(h)
 	if err != nil {
 		return err
@@ -274,6 +277,7 @@ func (s *Server) postAnswer(rq *request, fields map[string]string, key, etag str
 	h.Set("ETag", etag)
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
 	setExpiration(h, out.Expiration)
+	setSSE(h, out.Encrypted)
 	loc := objectLocation(rq.r, rq.bucket, key)
 	h.Set("Location", loc)
 	redirect := fields["success_action_redirect"]
