@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -415,5 +416,26 @@ func TestSSEKeyRotation(t *testing.T) {
 	_, err := withNewOnly.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("secure"), Key: aws.String("old")})
 	if apiCode(err) != "InternalError" {
 		t.Errorf("old object without its key: %v, want InternalError", err)
+	}
+}
+
+// A browser form upload (POST Object) asking for SSE-S3: accepted and answered on the
+// encrypted bucket, refused on a plain one.
+func TestSSEPostObject(t *testing.T) {
+	st := newSSEStack(t)
+	data := randData(8, 50<<10)
+	for _, tc := range []struct {
+		bucket string
+		status int
+	}{{"secure", http.StatusNoContent}, {"open", http.StatusNotImplemented}} {
+		target, form := handPolicy(t, st.testStack, tc.bucket, "form.bin", `,{"x-amz-server-side-encryption":"AES256"}`,
+			formField{"x-amz-server-side-encryption", "AES256"})
+		resp, body := postForm(t, target, form, "form.bin", bytes.NewReader(data))
+		if resp.StatusCode != tc.status {
+			t.Fatalf("POST to %s: %d %s, want %d", tc.bucket, resp.StatusCode, body, tc.status)
+		}
+		if tc.status == http.StatusNoContent && resp.Header.Get("x-amz-server-side-encryption") != "AES256" {
+			t.Errorf("POST answer lacks x-amz-server-side-encryption: %v", resp.Header)
+		}
 	}
 }
