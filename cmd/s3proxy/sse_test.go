@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,8 +15,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -436,6 +440,50 @@ func TestSSEPostObject(t *testing.T) {
 		}
 		if tc.status == http.StatusNoContent && resp.Header.Get("x-amz-server-side-encryption") != "AES256" {
 			t.Errorf("POST answer lacks x-amz-server-side-encryption: %v", resp.Header)
+		}
+	}
+}
+
+// An instant upload (declared SHA-256, Expect: 100-continue) into the encrypted bucket of
+// content a plain bucket stored in clear completes without the body, and the content
+// is then stored encrypted.
+func TestSSEInstantUpload(t *testing.T) {
+	st := newSSEStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	data := randData(9, 200<<10)
+	mustPut(t, c, "open", "src", data)
+	sum := sha256.Sum256(data)
+	body := &countReader{r: bytes.NewReader(data)}
+	req, _ := http.NewRequest(http.MethodPut, st.url+"/secure/instant", body)
+	req.ContentLength = int64(len(data))
+	req.Header.Set("Expect", "100-continue")
+	req.Header.Set("x-amz-server-side-encryption", "AES256")
+	ph := hex.EncodeToString(sum[:])
+	req.Header.Set("x-amz-content-sha256", ph)
+	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("x-amz-server-side-encryption") != "AES256" {
+		t.Fatalf("instant put: %d, sse %q", resp.StatusCode, resp.Header.Get("x-amz-server-side-encryption"))
+	}
+	if n := body.n.Load(); n != 0 {
+		t.Errorf("instant put read %d body bytes", n)
+	}
+	if storeHolds(t, st.dir+"/plain", data[:64]) {
+		t.Error("the content stays in clear after an instant upload into the encrypted bucket")
+	}
+	for _, k := range []string{"open/src", "secure/instant"} {
+		b, key, _ := strings.Cut(k, "/")
+		if got := mustGet(t, c, b, key, ""); !bytes.Equal(got, data) {
+			t.Errorf("%s reads back wrong", k)
 		}
 	}
 }
