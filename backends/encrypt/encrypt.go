@@ -517,3 +517,62 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(backends.Info) 
 		return fn(info)
 	})
 }
+
+// errSampled stops CheckKeys's listing.
+var errSampled = errors.New("encrypt: sampled enough blobs")
+
+// CheckKeys reads the headers of a few stored blobs (up to samples) and fails when none
+// of them opens with the keyring: the store holds blobs in clear (keys were added to a
+// backend that already had chunks), or the configured keys are not the ones the blobs
+// were written with. Either way every read would fail, and `verify --repair` would
+// mark every chunk corrupt, so a server or admin command should not start. One damaged
+// blob among good ones passes (verify is what finds it); an empty store passes.
+func (s *Store) CheckKeys(ctx context.Context, samples int) error {
+	var keys []string
+	err := s.inner.List(ctx, "", func(info backends.Info) error {
+		keys = append(keys, info.Key)
+		if len(keys) >= samples {
+			return errSampled
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSampled) {
+		return fmt.Errorf("encrypt: check keys: %w", err)
+	}
+	var errs []error
+	for _, k := range keys {
+		err := s.checkHeader(ctx, k)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, backends.ErrNotFound) {
+			continue // deleted since listed
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("encrypt: none of %d stored blobs opens with the configured keys (ids %q): %w", len(errs), s.ring.IDs(), errors.Join(errs...))
+}
+
+func (s *Store) checkHeader(ctx context.Context, key string) error {
+	info, err := s.inner.Stat(ctx, key)
+	if err != nil {
+		return err
+	}
+	if info.Size < headerSize {
+		return fmt.Errorf("%w: %w: %s: shorter than its header", backends.ErrCorrupt, ErrCorrupt, key)
+	}
+	rc, err := s.inner.Get(ctx, key, 0, headerSize)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	raw := make([]byte, headerSize)
+	if _, err := io.ReadFull(rc, raw); err != nil {
+		return err
+	}
+	_, err = s.parseHeader(key, raw)
+	return err
+}

@@ -339,3 +339,37 @@ func TestParseKeys(t *testing.T) {
 		t.Errorf("no keys: %v", err)
 	}
 }
+
+func TestCheckKeys(t *testing.T) {
+	ctx := context.Background()
+	k1, k2 := key("k1", 1), key("k2", 2)
+	good := mem.New("m")
+	put(t, encrypt.New(good, ring(t, k1)), "a", []byte("one"), true)
+	put(t, encrypt.New(good, ring(t, k1)), "b", []byte("two"), true)
+	clear := mem.New("m")
+	put(t, clear, "a", bytes.Repeat([]byte("plaintext chunk "), 10), true)
+	oneBad := mem.New("m")
+	put(t, encrypt.New(oneBad, ring(t, k1)), "b", []byte("fine"), true)
+	put(t, oneBad, "a", bytes.Repeat([]byte("x"), 100), true) // damaged, listed first
+	for _, tc := range []struct {
+		name  string
+		inner backends.BlobStore
+		ring  *encrypt.Keyring
+		want  error
+	}{
+		{"empty store", mem.New("m"), ring(t, k1), nil},
+		{"right key", good, ring(t, k1), nil},
+		{"rotated keyring", good, ring(t, k1, k2), nil},
+		{"key material changed", good, ring(t, key("k1", 7)), encrypt.ErrWrongKey},
+		{"old key dropped", good, ring(t, k2), encrypt.ErrUnknownKey},
+		{"store held chunks in clear", clear, ring(t, k1), encrypt.ErrCorrupt},
+		{"one damaged blob among good ones", oneBad, ring(t, k1), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := encrypt.New(tc.inner, tc.ring).CheckKeys(ctx, 5)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("CheckKeys = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

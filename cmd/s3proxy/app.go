@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
@@ -227,7 +228,16 @@ func openBackend(ctx context.Context, b config.Backend, precreate bool) (backend
 	if err != nil {
 		return nil, err
 	}
-	return encrypt.New(inner, ring), nil
+	s := encrypt.New(inner, ring)
+	// A wrong key, or keys given to a store that already held chunks in clear, would
+	// fail every read (and let verify --repair mark every chunk corrupt): refuse to start.
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.CheckKeys(cctx, 5); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // loadKeyring reads a backend's encryption keys: the file's, then the environment

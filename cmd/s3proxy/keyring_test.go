@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +55,40 @@ func TestLoadKeyring(t *testing.T) {
 				t.Fatalf("keyring %v, %v; want current %q", r, err, tc.current)
 			}
 		})
+	}
+}
+
+// A server does not start with keys that open none of its encrypting backend's blobs,
+// nor when keys were added to a backend that holds chunks in clear.
+func TestEncryptingBackendRefusesWrongKeys(t *testing.T) {
+	st := newSSEStack(t)
+	c := st.client(t, testAK, testSK)
+	mustPut(t, c, "secure", "obj", randData(10, 50<<10))
+	open := func(t *testing.T, yaml string) error {
+		cfgFile := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig([]string{"--config", cfgFile, "--data", st.app.cfg.Data, "--log-level", "error"}, func(string) string { return "" }, io.Discard, "verify", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = cfg.EnsureNodeID()
+		a, err := openApp(context.Background(), cfg, newLogger(cfg, io.Discard))
+		if err == nil {
+			a.close()
+		}
+		return err
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.keys")
+	_ = os.WriteFile(wrong, []byte("k2025:"+strings.Repeat("99", 32)+"\n"), 0o600)
+	err := open(t, "backends:\n  - {name: vault, type: local, path: "+st.dir+"/vault, encrypt_key_file: "+wrong+"}\n")
+	if !errors.Is(err, encrypt.ErrWrongKey) {
+		t.Errorf("wrong key: %v", err)
+	}
+	mustPut(t, c, "open", "clear", randData(11, 50<<10))
+	err = open(t, "backends:\n  - {name: plain, type: local, path: "+st.dir+"/plain, encrypt_key_file: "+st.keyFile+"}\n")
+	if !errors.Is(err, encrypt.ErrCorrupt) || !strings.Contains(err.Error(), "none of") {
+		t.Errorf("keys on a store with chunks in clear: %v", err)
 	}
 }
