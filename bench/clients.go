@@ -52,10 +52,14 @@ func newTransport() *http.Transport {
 	}
 }
 
-func newClients(host string) (*clients, error) {
+func newClients(host string, t *benchTLS) (*clients, error) {
 	tr := newTransport()
 	hc := &http.Client{Transport: tr}
 	endpoint := "http://" + host
+	if t != nil {
+		tr.TLSClientConfig = t.client
+		endpoint = "https://" + host
+	}
 	// Built by hand: config.LoadDefaultConfig refuses AWS_CA_BUNDLE with a custom
 	// client, and the profile must not depend on the user's ~/.aws.
 	cfg := aws.Config{
@@ -77,7 +81,7 @@ func newClients(host string) (*clients, error) {
 	})
 	mc, err := minio.NewCore(host, &minio.Options{
 		Creds:        mcreds.NewStaticV4(accessKey, secretKey, ""),
-		Secure:       false,
+		Secure:       t != nil,
 		Region:       region,
 		Transport:    tr,
 		BucketLookup: minio.BucketLookupPath,

@@ -206,6 +206,9 @@ func (r *results) render(sel []*profile, e *environment, o options, took time.Du
 	fmt.Fprintf(&b, "## s3proxy vs versitygw — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "%s\n\n", machineNote())
 	fmt.Fprintf(&b, "Each profile ran %d time(s) on each server, alternating; figures are medians over the runs, peak RSS the highest sample (every 10 ms) of any run. Total %s.\n", o.reps, took.Round(time.Second))
+	if o.tls {
+		b.WriteString("\nOver HTTPS (-tls): both servers serve S3 with the same self-signed P-256 certificate (TLS 1.3); the SDKs send unsigned payloads with trailing checksums, and no GET can use sendfile.\n")
+	}
 	if e.pgNote != "" {
 		fmt.Fprintf(&b, "Note: %s.\n", e.pgNote)
 	}

@@ -77,6 +77,7 @@ type environment struct {
 	pgSchemas []string  // one per PostgreSQL variant, dropped at the end
 	pgNote    string    // why a PostgreSQL variant is missing, if one is
 	data      *payload
+	tls       *benchTLS // -tls: the certificate both servers serve
 	s3Bin     string
 	baseBin   string
 	vgwBin    string
@@ -84,6 +85,13 @@ type environment struct {
 
 func (e *environment) start(ctx context.Context) error {
 	e.data = newPayload()
+	if e.opts.tls {
+		t, err := newBenchTLS(e.tmp)
+		if err != nil {
+			return fmt.Errorf("tls certificate: %w", err)
+		}
+		e.tls = t
+	}
 	want := func(kind string) bool { return e.opts.only == "" || e.opts.only == kind }
 	if want(kindS3proxy) {
 		bin, err := e.s3proxyBinary(ctx)
@@ -289,6 +297,9 @@ func (e *environment) startS3proxy(ctx context.Context, name, variant, metaDSN s
 	if metaDSN != "" {
 		args = append(args, "--meta", metaDSN)
 	}
+	if e.tls != nil {
+		args = append(args, "--tls-cert", e.tls.certFile, "--tls-key", e.tls.keyFile)
+	}
 	args = append(args, extra...)
 	env := append(os.Environ(), "S3PROXY_ACCESS_KEY="+accessKey, "S3PROXY_SECRET_KEY="+secretKey, "S3PROXY_LOG_LEVEL=warn")
 	if e.opts.pprof {
@@ -321,7 +332,11 @@ func (e *environment) startVersitygw(ctx context.Context) error {
 	// otherwise; SDKs reuse connections, so its best configuration is the fair one.
 	// --quiet: no per-request line on stdout.
 	args := []string{"--access", accessKey, "--secret", secretKey, "--region", region, "--port", s.host,
-		"--keep-alive", "--quiet", "posix", s.dataDir}
+		"--keep-alive", "--quiet"}
+	if e.tls != nil {
+		args = append(args, "--cert", e.tls.certFile, "--key", e.tls.keyFile)
+	}
+	args = append(args, "posix", s.dataDir)
 	return e.launch(ctx, s, e.vgwBin, args, os.Environ())
 }
 
@@ -346,11 +361,11 @@ func (e *environment) launch(ctx context.Context, s *server, bin string, args, e
 		close(s.done)
 	}()
 	e.servers = append(e.servers, s)
-	if err := s.waitReady(ctx, 60*time.Second); err != nil {
+	if err := s.waitReady(ctx, 60*time.Second, e.tls); err != nil {
 		return fmt.Errorf("%s: %w\n%s", s.name, err, tail(s.logPath))
 	}
 	s.sampler = newSampler(s.cmd.Process.Pid)
-	if s.cl, err = newClients(s.host); err != nil {
+	if s.cl, err = newClients(s.host, e.tls); err != nil {
 		return err
 	}
 	s.prepared = map[string]any{}
@@ -359,13 +374,17 @@ func (e *environment) launch(ctx context.Context, s *server, bin string, args, e
 
 // waitReady polls s3proxy's /readyz, or versitygw's S3 port (it has no health
 // endpoint: any HTTP answer means it serves).
-func (s *server) waitReady(ctx context.Context, limit time.Duration) error {
+func (s *server) waitReady(ctx context.Context, limit time.Duration, t *benchTLS) error {
 	url := "http://" + s.host + "/"
+	c := &http.Client{Timeout: 2 * time.Second}
+	if t != nil {
+		url = "https://" + s.host + "/"
+		c.Transport = &http.Transport{TLSClientConfig: t.client}
+	}
 	if s.admin != "" {
-		url = "http://" + s.admin + "/readyz"
+		url = "http://" + s.admin + "/readyz" // the admin listener stays plain HTTP
 	}
 	deadline := time.Now().Add(limit)
-	c := &http.Client{Timeout: 2 * time.Second}
 	for {
 		select {
 		case <-s.done:
