@@ -67,7 +67,7 @@ func (s *Service) bucketFor(ctx context.Context, p Principal, name string) (meta
 		}
 		s.buckets.put(b)
 	}
-	if !p.Admin && b.Owner != p.AccessKey {
+	if !p.Admin && b.Owner != p.AccessKey && !p.grants(name) {
 		return b, errorf(CodeAccessDenied, "Access Denied")
 	}
 	return b, nil
@@ -106,8 +106,9 @@ func (s *Service) CreateBucket(ctx context.Context, p Principal, name, location 
 		}
 		return errorf(CodeBucketAlreadyExists, "The requested bucket name is not available.")
 	}
-	// A CORS configuration cached for an earlier bucket of this name is not this one's.
+	// A configuration cached for an earlier bucket of this name is not this one's.
 	s.cors.forget(name)
+	s.policies.forget(name)
 	if err != nil || len(tags) == 0 {
 		return metaErr(err, "")
 	}
@@ -144,7 +145,8 @@ func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) er
 	s.buckets.forget(name)
 	err := s.meta.DeleteBucket(ctx, name)
 	s.buckets.forget(name) // a request racing the delete may have cached it again
-	s.cors.forget(name)    // the configuration went with the bucket
+	s.cors.forget(name)    // the configurations went with the bucket
+	s.policies.forget(name)
 	if errors.Is(err, meta.ErrNotEmpty) {
 		return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty")
 	}

@@ -22,7 +22,7 @@ func (s *Service) BucketCORS(ctx context.Context, p Principal, bucket string) (c
 
 // SetBucketCORS replaces the bucket's CORS configuration (PutBucketCors) with cfg, which
 // s3api has validated. This node evaluates requests with it at once, other nodes within
-// corsCacheTTL.
+// configCacheTTL.
 func (s *Service) SetBucketCORS(ctx context.Context, p Principal, bucket string, cfg cors.Configuration) error {
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return err

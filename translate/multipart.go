@@ -80,14 +80,15 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInp
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.bucketFor(ctx, in.Principal, in.Bucket); err != nil {
+	b, err := s.bucketFor(ctx, in.Principal, in.Bucket)
+	if err != nil {
 		return nil, err
 	}
 	if err := validKey(in.Key); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	u := meta.Upload{ID: newUploadID(now), Bucket: in.Bucket, Key: in.Key, Owner: in.Principal.AccessKey, Scope: s.scope(in.Principal),
+	u := meta.Upload{ID: newUploadID(now), Bucket: in.Bucket, Key: in.Key, Owner: writer(in.Principal, b.Owner), Scope: s.scope(in.Principal, b.Owner),
 		ContentType: in.ContentType, Headers: in.Headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: now}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
 		// Not found: the bucket was deleted since bucketFor looked.
@@ -179,7 +180,7 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if err != nil {
 		return nil, err
 	}
-	scope := s.scope(in.Principal)
+	scope := s.scope(in.Principal, b.Owner)
 	if out, ok, err := s.instantPart(ctx, in, u, scope, keep, shown); ok || err != nil {
 		return out, err
 	}
@@ -228,7 +229,8 @@ func partChecksum(u meta.Upload, b *Body) (keep, shown string, err error) {
 
 func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope, keep, shown string) (*UploadPartOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
-	if !ok || in.Body.Size <= 0 {
+	if !ok || in.Body.Size <= 0 || in.Principal.Anonymous {
+		// No instant upload for anonymous writers: see instantPut.
 		return nil, false, nil
 	}
 	c, err := s.dedup.Lookup(ctx, sum, scope)

@@ -13,6 +13,8 @@ import (
 
 	"s3proxy/dedup"
 	"s3proxy/meta"
+	"s3proxy/translate/cors"
+	"s3proxy/translate/policy"
 )
 
 // Error codes are S3's: s3api renders them with their HTTP status.
@@ -76,10 +78,27 @@ func errorf(code, format string, args ...any) *Error {
 
 func wrapErr(code string, err error) *Error { return &Error{Code: code, Err: err} }
 
-// Principal is the authenticated caller.
+// Principal is the caller: a credential, or no one (an unsigned request).
 type Principal struct {
 	AccessKey string
 	Admin     bool
+	// Anonymous marks an unsigned request (AccessKey empty). It may use a bucket only
+	// as its policy allows (Authorize), writes as the bucket's owner, and never gets
+	// an instant upload.
+	Anonymous bool
+	// granted are the buckets whose policy allowed this request (set by Authorize
+	// only): bucketFor lets the principal use them although it does not own them.
+	granted []string
+}
+
+// grants reports whether a bucket policy let the principal use the bucket.
+func (p Principal) grants(bucket string) bool {
+	for _, b := range p.granted {
+		if b == bucket {
+			return true
+		}
+	}
+	return false
 }
 
 // Scope modes.
@@ -102,6 +121,10 @@ type Config struct {
 	Now           func() time.Time
 	// OnInstant, if set, is told of every instant upload and the body bytes it saved.
 	OnInstant func(bytes int64)
+	// BlockPublicPolicy refuses bucket policies that are public (PutBucketPolicy is
+	// AccessDenied) and keeps a stored public policy from letting anonymous callers in:
+	// S3's BlockPublicPolicy and RestrictPublicBuckets, gateway-wide.
+	BlockPublicPolicy bool
 }
 
 // Service implements the S3 operations.
@@ -114,7 +137,9 @@ type Service struct {
 	// buckets caches bucket rows for the per-request ownership check.
 	buckets *bucketCache
 	// cors caches buckets' CORS configurations for evaluating browsers' requests.
-	cors *corsCache
+	cors *configCache[cors.Configuration]
+	// policies caches buckets' policies (and their absence) for Authorize.
+	policies *configCache[policy.Policy]
 }
 
 // New returns a Service.
@@ -138,13 +163,24 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now),
-		cors: newCORSCache(cfg.Now)}, nil
+		cors: newConfigCache[cors.Configuration](cfg.Now), policies: newConfigCache[policy.Policy](cfg.Now)}, nil
 }
 
 // scope returns the dedup scope of a principal: its access key, or "" when global.
-func (s *Service) scope(p Principal) string {
+// An anonymous writer has no key: its content goes in the scope of the bucket's owner
+// (owner), whose bucket it is writing to; "" there would be the global scope.
+func (s *Service) scope(p Principal, owner string) string {
 	if s.cfg.DedupScope == ScopeGlobal {
 		return ""
+	}
+	return writer(p, owner)
+}
+
+// writer is who an object or upload written by p into a bucket of owner's belongs
+// to: the credential that wrote it, or for an anonymous writer the bucket's owner.
+func writer(p Principal, owner string) string {
+	if p.Anonymous {
+		return owner
 	}
 	return p.AccessKey
 }

@@ -74,6 +74,8 @@ const (
 
 // Policy is a validated bucket policy.
 type Policy struct {
+	// Document is the policy as sent.
+	Document   string
 	Version    string
 	ID         string
 	Statements []Statement
@@ -124,7 +126,7 @@ func Parse(doc []byte, opt Options) (*Policy, error) {
 	if err != nil {
 		return nil, &Error{Message: msgInvalidJSON, Err: err}
 	}
-	p := &Policy{Version: Version2008}
+	p := &Policy{Document: string(doc), Version: Version2008}
 	var stmts []json.RawMessage
 	sawStatement := false
 	for name, raw := range top {
