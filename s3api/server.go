@@ -22,6 +22,7 @@ import (
 	"s3proxy/translate/buckettags"
 	"s3proxy/translate/cors"
 	"s3proxy/translate/lifecycle"
+	"s3proxy/translate/policy"
 )
 
 // Service is what the front end needs from the object model (implemented by translate).
@@ -43,6 +44,13 @@ type Service interface {
 	// request, possibly unsigned: no principal, and a missing bucket answers as one
 	// without a configuration (ok false). The configuration is shared: read only.
 	BucketCORSRules(ctx context.Context, bucket string) (*cors.Configuration, bool, error)
+	BucketPolicy(ctx context.Context, p translate.Principal, bucket string) (string, bool, error)
+	BucketPolicyStatus(ctx context.Context, p translate.Principal, bucket string) (public, ok bool, err error)
+	SetBucketPolicy(ctx context.Context, p translate.Principal, bucket string, pol *policy.Policy) error
+	DeleteBucketPolicy(ctx context.Context, p translate.Principal, bucket string) error
+	// Authorize evaluates the bucket's policy for one permission a request needs and
+	// returns the principal to run the operation as (carrying what the policy granted).
+	Authorize(ctx context.Context, p translate.Principal, a translate.Access) (translate.Principal, error)
 
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
@@ -102,6 +110,7 @@ type Server struct {
 	log      *slog.Logger
 	observer Observer
 	cors     corsPolicy
+	now      func() time.Time
 }
 
 type credTable map[string]Credential
@@ -140,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 			return bucket
 		}}
 	return &Server{svc: cfg.Service, verifier: v, creds: creds, region: cfg.Region, domains: domains, log: cfg.Log, observer: cfg.Observer,
-		cors: newCORSPolicy(cfg.CORSOrigins)}, nil
+		cors: newCORSPolicy(cfg.CORSOrigins), now: cfg.Now}, nil
 }
 
 // request is the per-request state handlers share.
@@ -230,7 +239,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	auth, err := s.verifier.Verify(r)
+	var auth *sigv4.Auth
+	var err error
+	if sigv4.Unsigned(r) {
+		// No signature of any kind: an anonymous request, which only a bucket's
+		// policy can let in (authorize). It never names no bucket or creates one.
+		if rq.bucket == "" || rq.op == "CreateBucket" {
+			s.writeError(rq, s3err.New(s3err.AccessDenied))
+			return
+		}
+		auth, err = s.verifier.Anonymous(r)
+		rq.principal = translate.Principal{Anonymous: true}
+	} else {
+		// A request that carries a signature is verified; one that fails is refused,
+		// never taken for anonymous.
+		auth, err = s.verifier.Verify(r)
+	}
 	if err != nil {
 		s.writeError(rq, err)
 		return
@@ -241,8 +265,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rq, s3err.Newf(s3err.InvalidRequest, "The value of x-amz-content-sha256 header is invalid."))
 		return
 	}
-	cred := s.creds[auth.AccessKey]
-	rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
+	if !rq.principal.Anonymous {
+		cred := s.creds[auth.AccessKey]
+		rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
+	}
 	if err := s.dispatch(rq); err != nil {
 		s.writeError(rq, err)
 	}
