@@ -117,8 +117,7 @@ type Access struct {
 //   - an explicit Deny refuses the request, whoever makes it, the owner included;
 //   - an Allow lets the principal use the bucket for this request (the returned
 //     principal carries the grant, which bucketFor honours);
-//   - otherwise the owner and admins go on as ever, an anonymous request is refused,
-//     and another credential is refused by the operation's ownership check.
+//   - otherwise the owner and admins go on as ever, anyone else is refused.
 //
 // An anonymous request gets the same AccessDenied whether the bucket exists or not,
 // has a policy or not: no bucket name can be probed. A public policy (policy.IsPublic)
@@ -166,6 +165,21 @@ func (s *Service) Authorize(ctx context.Context, p Principal, a Access) (Princip
 	}
 	if p.Anonymous {
 		return p, denied
+	}
+	// No statement applies: the owner and admins go on. Anyone else is refused here
+	// rather than by the operation's ownership check, which a grant for another
+	// permission of the same request (a copy's source in the same bucket) would pass.
+	if !p.Admin {
+		b, ok := s.buckets.get(a.Bucket)
+		if !ok {
+			if b, err = s.meta.GetBucket(ctx, a.Bucket); err != nil {
+				return p, nil // gone since its policy was read: the operation says so
+			}
+			s.buckets.put(b)
+		}
+		if b.Owner != p.AccessKey {
+			return p, denied
+		}
 	}
 	return p, nil
 }
