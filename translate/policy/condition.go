@@ -84,9 +84,24 @@ var operators = map[string]opInfo{
 	"Null":                      {kind: opNull},
 }
 
-// s3Keys are the S3-specific condition keys S3 defines (lower case); a key ending in
-// '/' takes a suffix (a tag key). Global keys ("aws:...") are all accepted: IAM keeps
-// adding them, and a key s3proxy cannot supply evaluates as absent, as in IAM.
+// globalKeys are IAM's global condition keys (lower case), which S3 accepts in a bucket
+// policy; a key ending in '/' takes a suffix (a tag key). A key s3proxy cannot supply
+// evaluates as absent, as in IAM.
+var globalKeys = []string{
+	"aws:sourceip", "aws:sourcevpc", "aws:sourcevpce", "aws:sourcearn", "aws:sourceaccount",
+	"aws:sourceowner", "aws:sourceorgid", "aws:sourceorgpaths", "aws:vpcsourceip", "aws:currenttime",
+	"aws:epochtime", "aws:securetransport", "aws:useragent", "aws:referer", "aws:principalarn",
+	"aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths", "aws:principaltype",
+	"aws:principaltag/", "aws:principalisawsservice", "aws:principalservicename",
+	"aws:principalservicenameslist", "aws:userid", "aws:username", "aws:multifactorauthage",
+	"aws:multifactorauthpresent", "aws:tokenissuetime", "aws:requesttag/", "aws:tagkeys",
+	"aws:resourcetag/", "aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths",
+	"aws:calledvia", "aws:calledviafirst", "aws:calledvialast", "aws:viaawsservice",
+	"aws:sourceidentity", "aws:requestedregion", "aws:federatedprovider",
+	"aws:ec2instancesourcevpc", "aws:ec2instancesourceprivateipv4",
+}
+
+// s3Keys are the S3-specific condition keys S3 defines (lower case).
 var s3Keys = []string{
 	"s3:prefix", "s3:delimiter", "s3:max-keys", "s3:x-amz-acl", "s3:x-amz-content-sha256",
 	"s3:x-amz-copy-source", "s3:x-amz-metadata-directive", "s3:x-amz-server-side-encryption",
@@ -103,12 +118,11 @@ var s3Keys = []string{
 }
 
 func knownKey(k string) bool {
-	if strings.HasPrefix(k, "aws:") && len(k) > len("aws:") {
-		return true
-	}
-	for _, s := range s3Keys {
-		if k == s || strings.HasSuffix(s, "/") && strings.HasPrefix(k, s) && len(k) > len(s) {
-			return true
+	for _, list := range [][]string{globalKeys, s3Keys} {
+		for _, s := range list {
+			if k == s || strings.HasSuffix(s, "/") && strings.HasPrefix(k, s) && len(k) > len(s) {
+				return true
+			}
 		}
 	}
 	return false
@@ -122,6 +136,9 @@ var keyActions = map[string][]string{
 	"s3:delimiter": {"s3:listbucket", "s3:listbucketversions"},
 	"s3:max-keys":  {"s3:listbucket", "s3:listbucketversions"},
 	"s3:x-amz-acl": {"s3:putobject", "s3:putbucketacl", "s3:putobjectacl"},
+	"s3:versionid": {"s3:getobjectversion", "s3:deleteobjectversion", "s3:getobjectversionattributes",
+		"s3:getobjectversiontagging", "s3:putobjectversiontagging", "s3:deleteobjectversiontagging",
+		"s3:getobjectversionacl", "s3:putobjectversionacl"},
 }
 
 func parseConditions(raw json.RawMessage, acts patterns) ([]condition, error) {
@@ -219,7 +236,9 @@ func conditionValues(raw json.RawMessage) ([]string, error) {
 
 // checkValue refuses a value its operator could never compare.
 func checkValue(info opInfo, key, v string) error {
-	if key == "aws:sourceip" && info.kind != opNull {
+	// An address key's values must be addresses whatever the operator (S3 refuses
+	// {"Null": {"aws:SourceIp": "true"}} too).
+	if key == "aws:sourceip" {
 		if _, ok := parsePrefix(v); !ok {
 			return malformed(msgConditionIP)
 		}

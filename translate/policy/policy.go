@@ -296,6 +296,11 @@ func parseStatement(raw json.RawMessage, opt Options, actions knownActions) (Sta
 		}
 		resKinds |= k
 	}
+	if raw, ok := m["Condition"]; ok {
+		if st.Conds, err = parseConditions(raw, acts); err != nil {
+			return st, err
+		}
+	}
 	// Every action named must have a resource of its kind in the statement (S3's
 	// check; with NotAction or NotResource the statement covers whatever is left).
 	if !acts.Not && !res.Not {
@@ -303,11 +308,6 @@ func parseStatement(raw json.RawMessage, opt Options, actions knownActions) (Sta
 			if k := actions.kinds(a); k&resKinds == 0 {
 				return st, malformed(msgResourceMismatch)
 			}
-		}
-	}
-	if raw, ok := m["Condition"]; ok {
-		if st.Conds, err = parseConditions(raw, acts); err != nil {
-			return st, err
 		}
 	}
 	return st, nil
@@ -374,14 +374,10 @@ func parsePrincipals(m map[string]json.RawMessage, opt Options) (principals, err
 		raw, who.Not = notRaw, true
 	}
 	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		// Only "*" may stand alone: everyone, anonymous callers included.
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil || s != "*" {
-			return who, malformed(msgInvalidPrincipal)
-		}
-		who.Everyone = true
-		return who, nil
+	if len(raw) > 0 && (raw[0] == '"' || raw[0] == '[') {
+		// "*" is everyone, anonymous callers included. S3 also takes AWS principals
+		// written alone (a string or a list), as if they were {"AWS": ...}.
+		return who, who.add(raw, opt)
 	}
 	typed, err := object(raw)
 	if err != nil {
@@ -396,23 +392,31 @@ func parsePrincipals(m map[string]json.RawMessage, opt Options) (principals, err
 		if typ != "AWS" {
 			return who, malformed(msgInvalidPrincipal)
 		}
-		list, err := stringList(v)
-		if err != nil || len(list) == 0 {
-			return who, malformed(msgInvalidPrincipal)
-		}
-		for _, s := range list {
-			if s == "*" {
-				who.Everyone = true
-				continue
-			}
-			ak, ok := accessKeyOf(s)
-			if !ok || (opt.KnownPrincipal != nil && !opt.KnownPrincipal(ak)) {
-				return who, malformed(msgInvalidPrincipal)
-			}
-			who.Keys = append(who.Keys, ak)
+		if err := who.add(v, opt); err != nil {
+			return who, err
 		}
 	}
 	return who, nil
+}
+
+// add reads a string or a list of AWS principals: "*", access keys or user ARNs.
+func (who *principals) add(raw json.RawMessage, opt Options) error {
+	list, err := stringList(raw)
+	if err != nil || len(list) == 0 {
+		return malformed(msgInvalidPrincipal)
+	}
+	for _, s := range list {
+		if s == "*" {
+			who.Everyone = true
+			continue
+		}
+		ak, ok := accessKeyOf(s)
+		if !ok || (opt.KnownPrincipal != nil && !opt.KnownPrincipal(ak)) {
+			return malformed(msgInvalidPrincipal)
+		}
+		who.Keys = append(who.Keys, ak)
+	}
+	return nil
 }
 
 // accessKeyOf returns the credential a principal names: its access key as is, or the

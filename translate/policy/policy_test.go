@@ -56,7 +56,7 @@ func TestParseRefuses(t *testing.T) {
 		{"bad effect", stmt(`{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), "Invalid effect: Maybe"},
 		{"no effect", stmt(`{"Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgMissingEffect},
 		{"no principal", stmt(`{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgMissingPrincipal},
-		{"principal string", stmt(`{"Effect":"Allow","Principal":"AKOTHER","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgInvalidPrincipal},
+		{"principal string", stmt(`{"Effect":"Allow","Principal":"AKNOBODY","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgInvalidPrincipal},
 		{"principal unknown key", stmt(`{"Effect":"Allow","Principal":{"AWS":"AKNOBODY"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgInvalidPrincipal},
 		{"principal empty", stmt(`{"Effect":"Allow","Principal":{"AWS":""},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgInvalidPrincipal},
 		{"principal empty list", stmt(`{"Effect":"Allow","Principal":{"AWS":[]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgInvalidPrincipal},
@@ -74,6 +74,10 @@ func TestParseRefuses(t *testing.T) {
 		{"bucket action on objects", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos/*"}`), msgResourceMismatch},
 		{"unknown operator", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"StringSortOf":{"aws:UserAgent":"x"}}}`), "Invalid Condition type : StringSortOf"},
 		{"unknown key", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"StringEquals":{"s3:colour":"x"}}}`), msgConditionKey},
+		{"unknown global key", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"IpAddress":{"aws:NotARealIpKey":"10.0.0.0/8"}}}`), msgConditionKey},
+		{"ip key under Null", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"Null":{"aws:SourceIp":"true"}}}`), msgConditionIP},
+		{"condition before resource kind", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:ListBucketMultipartUploads","Resource":"arn:aws:s3:::photos/*","Condition":{"StringEquals":{"s3:prefix":"foo"}}}`), msgConditionMismatch},
+		{"version id on GetObject", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"StringEquals":{"s3:VersionId":"abc"}}}`), msgConditionMismatch},
 		{"bad ip", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.300/8"}}}`), msgConditionIP},
 		{"prefix on GetObject", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*","Condition":{"StringLike":{"s3:prefix":"a/*"}}}`), msgConditionMismatch},
 		{"both principals", stmt(`{"Effect":"Deny","Principal":"*","NotPrincipal":{"AWS":"AKOTHER"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgConflictPrincipal},
@@ -113,6 +117,8 @@ func TestParseAccepts(t *testing.T) {
 		  "ForAnyValue:StringLike":{"aws:TagKeys":"a*"},"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}}]}`,
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos","Condition":{"StringLike":{"s3:prefix":["home/","home/*"]}}}]}`,
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photo?/*"}]}`,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"AKOTHER","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/x"}]}`,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":["*","AKOTHER"],"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/x"}]}`,
 	} {
 		mustParse(t, doc)
 	}
@@ -206,7 +212,7 @@ func TestConditions(t *testing.T) {
 		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}`, keys{"aws:tagkeys": {"a", "c"}}, false},
 		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}`, keys{"aws:tagkeys": {"a", "b"}}, true},
 		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}`, nil, true},
-		{`{"StringEquals":{"aws:NoSuchKeyHere":"x"}}`, keys{}, false}, // unknown keys are absent
+		{`{"StringEquals":{"aws:SourceVpc":"vpc-1"}}`, keys{}, false}, // keys s3proxy cannot supply are absent
 		// Operators and keys are ANDed.
 		{`{"StringEquals":{"s3:prefix":"a","s3:delimiter":"/"}}`, keys{"s3:prefix": {"a"}}, false},
 		{`{"StringEquals":{"s3:prefix":"a"},"StringLike":{"s3:delimiter":"*"}}`, keys{"s3:prefix": {"a"}, "s3:delimiter": {"/"}}, true},
