@@ -129,6 +129,26 @@ func (s *Server) authorize(rq *request) error {
 	return nil
 }
 
+// missingKey answers a read of a missing object as S3 does: NoSuchKey only to a caller
+// who may list the bucket (s3:ListBucket), AccessDenied to anyone else, so that a
+// caller allowed only to read objects cannot learn which keys exist. The owner without
+// a policy denying the listing keeps NoSuchKey, as ever.
+func (s *Server) missingKey(rq *request, err error) error {
+	switch rq.op {
+	case "GetObject", "HeadObject", "GetObjectAttributes", "GetObjectTagging":
+	default:
+		return err
+	}
+	var te *translate.Error
+	if !errors.As(err, &te) || te.Code != translate.CodeNoSuchKey {
+		return err
+	}
+	if _, aerr := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: rq.bucket, Action: "s3:ListBucket", Keys: s.conditionKeys(rq)}); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
 // authorizeAccess evaluates one permission and keeps the principal it returns.
 func (s *Server) authorizeAccess(rq *request, bucket, action string, object bool, key string) error {
 	p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: bucket, Action: action, Object: object, Key: key,

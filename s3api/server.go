@@ -270,7 +270,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
 	}
 	if err := s.dispatch(rq); err != nil {
-		s.writeError(rq, err)
+		s.writeError(rq, s.missingKey(rq, err))
 	}
 }
 

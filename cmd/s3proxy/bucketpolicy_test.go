@@ -159,6 +159,9 @@ func TestBucketPolicyEvaluation(t *testing.T) {
 		{"other", other, "private/c", "AccessDenied"},
 		{"owner", owner, "private/c", ""},
 		{"owner", owner, "locked/d", "AccessDenied"}, // a Deny stops the owner too
+		// A missing key: NoSuchKey only for who may list the bucket.
+		{"other", other, "shared/missing", "AccessDenied"},
+		{"owner", owner, "shared/missing", "NoSuchKey"},
 	} {
 		if err := get(tc.c, tc.key); apiCode(err) != tc.want && !(tc.want == "" && err == nil) {
 			t.Errorf("%s GET %s: %v, want %q", tc.who, tc.key, err, tc.want)
@@ -254,6 +257,9 @@ func TestAnonymousAccess(t *testing.T) {
 	}
 	if status, body := st.anon(t, "GET", "/site?list-type=2", nil, nil); status != http.StatusOK || !strings.Contains(body, "<Key>index.html</Key>") {
 		t.Errorf("anonymous list allowed: %d %s", status, body)
+	}
+	if status, body := st.anon(t, "GET", "/site/missing", nil, nil); status != http.StatusNotFound || !strings.Contains(body, "NoSuchKey") {
+		t.Errorf("anonymous GET of a missing key, listing allowed: %d %s", status, body)
 	}
 	if status, body := st.anon(t, "GET", "/site/private/x", nil, nil); status != http.StatusForbidden {
 		t.Errorf("anonymous GET denied: %d %s", status, body)
