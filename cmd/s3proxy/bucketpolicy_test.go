@@ -337,3 +337,34 @@ func TestAnonymousSourceIP(t *testing.T) {
 		t.Errorf("the owner under the Deny: %v", err)
 	}
 }
+
+// TestBucketPolicyPostForms: a signed POST form writes under the bucket's policy like a
+// PutObject: another credential's form gets in where an Allow names it, and a Deny
+// stops even the owner's.
+func TestBucketPolicyPostForms(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	owner := st.client(t, testAK, testSK)
+	mkBucket(t, ctx, owner, "forms")
+	doc := `{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Principal":{"AWS":"` + otherAK + `"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::forms/inbox/*"},
+  {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::forms/frozen/*"}]}`
+	if err := putPolicy(ctx, owner, "forms", doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		who, ak, sk, key string
+		want             int
+	}{
+		{"other", otherAK, otherSK, "inbox/a", http.StatusNoContent},
+		{"other", otherAK, otherSK, "elsewhere/a", http.StatusForbidden},
+		{"owner", testAK, testSK, "frozen/a", http.StatusForbidden},
+		{"owner", testAK, testSK, "inbox/b", http.StatusNoContent},
+	} {
+		target, fields := presignPost(t, st, tc.ak, tc.sk, "forms", tc.key, nil)
+		resp, body := postForm(t, target, ordered(fields), "f.txt", strings.NewReader("form data"))
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s POST %s: %d %s, want %d", tc.who, tc.key, resp.StatusCode, body, tc.want)
+		}
+	}
+}
