@@ -143,7 +143,7 @@ func (s *Server) missingKey(rq *request, err error) error {
 	if !errors.As(err, &te) || te.Code != translate.CodeNoSuchKey {
 		return err
 	}
-	if _, aerr := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: rq.bucket, Action: "s3:ListBucket", Keys: s.conditionKeys(rq)}); aerr != nil {
+	if _, aerr := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: rq.bucket, Action: "s3:ListBucket", Keys: rq}); aerr != nil {
 		return aerr
 	}
 	return err
@@ -152,7 +152,7 @@ func (s *Server) missingKey(rq *request, err error) error {
 // authorizeAccess evaluates one permission and keeps the principal it returns.
 func (s *Server) authorizeAccess(rq *request, bucket, action string, object bool, key string) error {
 	p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: bucket, Action: action, Object: object, Key: key,
-		Keys: s.conditionKeys(rq)})
+		Keys: rq})
 	if err != nil {
 		return err
 	}
@@ -160,85 +160,83 @@ func (s *Server) authorizeAccess(rq *request, bucket, action string, object bool
 	return nil
 }
 
-// conditionKeys supplies the condition keys s3proxy knows of a request (lower-case
+// ConditionKey supplies the condition keys s3proxy knows of a request (lower-case
 // names); a key it cannot supply is absent, as IAM treats keys a request lacks.
-// Evaluated only when a policy has a condition.
-func (s *Server) conditionKeys(rq *request) func(string) ([]string, bool) {
-	return func(key string) ([]string, bool) {
-		one := func(v string) ([]string, bool) {
-			if v == "" {
-				return nil, false
-			}
-			return []string{v}, true
-		}
-		r := rq.r
-		switch key {
-		case "aws:sourceip":
-			// The socket's peer: s3proxy has no trusted-proxy setting, and a header
-			// such as X-Forwarded-For is the client's to forge.
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				host = r.RemoteAddr
-			}
-			if i := strings.IndexByte(host, '%'); i >= 0 {
-				host = host[:i]
-			}
-			return one(host)
-		case "aws:securetransport":
-			return one(strconv.FormatBool(r.TLS != nil))
-		case "aws:currenttime":
-			return one(s.now().UTC().Format(time.RFC3339))
-		case "aws:epochtime":
-			return one(strconv.FormatInt(s.now().Unix(), 10))
-		case "aws:useragent":
-			return one(r.Header.Get("User-Agent"))
-		case "aws:referer":
-			return one(r.Header.Get("Referer"))
-		case "aws:principaltype":
-			if rq.principal.Anonymous {
-				return one("Anonymous")
-			}
-			return one("User")
-		case "aws:username", "aws:userid":
-			return one(rq.principal.AccessKey)
-		case "s3:prefix", "s3:delimiter", "s3:max-keys":
-			switch rq.op {
-			case "ListObjects", "ListObjectsV2", "ListObjectVersions":
-				q := r.URL.Query()
-				name := strings.TrimPrefix(key, "s3:")
-				if v, ok := q[name]; ok && len(v) > 0 {
-					return v[:1], true
-				}
-			}
+// Evaluated only when a policy has a condition (translate.ConditionKeys).
+func (rq *request) ConditionKey(key string) ([]string, bool) {
+	one := func(v string) ([]string, bool) {
+		if v == "" {
 			return nil, false
-		case "s3:versionid":
-			return one(r.URL.Query().Get("versionId"))
-		case "s3:authtype":
-			switch {
-			case rq.principal.Anonymous:
-				return nil, false
-			case rq.op == "PostObject":
-				return one("POST")
-			case rq.auth != nil && rq.auth.Presigned:
-				return one("REST-QUERY-STRING")
-			}
-			return one("REST-HEADER")
-		case "s3:signatureversion":
-			switch {
-			case rq.principal.Anonymous:
-				return nil, false
-			case rq.auth != nil && rq.auth.SigV2:
-				return one("AWS")
-			}
-			return one("AWS4-HMAC-SHA256")
 		}
-		if h, ok := strings.CutPrefix(key, "s3:x-amz-"); ok {
-			// The request's x-amz-* headers (x-amz-acl, x-amz-copy-source,
-			// x-amz-metadata-directive, x-amz-storage-class, ...).
-			return one(r.Header.Get("x-amz-" + h))
+		return []string{v}, true
+	}
+	r := rq.r
+	switch key {
+	case "aws:sourceip":
+		// The socket's peer: s3proxy has no trusted-proxy setting, and a header
+		// such as X-Forwarded-For is the client's to forge.
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		if i := strings.IndexByte(host, '%'); i >= 0 {
+			host = host[:i]
+		}
+		return one(host)
+	case "aws:securetransport":
+		return one(strconv.FormatBool(r.TLS != nil))
+	case "aws:currenttime":
+		return one(rq.now().UTC().Format(time.RFC3339))
+	case "aws:epochtime":
+		return one(strconv.FormatInt(rq.now().Unix(), 10))
+	case "aws:useragent":
+		return one(r.Header.Get("User-Agent"))
+	case "aws:referer":
+		return one(r.Header.Get("Referer"))
+	case "aws:principaltype":
+		if rq.principal.Anonymous {
+			return one("Anonymous")
+		}
+		return one("User")
+	case "aws:username", "aws:userid":
+		return one(rq.principal.AccessKey)
+	case "s3:prefix", "s3:delimiter", "s3:max-keys":
+		switch rq.op {
+		case "ListObjects", "ListObjectsV2", "ListObjectVersions":
+			q := r.URL.Query()
+			name := strings.TrimPrefix(key, "s3:")
+			if v, ok := q[name]; ok && len(v) > 0 {
+				return v[:1], true
+			}
 		}
 		return nil, false
+	case "s3:versionid":
+		return one(r.URL.Query().Get("versionId"))
+	case "s3:authtype":
+		switch {
+		case rq.principal.Anonymous:
+			return nil, false
+		case rq.op == "PostObject":
+			return one("POST")
+		case rq.auth != nil && rq.auth.Presigned:
+			return one("REST-QUERY-STRING")
+		}
+		return one("REST-HEADER")
+	case "s3:signatureversion":
+		switch {
+		case rq.principal.Anonymous:
+			return nil, false
+		case rq.auth != nil && rq.auth.SigV2:
+			return one("AWS")
+		}
+		return one("AWS4-HMAC-SHA256")
 	}
+	if h, ok := strings.CutPrefix(key, "s3:x-amz-"); ok {
+		// The request's x-amz-* headers (x-amz-acl, x-amz-copy-source,
+		// x-amz-metadata-directive, x-amz-storage-class, ...).
+		return one(r.Header.Get("x-amz-" + h))
+	}
+	return nil, false
 }
 
 func (s *Server) putBucketPolicy(rq *request) error {

@@ -747,7 +747,7 @@ func (s *Server) deleteObjects(rq *request) error {
 		}
 		// Each key is its own s3:DeleteObject under the bucket's policy.
 		p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: rq.bucket, Action: "s3:DeleteObject", Object: true, Key: o.Key,
-			Keys: s.conditionKeys(rq)})
+			Keys: rq})
 		if err == nil {
 			err = s.svc.DeleteObject(rq.r.Context(), p, rq.bucket, o.Key, deleteCondition(o.ETag))
 		}

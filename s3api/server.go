@@ -162,6 +162,7 @@ type request struct {
 	op        string
 	principal translate.Principal
 	auth      *sigv4.Auth
+	now       func() time.Time
 }
 
 // NewRequestID returns a request id as S3 shapes them (16 upper-case hex characters).
@@ -184,7 +185,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := NewRequestID()
 	rw := &responseWriter{ResponseWriter: w}
-	rq := &request{w: rw, r: r, id: id, op: "Unknown"}
+	rq := &request{w: rw, r: r, id: id, op: "Unknown", now: s.now}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 	rq.r = r
 	h := w.Header()

@@ -106,8 +106,15 @@ type Access struct {
 	// Object names an object resource (Key); otherwise the resource is the bucket.
 	Object bool
 	Key    string
-	// Keys supplies the request's condition keys (policy.Request.Keys).
-	Keys func(key string) ([]string, bool)
+	// Keys supplies the request's condition keys; nil: none.
+	Keys ConditionKeys
+}
+
+// ConditionKeys supplies a request's condition keys: the values of a key (its
+// lower-case name), false when the request has none. An interface rather than a func
+// so that a request without a policy to evaluate allocates nothing for it.
+type ConditionKeys interface {
+	ConditionKey(name string) ([]string, bool)
 }
 
 // Authorize decides a request under its bucket's policy, before the operation runs:
@@ -123,27 +130,29 @@ type Access struct {
 // has a policy or not: no bucket name can be probed. A public policy (policy.IsPublic)
 // lets no anonymous request in while BlockPublicPolicy is on.
 func (s *Service) Authorize(ctx context.Context, p Principal, a Access) (Principal, error) {
-	denied := errorf(CodeAccessDenied, "Access Denied")
 	if !ValidBucketName(a.Bucket) {
 		if p.Anonymous {
-			return p, denied
+			return p, accessDenied()
 		}
 		return p, nil // the operation answers NoSuchBucket
 	}
-	pol, err := s.policies.get(ctx, a.Bucket, func(ctx context.Context) (*policy.Policy, error) { return s.loadPolicy(ctx, a.Bucket) })
+	pol, err := s.policies.get(ctx, a.Bucket)
 	if err != nil {
 		return p, err
 	}
 	if pol == nil {
 		if p.Anonymous {
-			return p, denied
+			return p, accessDenied()
 		}
 		return p, nil
 	}
 	if p.Anonymous && s.cfg.BlockPublicPolicy && pol.IsPublic() {
-		return p, denied
+		return p, accessDenied()
 	}
-	req := policy.Request{AccessKey: p.AccessKey, Action: a.Action, Keys: a.Keys, Resource: policy.BucketARN(a.Bucket)}
+	req := policy.Request{AccessKey: p.AccessKey, Action: a.Action, Resource: policy.BucketARN(a.Bucket)}
+	if a.Keys != nil {
+		req.Keys = a.Keys.ConditionKey
+	}
 	if a.Object {
 		req.Resource = policy.ObjectARN(a.Bucket, a.Key)
 	}
@@ -153,7 +162,7 @@ func (s *Service) Authorize(ctx context.Context, p Principal, a Access) (Princip
 	}
 	switch pol.Evaluate(req) {
 	case policy.Denied:
-		return p, denied
+		return p, accessDenied()
 	case policy.Allowed:
 		if a.Action == "" {
 			break // an Allow of "s3:*" does not reach operations it cannot name
@@ -164,7 +173,7 @@ func (s *Service) Authorize(ctx context.Context, p Principal, a Access) (Princip
 		return p, nil
 	}
 	if p.Anonymous {
-		return p, denied
+		return p, accessDenied()
 	}
 	// No statement applies: the owner and admins go on. Anyone else is refused here
 	// rather than by the operation's ownership check, which a grant for another
@@ -178,11 +187,15 @@ func (s *Service) Authorize(ctx context.Context, p Principal, a Access) (Princip
 			s.buckets.put(b)
 		}
 		if b.Owner != p.AccessKey {
-			return p, denied
+			return p, accessDenied()
 		}
 	}
 	return p, nil
 }
+
+// accessDenied is the refusal of a request the policy does not let in; built only when
+// needed, since Authorize runs on every request.
+func accessDenied() *Error { return &Error{Code: CodeAccessDenied, Message: "Access Denied"} }
 
 // loadPolicy reads a bucket's policy from the metadata store: nil when the bucket has
 // none or does not exist.

@@ -27,6 +27,9 @@ type configCache[T any] struct {
 	ttl   time.Duration
 	now   func() time.Time
 	group singleflight.Group
+	// load reads a bucket's document from the metadata store (nil: none). Fixed at
+	// construction, so that a lookup builds no closure: it runs on every request.
+	load func(ctx context.Context, bucket string) (*T, error)
 }
 
 type configEntry[T any] struct {
@@ -44,13 +47,12 @@ const configLoadTimeout = 10 * time.Second
 // map is simply cleared.
 const maxCachedConfigs = 10000
 
-func newConfigCache[T any](now func() time.Time) *configCache[T] {
-	return &configCache[T]{entries: map[string]configEntry[T]{}, ttl: configCacheTTL, now: now}
+func newConfigCache[T any](now func() time.Time, load func(ctx context.Context, bucket string) (*T, error)) *configCache[T] {
+	return &configCache[T]{entries: map[string]configEntry[T]{}, ttl: configCacheTTL, now: now, load: load}
 }
 
-// get returns the bucket's configuration (nil when it has none), reading it with load on
-// a miss.
-func (c *configCache[T]) get(ctx context.Context, bucket string, load func(context.Context) (*T, error)) (*T, error) {
+// get returns the bucket's configuration (nil when it has none), reading it on a miss.
+func (c *configCache[T]) get(ctx context.Context, bucket string) (*T, error) {
 	c.mu.Lock()
 	e, ok := c.entries[bucket]
 	gen := c.gen
@@ -63,7 +65,7 @@ func (c *configCache[T]) get(ctx context.Context, bucket string, load func(conte
 		// must end.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), configLoadTimeout)
 		defer cancel()
-		cfg, err := load(lctx)
+		cfg, err := c.load(lctx, bucket)
 		if err != nil {
 			return nil, err
 		}

@@ -56,7 +56,7 @@ func (s *Service) BucketCORSRules(ctx context.Context, bucket string) (cfg *cors
 	if !ValidBucketName(bucket) {
 		return nil, false, nil
 	}
-	c, err := s.cors.get(ctx, bucket, func(ctx context.Context) (*cors.Configuration, error) { return s.loadCORS(ctx, bucket) })
+	c, err := s.cors.get(ctx, bucket)
 	if err != nil || c == nil {
 		return nil, false, err
 	}

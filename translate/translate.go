@@ -162,8 +162,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now),
-		cors: newConfigCache[cors.Configuration](cfg.Now), policies: newConfigCache[policy.Policy](cfg.Now)}, nil
+	s := &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now)}
+	s.cors = newConfigCache[cors.Configuration](cfg.Now, s.loadCORS)
+	s.policies = newConfigCache[policy.Policy](cfg.Now, s.loadPolicy)
+	return s, nil
 }
 
 // scope returns the dedup scope of a principal: its access key, or "" when global.
