@@ -27,6 +27,9 @@ var (
 	ErrExhausted     = errors.New("backend exhausted (throttled or out of space)")
 	ErrCanceled      = errors.New("operation canceled")
 	ErrInternal      = errors.New("backend internal error")
+	// ErrCorrupt: the stored bytes fail the store's own integrity check (an
+	// authentication tag, a blob no configured key opens). Retrying will not help.
+	ErrCorrupt = errors.New("blob failed its integrity check")
 )
 
 // PutOptions carries what a store records beside the bytes.

@@ -47,6 +47,7 @@ type Engine struct {
 	defaultBackend string
 	node           string
 	nodeLocal      map[string]bool // backends whose chunks live on one node's disk
+	encrypted      map[string]bool // backends that encrypt their chunks at rest
 	remote         Remote
 	log            *slog.Logger
 	md5            *digest.MD5Server
@@ -68,6 +69,10 @@ type Config struct {
 	Node string
 	// NodeLocal names the backends whose storage is private to a node (local disk).
 	NodeLocal map[string]bool
+	// Encrypted names the backends that encrypt their chunks at rest (backends/encrypt).
+	// Content written for such a backend is never kept inline, nor deduplicated onto a
+	// copy that is not encrypted (see EnsureEncrypted).
+	Encrypted map[string]bool
 	Remote    Remote
 	Log       *slog.Logger
 	// MD5 computes ingest MD5s (ETags) for concurrent uploads in SIMD lanes; nil uses
@@ -93,7 +98,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.InlineMax = DefaultInlineMax
 	}
 	return &Engine{meta: cfg.Meta, stores: cfg.Stores, defaultBackend: cfg.DefaultBackend, node: cfg.Node,
-		nodeLocal: cfg.NodeLocal, remote: cfg.Remote, log: cfg.Log, md5: cfg.MD5, inlineMax: cfg.InlineMax}, nil
+		nodeLocal: cfg.NodeLocal, encrypted: cfg.Encrypted, remote: cfg.Remote, log: cfg.Log, md5: cfg.MD5, inlineMax: cfg.InlineMax}, nil
 }
 
 // InlineMax is the largest declared body that becomes an inline chunk (-1: none).
@@ -102,6 +107,15 @@ func (e *Engine) InlineMax() int64 {
 		return -1
 	}
 	return e.inlineMax
+}
+
+// Encrypted reports whether backend ("" = the default) encrypts its chunks at rest.
+// Inline chunks (meta.InlineBackend) are not: they sit in the metadata store as given.
+func (e *Engine) Encrypted(backend string) bool {
+	if backend == "" {
+		backend = e.defaultBackend
+	}
+	return e.encrypted[backend]
 }
 
 // SetRemote installs the forwarder for chunks held by other nodes.
@@ -176,7 +190,9 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 	defer dr.Close()
 	uid := NewUID()
 	var data []byte
-	if in.Expect.Size >= 0 && in.Expect.Size <= e.inlineMax {
+	// A body for an encrypting backend is never inline: the metadata store would hold
+	// it in clear (docs/design-notes.md, "Encryption at rest").
+	if in.Expect.Size >= 0 && in.Expect.Size <= e.inlineMax && !e.encrypted[backend] {
 		// Small enough to live in its index row: read it whole (the size is declared, so
 		// this buffer is bounded by inlineMax), verified by the digest reader at EOF.
 		data, err = readInline(dr, in.Expect.Size)
@@ -469,6 +485,8 @@ func classifyRead(c meta.Chunk, err error) error {
 		return fmt.Errorf("%w: chunk %d (%s) in %s: %v", ErrChunkMissing, c.ID, c.UID, c.Backend, err)
 	case errors.Is(err, backends.ErrCanceled), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.Is(err, backends.ErrCorrupt):
+		return fmt.Errorf("%w: chunk %d (%s) in %s: %w", ErrChunkCorrupt, c.ID, c.UID, c.Backend, err)
 	default:
 		return fmt.Errorf("%w: chunk %s in %s: %w", ErrChunkUnavailable, c.UID, c.Backend, err)
 	}

@@ -128,13 +128,18 @@ func (m *migration) report() {
 	m.opts.Progress(m.p)
 }
 
-// sources are the backends chunks move from: every one but the target.
+// sources are the backends chunks move from: every one but the target, and the
+// metadata store's inline chunks when the target encrypts (so that migrating a bucket to
+// an encrypting backend leaves none of its content in clear).
 func (m *migration) sources() []string {
 	var names []string
 	for name := range m.e.stores {
 		if name != m.opts.To {
 			names = append(names, name)
 		}
+	}
+	if m.e.encrypted[m.opts.To] {
+		names = append(names, meta.InlineBackend)
 	}
 	return names
 }

@@ -286,7 +286,7 @@ func classifyVerify(err error) string {
 	switch {
 	case errors.Is(err, ErrChunkMissing):
 		return ProblemMissing
-	case errors.Is(err, backends.ErrInternal), errors.Is(err, backends.ErrInvalid):
+	case errors.Is(err, backends.ErrInternal), errors.Is(err, backends.ErrInvalid), errors.Is(err, backends.ErrCorrupt):
 		// A bad footer, a truncated file, a range past the stored size: damage.
 		return ProblemCorrupt
 	}

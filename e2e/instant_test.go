@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // countingRelay forwards TCP connections to the server and counts the bytes
@@ -162,5 +163,43 @@ func TestSDKReuploadKnownContent(t *testing.T) {
 				t.Errorf("%s reads back different content", key)
 			}
 		}
+	}
+}
+
+// TestInstantUploadAcrossClients: content stored by one client is an instant upload for
+// another that declares a different checksum. s3cmd stores a 6 MiB file with
+// Content-MD5 only (the object gets S3's default CRC64NVME); boto3 then uploads the same
+// file in one PutObject with its default CRC32 header, its signed SHA-256 and
+// Expect: 100-continue: the server proves the CRC32 from its stored copy, so the body
+// does not cross the wire, and the object reads back whole with boto3's CRC32.
+func TestInstantUploadAcrossClients(t *testing.T) {
+	onlyS3proxy(t)
+	s := startServer(t, serverOptions{})
+	relay := startRelay(t, s.host)
+	viaRelay := &server{endpoint: relay.endpoint, host: strings.TrimPrefix(relay.endpoint, "http://")}
+	const size = 6 * MiB
+	file, sum := writeRandomFile(t, t.TempDir(), "across.bin", 901, size)
+	s3cmd := newS3cmd(t, s, s.cred)
+	s3cmd.run("mb", "s3://across")
+	s3cmd.run("put", "--disable-multipart", file, "s3://across/by-s3cmd")
+	base := s.stats()
+
+	relay.reset()
+	runScript(t, "python3", viaRelay, s.cred, "boto3_upload.py", nil, "across", "by-boto3", file)
+	sent := relay.reset()
+	report(t, "boto3 after s3cmd: %d bytes sent on the wire for a %d-byte file", sent, size)
+	if sent >= 64*KiB {
+		t.Errorf("boto3's upload of content s3cmd stored sent %d bytes, want < 64 KiB", sent)
+	}
+	if st := s.stats(); st.StoredBytes != base.StoredBytes {
+		t.Errorf("stored_bytes %d, want unchanged %d", st.StoredBytes, base.StoredBytes)
+	}
+	c := s3Client(s, s.cred)
+	if got, n := getSHA256(t, c, "across", "by-boto3"); n != size || got != sum {
+		t.Errorf("by-boto3 reads back %d bytes, content matches %t", n, got == sum)
+	}
+	h, err := c.HeadObject(ctxT(t), &s3.HeadObjectInput{Bucket: aws.String("across"), Key: aws.String("by-boto3"), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil || aws.ToString(h.ChecksumCRC32) == "" {
+		t.Errorf("by-boto3 has no CRC32: %v", err)
 	}
 }

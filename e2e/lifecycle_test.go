@@ -128,6 +128,20 @@ func TestLifecycleAWSCLI(t *testing.T) {
 		}
 	}
 
+	// The aws cli shows when a rule will delete an object (x-amz-expiration): logs/ objects
+	// larger than 5 bytes, two days after they were written; none for keep/y.
+	var head struct{ Expiration, LastModified string }
+	mustJSON(t, cli.run("s3api", "head-object", "--bucket", "cli-lc", "--key", "logs/2026/x"), &head)
+	if mod, err := time.Parse(time.RFC1123, head.LastModified); err != nil ||
+		head.Expiration != `expiry-date="`+mod.UTC().Truncate(24*time.Hour).AddDate(0, 0, 3).Format(http.TimeFormat)+`", rule-id="logs"` {
+		t.Errorf("head-object logs/2026/x: %+v (%v)", head, err)
+	}
+	var keep struct{ Expiration *string }
+	mustJSON(t, cli.run("s3api", "head-object", "--bucket", "cli-lc", "--key", "keep/y"), &keep)
+	if keep.Expiration != nil {
+		t.Errorf("head-object keep/y: Expiration %q", *keep.Expiration)
+	}
+
 	writeFile(t, cfg, `{"Rules": [{"ID": "t", "Status": "Enabled", "Filter": {"Prefix": ""}, "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}]}`)
 	if _, stderr, err := cli.try("s3api", "put-bucket-lifecycle-configuration", "--bucket", "cli-lc", "--lifecycle-configuration", "file://"+cfg); err == nil ||
 		!strings.Contains(stderr, "NotImplemented") {

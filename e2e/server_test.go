@@ -338,7 +338,9 @@ func (s *server) admincmdErr(sub string, args ...string) ([]byte, error) {
 	defer cancel()
 	all := append(append([]string{sub}, args...), s.settingsArgs(filepath.Dir(s.logPath))...)
 	cmd := exec.CommandContext(ctx, h.bin, all...)
-	cmd.Env = childEnv()
+	// The server's own environment settings (a backend's encrypt_key_env) apply to the
+	// admin commands as well: they open the same backends.
+	cmd.Env = append(childEnv(), s.opts.env...)
 	if len(s.opts.creds) == 1 && s.config == "" {
 		cmd.Env = append(cmd.Env, "S3PROXY_ACCESS_KEY="+s.cred.AccessKey, "S3PROXY_SECRET_KEY="+s.cred.SecretKey)
 	}

@@ -255,7 +255,7 @@ func (s *Server) putBucketPolicy(rq *request) error {
 	if err := verifyBodyChecksum(rq, data); err != nil {
 		return err
 	}
-	pol, err := policy.Parse(data, policy.Options{Bucket: rq.bucket, KnownPrincipal: func(ak string) bool { _, ok := s.creds[ak]; return ok }})
+	pol, err := policy.Parse(data, policy.Options{Bucket: rq.bucket, KnownPrincipal: func(ak string) bool { return s.credential(ak).AccessKey != "" }})
 	if err != nil {
 		var pe *policy.Error
 		if errors.As(err, &pe) {

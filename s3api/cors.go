@@ -40,7 +40,7 @@ var corsExpose = strings.Join([]string{
 	"x-amz-checksum-md5", "x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-sha512",
 	"x-amz-checksum-xxhash64", "x-amz-checksum-xxhash3", "x-amz-checksum-xxhash128",
 	"x-amz-checksum-type", "x-amz-checksum-algorithm",
-	"x-amz-mp-parts-count", "x-amz-tagging-count",
+	"x-amz-mp-parts-count", "x-amz-tagging-count", "x-amz-expiration",
 	"Location", // POST Object: where the form's upload landed
 }, ", ")
 

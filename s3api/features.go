@@ -94,8 +94,12 @@ func bucketConfigOp(method string, has func(string) bool) string {
 // bucketConfigRequest answers a request on a configuration s3proxy does not keep, once
 // the bucket is known to exist and be the caller's.
 func (s *Server) bucketConfigRequest(rq *request, c bucketConfig, verb string) error {
-	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+	b, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket)
+	if err != nil {
 		return err
+	}
+	if c.name == "BucketEncryption" {
+		return s.bucketEncryption(rq, b, verb) // sse.go
 	}
 	switch {
 	case verb == "Get" && c.body != nil:
@@ -121,8 +125,11 @@ func checkObjectWrite(h http.Header) error {
 	}
 	for k := range h {
 		lk := strings.ToLower(k)
-		if strings.HasPrefix(lk, "x-amz-server-side-encryption") || strings.HasPrefix(lk, "x-amz-copy-source-server-side-encryption") {
-			return s3err.Newf(s3err.NotImplemented, "Server-side encryption (%s) is not supported by s3proxy: chunks are stored as the backend stores them.", k)
+		if isSSEHeader(lk) {
+			// SSE-S3 passes here; the bucket decides (checkSSEBucket, sse.go).
+			if err := checkSSEHeader(h, k); err != nil {
+				return err
+			}
 		}
 		if strings.HasPrefix(lk, "x-amz-grant-") {
 			return s3err.New(s3err.AccessControlListNotSupported)

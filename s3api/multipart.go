@@ -188,6 +188,9 @@ func (s *Server) createMultipartUpload(rq *request) error {
 	if err := checkObjectWrite(rq.r.Header); err != nil {
 		return err
 	}
+	if err := s.checkSSEBucket(rq, rq.r.Header); err != nil {
+		return err
+	}
 	ct, headers, um, err := parseObjectAttrs(rq.r.Header)
 	if err != nil {
 		return err
@@ -205,6 +208,7 @@ func (s *Server) createMultipartUpload(rq *request) error {
 		rq.w.Header().Set("x-amz-checksum-algorithm", out.ChecksumAlgorithm)
 		rq.w.Header().Set("x-amz-checksum-type", out.ChecksumType)
 	}
+	setSSE(rq.w.Header(), out.Encrypted)
 	return s.writeXML(rq, http.StatusOK, initiateMultipartUploadResult{NS: s3NS, Bucket: rq.bucket, Key: rq.key, UploadID: out.UploadID})
 }
 
@@ -241,6 +245,7 @@ func (s *Server) uploadPart(rq *request) error {
 	h := rq.w.Header()
 	h.Set("ETag", `"`+out.ETag+`"`)
 	setChecksumHeaders(h, out.Checksums, "")
+	setSSE(h, out.Encrypted)
 	if out.Instant {
 		s.answerEarly(rq)
 		return nil
@@ -272,6 +277,7 @@ func (s *Server) uploadPartCopy(rq *request) error {
 	}
 	res := copyPartResult{NS: s3NS, LastModified: iso8601(out.LastModified), ETag: `"` + out.ETag + `"`}
 	res.set(out.Checksums)
+	setSSE(rq.w.Header(), out.Encrypted)
 	return s.writeXML(rq, http.StatusOK, res)
 }
 
@@ -333,6 +339,8 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 	if err != nil {
 		return err
 	}
+	setExpiration(rq.w.Header(), out.Expiration)
+	setSSE(rq.w.Header(), out.Encrypted)
 	res := completeMultipartUploadResult{NS: s3NS, Location: s.completeLocation(rq), Bucket: rq.bucket, Key: rq.key, ETag: `"` + out.ETag + `"`, ChecksumType: out.ChecksumType}
 	res.set(out.Checksums)
 	return s.writeXML(rq, http.StatusOK, res)

@@ -179,6 +179,9 @@ func (s *Server) putObject(rq *request) error {
 	if err := checkObjectWrite(rq.r.Header); err != nil {
 		return err
 	}
+	if err := s.checkSSEBucket(rq, rq.r.Header); err != nil {
+		return err
+	}
 	body, err := s.objectBody(rq)
 	if err != nil {
 		return err
@@ -202,12 +205,21 @@ func (s *Server) putObject(rq *request) error {
 	h := rq.w.Header()
 	h.Set("ETag", `"`+out.ETag+`"`)
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
+	setExpiration(h, out.Expiration)
+	setSSE(h, out.Encrypted)
 	if out.Instant {
 		s.answerEarly(rq)
 		return nil
 	}
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// setExpiration adds x-amz-expiration when a lifecycle rule will delete the object.
+func setExpiration(h http.Header, e *translate.Expiry) {
+	if e != nil {
+		h.Set("x-amz-expiration", e.Header())
+	}
 }
 
 // answerEarly sends a 200 for a request whose body was not read (instant upload).
@@ -222,7 +234,7 @@ func (s *Server) answerEarly(rq *request) {
 	rq.w.Header().Set("Content-Length", "0")
 	rq.w.Header().Set("Connection", "close")
 	rq.w.WriteHeader(http.StatusOK)
-	drainAfterAnswer(rq)
+	drainAfterAnswer(rq, drainMax)
 }
 
 // drainAfterAnswer flushes a complete answer (with Connection: close) and then
@@ -230,11 +242,11 @@ func (s *Server) answerEarly(rq *request) {
 // with unread bytes in the socket makes the kernel send a reset, and a client still
 // sending (curl posting a form, an SDK not waiting for 100 Continue) then loses the
 // answer it was sent and reports a broken connection instead.
-func drainAfterAnswer(rq *request) {
+func drainAfterAnswer(rq *request, most time.Duration) {
 	rc := http.NewResponseController(rq.w)
 	_ = rc.Flush()
 	buf := make([]byte, 64<<10)
-	deadline := time.Now().Add(drainMax)
+	deadline := time.Now().Add(most)
 	for time.Now().Before(deadline) {
 		if err := rc.SetReadDeadline(time.Now().Add(drainIdle)); err != nil {
 			return
@@ -246,10 +258,15 @@ func drainAfterAnswer(rq *request) {
 	_ = rc.SetReadDeadline(time.Time{})
 }
 
-// Draining an unneeded body stops after drainIdle without data, and after drainMax at most.
+// Draining an unneeded body stops after drainIdle without data, and after drainMax at
+// most for an accepted upload. After an error answer (which may go to a caller who is
+// not authenticated) it stops after errDrainMax, nginx's lingering_time: enough for a
+// client to finish sending what it had under way and read the answer, not a way to
+// keep a connection busy.
 const (
-	drainIdle = 100 * time.Millisecond
-	drainMax  = 10 * time.Minute
+	drainIdle   = 100 * time.Millisecond
+	drainMax    = 10 * time.Minute
+	errDrainMax = 30 * time.Second
 )
 
 // responseOverrides are the GetObject query parameters that override response headers.
@@ -298,6 +315,8 @@ func (s *Server) getObject(rq *request, head bool) error {
 	h.Set("ETag", `"`+info.ETag+`"`)
 	h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
+	setExpiration(h, info.Expiration)
+	setSSE(h, info.Encrypted)
 	ct := info.ContentType
 	if ct == "" {
 		ct = "binary/octet-stream"
@@ -382,6 +401,9 @@ func (s *Server) copyObject(rq *request) error {
 	if err := checkObjectWrite(h); err != nil {
 		return err
 	}
+	if err := s.checkSSEBucket(rq, h); err != nil {
+		return err
+	}
 	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, DstBucket: rq.bucket, DstKey: rq.key,
 		SrcCond: parseConditions(h, "x-amz-copy-source-"), ChecksumAlgorithm: h.Get("x-amz-checksum-algorithm")}
 	// The website redirect is never copied from the source (S3 keeps it per object): the
@@ -421,6 +443,8 @@ func (s *Server) copyObject(rq *request) error {
 	if err != nil {
 		return err
 	}
+	setExpiration(rq.w.Header(), info.Expiration)
+	setSSE(rq.w.Header(), info.Encrypted)
 	res := copyObjectResult{NS: s3NS, LastModified: iso8601(info.LastModified), ETag: `"` + info.ETag + `"`}
 	res.set(info.Checksums)
 	if len(info.Checksums) > 0 {

@@ -200,7 +200,7 @@ func (s *Server) postObject(rq *request) error {
 	if err != nil {
 		return err
 	}
-	cred := s.creds[auth.AccessKey]
+	cred := s.credential(auth.AccessKey)
 	rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
 	if file == nil {
 		return s3err.New(s3err.IncorrectNumberOfFilesInPostRequest)
@@ -229,6 +229,9 @@ func (s *Server) postObject(rq *request) error {
 
 	h := postHeaders(fields)
 	if err := checkObjectWrite(h); err != nil {
+		return err
+	}
+	if err := s.checkSSEBucket(rq, h); err != nil {
 		return err
 	}
 	ct, headers, um, err := parseObjectAttrs(h)
@@ -277,6 +280,8 @@ func (s *Server) postAnswer(rq *request, fields map[string]string, key, etag str
 	h := rq.w.Header()
 	h.Set("ETag", etag)
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
+	setExpiration(h, out.Expiration)
+	setSSE(h, out.Encrypted)
 	loc := objectLocation(rq.r, rq.bucket, key)
 	h.Set("Location", loc)
 	redirect := fields["success_action_redirect"]

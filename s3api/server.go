@@ -9,11 +9,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"s3proxy/s3api/s3err"
@@ -104,7 +106,8 @@ type Config struct {
 type Server struct {
 	svc      Service
 	verifier *sigv4.Verifier
-	creds    map[string]Credential
+	// creds is replaced whole by SetCredentials (a reload); a request reads it once.
+	creds    atomic.Pointer[credTable]
 	region   string
 	domains  []string
 	log      *slog.Logger
@@ -115,9 +118,51 @@ type Server struct {
 
 type credTable map[string]Credential
 
-func (t credTable) SecretKey(ak string) (string, bool) {
-	c, ok := t[ak]
+// newCredTable indexes credentials by access key: at least one, each with both keys, no
+// access key twice.
+func newCredTable(cs []Credential) (credTable, error) {
+	if len(cs) == 0 {
+		return nil, errors.New("s3api: at least one credential is required")
+	}
+	t := make(credTable, len(cs))
+	for _, c := range cs {
+		if c.AccessKey == "" || c.SecretKey == "" {
+			return nil, errors.New("s3api: a credential needs an access key and a secret key")
+		}
+		if _, dup := t[c.AccessKey]; dup {
+			return nil, fmt.Errorf("s3api: access key %q is listed twice", c.AccessKey)
+		}
+		t[c.AccessKey] = c
+	}
+	return t, nil
+}
+
+// liveCreds gives the signature verifier the credentials in force at each request.
+type liveCreds struct{ p *atomic.Pointer[credTable] }
+
+func (l liveCreds) SecretKey(ak string) (string, bool) {
+	c, ok := (*l.p.Load())[ak]
 	return c.SecretKey, ok
+}
+
+// credential returns the credential of an access key the verifier accepted. A reload
+// between the two lookups leaves the zero Credential (no admin rights): the request
+// then acts as the access key it was signed with, and nothing more.
+func (s *Server) credential(ak string) Credential {
+	return (*s.creds.Load())[ak]
+}
+
+// SetCredentials replaces the credentials the server accepts (a configuration reload):
+// requests verified from then on use the new set; one signed with a removed access key,
+// or with a secret that changed, is refused as S3 refuses an unknown key or a wrong
+// signature. An invalid set is refused and the current one kept.
+func (s *Server) SetCredentials(cs []Credential) error {
+	t, err := newCredTable(cs)
+	if err != nil {
+		return err
+	}
+	s.creds.Store(&t)
+	return nil
 }
 
 // New returns a Server.
@@ -125,8 +170,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Service == nil {
 		return nil, errors.New("s3api: a service is required")
 	}
-	if len(cfg.Credentials) == 0 {
-		return nil, errors.New("s3api: at least one credential is required")
+	creds, err := newCredTable(cfg.Credentials)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -137,19 +183,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	creds := credTable{}
-	for _, c := range cfg.Credentials {
-		creds[c.AccessKey] = c
-	}
+	s := &Server{svc: cfg.Service, region: cfg.Region, log: cfg.Log, observer: cfg.Observer, cors: newCORSPolicy(cfg.CORSOrigins), now: cfg.Now}
+	s.creds.Store(&creds)
 	domains := append([]string{"localhost"}, cfg.Domains...)
-	v := &sigv4.Verifier{Creds: creds, Region: cfg.Region, MaxSkew: 15 * time.Minute, MaxPresignExpiry: 7 * 24 * time.Hour, Now: cfg.Now,
+	s.domains = domains
+	s.verifier = &sigv4.Verifier{Creds: liveCreds{&s.creds}, Region: cfg.Region, MaxSkew: 15 * time.Minute, MaxPresignExpiry: 7 * 24 * time.Hour, Now: cfg.Now,
 		SigV2: cfg.SigV2,
 		VirtualBucket: func(r *http.Request) string {
 			bucket, _ := hostBucket(r.Host, domains)
 			return bucket
 		}}
-	return &Server{svc: cfg.Service, verifier: v, creds: creds, region: cfg.Region, domains: domains, log: cfg.Log, observer: cfg.Observer,
-		cors: newCORSPolicy(cfg.CORSOrigins), now: cfg.Now}, nil
+	return s, nil
 }
 
 // request is the per-request state handlers share.
@@ -267,7 +311,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !rq.principal.Anonymous {
-		cred := s.creds[auth.AccessKey]
+		cred := s.credential(auth.AccessKey)
 		rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
 	}
 	if err := s.dispatch(rq); err != nil {
@@ -348,7 +392,7 @@ func (s *Server) writeError(rq *request, err error) {
 		}
 		rq.w.WriteHeader(status)
 		if rq.r.ContentLength != 0 {
-			drainAfterAnswer(rq)
+			drainAfterAnswer(rq, errDrainMax)
 		}
 		return
 	}
@@ -362,7 +406,7 @@ func (s *Server) writeError(rq *request, err error) {
 	rq.w.WriteHeader(status)
 	_, _ = rq.w.Write(body)
 	if rq.r.ContentLength != 0 {
-		drainAfterAnswer(rq)
+		drainAfterAnswer(rq, errDrainMax)
 	}
 }
 

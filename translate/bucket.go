@@ -17,6 +17,8 @@ type BucketInfo struct {
 	Owner     string
 	Region    string
 	CreatedAt time.Time
+	// Encrypted: the bucket's chunks go to a backend that encrypts at rest (SSE-S3).
+	Encrypted bool
 }
 
 // ValidBucketName applies S3's general-purpose bucket naming rules.
@@ -73,6 +75,12 @@ func (s *Service) bucketFor(ctx context.Context, p Principal, name string) (meta
 	if !p.Admin && b.Owner != p.AccessKey && !p.grants(name) {
 		return b, errorf(CodeAccessDenied, "Access Denied")
 	}
+	// The configured placement is the bucket's backend now, also for a bucket created
+	// before it was set (docs/configuration.md: migrate a bucket, then set its
+	// placement); what the bucket row recorded at creation holds otherwise.
+	if name, ok := s.cfg.Placement[b.Name]; ok {
+		b.Backend = name
+	}
 	return b, nil
 }
 
@@ -109,9 +117,8 @@ func (s *Service) CreateBucket(ctx context.Context, p Principal, name, location 
 		}
 		return errorf(CodeBucketAlreadyExists, "The requested bucket name is not available.")
 	}
-	// A configuration cached for an earlier bucket of this name is not this one's.
-	s.cors.forget(name)
-	s.policies.forget(name)
+	// Configurations cached for an earlier bucket of this name are not this one's.
+	s.forgetConfigs(name)
 	if err != nil || len(tags) == 0 {
 		return metaErr(err, "")
 	}
@@ -135,7 +142,7 @@ func (s *Service) HeadBucket(ctx context.Context, p Principal, name string) (Buc
 	if err != nil {
 		return BucketInfo{}, err
 	}
-	return BucketInfo{Name: b.Name, Owner: b.Owner, Region: b.Region, CreatedAt: b.CreatedAt}, nil
+	return BucketInfo{Name: b.Name, Owner: b.Owner, Region: b.Region, CreatedAt: b.CreatedAt, Encrypted: s.dedup.Encrypted(b.Backend)}, nil
 }
 
 // DeleteBucket deletes a bucket that holds no objects. Multipart uploads in progress go
@@ -148,10 +155,16 @@ func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) er
 	s.buckets.forget(name)
 	err := s.meta.DeleteBucket(ctx, name)
 	s.buckets.forget(name) // a request racing the delete may have cached it again
-	s.cors.forget(name)    // the configurations went with the bucket
-	s.policies.forget(name)
+	s.forgetConfigs(name)  // the configurations went with the bucket
 	if errors.Is(err, meta.ErrNotEmpty) {
 		return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty")
 	}
 	return metaErr(err, CodeNoSuchBucket)
+}
+
+// forgetConfigs drops the bucket's cached configuration documents.
+func (s *Service) forgetConfigs(bucket string) {
+	s.cors.forget(bucket)
+	s.lifecycles.forget(bucket)
+	s.policies.forget(bucket)
 }

@@ -51,7 +51,7 @@ func (s *Service) DeleteBucketCORS(ctx context.Context, p Principal, bucket stri
 // browser's request, which may be unsigned (a preflight): no principal, no owner check,
 // and a missing bucket answers exactly like a bucket without a configuration (ok
 // false), so that an anonymous caller learns nothing about which buckets exist. Served
-// from the CORS cache (corscache.go).
+// from the CORS cache (configcache.go).
 func (s *Service) BucketCORSRules(ctx context.Context, bucket string) (cfg *cors.Configuration, ok bool, err error) {
 	if !ValidBucketName(bucket) {
 		return nil, false, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"s3proxy/meta"
@@ -223,16 +222,12 @@ func (p *lifecyclePass) object(ctx context.Context, o meta.Object, rules []lifec
 		return nil
 	}
 	tagging := cur.Headers[TaggingKey]
-	tags, err := url.ParseQuery(tagging)
+	tags, err := tagsOf(cur.Headers)
 	if err != nil {
 		return p.failed(ctx, "parse tags of", o.Bucket, o.Key, err)
 	}
-	flat := make(map[string]string, len(tags))
-	for k, vs := range tags {
-		flat[k] = vs[0]
-	}
 	for _, r := range byTags {
-		if r.Filter.SelectsTags(flat) {
+		if r.Filter.SelectsTags(tags) {
 			return p.expire(ctx, o, r, meta.WriteCondition{IfMatch: o.ETag, IfModTime: o.ModTime,
 				IfHeaders: map[string]string{TaggingKey: tagging}})
 		}

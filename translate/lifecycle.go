@@ -43,7 +43,9 @@ func (s *Service) SetBucketLifecycle(ctx context.Context, p Principal, bucket st
 	if err != nil {
 		return wrapErr(CodeInternalError, err)
 	}
-	return metaErr(s.meta.PutBucketConfig(ctx, meta.BucketConfig{Bucket: bucket, Kind: lifecycle.Kind, Value: doc}), CodeNoSuchBucket)
+	err = s.meta.PutBucketConfig(ctx, meta.BucketConfig{Bucket: bucket, Kind: lifecycle.Kind, Value: doc})
+	s.lifecycles.forget(bucket)
+	return metaErr(err, CodeNoSuchBucket)
 }
 
 // DeleteBucketLifecycle removes the bucket's lifecycle configuration; removing none
@@ -52,5 +54,7 @@ func (s *Service) DeleteBucketLifecycle(ctx context.Context, p Principal, bucket
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return err
 	}
-	return metaErr(s.meta.DeleteBucketConfig(ctx, bucket, lifecycle.Kind), "")
+	err := s.meta.DeleteBucketConfig(ctx, bucket, lifecycle.Kind)
+	s.lifecycles.forget(bucket)
+	return metaErr(err, "")
 }

@@ -72,6 +72,8 @@ type CreateUploadOutput struct {
 	UploadID          string
 	ChecksumAlgorithm string
 	ChecksumType      string
+	// Encrypted: the object will be stored encrypted at rest (SSE-S3).
+	Encrypted bool
 }
 
 // CreateMultipartUpload registers an upload and returns its id.
@@ -94,7 +96,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInp
 		// Not found: the bucket was deleted since bucketFor looked.
 		return nil, metaErr(err, CodeNoSuchBucket)
 	}
-	return &CreateUploadOutput{UploadID: u.ID, ChecksumAlgorithm: algo, ChecksumType: typ}, nil
+	return &CreateUploadOutput{UploadID: u.ID, ChecksumAlgorithm: algo, ChecksumType: typ, Encrypted: s.dedup.Encrypted(b.Backend)}, nil
 }
 
 // uploadChecksum checks a CreateMultipartUpload's checksum algorithm and type as S3
@@ -154,6 +156,8 @@ type UploadPartOutput struct {
 	Checksums    map[string]string
 	LastModified time.Time
 	Instant      bool
+	// Encrypted: the part is stored encrypted at rest (SSE-S3).
+	Encrypted bool
 }
 
 func checkPartNumber(n int) error {
@@ -181,7 +185,8 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 		return nil, err
 	}
 	scope := s.scope(in.Principal, b.Owner)
-	if out, ok, err := s.instantPart(ctx, in, u, scope, keep, shown); ok || err != nil {
+	enc := s.dedup.Encrypted(b.Backend)
+	if out, ok, err := s.instantPart(ctx, in, u, scope, keep, shown, b); ok || err != nil {
 		return out, err
 	}
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(keep), Backend: b.Backend, Scope: scope})
@@ -201,7 +206,13 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if err != nil {
 		return nil, metaErr(err, CodeNoSuchUpload)
 	}
-	return &UploadPartOutput{ETag: p.ETag, LastModified: p.LastModified, Checksums: checksumsOf(shown, sums.Checksums[shown])}, nil
+	if enc {
+		// The content may have been indexed already in clear (a plain bucket's copy).
+		if err := s.ensureEncrypted(ctx, b, []meta.Extent{{Chunk: ing.Chunk}}); err != nil {
+			return nil, err
+		}
+	}
+	return &UploadPartOutput{ETag: p.ETag, LastModified: p.LastModified, Checksums: checksumsOf(shown, sums.Checksums[shown]), Encrypted: enc}, nil
 }
 
 // partChecksum applies S3's rules for a part's checksum to a body: it returns the
@@ -227,7 +238,7 @@ func partChecksum(u meta.Upload, b *Body) (keep, shown string, err error) {
 	return u.ChecksumAlgo, u.ChecksumAlgo, nil
 }
 
-func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope, keep, shown string) (*UploadPartOutput, bool, error) {
+func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope, keep, shown string, b meta.Bucket) (*UploadPartOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
 	if !ok || in.Body.Size <= 0 || in.Principal.Anonymous {
 		// No instant upload for anonymous writers: see instantPut.
@@ -257,6 +268,10 @@ func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.U
 	}
 	p := meta.Part{Number: in.PartNumber, Size: c.Size, ETag: hex.EncodeToString(c.MD5[:]), Checksums: checksumsOf(keep, checksums[keep]),
 		LastModified: s.now().UTC(), Extents: []meta.Extent{{PartNumber: in.PartNumber, ChunkID: c.ID, Length: c.Size}}}
+	enc := s.dedup.Encrypted(b.Backend)
+	if enc && s.ensureEncrypted(ctx, b, []meta.Extent{{Chunk: c}}) != nil {
+		return nil, false, nil // take the body instead (logged by ensureEncrypted)
+	}
 	if err := s.verifyUnstored(&in.Body); err != nil {
 		return nil, false, err
 	}
@@ -269,7 +284,7 @@ func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.U
 	if s.cfg.OnInstant != nil && in.Body.Unread {
 		s.cfg.OnInstant(c.Size)
 	}
-	return &UploadPartOutput{ETag: p.ETag, Checksums: checksumsOf(shown, checksums[shown]), LastModified: p.LastModified, Instant: in.Body.Unread}, true, nil
+	return &UploadPartOutput{ETag: p.ETag, Checksums: checksumsOf(shown, checksums[shown]), LastModified: p.LastModified, Instant: in.Body.Unread, Encrypted: enc}, true, nil
 }
 
 // UploadPartCopyInput copies a range of an existing object into a part.
@@ -292,7 +307,7 @@ func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (
 	if err := checkPartNumber(in.PartNumber); err != nil {
 		return nil, err
 	}
-	_, u, err := s.uploadFor(ctx, in.Principal, in.Bucket, in.Key, in.UploadID)
+	b, u, err := s.uploadFor(ctx, in.Principal, in.Bucket, in.Key, in.UploadID)
 	if err != nil {
 		return nil, err
 	}
@@ -348,11 +363,17 @@ func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (
 		etag, sum = hex.EncodeToString(sums.MD5[:]), sums.Checksums[keep]
 	}
 	p := meta.Part{Number: in.PartNumber, Size: length, ETag: etag, Checksums: checksumsOf(keep, sum), LastModified: s.now().UTC(), Extents: extents}
+	enc := s.dedup.Encrypted(b.Backend)
+	if enc {
+		if err := s.ensureEncrypted(ctx, b, src.Manifest); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.meta.PutPart(ctx, u.ID, p); err != nil {
 		return nil, metaErr(err, CodeNoSuchUpload)
 	}
 	// Like S3, the answer shows a checksum only for an upload created with an algorithm.
-	return &UploadPartOutput{ETag: etag, Checksums: checksumsOf(u.ChecksumAlgo, sum), LastModified: p.LastModified}, nil
+	return &UploadPartOutput{ETag: etag, Checksums: checksumsOf(u.ChecksumAlgo, sum), LastModified: p.LastModified, Encrypted: enc}, nil
 }
 
 // sliceManifest returns the extents covering [off, off+length) of a manifest.
@@ -403,6 +424,10 @@ type CompleteUploadOutput struct {
 	ETag         string
 	Checksums    map[string]string
 	ChecksumType string
+	// Expiration is when a lifecycle rule will delete the object (nil: no rule will).
+	Expiration *Expiry
+	// Encrypted: the object is stored encrypted at rest (SSE-S3).
+	Encrypted bool
 }
 
 // CompleteMultipartUpload writes the object's manifest from its parts in one metadata
@@ -464,11 +489,12 @@ func (s *Service) completedBefore(ctx context.Context, in *CompleteUploadInput) 
 			return nil, false
 		}
 	}
-	return &CompleteUploadOutput{ETag: o.ETag, Checksums: o.Checksums, ChecksumType: o.ChecksumType}, true
+	return &CompleteUploadOutput{ETag: o.ETag, Checksums: o.Checksums, ChecksumType: o.ChecksumType, Expiration: s.expiryOf(ctx, o),
+		Encrypted: s.objectEncrypted(meta.Bucket{}, o.Manifest)}, true
 }
 
 func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, error) {
-	_, u, err := s.uploadFor(ctx, in.Principal, in.Bucket, in.Key, in.UploadID)
+	b, u, err := s.uploadFor(ctx, in.Principal, in.Bucket, in.Key, in.UploadID)
 	if err != nil {
 		return nil, err
 	}
@@ -588,7 +614,9 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 	if err := s.meta.Enqueue(ctx, JobHashObject, hashJobPayload(obj.Bucket, obj.Key, obj.ETag), s.now()); err != nil {
 		s.log.Warn("enqueue hash job", "bucket", obj.Bucket, "key", obj.Key, "err", err)
 	}
-	return &CompleteUploadOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
+	// Every part was stored (or moved) encrypted when it was uploaded into this bucket.
+	return &CompleteUploadOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj),
+		Encrypted: s.dedup.Encrypted(b.Backend)}, nil
 }
 
 func invalidPart() *Error {

@@ -31,6 +31,12 @@ type ObjectInfo struct {
 	ChecksumType string
 	Owner        string
 	PartsCount   int
+	// Expiration is when a lifecycle rule will delete the object (GetObject, HeadObject
+	// and CopyObject set it; nil: no rule will).
+	Expiration *Expiry
+	// Encrypted: every byte of the object is at rest on an encrypting backend (SSE-S3;
+	// GetObject, HeadObject and CopyObject set it).
+	Encrypted bool
 }
 
 func infoOf(o meta.Object) ObjectInfo {
@@ -170,6 +176,10 @@ type PutObjectOutput struct {
 	ChecksumType string
 	// Instant is true when the content was already stored and the body was never read.
 	Instant bool
+	// Expiration is when a lifecycle rule will delete the object (nil: no rule will).
+	Expiration *Expiry
+	// Encrypted: the object is stored encrypted at rest (SSE-S3).
+	Encrypted bool
 }
 
 // MaxKeyLength is S3's limit on an object key, in bytes of its UTF-8 form.
@@ -215,7 +225,8 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	w := writer(in.Principal, b.Owner)
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
 		UserMeta: in.UserMeta, Owner: w, Scope: w}
-	if out, ok, err := s.instantPut(ctx, in, obj, scope); ok || err != nil {
+	enc := s.dedup.Encrypted(b.Backend)
+	if out, ok, err := s.instantPut(ctx, in, obj, scope, b); ok || err != nil {
 		return out, err
 	}
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope,
@@ -247,7 +258,13 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if err != nil {
 		return nil, s.writeErr(err)
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType}, nil
+	if enc {
+		// The content may have been indexed already in clear (a plain bucket's copy).
+		if err := s.ensureEncrypted(ctx, b, obj.Manifest); err != nil {
+			return nil, err
+		}
+	}
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj), Encrypted: enc}, nil
 }
 
 // sizeUnknownBody prepares a body that declared no length (a form upload: a part of a
@@ -341,7 +358,7 @@ func manifestOf(c meta.Chunk, size int64) []meta.Extent {
 // scope already stored that content. Every other declared digest must be provably equal
 // to the stored object's (MD5 via the ETag, an additional checksum only if recorded),
 // otherwise the body is read as usual.
-func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string) (*PutObjectOutput, bool, error) {
+func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string, b meta.Bucket) (*PutObjectOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
 	if !ok || in.Body.Size < 0 || in.Body.Size <= s.dedup.InlineMax() || in.Principal.Anonymous {
 		// Nor for an anonymous writer: an answer without the body would tell anyone
@@ -378,6 +395,23 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	}
 	md5, _ := hex.DecodeString(etag)
 	checksums, ok := in.Body.provenChecksums(sum, md5, known)
+	if a := in.Body.ChecksumAlgorithm; !ok && a != "" && knownChecksum(a, sum[:], md5, known) == "" {
+		// The stored content has no recorded value of the algorithm this upload declares
+		// (or gets by default): a client that declared another one, or none, stored it.
+		// Proving the value from the stored copy costs a read on our side instead of the
+		// whole body crossing the client's wire.
+		v, err := s.storedChecksum(ctx, src, sum, a)
+		if err != nil {
+			s.log.Warn("instant upload: stored copy unreadable, reading the body", "bucket", src.Bucket, "key", src.Key, "err", err)
+			return nil, false, nil
+		}
+		known = maps.Clone(known)
+		if known == nil {
+			known = map[string]string{}
+		}
+		known[a] = v
+		checksums, ok = in.Body.provenChecksums(sum, md5, known)
+	}
 	if !ok {
 		return nil, false, nil
 	}
@@ -393,6 +427,10 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		obj.Manifest[i].PartNumber = 0 // a single-part object now
 	}
 	obj.ModTime = s.now().UTC()
+	enc := s.dedup.Encrypted(b.Backend)
+	if enc && s.ensureEncrypted(ctx, b, src.Manifest) != nil {
+		return nil, false, nil // take the body instead (logged by ensureEncrypted)
+	}
 	if err := s.verifyUnstored(&in.Body); err != nil {
 		return nil, false, err
 	}
@@ -405,7 +443,27 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	if s.cfg.OnInstant != nil && in.Body.Unread {
 		s.cfg.OnInstant(src.Size)
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread}, true, nil
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread,
+		Expiration: s.expiryOf(ctx, obj), Encrypted: enc}, true, nil
+}
+
+// storedChecksum computes algo over an object's stored content, checking on the way that
+// the content still hashes to sum: a damaged copy fails (and the caller reads the body,
+// which a corrupt chunk needs anyway) instead of vouching for a value it does not have.
+func (s *Service) storedChecksum(ctx context.Context, o meta.Object, sum [32]byte, algo string) (string, error) {
+	body, err := s.openRange(ctx, o, 0, o.Size)
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	dr, err := digest.NewReader(body, digest.Expect{Size: o.Size, ContentSHA256: sum[:], Also: []string{algo}})
+	if err != nil {
+		return "", err
+	}
+	if _, err := drain(dr); err != nil {
+		return "", err
+	}
+	return dr.Sums().Checksums[algo], nil
 }
 
 // verifyUnstored handles the body of an upload whose content is already stored: when
@@ -553,7 +611,8 @@ type GetObjectOutput struct {
 
 // GetObject reads an object, whole or a range, streaming only the chunks that cover it.
 func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObjectOutput, error) {
-	if _, err := s.bucketFor(ctx, in.Principal, in.Bucket); err != nil {
+	b, err := s.bucketFor(ctx, in.Principal, in.Bucket)
+	if err != nil {
 		return nil, err
 	}
 	o, err := s.meta.GetObject(ctx, in.Bucket, in.Key)
@@ -566,6 +625,8 @@ func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObject
 		return &GetObjectOutput{Info: info}, err
 	}
 	out := &GetObjectOutput{Info: info, Offset: 0, Length: o.Size}
+	out.Info.Expiration = s.expiryOf(ctx, o)
+	out.Info.Encrypted = s.objectEncrypted(b, o.Manifest)
 	switch {
 	case in.PartNumber > 0:
 		if in.Range != nil {
@@ -826,7 +887,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 	if _, err := s.bucketFor(ctx, in.Principal, in.SrcBucket); err != nil {
 		return nil, err
 	}
-	dstBucket, err := s.bucketFor(ctx, in.Principal, in.DstBucket)
+	db, err := s.bucketFor(ctx, in.Principal, in.DstBucket)
 	if err != nil {
 		return nil, err
 	}
@@ -859,7 +920,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 			}
 		}
 		dst.Bucket, dst.Key = in.DstBucket, in.DstKey
-		dst.Owner = writer(in.Principal, dstBucket.Owner)
+		dst.Owner = writer(in.Principal, db.Owner)
 		dst.Scope = src.Scope // the content was uploaded by the source's writer
 		dst.ModTime = s.now().UTC()
 		dst.Manifest = stripChunks(src.Manifest)
@@ -887,6 +948,13 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		if dst.Headers[TaggingKey] != tagging {
 			dst.Headers = withTagging(dst.Headers, tagging)
 		}
+		if s.dedup.Encrypted(db.Backend) {
+			// Still no data copied, unless the source's chunks are in clear: those move
+			// to the destination's encrypting backend first.
+			if err := s.ensureEncrypted(ctx, db, src.Manifest); err != nil {
+				return nil, err
+			}
+		}
 		_, err = s.meta.PutObject(ctx, dst, in.DstCond.meta())
 		if errors.Is(err, meta.ErrConflict) && attempt < 3 {
 			continue // the source changed under us; read it again
@@ -895,6 +963,8 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 			return nil, s.writeErr(err)
 		}
 		info := infoOf(dst)
+		info.Expiration = s.expiryOf(ctx, dst)
+		info.Encrypted = s.dedup.Encrypted(db.Backend) || s.objectEncrypted(db, src.Manifest)
 		return &info, nil
 	}
 }

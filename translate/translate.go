@@ -14,6 +14,7 @@ import (
 	"s3proxy/dedup"
 	"s3proxy/meta"
 	"s3proxy/translate/cors"
+	"s3proxy/translate/lifecycle"
 	"s3proxy/translate/policy"
 )
 
@@ -138,6 +139,9 @@ type Service struct {
 	buckets *bucketCache
 	// cors caches buckets' CORS configurations for evaluating browsers' requests.
 	cors *configCache[cors.Configuration]
+	// lifecycles caches buckets' lifecycle configurations for the x-amz-expiration
+	// header.
+	lifecycles *configCache[lifecycle.Configuration]
 	// policies caches buckets' policies (and their absence) for Authorize.
 	policies *configCache[policy.Policy]
 }
@@ -163,8 +167,9 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	s := &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now)}
-	s.cors = newConfigCache[cors.Configuration](cfg.Now, s.loadCORS)
-	s.policies = newConfigCache[policy.Policy](cfg.Now, s.loadPolicy)
+	s.cors = newConfigCache(cfg.Now, s.loadCORS)
+	s.lifecycles = newConfigCache(cfg.Now, s.loadLifecycle)
+	s.policies = newConfigCache(cfg.Now, s.loadPolicy)
 	return s, nil
 }
 

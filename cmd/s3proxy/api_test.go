@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"hash/crc64"
 	"io"
 	"net"
 	"net/http"
@@ -75,11 +77,7 @@ func newStackYAML(t *testing.T, extra string, args ...string) *testStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var creds []s3api.Credential
-	for _, c := range cfg.Credentials {
-		creds = append(creds, s3api.Credential{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Admin: c.Admin})
-	}
-	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: creds, Region: cfg.Region, Log: a.log, CORSOrigins: cfg.CORSOrigins,
+	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: apiCredentials(cfg.Credentials), Region: cfg.Region, Log: a.log, CORSOrigins: cfg.CORSOrigins,
 		SigV2: cfg.SigV2})
 	if err != nil {
 		t.Fatal(err)
@@ -944,5 +942,87 @@ func TestKnownContentWithoutExpectIsVerifiedNotWritten(t *testing.T) {
 	}
 	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("known"), Key: aws.String("forged")}); err == nil {
 		t.Error("forged object exists")
+	}
+}
+
+// TestInstantUploadAcrossChecksumAlgorithms: content stored by a client that declared
+// one checksum algorithm is instantly uploaded again by clients that declare another,
+// or none (which gets S3's default CRC64NVME): the value is proven from the stored
+// copy, the body never crosses the wire, and the new object carries the right
+// checksum. A declared value the content does not have still makes the body be read
+// and refused.
+func TestInstantUploadAcrossChecksumAlgorithms(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("algos")}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("checksums of one content "), 200_000)
+	sum := sha256.Sum256(data)
+	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+	be32 := func(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
+	be64 := func(v uint64) []byte { return append(be32(uint32(v>>32)), be32(uint32(v))...) }
+	crc32IEEE := b64(be32(crc32.ChecksumIEEE(data)))
+	crc32C := b64(be32(crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))))
+	crc64NVME := b64(be64(crc64.Checksum(data, crc64.MakeTable(0x9a6c9329ac4bc9b5))))
+	tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
+	defer tr.CloseIdleConnections()
+	put := func(key string, expect bool, hdr map[string]string) (int, int64) {
+		t.Helper()
+		body := &countReader{r: bytes.NewReader(data)}
+		req, _ := http.NewRequest(http.MethodPut, st.url+"/algos/"+key, body)
+		req.ContentLength = int64(len(data))
+		if expect {
+			req.Header.Set("Expect", "100-continue")
+		}
+		ph := hex.EncodeToString(sum[:])
+		req.Header.Set("x-amz-content-sha256", ph)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, body.n.Load()
+	}
+	// Stored first with a CRC32 only.
+	if code, n := put("first", false, map[string]string{"x-amz-checksum-crc32": crc32IEEE}); code != 200 || n != int64(len(data)) {
+		t.Fatalf("first PUT: %d, %d bytes read", code, n)
+	}
+	for _, tc := range []struct {
+		key, header, value string
+		check              func(*s3.HeadObjectOutput) string
+		want               string
+	}{
+		{"default", "", "", func(h *s3.HeadObjectOutput) string { return aws.ToString(h.ChecksumCRC64NVME) }, crc64NVME},
+		{"crc32c", "x-amz-checksum-crc32c", crc32C, func(h *s3.HeadObjectOutput) string { return aws.ToString(h.ChecksumCRC32C) }, crc32C},
+		{"crc32-again", "x-amz-checksum-crc32", crc32IEEE, func(h *s3.HeadObjectOutput) string { return aws.ToString(h.ChecksumCRC32) }, crc32IEEE},
+	} {
+		hdr := map[string]string{}
+		if tc.header != "" {
+			hdr[tc.header] = tc.value
+		}
+		if code, n := put(tc.key, true, hdr); code != 200 || n != 0 {
+			t.Errorf("%s: PUT %d, %d body bytes read, want an instant upload", tc.key, code, n)
+			continue
+		}
+		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("algos"), Key: aws.String(tc.key), ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil || tc.check(h) != tc.want {
+			t.Errorf("%s: HEAD checksum %q, want %q (%v)", tc.key, tc.check(h), tc.want, err)
+		}
+	}
+	// A CRC32C the content does not have: the body is read, and refused.
+	if code, n := put("wrong", true, map[string]string{"x-amz-checksum-crc32c": crc32IEEE}); code != 400 || n == 0 {
+		t.Errorf("a wrong CRC32C: PUT %d, %d body bytes read", code, n)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("algos"), Key: aws.String("wrong")}); apiCode(err) != "NotFound" {
+		t.Errorf("the refused object exists: %v", err)
 	}
 }

@@ -12,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
 	"s3proxy/backends"
 	"s3proxy/backends/cos"
+	"s3proxy/backends/encrypt"
 	"s3proxy/backends/local"
 	"s3proxy/backends/oss"
 	"s3proxy/backends/s3"
@@ -132,7 +134,7 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 			return nil, err
 		}
 	}
-	nodeLocal := map[string]bool{}
+	nodeLocal, encrypted := map[string]bool{}, map[string]bool{}
 	for _, b := range cfg.Backends {
 		s, err := openBackend(ctx, b, o.precreateShards)
 		if err != nil {
@@ -146,9 +148,11 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 		if b.Type == config.BackendLocal {
 			nodeLocal[b.Name] = true
 		}
+		encrypted[b.Name] = b.Encrypted()
 	}
 	a.md5 = digest.NewMD5Server()
-	a.dedup, err = dedup.New(dedup.Config{Meta: a.meta, Stores: a.stores, DefaultBackend: cfg.DefaultBackend, Node: cfg.NodeID, NodeLocal: nodeLocal, Log: log, MD5: a.md5})
+	a.dedup, err = dedup.New(dedup.Config{Meta: a.meta, Stores: a.stores, DefaultBackend: cfg.DefaultBackend, Node: cfg.NodeID, NodeLocal: nodeLocal,
+		Encrypted: encrypted, Log: log, MD5: a.md5})
 	if err != nil {
 		a.close()
 		return nil, err
@@ -209,8 +213,65 @@ func (a *app) openObjectCache(ctx context.Context, ms *gormstore.Store) error {
 	return nil
 }
 
-// openBackend is the one place that knows the concrete backends.
+// openBackend is the one place that knows the concrete backends. A backend with
+// encryption keys is wrapped in the encrypting decorator, under its own name: chunk
+// locations name it, and its store is never reachable unencrypted under another name
+// (whose orphan sweep would take the encrypted blobs for leftovers).
 func openBackend(ctx context.Context, b config.Backend, precreate bool) (backends.BlobStore, error) {
+	if !b.Encrypted() {
+		return openPlainBackend(ctx, b, precreate)
+	}
+	ring, err := loadKeyring(b, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	inner, err := openPlainBackend(ctx, b, precreate)
+	if err != nil {
+		return nil, err
+	}
+	s := encrypt.New(inner, ring)
+	// A wrong key, or keys given to a store that already held chunks in clear, would
+	// fail every read (and let verify --repair mark every chunk corrupt): refuse to start.
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.CheckKeys(cctx, 5); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadKeyring reads a backend's encryption keys: the file's, then the environment
+// variable's; the last one listed encrypts new chunks. Errors name where a key came
+// from, never the key.
+func loadKeyring(b config.Backend, getenv func(string) string) (*encrypt.Keyring, error) {
+	var keys []encrypt.Key
+	if b.EncryptKeyFile != "" {
+		text, err := os.ReadFile(b.EncryptKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt_key_file: %w", err)
+		}
+		k, err := encrypt.ParseKeys(b.EncryptKeyFile, string(text))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k...)
+	}
+	if b.EncryptKeyEnv != "" {
+		text := getenv(b.EncryptKeyEnv)
+		if text == "" {
+			return nil, fmt.Errorf("encrypt_key_env: environment variable %s is not set", b.EncryptKeyEnv)
+		}
+		k, err := encrypt.ParseKeys("$"+b.EncryptKeyEnv, text)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k...)
+	}
+	return encrypt.NewKeyring(keys)
+}
+
+func openPlainBackend(ctx context.Context, b config.Backend, precreate bool) (backends.BlobStore, error) {
 	switch b.Type {
 	case config.BackendLocal:
 		return local.Open(ctx, local.Config{Name: b.Name, Path: b.Path, PrecreateShards: precreate})

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"hash/crc32"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"s3proxy/translate"
+	"s3proxy/translate/lifecycle"
 )
 
 // TestBucketLifecycleAPI drives Put/Get/DeleteBucketLifecycleConfiguration with
@@ -341,5 +343,105 @@ func TestProgressCount(t *testing.T) {
 		if got := bar(tc.s, 0); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("bar(%+v) = %q, want %q", tc.s, got, tc.want)
 		}
+	}
+}
+
+// TestLifecycleExpirationHeader: PutObject, HeadObject, GetObject, CopyObject and
+// CompleteMultipartUpload answers carry x-amz-expiration for an object an enabled
+// Expiration rule selects (by prefix, size or tags), naming the rule due first, and
+// none without such a rule; deleting the configuration takes the header away at once.
+func TestLifecycleExpirationHeader(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	b := aws.String("exph")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	date := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := c.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: b,
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{
+			{ID: aws.String("logs"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("logs/")},
+				Expiration: &types.LifecycleExpiration{Days: aws.Int32(30)}},
+			{ID: aws.String("older copy"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("logs/")},
+				Expiration: &types.LifecycleExpiration{Days: aws.Int32(7)}},
+			{ID: aws.String("off"), Status: types.ExpirationStatusDisabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("logs/")},
+				Expiration: &types.LifecycleExpiration{Days: aws.Int32(1)}},
+			{ID: aws.String("scratch"), Status: types.ExpirationStatusEnabled,
+				Filter:     &types.LifecycleRuleFilter{Tag: &types.Tag{Key: aws.String("scratch"), Value: aws.String("yes")}},
+				Expiration: &types.LifecycleExpiration{Days: aws.Int32(1)}},
+			{ID: aws.String("small"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{ObjectSizeLessThan: aws.Int64(100)},
+				Expiration: &types.LifecycleExpiration{Date: &date}},
+			{ID: aws.String("uploads"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("")},
+				AbortIncompleteMultipartUpload: &types.AbortIncompleteMultipartUpload{DaysAfterInitiation: aws.Int32(2)}},
+		}}}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("e"), 200)
+	due := func(days int) string {
+		return `expiry-date="` + lifecycle.DueAfter(time.Now(), days).Format(http.TimeFormat) + `", rule-id=`
+	}
+	put := func(key, tagging string, data []byte) string {
+		t.Helper()
+		in := &s3.PutObjectInput{Bucket: b, Key: aws.String(key), Body: bytes.NewReader(data)}
+		if tagging != "" {
+			in.Tagging = aws.String(tagging)
+		}
+		out, err := c.PutObject(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.Expiration)
+	}
+	for _, tc := range []struct{ key, tagging, want string }{
+		{"logs/a", "", due(7) + `"older%20copy"`},
+		{"other/x", "", ""},
+		{"other/t", "scratch=yes", due(1) + `"scratch"`},
+		{"other/t2", "scratch=no", ""},
+	} {
+		if got := put(tc.key, tc.tagging, body); got != tc.want {
+			t.Errorf("PUT %s: x-amz-expiration %q, want %q", tc.key, got, tc.want)
+		}
+	}
+	if got := put("other/small", "", []byte("tiny")); got != `expiry-date="Wed, 01 Jan 2031 00:00:00 GMT", rule-id="small"` {
+		t.Errorf("PUT of a small object: %q", got)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("logs/a")})
+	if err != nil || aws.ToString(head.Expiration) != due(7)+`"older%20copy"` {
+		t.Errorf("HEAD logs/a: %q, %v", aws.ToString(head.Expiration), err)
+	}
+	get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("other/t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get.Body.Close()
+	if aws.ToString(get.Expiration) != due(1)+`"scratch"` {
+		t.Errorf("GET other/t: %q", aws.ToString(get.Expiration))
+	}
+	cp, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("logs/copy"), CopySource: aws.String("exph/other/x")})
+	if err != nil || aws.ToString(cp.Expiration) != due(7)+`"older%20copy"` {
+		t.Errorf("CopyObject to logs/: %q, %v", aws.ToString(cp.Expiration), err)
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("logs/mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("logs/mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
+		Body: bytes.NewReader(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("logs/mp"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}})
+	if err != nil || aws.ToString(done.Expiration) != due(7)+`"older%20copy"` {
+		t.Errorf("CompleteMultipartUpload: %q, %v", aws.ToString(done.Expiration), err)
+	}
+
+	if _, err := c.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	head, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("logs/a")})
+	if err != nil || head.Expiration != nil {
+		t.Errorf("HEAD after the configuration was deleted: %q, %v", aws.ToString(head.Expiration), err)
 	}
 }

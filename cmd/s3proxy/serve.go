@@ -74,11 +74,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	svc := a.svc
-	creds := make([]s3api.Credential, 0, len(cfg.Credentials))
-	for _, c := range cfg.Credentials {
-		creds = append(creds, s3api.Credential{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Admin: c.Admin})
-	}
-	api, err := s3api.New(s3api.Config{Service: svc, Credentials: creds, Region: cfg.Region, Log: log, Observer: m, CORSOrigins: cfg.CORSOrigins,
+	api, err := s3api.New(s3api.Config{Service: svc, Credentials: apiCredentials(cfg.Credentials), Region: cfg.Region, Log: log, Observer: m, CORSOrigins: cfg.CORSOrigins,
 		SigV2: cfg.SigV2})
 	if err != nil {
 		return err
@@ -130,14 +126,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	wg.Go(func() { runMaintenance(bg, a, svc) })
 	wg.Go(func() { runLifecycle(bg, a, svc, lm) })
 	wg.Go(func() { cl.Run(bg) })
-	if st.cert != nil || st.ca != nil {
-		// SIGHUP reloads the TLS files now (they are also checked every few seconds).
-		// Only then: without TLS files a SIGHUP ends the process, as it always did.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		wg.Go(func() { st.reloadOnHangup(bg, hup, log) })
-	}
+	// SIGHUP reloads what can change without a restart, as daemons do: the credentials
+	// (read again from the configuration file and the environment, as at start) and the
+	// TLS files (which are also checked every few seconds).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	creload := &credentialReloader{args: args, getenv: getenv, api: api, log: log, current: cfg.Credentials, metrics: newReloadMetrics(reg)}
+	wg.Go(func() {
+		onHangup(bg, hup, func() {
+			creload.reload()
+			st.reload(log)
+		})
+	})
 
 	errc := make(chan error, 2)
 	go func() {

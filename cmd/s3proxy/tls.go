@@ -8,7 +8,6 @@ import (
 	stdlog "log"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -85,23 +84,19 @@ func http1Only() *http.Protocols {
 	return &p
 }
 
-// reloadOnHangup reloads the certificate and the cluster CA bundle at each SIGHUP until
-// ctx ends; the files are also checked on their own every few seconds (certs). A
-// failed reload keeps what is in use and has been logged by certs.
-func (st *serverTLS) reloadOnHangup(ctx context.Context, hup <-chan os.Signal, log *slog.Logger) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		}
-		log.Info("SIGHUP: reloading TLS files")
-		if st.cert != nil {
-			_ = st.cert.Reload()
-		}
-		if st.ca != nil {
-			_ = st.ca.Reload()
-		}
+// reload reloads the certificate and the cluster CA bundle now (SIGHUP); the files are
+// also checked on their own every few seconds (certs). A failed reload keeps what is in
+// use and has been logged by certs.
+func (st *serverTLS) reload(log *slog.Logger) {
+	if st.cert == nil && st.ca == nil {
+		return
+	}
+	log.Info("SIGHUP: reloading TLS files")
+	if st.cert != nil {
+		_ = st.cert.Reload()
+	}
+	if st.ca != nil {
+		_ = st.ca.Reload()
 	}
 }
 

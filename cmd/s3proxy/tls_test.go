@@ -293,8 +293,7 @@ func TestServeTLS(t *testing.T) {
 
 		// Instant upload over TLS: content stored by a PUT with a signed payload hash,
 		// declared again by its hash with Expect: 100-continue, is answered before the
-		// client sends the body. (The SDK's uploads above carry a CRC32 and so lack the
-		// CRC64NVME an upload without a checksum gets: those are not instant anywhere.)
+		// client sends the body.
 		known := bytes.Repeat([]byte("instant over TLS "), 200_000)
 		for _, tc := range []struct {
 			key    string

@@ -3,8 +3,11 @@ package gormstore
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +150,31 @@ func bigListing(t *testing.T, s *Store) {
 		median := runs[len(runs)/2]
 		t.Logf("%-22s median %v (min %v, max %v)", tc.name, median, runs[0], runs[len(runs)-1])
 		if median > 50*time.Millisecond {
+			if load, busy := machineBusy(); busy {
+				// Other work holds the cores (a CI beside other jobs): a time budget
+				// cannot be judged; the query plans and results above still are.
+				t.Logf("%s: median %v > 50ms, not judged: load average %.1f on %d CPUs", tc.name, median, load, runtime.NumCPU())
+				continue
+			}
 			t.Errorf("%s: median %v > 50ms", tc.name, median)
 		}
 	}
+}
+
+// machineBusy reports the one-minute load average and whether it is above twice the
+// number of CPUs: then other processes, not the query, decide how long a query takes.
+func machineBusy() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	load, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, false
+	}
+	return load, load > 2*float64(runtime.NumCPU())
 }

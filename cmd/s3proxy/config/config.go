@@ -49,7 +49,10 @@ const (
 )
 
 // Backend is one configured chunk store. Which fields matter depends on Type:
-// local uses Path; s3, cos and oss use the rest.
+// local uses Path; s3, cos and oss use the rest. Any type encrypts its chunks at rest
+// when EncryptKeyFile or EncryptKeyEnv is set (docs/configuration.md, "Encryption at
+// rest"); Load checks only the settings' shape, the keys are read when the store opens,
+// so that they never sit in a Config that might be printed.
 type Backend struct {
 	Name      string `yaml:"name"`
 	Type      string `yaml:"type"`
@@ -61,7 +64,15 @@ type Backend struct {
 	AccessKey string `yaml:"access_key"`
 	SecretKey string `yaml:"secret_key"`
 	PathStyle bool   `yaml:"path_style"`
+	// EncryptKeyFile names a file of "id:key" lines; EncryptKeyEnv names an environment
+	// variable holding "id:key[,id:key...]". The last key listed (the file's, then the
+	// variable's) encrypts new chunks; every one listed decrypts.
+	EncryptKeyFile string `yaml:"encrypt_key_file"`
+	EncryptKeyEnv  string `yaml:"encrypt_key_env"`
 }
+
+// Encrypted reports whether the backend encrypts its chunks at rest.
+func (b Backend) Encrypted() bool { return b.EncryptKeyFile != "" || b.EncryptKeyEnv != "" }
 
 // Dedup scopes.
 const (

@@ -281,6 +281,7 @@ func TestBadValues(t *testing.T) {
 		{"cos no endpoint", nil, nil, "backends:\n  - {name: a, type: cos, bucket: b}\n", []string{"backends[0].endpoint"}},
 		{"oss bad endpoint", nil, nil, "backends:\n  - {name: a, type: oss, bucket: b, endpoint: 'ftp://x'}\n", []string{"backends[0].endpoint"}},
 		{"backend half keys", nil, nil, "backends:\n  - {name: a, type: s3, bucket: b, access_key: x}\n", []string{"backends[0].secret_key"}},
+		{"backend bad key variable", nil, nil, "backends:\n  - {name: a, type: local, path: /x, encrypt_key_env: BAD-NAME}\n", []string{"backends[0].encrypt_key_env"}},
 		{"placement unknown backend", nil, nil, "placement:\n  photos: cold\n", []string{"placement.photos", `"cold"`}},
 		{"placement bad bucket", nil, nil, "placement:\n  Photos: local\n", []string{"placement.Photos", "bucket name"}},
 		{"yaml syntax", nil, nil, "listen: [\n", []string{"config: file "}},

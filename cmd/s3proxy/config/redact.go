@@ -57,8 +57,8 @@ func (c Credential) LogValue() slog.Value {
 
 // String prints the backend without its secret key.
 func (b Backend) String() string {
-	return fmt.Sprintf("{name:%s type:%s path:%s endpoint:%s region:%s bucket:%s prefix:%s access_key:%s secret_key:%s path_style:%t}",
-		b.Name, b.Type, b.Path, b.Endpoint, b.Region, b.Bucket, b.Prefix, b.AccessKey, redactIfSet(b.SecretKey), b.PathStyle)
+	return fmt.Sprintf("{name:%s type:%s path:%s endpoint:%s region:%s bucket:%s prefix:%s access_key:%s secret_key:%s path_style:%t encrypt_key_file:%s encrypt_key_env:%s}",
+		b.Name, b.Type, b.Path, b.Endpoint, b.Region, b.Bucket, b.Prefix, b.AccessKey, redactIfSet(b.SecretKey), b.PathStyle, b.EncryptKeyFile, b.EncryptKeyEnv)
 }
 
 // GoString keeps %#v from bypassing String.
@@ -78,6 +78,9 @@ func (b Backend) LogValue() slog.Value {
 	add("bucket", b.Bucket)
 	add("prefix", b.Prefix)
 	add("access_key", b.AccessKey)
+	// Where the keys are, never the keys (they are not in Backend at all).
+	add("encrypt_key_file", b.EncryptKeyFile)
+	add("encrypt_key_env", b.EncryptKeyEnv)
 	if b.PathStyle {
 		attrs = append(attrs, slog.Bool("path_style", true))
 	}

@@ -512,6 +512,8 @@ func buildCredentials(errs *errorList, fromFile []Credential, fileSrc string, ge
 
 var validBucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
+var validEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 var validBackendName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 func buildBackends(errs *errorList, list []Backend, fileSrc, data string) []Backend {
@@ -533,6 +535,9 @@ func buildBackends(errs *errorList, list []Backend, fileSrc, data string) []Back
 		seen[b.Name] = true
 		if (b.AccessKey == "") != (b.SecretKey == "") {
 			errs.add(key+".secret_key", fileSrc, "access_key and secret_key go together; set both or neither")
+		}
+		if b.EncryptKeyEnv != "" && !validEnvName.MatchString(b.EncryptKeyEnv) {
+			errs.add(key+".encrypt_key_env", fileSrc, "%q is not an environment variable name", b.EncryptKeyEnv)
 		}
 		switch b.Type {
 		case BackendLocal:
