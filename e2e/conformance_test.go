@@ -36,7 +36,9 @@ func TestVersitygwIntegrationSuite(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("shard%d", i), func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t, serverOptions{})
+			// Public policies allowed: the suite's policy tests grant "*", as on an
+			// S3 bucket without Block Public Access.
+			s := startServer(t, serverOptions{args: []string{"--block-public-policy=false"}})
 			c := s3Client(s, s.cred)
 			dir := t.TempDir()
 			for _, name := range part {

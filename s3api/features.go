@@ -13,19 +13,20 @@ import (
 // A request that asks for something s3proxy does not provide (Object Lock, server-side
 // encryption, a public ACL) is refused, never silently accepted: a client that was told
 // yes would believe its object is locked, encrypted at rest or public when it is not.
-// Reading a bucket configuration s3proxy does not keep (policy, encryption, ...)
+// Reading a bucket configuration s3proxy does not keep (encryption, website, ...)
 // answers what S3 answers for a bucket that has none, which is the truth here, so that
 // tools that read every configuration of a bucket (s3cmd info, Terraform, backup tools)
 // work; setting one is NotImplemented. The lifecycle configuration (lifecycle.go), tags
-// (buckettagging.go) and CORS configuration (bucketcors.go) are kept; ownership controls
-// are answered by ownership.go.
+// (buckettagging.go), CORS configuration (bucketcors.go) and policy (bucketpolicy.go)
+// are kept; ownership controls are answered by ownership.go.
 
 // bucketConfigs are the bucket subresources s3proxy knows by name: their operation
 // names (Get/Put/Delete + name) for logs, metrics and errors, and what a GET answers.
 var bucketConfigs = map[string]bucketConfig{
-	"policy": {name: "BucketPolicy", missing: s3err.NoSuchBucketPolicy, deletable: true},
 	// Named here for the operation names; answered by lifecycle.go, bucketcors.go,
-	// buckettagging.go and ownership.go.
+	// buckettagging.go, ownership.go and bucketpolicy.go.
+	"policy":            {name: "BucketPolicy"},
+	"policyStatus":      {name: "BucketPolicyStatus"},
 	"lifecycle":         {name: "BucketLifecycleConfiguration"},
 	"cors":              {name: "BucketCors"},
 	"tagging":           {name: "BucketTagging"},
@@ -35,12 +36,10 @@ var bucketConfigs = map[string]bucketConfig{
 	"replication":       {name: "BucketReplication", missing: s3err.ReplicationConfigurationNotFoundError, deletable: true},
 	"publicAccessBlock": {name: "PublicAccessBlock", missing: s3err.NoSuchPublicAccessBlockConfiguration, deletable: true},
 	"object-lock":       {name: "ObjectLockConfiguration", missing: s3err.ObjectLockConfigurationNotFoundError},
-	// Every request is authenticated: nothing is public.
-	"policyStatus":   {name: "BucketPolicyStatus", body: policyStatus{NS: s3NS, IsPublic: false}},
-	"logging":        {name: "BucketLogging", body: emptyConfig{XMLName: xml.Name{Local: "BucketLoggingStatus"}, NS: s3NS}},
-	"notification":   {name: "BucketNotificationConfiguration", body: emptyConfig{XMLName: xml.Name{Local: "NotificationConfiguration"}, NS: s3NS}},
-	"accelerate":     {name: "BucketAccelerateConfiguration", body: emptyConfig{XMLName: xml.Name{Local: "AccelerateConfiguration"}, NS: s3NS}},
-	"requestPayment": {name: "BucketRequestPayment", body: requestPayment{NS: s3NS, Payer: "BucketOwner"}},
+	"logging":           {name: "BucketLogging", body: emptyConfig{XMLName: xml.Name{Local: "BucketLoggingStatus"}, NS: s3NS}},
+	"notification":      {name: "BucketNotificationConfiguration", body: emptyConfig{XMLName: xml.Name{Local: "NotificationConfiguration"}, NS: s3NS}},
+	"accelerate":        {name: "BucketAccelerateConfiguration", body: emptyConfig{XMLName: xml.Name{Local: "AccelerateConfiguration"}, NS: s3NS}},
+	"requestPayment":    {name: "BucketRequestPayment", body: requestPayment{NS: s3NS, Payer: "BucketOwner"}},
 }
 
 // bucketConfig is one bucket subresource s3proxy keeps nothing for. A GET answers

@@ -154,6 +154,9 @@ func (s *Server) dispatch(rq *request) error {
 		// no such key can exist.
 		return s3err.New(s3err.KeyTooLongError)
 	}
+	if err := s.authorize(rq); err != nil {
+		return err
+	}
 	if rq.op != "CreateBucket" {
 		if err := s.checkExpectedOwner(rq, rq.bucket, "x-amz-expected-bucket-owner"); err != nil {
 			return err
@@ -260,6 +263,14 @@ func (s *Server) dispatch(rq *request) error {
 		return s.putObjectTagging(rq)
 	case "DeleteObjectTagging":
 		return s.deleteObjectTagging(rq)
+	case "GetBucketPolicy":
+		return s.getBucketPolicy(rq)
+	case "PutBucketPolicy":
+		return s.putBucketPolicy(rq)
+	case "DeleteBucketPolicy":
+		return s.deleteBucketPolicy(rq)
+	case "GetBucketPolicyStatus":
+		return s.getBucketPolicyStatus(rq)
 	}
 	if verb := verbs[rq.r.Method]; rq.key == "" && verb != "" {
 		q := rq.r.URL.Query()
@@ -734,7 +745,13 @@ func (s *Server) deleteObjects(rq *request) error {
 			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: "NoSuchVersion", Message: "The specified version does not exist."})
 			continue
 		}
-		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, o.Key, deleteCondition(o.ETag)); err != nil {
+		// Each key is its own s3:DeleteObject under the bucket's policy.
+		p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: rq.bucket, Action: "s3:DeleteObject", Object: true, Key: o.Key,
+			Keys: rq})
+		if err == nil {
+			err = s.svc.DeleteObject(rq.r.Context(), p, rq.bucket, o.Key, deleteCondition(o.ETag))
+		}
+		if err != nil {
 			e := s.toS3Error(rq, err)
 			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: string(e.Code), Message: e.Msg()})
 			continue

@@ -219,6 +219,10 @@ func (s *Server) postObject(rq *request) error {
 	if err := auth.Policy.Check(fields, rq.bucket); err != nil {
 		return err
 	}
+	// The form's signer writes under the bucket's policy like any PutObject.
+	if err := s.authorizeAccess(rq, rq.bucket, "s3:PutObject", true, key); err != nil {
+		return err
+	}
 	if err := s.checkExpectedOwner(rq, rq.bucket, "x-amz-expected-bucket-owner"); err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"s3proxy/translate/buckettags"
 	"s3proxy/translate/cors"
 	"s3proxy/translate/lifecycle"
+	"s3proxy/translate/policy"
 )
 
 // Service is what the front end needs from the object model (implemented by translate).
@@ -45,6 +46,13 @@ type Service interface {
 	// request, possibly unsigned: no principal, and a missing bucket answers as one
 	// without a configuration (ok false). The configuration is shared: read only.
 	BucketCORSRules(ctx context.Context, bucket string) (*cors.Configuration, bool, error)
+	BucketPolicy(ctx context.Context, p translate.Principal, bucket string) (string, bool, error)
+	BucketPolicyStatus(ctx context.Context, p translate.Principal, bucket string) (public, ok bool, err error)
+	SetBucketPolicy(ctx context.Context, p translate.Principal, bucket string, pol *policy.Policy) error
+	DeleteBucketPolicy(ctx context.Context, p translate.Principal, bucket string) error
+	// Authorize evaluates the bucket's policy for one permission a request needs and
+	// returns the principal to run the operation as (carrying what the policy granted).
+	Authorize(ctx context.Context, p translate.Principal, a translate.Access) (translate.Principal, error)
 
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
@@ -105,6 +113,7 @@ type Server struct {
 	log      *slog.Logger
 	observer Observer
 	cors     corsPolicy
+	now      func() time.Time
 }
 
 type credTable map[string]Credential
@@ -174,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{svc: cfg.Service, region: cfg.Region, log: cfg.Log, observer: cfg.Observer, cors: newCORSPolicy(cfg.CORSOrigins)}
+	s := &Server{svc: cfg.Service, region: cfg.Region, log: cfg.Log, observer: cfg.Observer, cors: newCORSPolicy(cfg.CORSOrigins), now: cfg.Now}
 	s.creds.Store(&creds)
 	domains := append([]string{"localhost"}, cfg.Domains...)
 	s.domains = domains
@@ -197,6 +206,7 @@ type request struct {
 	op        string
 	principal translate.Principal
 	auth      *sigv4.Auth
+	now       func() time.Time
 }
 
 // NewRequestID returns a request id as S3 shapes them (16 upper-case hex characters).
@@ -219,7 +229,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := NewRequestID()
 	rw := &responseWriter{ResponseWriter: w}
-	rq := &request{w: rw, r: r, id: id, op: "Unknown"}
+	rq := &request{w: rw, r: r, id: id, op: "Unknown", now: s.now}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 	rq.r = r
 	h := w.Header()
@@ -274,7 +284,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	auth, err := s.verifier.Verify(r)
+	var auth *sigv4.Auth
+	var err error
+	if sigv4.Unsigned(r) {
+		// No signature of any kind: an anonymous request, which only a bucket's
+		// policy can let in (authorize). It never names no bucket or creates one.
+		if rq.bucket == "" || rq.op == "CreateBucket" {
+			s.writeError(rq, s3err.New(s3err.AccessDenied))
+			return
+		}
+		auth, err = s.verifier.Anonymous(r)
+		rq.principal = translate.Principal{Anonymous: true}
+	} else {
+		// A request that carries a signature is verified; one that fails is refused,
+		// never taken for anonymous.
+		auth, err = s.verifier.Verify(r)
+	}
 	if err != nil {
 		s.writeError(rq, err)
 		return
@@ -285,10 +310,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(rq, s3err.Newf(s3err.InvalidRequest, "The value of x-amz-content-sha256 header is invalid."))
 		return
 	}
-	cred := s.credential(auth.AccessKey)
-	rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
+	if !rq.principal.Anonymous {
+		cred := s.credential(auth.AccessKey)
+		rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
+	}
 	if err := s.dispatch(rq); err != nil {
-		s.writeError(rq, err)
+		s.writeError(rq, s.missingKey(rq, err))
 	}
 }
 

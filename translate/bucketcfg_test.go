@@ -56,7 +56,7 @@ type cfgFixture struct {
 	p     Principal
 }
 
-func newCfgFixture(t *testing.T) *cfgFixture {
+func newCfgFixture(t testing.TB) *cfgFixture {
 	t.Helper()
 	ctx := context.Background()
 	ms, err := gormstore.Open(ctx, ":memory:")

@@ -90,7 +90,7 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInp
 		return nil, err
 	}
 	now := s.now().UTC()
-	u := meta.Upload{ID: newUploadID(now), Bucket: in.Bucket, Key: in.Key, Owner: in.Principal.AccessKey, Scope: s.scope(in.Principal),
+	u := meta.Upload{ID: newUploadID(now), Bucket: in.Bucket, Key: in.Key, Owner: writer(in.Principal, b.Owner), Scope: s.scope(in.Principal, b.Owner),
 		ContentType: in.ContentType, Headers: in.Headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: now}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
 		// Not found: the bucket was deleted since bucketFor looked.
@@ -184,7 +184,7 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if err != nil {
 		return nil, err
 	}
-	scope := s.scope(in.Principal)
+	scope := s.scope(in.Principal, b.Owner)
 	enc := s.dedup.Encrypted(b.Backend)
 	if out, ok, err := s.instantPart(ctx, in, u, scope, keep, shown, b); ok || err != nil {
 		return out, err
@@ -240,7 +240,8 @@ func partChecksum(u meta.Upload, b *Body) (keep, shown string, err error) {
 
 func (s *Service) instantPart(ctx context.Context, in *UploadPartInput, u meta.Upload, scope, keep, shown string, b meta.Bucket) (*UploadPartOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
-	if !ok || in.Body.Size <= 0 {
+	if !ok || in.Body.Size <= 0 || in.Principal.Anonymous {
+		// No instant upload for anonymous writers: see instantPut.
 		return nil, false, nil
 	}
 	c, err := s.dedup.Lookup(ctx, sum, scope)

@@ -221,9 +221,10 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if in.Body.ChecksumAlgorithm == "" {
 		in.Body.ChecksumAlgorithm = digest.CRC64NVME
 	}
-	scope := s.scope(in.Principal)
+	scope := s.scope(in.Principal, b.Owner)
+	w := writer(in.Principal, b.Owner)
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
-		UserMeta: in.UserMeta, Owner: in.Principal.AccessKey, Scope: in.Principal.AccessKey}
+		UserMeta: in.UserMeta, Owner: w, Scope: w}
 	enc := s.dedup.Encrypted(b.Backend)
 	if out, ok, err := s.instantPut(ctx, in, obj, scope, b); ok || err != nil {
 		return out, err
@@ -359,7 +360,9 @@ func manifestOf(c meta.Chunk, size int64) []meta.Extent {
 // otherwise the body is read as usual.
 func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string, b meta.Bucket) (*PutObjectOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
-	if !ok || in.Body.Size < 0 || in.Body.Size <= s.dedup.InlineMax() {
+	if !ok || in.Body.Size < 0 || in.Body.Size <= s.dedup.InlineMax() || in.Principal.Anonymous {
+		// Nor for an anonymous writer: an answer without the body would tell anyone
+		// that the bucket owner's scope holds the content (a dedup side channel).
 		// A small body costs less to read than the lookup (it becomes an inline chunk,
 		// deduplicated by its index row all the same).
 		return nil, false, nil
@@ -917,7 +920,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 			}
 		}
 		dst.Bucket, dst.Key = in.DstBucket, in.DstKey
-		dst.Owner = in.Principal.AccessKey
+		dst.Owner = writer(in.Principal, db.Owner)
 		dst.Scope = src.Scope // the content was uploaded by the source's writer
 		dst.ModTime = s.now().UTC()
 		dst.Manifest = stripChunks(src.Manifest)

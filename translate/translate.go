@@ -15,6 +15,7 @@ import (
 	"s3proxy/meta"
 	"s3proxy/translate/cors"
 	"s3proxy/translate/lifecycle"
+	"s3proxy/translate/policy"
 )
 
 // Error codes are S3's: s3api renders them with their HTTP status.
@@ -78,10 +79,27 @@ func errorf(code, format string, args ...any) *Error {
 
 func wrapErr(code string, err error) *Error { return &Error{Code: code, Err: err} }
 
-// Principal is the authenticated caller.
+// Principal is the caller: a credential, or no one (an unsigned request).
 type Principal struct {
 	AccessKey string
 	Admin     bool
+	// Anonymous marks an unsigned request (AccessKey empty). It may use a bucket only
+	// as its policy allows (Authorize), writes as the bucket's owner, and never gets
+	// an instant upload.
+	Anonymous bool
+	// granted are the buckets whose policy allowed this request (set by Authorize
+	// only): bucketFor lets the principal use them although it does not own them.
+	granted []string
+}
+
+// grants reports whether a bucket policy let the principal use the bucket.
+func (p Principal) grants(bucket string) bool {
+	for _, b := range p.granted {
+		if b == bucket {
+			return true
+		}
+	}
+	return false
 }
 
 // Scope modes.
@@ -104,6 +122,10 @@ type Config struct {
 	Now           func() time.Time
 	// OnInstant, if set, is told of every instant upload and the body bytes it saved.
 	OnInstant func(bytes int64)
+	// BlockPublicPolicy refuses bucket policies that are public (PutBucketPolicy is
+	// AccessDenied) and keeps a stored public policy from letting anonymous callers in:
+	// S3's BlockPublicPolicy and RestrictPublicBuckets, gateway-wide.
+	BlockPublicPolicy bool
 }
 
 // Service implements the S3 operations.
@@ -120,6 +142,8 @@ type Service struct {
 	// lifecycles caches buckets' lifecycle configurations for the x-amz-expiration
 	// header.
 	lifecycles *configCache[lifecycle.Configuration]
+	// policies caches buckets' policies (and their absence) for Authorize.
+	policies *configCache[policy.Policy]
 }
 
 // New returns a Service.
@@ -145,13 +169,25 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{meta: cfg.Meta, dedup: cfg.Dedup, cfg: cfg, log: cfg.Log, now: cfg.Now, buckets: newBucketCache(cfg.Now)}
 	s.cors = newConfigCache(cfg.Now, s.loadCORS)
 	s.lifecycles = newConfigCache(cfg.Now, s.loadLifecycle)
+	s.policies = newConfigCache(cfg.Now, s.loadPolicy)
 	return s, nil
 }
 
 // scope returns the dedup scope of a principal: its access key, or "" when global.
-func (s *Service) scope(p Principal) string {
+// An anonymous writer has no key: its content goes in the scope of the bucket's owner
+// (owner), whose bucket it is writing to; "" there would be the global scope.
+func (s *Service) scope(p Principal, owner string) string {
 	if s.cfg.DedupScope == ScopeGlobal {
 		return ""
+	}
+	return writer(p, owner)
+}
+
+// writer is who an object or upload written by p into a bucket of owner's belongs
+// to: the credential that wrote it, or for an anonymous writer the bucket's owner.
+func writer(p Principal, owner string) string {
+	if p.Anonymous {
+		return owner
 	}
 	return p.AccessKey
 }

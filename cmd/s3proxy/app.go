@@ -158,7 +158,8 @@ func openApp(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...
 		return nil, err
 	}
 	a.svc, err = translate.New(translate.Config{Meta: a.meta, Dedup: a.dedup, Region: cfg.Region, DedupScope: cfg.DedupScope,
-		Placement: cfg.Placement, MaxObjectSize: cfg.MaxObjectSize, Log: log, OnInstant: o.onInstant})
+		Placement: cfg.Placement, MaxObjectSize: cfg.MaxObjectSize, Log: log, OnInstant: o.onInstant,
+		BlockPublicPolicy: cfg.BlockPublicPolicy})
 	if err != nil {
 		a.close()
 		return nil, err

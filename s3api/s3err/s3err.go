@@ -71,6 +71,7 @@ const (
 	UnsupportedSignature                           Code = "UnsupportedSignature"
 	InvalidEncryptionAlgorithmError                Code = "InvalidEncryptionAlgorithmError"
 	NoSuchBucketPolicy                             Code = "NoSuchBucketPolicy"
+	MalformedPolicy                                Code = "MalformedPolicy"
 	NoSuchLifecycleConfiguration                   Code = "NoSuchLifecycleConfiguration"
 	NoSuchCORSConfiguration                        Code = "NoSuchCORSConfiguration"
 	NoSuchTagSet                                   Code = "NoSuchTagSet"
@@ -153,6 +154,7 @@ var table = map[Code]entry{
 	UnsupportedSignature:              {http.StatusBadRequest, "The provided request is signed with an unsupported signature version or algorithm."},
 	InvalidEncryptionAlgorithmError:   {http.StatusBadRequest, "The encryption request you specified is not valid."},
 	NoSuchBucketPolicy:                {http.StatusNotFound, "The bucket policy does not exist."},
+	MalformedPolicy:                   {http.StatusBadRequest, "Policy has invalid resource"},
 	NoSuchLifecycleConfiguration:      {http.StatusNotFound, "The lifecycle configuration does not exist."},
 	NoSuchCORSConfiguration:           {http.StatusNotFound, "The CORS configuration does not exist."},
 	NoSuchTagSet:                      {http.StatusNotFound, "The TagSet does not exist."},

@@ -137,6 +137,10 @@ type Config struct {
 	// SigV2 accepts AWS Signature Version 2 besides SigV4 (default true): unmodified
 	// clients still presign with it (aws cli v1, s3cmd signurl).
 	SigV2 bool
+	// BlockPublicPolicy refuses public bucket policies and keeps stored ones from
+	// letting anonymous requests in (default true): S3's Block Public Access
+	// (BlockPublicPolicy and RestrictPublicBuckets), gateway-wide.
+	BlockPublicPolicy bool
 	// TLSCert and TLSKey are PEM files; when set (always both) the S3 listener serves
 	// HTTPS only. Load checks only that both or neither are set: the files are read by
 	// serve, so that admin commands sharing the configuration need not read the key.

@@ -65,6 +65,7 @@ func TestDefaults(t *testing.T) {
 		LifecycleInterval: time.Hour,
 		MaxObjectSize:     5 << 40,
 		SigV2:             true,
+		BlockPublicPolicy: true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %#v\nwant %#v", c, want)
@@ -105,6 +106,7 @@ var formCases = []struct {
 	{"max_object_size", "100MiB", func(c *Config) any { return c.MaxObjectSize }, int64(100 << 20)},
 	{"cors_origins", "https://app.example.com, http://localhost:3000/", func(c *Config) any { return strings.Join(c.CORSOrigins, " ") }, "https://app.example.com http://localhost:3000"},
 	{"sigv2", "false", func(c *Config) any { return c.SigV2 }, false},
+	{"block_public_policy", "false", func(c *Config) any { return c.BlockPublicPolicy }, false},
 	{"tls_cert", "/etc/s3proxy/tls.crt", func(c *Config) any { return [2]any{c.TLSCert, c.TLS()} }, [2]any{"/etc/s3proxy/tls.crt", true}},
 	{"tls_key", "/etc/s3proxy/tls.key", func(c *Config) any { return c.TLSKey }, "/etc/s3proxy/tls.key"},
 	{"cluster_ca", "/etc/s3proxy/ca.crt", func(c *Config) any { return [2]any{c.ClusterCA, c.TLS()} }, [2]any{"/etc/s3proxy/ca.crt", false}},

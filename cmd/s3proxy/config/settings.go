@@ -53,6 +53,7 @@ func settingsTable() []setting {
 		{"max_object_size", "max-object-size", "S3PROXY_MAX_OBJECT_SIZE", "5TiB", "largest object accepted (e.g. 5TiB, 100MiB, 1234)"},
 		{"cors_origins", "cors-origins", "S3PROXY_CORS_ORIGINS", "", "browser origins allowed to call the S3 API, comma-separated (https://app.example.com), or * for any (none by default)"},
 		{"sigv2", "sigv2", "S3PROXY_SIGV2", "true", "accept AWS Signature Version 2 (headers, presigned URLs, POST forms) besides SigV4: true or false"},
+		{"block_public_policy", "block-public-policy", "S3PROXY_BLOCK_PUBLIC_POLICY", "true", "refuse public bucket policies (PutBucketPolicy is AccessDenied) and let no anonymous request in through one already stored: true or false"},
 		{"tls_cert", "tls-cert", "S3PROXY_TLS_CERT", "", "PEM certificate (chain) file: serve the S3 API over HTTPS only; needs tls_key; reloaded when the file changes"},
 		{"tls_key", "tls-key", "S3PROXY_TLS_KEY", "", "PEM private key file of tls_cert"},
 		{"cluster_ca", "cluster-ca", "S3PROXY_CLUSTER_CA", "the system roots", "PEM CA bundle that other nodes' HTTPS certificates must chain to"},
@@ -97,6 +98,7 @@ type fileConfig struct {
 	MaxObjectSize  *string           `yaml:"max_object_size"`
 	CORSOrigins    *string           `yaml:"cors_origins"`
 	SigV2          *string           `yaml:"sigv2"`
+	BlockPublic    *string           `yaml:"block_public_policy"`
 	TLSCert        *string           `yaml:"tls_cert"`
 	TLSKey         *string           `yaml:"tls_key"`
 	ClusterCA      *string           `yaml:"cluster_ca"`
@@ -114,7 +116,7 @@ func (f *fileConfig) scalars() map[string]*string {
 		"log_format": f.LogFormat, "log_level": f.LogLevel, "gc_grace": f.GCGrace,
 		"gc_interval": f.GCInterval, "upload_max_age": f.UploadMaxAge, "lifecycle_interval": f.LifecycleInt,
 		"max_object_size": f.MaxObjectSize, "cors_origins": f.CORSOrigins,
-		"sigv2": f.SigV2, "tls_cert": f.TLSCert, "tls_key": f.TLSKey, "cluster_ca": f.ClusterCA,
+		"sigv2": f.SigV2, "block_public_policy": f.BlockPublic, "tls_cert": f.TLSCert, "tls_key": f.TLSKey, "cluster_ca": f.ClusterCA,
 	}
 }
 
@@ -219,6 +221,7 @@ func build(raw map[string]rawValue, file *fileConfig, fileSrc string, getenv fun
 	}
 	c.CORSOrigins = corsOrigins(&errs, src("cors_origins"), str("cors_origins", ""))
 	c.SigV2 = boolSetting(&errs, raw, "sigv2", true)
+	c.BlockPublicPolicy = boolSetting(&errs, raw, "block_public_policy", true)
 	c.TLSCert, c.TLSKey = str("tls_cert", ""), str("tls_key", "")
 	// Only the pair makes sense: a certificate without its key cannot serve, and a key
 	// alone names nothing. Serving plain HTTP instead would be a silent downgrade.
