@@ -276,9 +276,7 @@ func (s *Server) getBucketPolicy(rq *request) error {
 		return err
 	}
 	if !ok {
-		e := s3err.New(s3err.NoSuchBucketPolicy)
-		e.Extra = map[string]string{"BucketName": rq.bucket}
-		return e
+		return noSuchBucketPolicy(rq.bucket)
 	}
 	h := rq.w.Header()
 	h.Set("Content-Type", "application/json")
@@ -302,9 +300,14 @@ func (s *Server) getBucketPolicyStatus(rq *request) error {
 		return err
 	}
 	if !ok {
-		e := s3err.New(s3err.NoSuchBucketPolicy)
-		e.Extra = map[string]string{"BucketName": rq.bucket}
-		return e
+		return noSuchBucketPolicy(rq.bucket)
 	}
 	return s.writeXML(rq, http.StatusOK, policyStatus{NS: s3NS, IsPublic: public})
+}
+
+// noSuchBucketPolicy is S3's answer for a bucket without a policy, naming the bucket.
+func noSuchBucketPolicy(bucket string) error {
+	e := s3err.New(s3err.NoSuchBucketPolicy)
+	e.Extra = map[string]string{"BucketName": bucket}
+	return e
 }
