@@ -233,6 +233,9 @@ func (s *Server) uploadPart(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if err := refuseSSEC(rq.r.Header); err != nil {
+		return err
+	}
 	body, err := s.objectBody(rq)
 	if err != nil {
 		return err
@@ -257,6 +260,9 @@ func (s *Server) uploadPart(rq *request) error {
 func (s *Server) uploadPartCopy(rq *request) error {
 	n, err := partNumber(rq)
 	if err != nil {
+		return err
+	}
+	if err := refuseSSEC(rq.r.Header); err != nil {
 		return err
 	}
 	sb, sk, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))

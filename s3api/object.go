@@ -310,6 +310,9 @@ func (s *Server) getObject(rq *request, head bool) error {
 	if out.Body != nil {
 		defer out.Body.Close()
 	}
+	if err := sseCNotApplicable(rq.r.Header); err != nil {
+		return err
+	}
 	info := out.Info
 	h := rq.w.Header()
 	h.Set("ETag", `"`+info.ETag+`"`)

@@ -139,3 +139,31 @@ func (s *Server) bucketEncryption(rq *request, b translate.BucketInfo, verb stri
 func isSSEHeader(lk string) bool {
 	return strings.HasPrefix(lk, "x-amz-server-side-encryption") || strings.HasPrefix(lk, "x-amz-copy-source-server-side-encryption")
 }
+
+// isSSECHeader reports whether lk (lower case) carries a customer-provided key (SSE-C),
+// for the object itself or for a copy's source.
+func isSSECHeader(lk string) bool {
+	return strings.HasPrefix(lk, "x-amz-server-side-encryption-customer-") ||
+		strings.HasPrefix(lk, "x-amz-copy-source-server-side-encryption-customer-")
+}
+
+// refuseSSEC refuses a part upload that carries SSE-C headers, as PutObject is refused
+// (checkSSEHeader): s3proxy keeps no customer keys, so no upload was created with one,
+// and ignoring the key would store the part as if the client had not asked.
+func refuseSSEC(h http.Header) error {
+	for k := range h {
+		if isSSECHeader(strings.ToLower(k)) {
+			return checkSSEHeader(h, k)
+		}
+	}
+	return nil
+}
+
+// sseCNotApplicable is S3's answer to a read that sends a customer key for an object
+// not encrypted with one, which every s3proxy object is.
+func sseCNotApplicable(h http.Header) error {
+	if h.Get("x-amz-server-side-encryption-customer-algorithm") != "" || h.Get("x-amz-server-side-encryption-customer-key") != "" {
+		return s3err.Newf(s3err.InvalidRequest, "The encryption parameters are not applicable to this object.")
+	}
+	return nil
+}

@@ -197,6 +197,36 @@ func TestSSERefusals(t *testing.T) {
 		ServerSideEncryption: types.ServerSideEncryptionAes256}); apiCode(err) != "NotImplemented" {
 		t.Errorf("copy with SSE into a plain bucket: %v", err)
 	}
+
+	// A customer key on a read or a part is refused too, never ignored: on a read as
+	// S3 answers it for an object not encrypted with one (which no s3proxy object is),
+	// on a part as PutObject is refused.
+	const key, keyMD5 = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "9WdLmRkTEkP3NXJb6EW8yQ=="
+	if err := put("open", func(*s3.PutObjectInput) {}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("open"), Key: aws.String("k"),
+		SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(key), SSECustomerKeyMD5: aws.String(keyMD5)})
+	if apiCode(err) != "InvalidRequest" || !strings.Contains(err.Error(), "not applicable to this object") {
+		t.Errorf("GET with a customer key: %v", err)
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("open"), Key: aws.String("k"),
+		SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(key), SSECustomerKeyMD5: aws.String(keyMD5)}); err == nil {
+		t.Error("HEAD with a customer key succeeded")
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("open"), Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("open"), Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
+		Body: strings.NewReader("part"), SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(key), SSECustomerKeyMD5: aws.String(keyMD5)}); apiCode(err) != "NotImplemented" {
+		t.Errorf("UploadPart with a customer key: %v", err)
+	}
+	if _, err := c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: aws.String("open"), Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
+		CopySource: aws.String("open/k"), CopySourceSSECustomerAlgorithm: aws.String("AES256"), CopySourceSSECustomerKey: aws.String(key),
+		CopySourceSSECustomerKeyMD5: aws.String(keyMD5)}); apiCode(err) != "NotImplemented" {
+		t.Errorf("UploadPartCopy with a source customer key: %v", err)
+	}
 }
 
 func TestSSEMultipartAndCopy(t *testing.T) {
