@@ -823,26 +823,11 @@ func TestHashJobEnablesWholeObjectInstantUpload(t *testing.T) {
 	}
 	// Now a single PutObject of the same content, declared up front with
 	// Expect: 100-continue, completes without its body.
-	body := &countReader{r: bytes.NewReader(whole)}
-	req, _ := http.NewRequest(http.MethodPut, st.url+"/hash/single", body)
-	req.ContentLength = int64(len(whole))
-	req.Header.Set("Expect", "100-continue")
-	ph := hex.EncodeToString(sum[:])
-	req.Header.Set("x-amz-content-sha256", ph)
-	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, n := hashedPut(t, expectClient(t), st.url+"/hash/single", whole, true, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("instant put: %d", resp.StatusCode)
 	}
-	if n := body.n.Load(); n != 0 {
+	if n != 0 {
 		t.Errorf("instant put read %d body bytes", n)
 	}
 	md := md5.Sum(whole)
@@ -856,6 +841,44 @@ func TestHashJobEnablesWholeObjectInstantUpload(t *testing.T) {
 	if got := mustGet(t, c, "hash", "single", "bytes=5242878-"); !bytes.Equal(got, whole[5242878:]) {
 		t.Error("instant object reads back wrong")
 	}
+}
+
+// hashedPut sends a PUT as the aws cli sends known content: the body's SHA-256 signed
+// up front (x-amz-content-sha256), with Expect: 100-continue unless expect is false, and
+// the extra headers hdr. It returns the answer (its body read and closed) and how many
+// body bytes the client's transport read: 0 for an instant upload.
+func hashedPut(t *testing.T, hc *http.Client, url string, data []byte, expect bool, hdr map[string]string) (*http.Response, int64) {
+	t.Helper()
+	sum := sha256.Sum256(data)
+	body := &countReader{r: bytes.NewReader(data)}
+	req, _ := http.NewRequest(http.MethodPut, url, body)
+	req.ContentLength = int64(len(data))
+	if expect {
+		req.Header.Set("Expect", "100-continue")
+	}
+	ph := hex.EncodeToString(sum[:])
+	req.Header.Set("x-amz-content-sha256", ph)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, body.n.Load()
+}
+
+// expectClient waits for the server's interim or final answer before sending a body
+// announced with Expect: 100-continue, as the aws cli does.
+func expectClient(t *testing.T) *http.Client {
+	tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 type countReader struct {
@@ -959,38 +982,17 @@ func TestInstantUploadAcrossChecksumAlgorithms(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := bytes.Repeat([]byte("checksums of one content "), 200_000)
-	sum := sha256.Sum256(data)
 	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 	be32 := func(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
 	be64 := func(v uint64) []byte { return append(be32(uint32(v>>32)), be32(uint32(v))...) }
 	crc32IEEE := b64(be32(crc32.ChecksumIEEE(data)))
 	crc32C := b64(be32(crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))))
 	crc64NVME := b64(be64(crc64.Checksum(data, crc64.MakeTable(0x9a6c9329ac4bc9b5))))
-	tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
-	defer tr.CloseIdleConnections()
+	hc := expectClient(t)
 	put := func(key string, expect bool, hdr map[string]string) (int, int64) {
 		t.Helper()
-		body := &countReader{r: bytes.NewReader(data)}
-		req, _ := http.NewRequest(http.MethodPut, st.url+"/algos/"+key, body)
-		req.ContentLength = int64(len(data))
-		if expect {
-			req.Header.Set("Expect", "100-continue")
-		}
-		ph := hex.EncodeToString(sum[:])
-		req.Header.Set("x-amz-content-sha256", ph)
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := (&http.Client{Transport: tr}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, body.n.Load()
+		resp, n := hashedPut(t, hc, st.url+"/algos/"+key, data, expect, hdr)
+		return resp.StatusCode, n
 	}
 	// Stored first with a CRC32 only.
 	if code, n := put("first", false, map[string]string{"x-amz-checksum-crc32": crc32IEEE}); code != 200 || n != int64(len(data)) {

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,10 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -479,32 +475,14 @@ func TestSSEPostObject(t *testing.T) {
 // is then stored encrypted.
 func TestSSEInstantUpload(t *testing.T) {
 	st := newSSEStack(t)
-	ctx := context.Background()
 	c := st.client(t, testAK, testSK)
 	data := randData(9, 200<<10)
 	mustPut(t, c, "open", "src", data)
-	sum := sha256.Sum256(data)
-	body := &countReader{r: bytes.NewReader(data)}
-	req, _ := http.NewRequest(http.MethodPut, st.url+"/secure/instant", body)
-	req.ContentLength = int64(len(data))
-	req.Header.Set("Expect", "100-continue")
-	req.Header.Set("x-amz-server-side-encryption", "AES256")
-	ph := hex.EncodeToString(sum[:])
-	req.Header.Set("x-amz-content-sha256", ph)
-	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK}, req, ph, "s3", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	tr := &http.Transport{ExpectContinueTimeout: 5 * time.Second}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, n := hashedPut(t, expectClient(t), st.url+"/secure/instant", data, true, map[string]string{"x-amz-server-side-encryption": "AES256"})
 	if resp.StatusCode != 200 || resp.Header.Get("x-amz-server-side-encryption") != "AES256" {
 		t.Fatalf("instant put: %d, sse %q", resp.StatusCode, resp.Header.Get("x-amz-server-side-encryption"))
 	}
-	if n := body.n.Load(); n != 0 {
+	if n != 0 {
 		t.Errorf("instant put read %d body bytes", n)
 	}
 	if storeHolds(t, st.dir+"/plain", data[:64]) {
