@@ -248,11 +248,8 @@ func (s *Server) putBucketPolicy(rq *request) error {
 	}
 	// Read up to the XML limit, so that a document over S3's 20 KB gets S3's
 	// MalformedPolicy rather than a transport error.
-	data, err := s.readBody(rq, maxXMLBody)
+	data, err := s.readCheckedBody(rq)
 	if err != nil {
-		return err
-	}
-	if err := verifyBodyChecksum(rq, data); err != nil {
 		return err
 	}
 	pol, err := policy.Parse(data, policy.Options{Bucket: rq.bucket, KnownPrincipal: func(ak string) bool { return s.credential(ak).AccessKey != "" }})

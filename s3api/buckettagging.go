@@ -84,11 +84,8 @@ func (s *Server) putBucketTagging(rq *request) error {
 	if err := requireIntegrity(rq); err != nil {
 		return err
 	}
-	data, err := s.readBody(rq, maxXMLBody)
+	data, err := s.readCheckedBody(rq)
 	if err != nil {
-		return err
-	}
-	if err := verifyBodyChecksum(rq, data); err != nil {
 		return err
 	}
 	tags, err := parseBucketTagging(data)

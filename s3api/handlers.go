@@ -387,6 +387,19 @@ func trailerChecksum(name string) (string, bool) {
 	return algo, err == nil
 }
 
+// readCheckedBody reads an XML request body (a configuration, a delete list) up to the
+// XML limit and verifies the Content-MD5 or checksum it was sent with.
+func (s *Server) readCheckedBody(rq *request) ([]byte, error) {
+	data, err := s.readBody(rq, maxXMLBody)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyBodyChecksum(rq, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
 // verifyBodyChecksum checks the x-amz-checksum-* header (or trailer, once data was read
 // to its end) of a small body read whole, for the requests whose checksum covers the
 // body itself. (CompleteMultipartUpload's checksum headers describe the object.)
@@ -725,11 +738,8 @@ func (s *Server) deleteObjects(rq *request) error {
 	if err := requireIntegrity(rq); err != nil {
 		return err
 	}
-	data, err := s.readBody(rq, maxXMLBody)
+	data, err := s.readCheckedBody(rq)
 	if err != nil {
-		return err
-	}
-	if err := verifyBodyChecksum(rq, data); err != nil {
 		return err
 	}
 	var req deleteRequest

@@ -153,11 +153,8 @@ func (s *Server) putBucketLifecycle(rq *request) error {
 	if err != nil {
 		return err
 	}
-	data, err := s.readBody(rq, maxXMLBody)
+	data, err := s.readCheckedBody(rq)
 	if err != nil {
-		return err
-	}
-	if err := verifyBodyChecksum(rq, data); err != nil {
 		return err
 	}
 	cfg, err := parseLifecycle(data)

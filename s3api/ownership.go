@@ -118,11 +118,8 @@ func (s *Server) putBucketOwnershipControls(rq *request) error {
 	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
 		return err
 	}
-	data, err := s.readBody(rq, maxXMLBody)
+	data, err := s.readCheckedBody(rq)
 	if err != nil {
-		return err
-	}
-	if err := verifyBodyChecksum(rq, data); err != nil {
 		return err
 	}
 	v, err := parseOwnershipControls(data)
