@@ -105,13 +105,22 @@ type Part struct {
 	LastModified time.Time
 }
 
-// Object is the current version of a key.
+// Object is a version of a key: the current one, unless read by version.
 type Object struct {
 	Bucket string
 	Key    string
-	Size   int64
-	ETag   string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
-	SHA256 []byte // whole-content SHA-256 when known (nil until the hash job ran)
+	// VersionID names the version in a bucket that has had versioning enabled ("" is
+	// the null version: every object of a bucket never versioned, and those written
+	// while versioning is suspended). The writer chooses it.
+	VersionID string
+	// DeleteMarker is set on the versions GetObjectVersion and ListObjectVersions return
+	// for a delete marker (a version without content, made by a DELETE).
+	DeleteMarker bool
+	// IsLatest is set by ListObjectVersions on each key's newest version.
+	IsLatest bool
+	Size     int64
+	ETag     string // without quotes: hex MD5, or md5-of-md5s "-N" for multipart
+	SHA256   []byte // whole-content SHA-256 when known (nil until the hash job ran)
 	// MD5 is the whole-content MD5 of a multipart object once the hash job computed it
 	// (single-part objects have it as their ETag); an instant single PutObject of the
 	// same content needs it for its ETag.
@@ -166,7 +175,25 @@ type WriteCondition struct {
 	// key is missing. It pins what a reader judged among the headers that change without
 	// a new ModTime (an object's tags).
 	IfHeaders map[string]string
+	// Versioning is how the write treats the version it replaces (the bucket's
+	// versioning state, as the caller knows it).
+	Versioning Versioning
 }
+
+// Versioning is a bucket's versioning state as a write applies it.
+type Versioning int
+
+const (
+	// Unversioned: the replaced version is dropped (a bucket never versioned). A write
+	// in this mode also serves an in-place rewrite of the current version (new tags):
+	// the object keeps its VersionID.
+	Unversioned Versioning = iota
+	// VersionsEnabled: the replaced version is kept as a noncurrent version.
+	VersionsEnabled
+	// VersionsSuspended: a write makes the null version; the null version it replaces
+	// (current or not) is dropped, any other current version kept as noncurrent.
+	VersionsSuspended
+)
 
 // PinsVersion reports whether c names the version beyond its ETag (IfModTime,
 // IfHeaders): stores check such a condition on the locked row, never in a shortcut.
@@ -187,6 +214,31 @@ type ListResult struct {
 	CommonPrefixes []string
 	Truncated      bool
 	NextAfter      string
+}
+
+// VersionListQuery pages ListObjectVersions: keys in byte order, each key's versions
+// newest first. KeyMarker and VersionIDMarker are exclusive: the page starts after that
+// version (after every version of KeyMarker when VersionIDMarker is nil; "" is the
+// null version). A VersionIDMarker that names no version of KeyMarker is ErrInvalid.
+type VersionListQuery struct {
+	Prefix          string
+	Delimiter       string
+	KeyMarker       string
+	VersionIDMarker *string
+	Limit           int // max versions + common prefixes returned (1..1000)
+}
+
+// VersionListResult is one page of versions (delete markers included, with
+// DeleteMarker set; IsLatest on each key's newest). Versions carry what listings carry
+// (no manifests, headers or user metadata).
+type VersionListResult struct {
+	Versions       []Object
+	CommonPrefixes []string
+	Truncated      bool
+	NextKeyMarker  string
+	// NextVersionIDMarker is the next page's VersionIDMarker: nil when the page ended
+	// on a common prefix (or is the last).
+	NextVersionIDMarker *string
 }
 
 // Upload is a multipart upload in progress.
@@ -271,7 +323,7 @@ type MetaStore interface {
 	GetBucket(ctx context.Context, name string) (Bucket, error)
 	ListBuckets(ctx context.Context) ([]Bucket, error)
 	// DeleteBucket removes a bucket and its configurations: ErrNotEmpty if it holds
-	// objects. Its multipart uploads in progress are aborted in the same transaction
+	// objects or versions (delete markers included). Its multipart uploads in progress are aborted in the same transaction
 	// (AbortUpload's reference release), so a concurrent PutPart or CompleteUpload on one
 	// of them either commits first (a part: released with the upload; an object:
 	// ErrNotEmpty) or finds it gone (ErrNotFound).
@@ -301,6 +353,25 @@ type MetaStore interface {
 	PutObject(ctx context.Context, o Object, cond WriteCondition) (*Object, error)
 	// DeleteObject removes bucket/key and releases its references; ErrNotFound if absent.
 	DeleteObject(ctx context.Context, bucket, key string, cond WriteCondition) (Object, error)
+	// Versions. A write with cond.Versioning other than Unversioned keeps the version it
+	// replaces as a noncurrent version (see Versioning); GetObject and ListObjects see
+	// current versions only, and a key whose newest version is a delete marker has none.
+	//
+	// GetObjectVersion returns one version by id ("" = the null version), current or not,
+	// with its manifest; a delete marker comes back with DeleteMarker set. ErrNotFound if
+	// the key has no such version.
+	GetObjectVersion(ctx context.Context, bucket, key, versionID string) (Object, error)
+	// DeleteObjectVersion removes one version for good and releases its references; when
+	// it was the current version, the newest remaining one becomes current (unless it is
+	// a delete marker). It returns the version removed; ErrNotFound if there is none.
+	DeleteObjectVersion(ctx context.Context, bucket, key, versionID string) (Object, error)
+	// PutDeleteMarker makes a delete marker (m: Bucket, Key, VersionID, Owner, ModTime)
+	// the newest version of its key, keeping or dropping the current version as
+	// cond.Versioning says (which must not be Unversioned); cond is checked against the
+	// current version. It returns the version it replaced, if any.
+	PutDeleteMarker(ctx context.Context, m Object, cond WriteCondition) (*Object, error)
+	// ListObjectVersions pages every version of every key, delete markers included.
+	ListObjectVersions(ctx context.Context, bucket string, q VersionListQuery) (VersionListResult, error)
 	// ListObjects serves one page from the (bucket, key) index without scanning the bucket:
 	// with a delimiter, each common prefix is skipped by seeking past it.
 	ListObjects(ctx context.Context, bucket string, q ListQuery) (ListResult, error)

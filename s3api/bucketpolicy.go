@@ -41,6 +41,7 @@ var opActions = map[string]opAction{
 	"DeleteBucket":                       {"s3:DeleteBucket", false},
 	"GetBucketLocation":                  {"s3:GetBucketLocation", false},
 	"GetBucketVersioning":                {"s3:GetBucketVersioning", false},
+	"PutBucketVersioning":                {"s3:PutBucketVersioning", false},
 	"GetBucketAcl":                       {"s3:GetBucketAcl", false},
 	"PutBucketAcl":                       {"s3:PutBucketAcl", false},
 	"GetBucketLifecycleConfiguration":    {"s3:GetLifecycleConfiguration", false},
@@ -98,6 +99,18 @@ var opActions = map[string]opAction{
 	"DeleteObject":            {"s3:DeleteObject", true},
 }
 
+// versionActions are the IAM actions of requests that name a version (versionId).
+var versionActions = map[string]string{
+	"s3:GetObject":           "s3:GetObjectVersion",
+	"s3:DeleteObject":        "s3:DeleteObjectVersion",
+	"s3:GetObjectAcl":        "s3:GetObjectVersionAcl",
+	"s3:PutObjectAcl":        "s3:PutObjectVersionAcl",
+	"s3:GetObjectTagging":    "s3:GetObjectVersionTagging",
+	"s3:PutObjectTagging":    "s3:PutObjectVersionTagging",
+	"s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
+	"s3:GetObjectAttributes": "s3:GetObjectVersionAttributes",
+}
+
 // policyManagement are the operations on the policy itself: for the bucket's owner
 // alone, whatever the policy says (translate.Service.policyManager).
 func policyManagement(op string) bool {
@@ -118,12 +131,19 @@ func (s *Server) authorize(rq *request) error {
 		return nil
 	}
 	a := opActions[rq.op]
+	if _, ok := rq.r.URL.Query()["versionId"]; ok && versionActions[a.action] != "" {
+		a.action = versionActions[a.action] // a request naming a version is its own action
+	}
 	if err := s.authorizeAccess(rq, rq.bucket, a.action, a.object, rq.key); err != nil {
 		return err
 	}
 	if rq.op == "CopyObject" || rq.op == "UploadPartCopy" {
-		if sb, sk, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source")); err == nil {
-			return s.authorizeAccess(rq, sb, "s3:GetObject", true, sk)
+		if sb, sk, sv, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source")); err == nil {
+			action := "s3:GetObject"
+			if sv != "" {
+				action = "s3:GetObjectVersion"
+			}
+			return s.authorizeAccess(rq, sb, action, true, sk)
 		}
 	}
 	return nil

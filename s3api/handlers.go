@@ -65,6 +65,9 @@ func operation(r *http.Request, bucket, key string) string {
 			if has("acl") {
 				return "PutBucketAcl"
 			}
+			if has("versioning") {
+				return "PutBucketVersioning"
+			}
 			if op := bucketConfigOp(r.Method, has); op != "" {
 				return op
 			}
@@ -146,7 +149,7 @@ func (s *Server) dispatch(rq *request) error {
 	if rq.op != "ListBuckets" && rq.bucket == "" {
 		return s3err.New(s3err.MethodNotAllowed)
 	}
-	if err := checkVersionID(rq.r); err != nil {
+	if err := checkVersionID(rq); err != nil {
 		return err
 	}
 	if len(rq.key) > translate.MaxKeyLength {
@@ -163,7 +166,7 @@ func (s *Server) dispatch(rq *request) error {
 		}
 	}
 	if (rq.op == "CopyObject" || rq.op == "UploadPartCopy") && rq.r.Header.Get("x-amz-source-expected-bucket-owner") != "" {
-		if sb, _, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source")); err == nil {
+		if sb, _, _, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source")); err == nil {
 			if err := s.checkExpectedOwner(rq, sb, "x-amz-source-expected-bucket-owner"); err != nil {
 				return err
 			}
@@ -187,10 +190,13 @@ func (s *Server) dispatch(rq *request) error {
 	case "ListObjectVersions":
 		return s.listObjectVersions(rq)
 	case "GetBucketVersioning":
-		if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+		status, err := s.svc.BucketVersioning(rq.r.Context(), rq.principal, rq.bucket)
+		if err != nil {
 			return err
 		}
-		return s.writeXML(rq, http.StatusOK, versioningConfiguration{NS: s3NS})
+		return s.writeXML(rq, http.StatusOK, versioningConfiguration{NS: s3NS, Status: status})
+	case "PutBucketVersioning":
+		return s.putBucketVersioning(rq)
 	case "GetBucketAcl", "GetObjectAcl":
 		return s.getACL(rq)
 	case "PutBucketAcl", "PutObjectAcl":
@@ -206,8 +212,14 @@ func (s *Server) dispatch(rq *request) error {
 	case "HeadObject":
 		return s.getObject(rq, true)
 	case "DeleteObject":
-		if err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, rq.key, deleteCondition(rq.r.Header.Get("If-Match"))); err != nil {
+		res, err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("versionId"),
+			deleteCondition(rq.r.Header.Get("If-Match")))
+		if err != nil {
 			return err
+		}
+		setVersionID(rq.w.Header(), res.VersionID)
+		if res.DeleteMarker {
+			rq.w.Header().Set("x-amz-delete-marker", "true")
 		}
 		rq.w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -291,11 +303,22 @@ func (s *Server) bucketFirst(rq *request, err error) error {
 	return err
 }
 
-// checkVersionID accepts versionId=null (the only version of an unversioned object),
-// which rclone and test suites send; any other id cannot exist here.
-func checkVersionID(r *http.Request) error {
-	q := r.URL.Query()
-	if v, ok := q["versionId"]; ok && (len(v) != 1 || v[0] != "null") {
+// checkVersionID checks a request's versionId: one value, and on the operations that do
+// not read versions by id yet (tagging, attributes, ACLs) only "null" (the only version
+// of an object in a bucket never versioned, which rclone and test suites send).
+func checkVersionID(rq *request) error {
+	v, ok := rq.r.URL.Query()["versionId"]
+	if !ok {
+		return nil
+	}
+	if len(v) != 1 || v[0] == "" {
+		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+	}
+	switch rq.op {
+	case "GetObject", "HeadObject", "DeleteObject":
+		return nil // translate reads (or removes) the version
+	}
+	if v[0] != translate.NullVersion {
 		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
 	}
 	return nil
@@ -713,25 +736,57 @@ func (s *Server) listObjectVersions(rq *request) error {
 	if err != nil {
 		return err
 	}
-	keyMarker := q.Get("key-marker")
-	res, err := s.svc.ListObjects(rq.r.Context(), &translate.ListObjectsInput{Principal: rq.principal, Bucket: rq.bucket, Prefix: prefix, Delimiter: delim, After: keyMarker, MaxKeys: maxKeys})
+	keyMarker, vidMarker := q.Get("key-marker"), q.Get("version-id-marker")
+	res, err := s.svc.ListObjectVersions(rq.r.Context(), &translate.ListVersionsInput{Principal: rq.principal, Bucket: rq.bucket,
+		Prefix: prefix, Delimiter: delim, KeyMarker: keyMarker, VersionIDMarker: vidMarker, MaxKeys: maxKeys})
 	if err != nil {
 		return err
 	}
-	out := listVersionsResult{NS: s3NS, Name: rq.bucket, Prefix: encIf(urlEnc, prefix), KeyMarker: encIf(urlEnc, keyMarker), VersionIDMarker: q.Get("version-id-marker"),
+	out := listVersionsResult{NS: s3NS, Name: rq.bucket, Prefix: encIf(urlEnc, prefix), KeyMarker: encIf(urlEnc, keyMarker), VersionIDMarker: vidMarker,
 		Delimiter: encIf(urlEnc, delim), MaxKeys: maxKeys, IsTruncated: res.Truncated, CommonPrefixes: prefixes(res.CommonPrefixes, urlEnc)}
 	if urlEnc {
 		out.EncodingType = "url"
 	}
-	for _, o := range res.Objects {
-		out.Versions = append(out.Versions, versionElem{Key: encIf(urlEnc, o.Key), VersionID: "null", IsLatest: true, LastModified: iso8601(o.LastModified),
-			ETag: `"` + o.ETag + `"`, Size: o.Size, Owner: &owner{ID: o.Owner, DisplayName: o.Owner}, StorageClass: "STANDARD"})
+	for _, v := range res.Versions {
+		e := versionElem{XMLName: xml.Name{Local: "Version"}, Key: encIf(urlEnc, v.Key), VersionID: v.VersionID, IsLatest: v.IsLatest,
+			LastModified: iso8601(v.LastModified), Owner: &owner{ID: v.Owner, DisplayName: v.Owner}}
+		if v.DeleteMarker {
+			e.XMLName.Local = "DeleteMarker"
+		} else {
+			size := v.Size
+			e.ETag, e.Size, e.StorageClass = `"`+v.ETag+`"`, &size, "STANDARD"
+		}
+		out.Versions = append(out.Versions, e)
 	}
 	if res.Truncated {
-		out.NextKeyMarker = encIf(urlEnc, res.NextAfter)
-		out.NextVersionIDMarker = "null"
+		out.NextKeyMarker = encIf(urlEnc, res.NextKeyMarker)
+		out.NextVersionIDMarker = res.NextVersionIDMarker
 	}
 	return s.writeXML(rq, http.StatusOK, out)
+}
+
+// putBucketVersioning enables or suspends versioning. MFA delete is not supported (S3
+// needs the bucket owner's MFA device for it): asking for it is refused.
+func (s *Server) putBucketVersioning(rq *request) error {
+	data, err := s.readCheckedBody(rq)
+	if err != nil {
+		return s.bucketFirst(rq, err)
+	}
+	var cfg versioningConfiguration
+	if err := xml.Unmarshal(data, &cfg); err != nil || cfg.XMLName.Local != "VersioningConfiguration" {
+		return s.bucketFirst(rq, s3err.New(s3err.MalformedXML))
+	}
+	if cfg.MFADelete == "Enabled" {
+		return s.bucketFirst(rq, s3err.Newf(s3err.NotImplemented, "MFA delete is not supported by s3proxy."))
+	}
+	if cfg.MFADelete != "" && cfg.MFADelete != "Disabled" || cfg.Status != translate.VersioningEnabled && cfg.Status != translate.VersioningSuspended {
+		return s.bucketFirst(rq, s3err.New(s3err.MalformedXML))
+	}
+	if err := s.svc.SetBucketVersioning(rq.r.Context(), rq.principal, rq.bucket, cfg.Status); err != nil {
+		return err
+	}
+	rq.w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 func (s *Server) deleteObjects(rq *request) error {
@@ -751,24 +806,38 @@ func (s *Server) deleteObjects(rq *request) error {
 	}
 	res := deleteResult{NS: s3NS}
 	for _, o := range req.Objects {
-		if o.VersionID != "" && o.VersionID != "null" {
-			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: "NoSuchVersion", Message: "The specified version does not exist."})
-			continue
+		// Each key is its own s3:DeleteObject (s3:DeleteObjectVersion with a version)
+		// under the bucket's policy.
+		action := "s3:DeleteObject"
+		if o.VersionID != "" {
+			action = "s3:DeleteObjectVersion"
 		}
-		// Each key is its own s3:DeleteObject under the bucket's policy.
-		p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: rq.bucket, Action: "s3:DeleteObject", Object: true, Key: o.Key,
+		p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: rq.bucket, Action: action, Object: true, Key: o.Key,
 			Keys: rq})
+		var del translate.DeleteResult
 		if err == nil {
-			err = s.svc.DeleteObject(rq.r.Context(), p, rq.bucket, o.Key, deleteCondition(o.ETag))
+			del, err = s.svc.DeleteObject(rq.r.Context(), p, rq.bucket, o.Key, o.VersionID, deleteCondition(o.ETag))
 		}
 		if err != nil {
 			e := s.toS3Error(rq, err)
+			if e.Code == s3err.InvalidArgument && o.VersionID != "" {
+				// S3 reports a malformed version id of a batch as a missing version.
+				e = s3err.New(s3err.NoSuchVersion)
+			}
 			res.Errors = append(res.Errors, deleteErrorElem{Key: o.Key, VersionID: o.VersionID, Code: string(e.Code), Message: e.Msg()})
 			continue
 		}
-		if !req.Quiet {
-			res.Deleted = append(res.Deleted, deletedElem{Key: o.Key, VersionID: o.VersionID})
+		if req.Quiet {
+			continue
 		}
+		d := deletedElem{Key: o.Key, VersionID: o.VersionID}
+		if del.DeleteMarker {
+			d.DeleteMarker = true
+			if o.VersionID == "" {
+				d.DeleteMarkerVersionID = del.VersionID // the marker this delete made
+			}
+		}
+		res.Deleted = append(res.Deleted, d)
 	}
 	return s.writeXML(rq, http.StatusOK, res)
 }

@@ -125,10 +125,10 @@ func TestCopySourceAndEncoding(t *testing.T) {
 		{"src/a/b.txt", "src", "a/b.txt", true},
 		{"/src/a%20b", "src", "a b", true},
 		{"src/k?versionId=null", "src", "k", true},
-		{"src/k?versionId=123", "", "", false},
+		{"src/k?versionId=123", "src", "k", true},
 		{"src", "", "", false},
 	} {
-		b, k, err := parseCopySource(tc.in)
+		b, k, _, err := parseCopySource(tc.in)
 		if (err == nil) != tc.ok || b != tc.bucket || k != tc.key {
 			t.Errorf("parseCopySource(%q) = %q %q %v", tc.in, b, k, err)
 		}

@@ -265,12 +265,12 @@ func (s *Server) uploadPartCopy(rq *request) error {
 	if err := refuseSSEC(rq.r.Header); err != nil {
 		return err
 	}
-	sb, sk, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
+	sb, sk, sv, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		return s.bucketFirst(rq, err)
 	}
 	in := &translate.UploadPartCopyInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, UploadID: rq.r.URL.Query().Get("uploadId"),
-		PartNumber: n, SrcBucket: sb, SrcKey: sk, SrcCond: parseConditions(rq.r.Header, "x-amz-copy-source-")}
+		PartNumber: n, SrcBucket: sb, SrcKey: sk, SrcVersionID: sv, SrcCond: parseConditions(rq.r.Header, "x-amz-copy-source-")}
 	if v := rq.r.Header.Get("x-amz-copy-source-range"); v != "" {
 		in.Range = parseRange(v)
 		if in.Range == nil || in.Range.IsSuffix || in.Range.End < 0 {
@@ -347,6 +347,7 @@ func (s *Server) completeMultipartUpload(rq *request) error {
 	}
 	setExpiration(rq.w.Header(), out.Expiration)
 	setSSE(rq.w.Header(), out.Encrypted)
+	setVersionID(rq.w.Header(), out.VersionID)
 	res := completeMultipartUploadResult{NS: s3NS, Location: s.completeLocation(rq), Bucket: rq.bucket, Key: rq.key, ETag: `"` + out.ETag + `"`, ChecksumType: out.ChecksumType}
 	res.set(out.Checksums)
 	return s.writeXML(rq, http.StatusOK, res)

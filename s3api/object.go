@@ -207,12 +207,21 @@ func (s *Server) putObject(rq *request) error {
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
 	setExpiration(h, out.Expiration)
 	setSSE(h, out.Encrypted)
+	setVersionID(h, out.VersionID)
 	if out.Instant {
 		s.answerEarly(rq)
 		return nil
 	}
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// setVersionID adds x-amz-version-id for an object of a bucket with versioning (id "":
+// a bucket never versioned, which S3 answers without one).
+func setVersionID(h http.Header, id string) {
+	if id != "" {
+		h.Set("x-amz-version-id", id)
+	}
 }
 
 // setExpiration adds x-amz-expiration when a lifecycle rule will delete the object.
@@ -282,7 +291,7 @@ var responseOverrides = map[string]string{
 func (s *Server) getObject(rq *request, head bool) error {
 	q := rq.r.URL.Query()
 	in := &translate.GetObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key, HeadOnly: head,
-		Cond: parseConditions(rq.r.Header, "")}
+		Cond: parseConditions(rq.r.Header, ""), VersionID: q.Get("versionId")}
 	if v := rq.r.Header.Get("Range"); v != "" {
 		in.Range = parseRange(v)
 	}
@@ -320,6 +329,7 @@ func (s *Server) getObject(rq *request, head bool) error {
 	h.Set("Accept-Ranges", "bytes")
 	setExpiration(h, info.Expiration)
 	setSSE(h, info.Encrypted)
+	setVersionID(h, info.VersionID)
 	ct := info.ContentType
 	if ct == "" {
 		ct = "binary/octet-stream"
@@ -375,28 +385,29 @@ func (s *Server) getObject(rq *request, head bool) error {
 }
 
 // parseCopySource parses x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded.
-func parseCopySource(v string) (bucket, key string, err error) {
+func parseCopySource(v string) (bucket, key, versionID string, err error) {
 	src, ver, _ := strings.Cut(v, "?")
 	if ver != "" {
 		vq, perr := url.ParseQuery(ver)
-		if perr != nil || (vq.Get("versionId") != "" && vq.Get("versionId") != "null") {
-			return "", "", s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+		if perr != nil {
+			return "", "", "", s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
 		}
+		versionID = vq.Get("versionId") // checked by translate, with the version
 	}
 	dec, perr := url.PathUnescape(src)
 	if perr != nil {
-		return "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
 	dec = strings.TrimPrefix(dec, "/")
 	bucket, key, ok := strings.Cut(dec, "/")
 	if !ok || bucket == "" || key == "" {
-		return "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
-	return bucket, key, nil
+	return bucket, key, versionID, nil
 }
 
 func (s *Server) copyObject(rq *request) error {
-	sb, sk, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
+	sb, sk, sv, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		return err
 	}
@@ -407,7 +418,7 @@ func (s *Server) copyObject(rq *request) error {
 	if err := s.checkSSEBucket(rq, h); err != nil {
 		return err
 	}
-	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, DstBucket: rq.bucket, DstKey: rq.key,
+	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, SrcVersionID: sv, DstBucket: rq.bucket, DstKey: rq.key,
 		SrcCond: parseConditions(h, "x-amz-copy-source-"), ChecksumAlgorithm: h.Get("x-amz-checksum-algorithm")}
 	// The website redirect is never copied from the source (S3 keeps it per object): the
 	// copy has the one this request gives, whichever the directive.
@@ -448,6 +459,10 @@ func (s *Server) copyObject(rq *request) error {
 	}
 	setExpiration(rq.w.Header(), info.Expiration)
 	setSSE(rq.w.Header(), info.Encrypted)
+	setVersionID(rq.w.Header(), info.VersionID)
+	if info.SourceVersionID != "" {
+		rq.w.Header().Set("x-amz-copy-source-version-id", info.SourceVersionID)
+	}
 	res := copyObjectResult{NS: s3NS, LastModified: iso8601(info.LastModified), ETag: `"` + info.ETag + `"`}
 	res.set(info.Checksums)
 	if len(info.Checksums) > 0 {

@@ -282,6 +282,7 @@ func (s *Server) postAnswer(rq *request, fields map[string]string, key, etag str
 	setChecksumHeaders(h, out.Checksums, out.ChecksumType)
 	setExpiration(h, out.Expiration)
 	setSSE(h, out.Encrypted)
+	setVersionID(h, out.VersionID)
 	loc := objectLocation(rq.r, rq.bucket, key)
 	h.Set("Location", loc)
 	redirect := fields["success_action_redirect"]

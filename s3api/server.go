@@ -57,7 +57,10 @@ type Service interface {
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
 	CopyObject(ctx context.Context, in *translate.CopyObjectInput) (*translate.ObjectInfo, error)
-	DeleteObject(ctx context.Context, p translate.Principal, bucket, key, ifMatch string) error
+	DeleteObject(ctx context.Context, p translate.Principal, bucket, key, versionID, ifMatch string) (translate.DeleteResult, error)
+	ListObjectVersions(ctx context.Context, in *translate.ListVersionsInput) (*translate.ListVersionsOutput, error)
+	BucketVersioning(ctx context.Context, p translate.Principal, bucket string) (string, error)
+	SetBucketVersioning(ctx context.Context, p translate.Principal, bucket, status string) error
 	ListObjects(ctx context.Context, in *translate.ListObjectsInput) (*translate.ListObjectsOutput, error)
 	ObjectTagging(ctx context.Context, p translate.Principal, bucket, key string) (string, error)
 	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, tagging string) error
@@ -379,6 +382,12 @@ func (s *Server) writeError(rq *request, err error) {
 	}
 	status := e.Status()
 	h := rq.w.Header()
+	var te *translate.Error
+	if errors.As(err, &te) {
+		for k, v := range te.Headers {
+			h.Set(k, v)
+		}
+	}
 	if status == http.StatusNotModified || rq.r.Method == http.MethodHead {
 		h.Del("Content-Type")
 		rq.w.WriteHeader(status)

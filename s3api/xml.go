@@ -92,15 +92,18 @@ type listBucketResultV1 struct {
 	CommonPrefixes []prefixElem   `xml:"CommonPrefixes"`
 }
 
+// versionElem is a Version or, named so by its XMLName, a DeleteMarker (which has no
+// ETag, Size or StorageClass): one slice keeps them in S3's order.
 type versionElem struct {
+	XMLName      xml.Name
 	Key          string `xml:"Key"`
 	VersionID    string `xml:"VersionId"`
 	IsLatest     bool   `xml:"IsLatest"`
 	LastModified string `xml:"LastModified"`
-	ETag         string `xml:"ETag"`
-	Size         int64  `xml:"Size"`
+	ETag         string `xml:"ETag,omitempty"`
+	Size         *int64 `xml:"Size,omitempty"`
 	Owner        *owner `xml:"Owner,omitempty"`
-	StorageClass string `xml:"StorageClass"`
+	StorageClass string `xml:"StorageClass,omitempty"`
 }
 
 type listVersionsResult struct {
@@ -131,8 +134,10 @@ type deleteRequest struct {
 }
 
 type deletedElem struct {
-	Key       string `xml:"Key"`
-	VersionID string `xml:"VersionId,omitempty"`
+	Key                   string `xml:"Key"`
+	VersionID             string `xml:"VersionId,omitempty"`
+	DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 }
 
 type deleteErrorElem struct {
@@ -159,9 +164,10 @@ type copyObjectResult struct {
 }
 
 type versioningConfiguration struct {
-	XMLName xml.Name `xml:"VersioningConfiguration"`
-	NS      string   `xml:"xmlns,attr"`
-	Status  string   `xml:"Status,omitempty"`
+	XMLName   xml.Name `xml:"VersioningConfiguration"`
+	NS        string   `xml:"xmlns,attr"`
+	Status    string   `xml:"Status,omitempty"`
+	MFADelete string   `xml:"MfaDelete,omitempty"`
 }
 
 type grantee struct {

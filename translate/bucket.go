@@ -167,4 +167,5 @@ func (s *Service) forgetConfigs(bucket string) {
 	s.cors.forget(bucket)
 	s.lifecycles.forget(bucket)
 	s.policies.forget(bucket)
+	s.versionings.forget(bucket)
 }

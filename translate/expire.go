@@ -235,11 +235,30 @@ func (p *lifecyclePass) object(ctx context.Context, o meta.Object, rules []lifec
 	return nil
 }
 
+// expireObject deletes o as S3's Expiration action does: removed in a bucket never
+// versioned, hidden behind a delete marker (made by the bucket's owner) in one with
+// versioning, where its version stays until removed by version.
+func (s *Service) expireObject(ctx context.Context, o meta.Object, cond meta.WriteCondition) error {
+	mode, err := s.versioningOf(ctx, o.Bucket)
+	if err != nil {
+		return err
+	}
+	if mode == meta.Unversioned {
+		return s.removeObject(ctx, o.Bucket, o.Key, cond)
+	}
+	owner := ""
+	if b, err := s.meta.GetBucket(ctx, o.Bucket); err == nil {
+		owner = b.Owner
+	}
+	_, err = s.putDeleteMarker(ctx, o.Bucket, o.Key, owner, mode, cond)
+	return err
+}
+
 // expire deletes o under rule r, if o is still the version cond describes.
 func (p *lifecyclePass) expire(ctx context.Context, o meta.Object, r lifecycle.Rule, cond meta.WriteCondition) error {
 	act := LifecycleAction{Kind: ActionExpire, Bucket: o.Bucket, Key: o.Key, Size: o.Size, RuleID: r.ID}
 	if !p.opts.DryRun {
-		err := p.s.removeObject(ctx, o.Bucket, o.Key, cond)
+		err := p.s.expireObject(ctx, o, cond)
 		if errors.Is(err, meta.ErrPreconditionFailed) || errors.Is(err, meta.ErrNotFound) {
 			p.res.Changed++
 			return nil

@@ -294,6 +294,7 @@ type UploadPartCopyInput struct {
 	UploadID          string
 	PartNumber        int
 	SrcBucket, SrcKey string
+	SrcVersionID      string // x-amz-copy-source's versionId ("" the current version)
 	SrcCond           Conditions
 	Range             *Range // nil = whole object; must be a bounded range
 }
@@ -314,7 +315,7 @@ func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (
 	if _, err := s.bucketFor(ctx, in.Principal, in.SrcBucket); err != nil {
 		return nil, err
 	}
-	src, err := s.meta.GetObject(ctx, in.SrcBucket, in.SrcKey)
+	src, err := s.readVersion(ctx, in.SrcBucket, in.SrcKey, in.SrcVersionID)
 	if err != nil {
 		return nil, metaErr(err, CodeNoSuchKey)
 	}
@@ -428,6 +429,8 @@ type CompleteUploadOutput struct {
 	Expiration *Expiry
 	// Encrypted: the object is stored encrypted at rest (SSE-S3).
 	Encrypted bool
+	// VersionID is the version written, as x-amz-version-id shows it.
+	VersionID string
 }
 
 // CompleteMultipartUpload writes the object's manifest from its parts in one metadata
@@ -489,8 +492,12 @@ func (s *Service) completedBefore(ctx context.Context, in *CompleteUploadInput) 
 			return nil, false
 		}
 	}
+	shown, err := s.shownVersion(ctx, o)
+	if err != nil {
+		return nil, false
+	}
 	return &CompleteUploadOutput{ETag: o.ETag, Checksums: o.Checksums, ChecksumType: o.ChecksumType, Expiration: s.expiryOf(ctx, o),
-		Encrypted: s.objectEncrypted(meta.Bucket{}, o.Manifest)}, true
+		Encrypted: s.objectEncrypted(meta.Bucket{}, o.Manifest), VersionID: shown}, true
 }
 
 func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, error) {
@@ -604,7 +611,11 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 		obj.ChecksumType = ChecksumFullObject
 	}
 	obj.ModTime = s.now().UTC()
-	if _, err := s.meta.CompleteUpload(ctx, u.ID, obj, in.Cond.meta()); err != nil {
+	cond, mode, err := s.versionedWrite(ctx, &obj, in.Cond.meta())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.meta.CompleteUpload(ctx, u.ID, obj, cond); err != nil {
 		if errors.Is(err, meta.ErrNotFound) {
 			return nil, errorf(CodeNoSuchUpload, "The specified multipart upload does not exist.")
 		}
@@ -616,7 +627,7 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 	}
 	// Every part was stored (or moved) encrypted when it was uploaded into this bucket.
 	return &CompleteUploadOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj),
-		Encrypted: s.dedup.Encrypted(b.Backend)}, nil
+		Encrypted: s.dedup.Encrypted(b.Backend), VersionID: shownVersionID(obj.VersionID, mode)}, nil
 }
 
 func invalidPart() *Error {

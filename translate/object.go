@@ -37,6 +37,11 @@ type ObjectInfo struct {
 	// Encrypted: every byte of the object is at rest on an encrypting backend (SSE-S3;
 	// GetObject, HeadObject and CopyObject set it).
 	Encrypted bool
+	// VersionID is the version as x-amz-version-id shows it ("" for a bucket never
+	// versioned; GetObject, HeadObject and CopyObject set it).
+	VersionID string
+	// SourceVersionID is a copy's x-amz-copy-source-version-id (CopyObject).
+	SourceVersionID string
 }
 
 func infoOf(o meta.Object) ObjectInfo {
@@ -180,6 +185,9 @@ type PutObjectOutput struct {
 	Expiration *Expiry
 	// Encrypted: the object is stored encrypted at rest (SSE-S3).
 	Encrypted bool
+	// VersionID is the version written, as x-amz-version-id shows it ("" for a bucket
+	// never versioned).
+	VersionID string
 }
 
 // MaxKeyLength is S3's limit on an object key, in bytes of its UTF-8 form.
@@ -226,7 +234,11 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
 		UserMeta: in.UserMeta, Owner: w, Scope: w}
 	enc := s.dedup.Encrypted(b.Backend)
-	if out, ok, err := s.instantPut(ctx, in, obj, scope, b); ok || err != nil {
+	cond, mode, err := s.versionedWrite(ctx, &obj, in.Cond.meta())
+	if err != nil {
+		return nil, err
+	}
+	if out, ok, err := s.instantPut(ctx, in, obj, cond, scope, b); ok || err != nil {
 		return out, err
 	}
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope,
@@ -246,13 +258,13 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 		obj.ModTime = s.now().UTC()
 		obj.Manifest = manifestOf(c, sums.Size)
 		if len(obj.Manifest) == 0 {
-			_, err := s.meta.PutObject(ctx, obj, in.Cond.meta())
+			_, err := s.meta.PutObject(ctx, obj, cond)
 			return meta.Chunk{}, err // an empty object references no chunk
 		}
 		// With ChunkID 0 a new chunk, which PutObject indexes in the same transaction (one
 		// commit) and replaces with the indexed one; otherwise an indexed chunk, as is.
 		obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
-		_, err := s.meta.PutObject(ctx, obj, in.Cond.meta())
+		_, err := s.meta.PutObject(ctx, obj, cond)
 		return obj.Manifest[0].Chunk, err
 	})
 	if err != nil {
@@ -264,7 +276,8 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 			return nil, err
 		}
 	}
-	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj), Encrypted: enc}, nil
+	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj), Encrypted: enc,
+		VersionID: shownVersionID(obj.VersionID, mode)}, nil
 }
 
 // sizeUnknownBody prepares a body that declared no length (a form upload: a part of a
@@ -358,7 +371,7 @@ func manifestOf(c meta.Chunk, size int64) []meta.Extent {
 // scope already stored that content. Every other declared digest must be provably equal
 // to the stored object's (MD5 via the ETag, an additional checksum only if recorded),
 // otherwise the body is read as usual.
-func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, scope string, b meta.Bucket) (*PutObjectOutput, bool, error) {
+func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.Object, cond meta.WriteCondition, scope string, b meta.Bucket) (*PutObjectOutput, bool, error) {
 	sum, ok := in.Body.trustedSHA256()
 	if !ok || in.Body.Size < 0 || in.Body.Size <= s.dedup.InlineMax() || in.Principal.Anonymous {
 		// Nor for an anonymous writer: an answer without the body would tell anyone
@@ -434,7 +447,7 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 	if err := s.verifyUnstored(&in.Body); err != nil {
 		return nil, false, err
 	}
-	if _, err := s.meta.PutObject(ctx, obj, in.Cond.meta()); err != nil {
+	if _, err := s.meta.PutObject(ctx, obj, cond); err != nil {
 		if errors.Is(err, meta.ErrConflict) {
 			return nil, false, s.lostRace(in.Body)
 		}
@@ -444,7 +457,7 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		s.cfg.OnInstant(src.Size)
 	}
 	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread,
-		Expiration: s.expiryOf(ctx, obj), Encrypted: enc}, true, nil
+		Expiration: s.expiryOf(ctx, obj), Encrypted: enc, VersionID: shownVersionID(obj.VersionID, cond.Versioning)}, true, nil
 }
 
 // storedChecksum computes algo over an object's stored content, checking on the way that
@@ -591,6 +604,7 @@ func (r *Range) resolve(size int64) (off, n int64, whole bool, err error) {
 type GetObjectInput struct {
 	Principal   Principal
 	Bucket, Key string
+	VersionID   string // the versionId asked for ("" the current version)
 	Range       *Range
 	PartNumber  int
 	Cond        Conditions
@@ -615,11 +629,14 @@ func (s *Service) GetObject(ctx context.Context, in *GetObjectInput) (*GetObject
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.meta.GetObject(ctx, in.Bucket, in.Key)
+	o, err := s.readVersion(ctx, in.Bucket, in.Key, in.VersionID)
 	if err != nil {
-		return nil, metaErr(err, CodeNoSuchKey)
+		return nil, err
 	}
 	info := infoOf(o)
+	if info.VersionID, err = s.shownVersion(ctx, o); err != nil {
+		return nil, err
+	}
 	if err := in.Cond.check(info, true); err != nil {
 		// The caller still needs the ETag and date for a 304.
 		return &GetObjectOutput{Info: info}, err
@@ -816,25 +833,44 @@ func (r *manifestReader) Close() error {
 	return nil
 }
 
-// DeleteObject removes an object; deleting a missing key succeeds, as in S3.
+// DeleteObject removes an object; deleting a missing key succeeds, as in S3. In a
+// bucket with versioning it puts a delete marker in front of the key instead, or with
+// a versionId removes that version for good (versioning.go).
 //
 // ifMatch makes it conditional (S3's conditional deletes): the current ETag, or "*" for
 // any existing object, checked in the deleting transaction; a mismatch is
 // PreconditionFailed and, with a condition, a missing key is NoSuchKey (without one,
 // deleting nothing succeeds).
-func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, ifMatch string) error {
-	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
-		return err
+func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, versionID, ifMatch string) (DeleteResult, error) {
+	b, err := s.bucketFor(ctx, p, bucket)
+	if err != nil {
+		return DeleteResult{}, err
 	}
 	if len(key) > MaxKeyLength {
 		// No such key can exist; S3 says why rather than pretending to delete it.
-		return validKey(key)
+		return DeleteResult{}, validKey(key)
 	}
-	err := s.removeObject(ctx, bucket, key, meta.WriteCondition{IfMatch: ifMatch})
+	mode, err := s.versioningOf(ctx, bucket)
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	if mode != meta.Unversioned {
+		return s.deleteVersioned(ctx, bucket, key, versionID, writer(p, b.Owner), mode, meta.WriteCondition{IfMatch: ifMatch})
+	}
+	if versionID != "" {
+		// A bucket never versioned holds only null versions.
+		if _, err := storedVersionID(versionID); err != nil {
+			return DeleteResult{}, err
+		}
+		if versionID != NullVersion {
+			return DeleteResult{VersionID: versionID}, nil
+		}
+	}
+	err = s.removeObject(ctx, bucket, key, meta.WriteCondition{IfMatch: ifMatch})
 	if errors.Is(err, meta.ErrNotFound) && ifMatch == "" {
-		return nil
+		return DeleteResult{}, nil
 	}
-	return metaErr(err, CodeNoSuchKey)
+	return DeleteResult{}, metaErr(err, CodeNoSuchKey)
 }
 
 // removeObject deletes bucket/key under cond: the one way an object is deleted, by a
@@ -850,6 +886,7 @@ func (s *Service) removeObject(ctx context.Context, bucket, key string, cond met
 type CopyObjectInput struct {
 	Principal         Principal
 	SrcBucket, SrcKey string
+	SrcVersionID      string // x-amz-copy-source's versionId ("" the current version)
 	DstBucket, DstKey string
 	SrcCond           Conditions
 	ReplaceMetadata   bool
@@ -895,14 +932,14 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		src, err := s.meta.GetObject(ctx, in.SrcBucket, in.SrcKey)
+		src, err := s.readVersion(ctx, in.SrcBucket, in.SrcKey, in.SrcVersionID)
 		if err != nil {
-			return nil, metaErr(err, CodeNoSuchKey)
+			return nil, err
 		}
 		if err := in.SrcCond.check(infoOf(src), false); err != nil {
 			return nil, err
 		}
-		if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && !in.ReplaceMetadata && in.ChecksumAlgorithm == "" && in.WebsiteRedirect == "" {
+		if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && in.SrcVersionID == "" && !in.ReplaceMetadata && in.ChecksumAlgorithm == "" && in.WebsiteRedirect == "" {
 			return nil, errorf(CodeInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
 		dst := src
@@ -955,7 +992,11 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 				return nil, err
 			}
 		}
-		_, err = s.meta.PutObject(ctx, dst, in.DstCond.meta())
+		cond, mode, err := s.versionedWrite(ctx, &dst, in.DstCond.meta())
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.meta.PutObject(ctx, dst, cond)
 		if errors.Is(err, meta.ErrConflict) && attempt < 3 {
 			continue // the source changed under us; read it again
 		}
@@ -963,6 +1004,12 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 			return nil, s.writeErr(err)
 		}
 		info := infoOf(dst)
+		info.VersionID = shownVersionID(dst.VersionID, mode)
+		if in.SrcVersionID != "" {
+			info.SourceVersionID = in.SrcVersionID
+		} else if info.SourceVersionID, err = s.shownVersion(ctx, src); err != nil {
+			return nil, err
+		}
 		info.Expiration = s.expiryOf(ctx, dst)
 		info.Encrypted = s.dedup.Encrypted(db.Backend) || s.objectEncrypted(db, src.Manifest)
 		return &info, nil

@@ -42,6 +42,8 @@ const (
 	CodeNoSuchBucket            = "NoSuchBucket"
 	CodeNoSuchKey               = "NoSuchKey"
 	CodeNoSuchUpload            = "NoSuchUpload"
+	CodeNoSuchVersion           = "NoSuchVersion"
+	CodeMethodNotAllowed        = "MethodNotAllowed"
 	CodeNotModified             = "NotModified"
 	CodePreconditionFailed      = "PreconditionFailed"
 	CodeServiceUnavailable      = "ServiceUnavailable"
@@ -57,6 +59,9 @@ type Error struct {
 	Code    string
 	Message string
 	Extra   map[string]string
+	// Headers are response headers S3 sends with this error (a delete marker's
+	// x-amz-delete-marker and x-amz-version-id).
+	Headers map[string]string
 	Err     error
 }
 
@@ -144,6 +149,8 @@ type Service struct {
 	lifecycles *configCache[lifecycle.Configuration]
 	// policies caches buckets' policies (and their absence) for Authorize.
 	policies *configCache[policy.Policy]
+	// versionings caches each bucket's versioning state (versioning.go).
+	versionings *configCache[string]
 }
 
 // New returns a Service.
@@ -170,6 +177,7 @@ func New(cfg Config) (*Service, error) {
 	s.cors = newConfigCache(cfg.Now, s.loadCORS)
 	s.lifecycles = newConfigCache(cfg.Now, s.loadLifecycle)
 	s.policies = newConfigCache(cfg.Now, s.loadPolicy)
+	s.versionings = newConfigCache(cfg.Now, s.loadVersioning)
 	return s, nil
 }
 

@@ -97,6 +97,26 @@ func (s *meteredMeta) DeleteObject(ctx context.Context, bucket, key string, cond
 	return s.MetaStore.DeleteObject(ctx, bucket, key, cond)
 }
 
+func (s *meteredMeta) GetObjectVersion(ctx context.Context, bucket, key, versionID string) (o meta.Object, err error) {
+	defer s.observe("get_object_version", time.Now(), &err)
+	return s.MetaStore.GetObjectVersion(ctx, bucket, key, versionID)
+}
+
+func (s *meteredMeta) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string) (o meta.Object, err error) {
+	defer s.observe("delete_object_version", time.Now(), &err)
+	return s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID)
+}
+
+func (s *meteredMeta) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.WriteCondition) (old *meta.Object, err error) {
+	defer s.observe("put_delete_marker", time.Now(), &err)
+	return s.MetaStore.PutDeleteMarker(ctx, m, cond)
+}
+
+func (s *meteredMeta) ListObjectVersions(ctx context.Context, bucket string, q meta.VersionListQuery) (r meta.VersionListResult, err error) {
+	defer s.observe("list_object_versions", time.Now(), &err)
+	return s.MetaStore.ListObjectVersions(ctx, bucket, q)
+}
+
 func (s *meteredMeta) ListObjects(ctx context.Context, bucket string, q meta.ListQuery) (r meta.ListResult, err error) {
 	defer s.observe("list_objects", time.Now(), &err)
 	return s.MetaStore.ListObjects(ctx, bucket, q)

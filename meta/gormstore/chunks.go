@@ -198,8 +198,9 @@ func (s *Store) ListChunks(ctx context.Context, q meta.ChunkQuery) ([]meta.Chunk
 		db = db.Where("backend = ?", q.Backend)
 	}
 	if q.Bucket != "" {
-		db = db.Where(`EXISTS (SELECT 1 FROM extents e JOIN objects o ON o.id = e.object_id
-			WHERE e.chunk_id = chunks.id AND o.bucket = ?)`, q.Bucket)
+		db = db.Where(`(EXISTS (SELECT 1 FROM extents e JOIN objects o ON o.id = e.object_id
+			WHERE e.chunk_id = chunks.id AND o.bucket = ?) OR EXISTS (SELECT 1 FROM extents e
+			JOIN object_versions v ON v.object_id = e.object_id WHERE e.chunk_id = chunks.id AND v.bucket = ?))`, q.Bucket, q.Bucket)
 	}
 	return s.chunks("list chunks", db.Order("id").Limit(pageLimit(q.Limit)))
 }
@@ -257,10 +258,13 @@ func (s *Store) updateChunk(ctx context.Context, op string, id int64, set map[st
 	return nil
 }
 
-// ObjectsUsingChunk lists objects whose manifests reference the chunk (no manifests).
+// ObjectsUsingChunk lists objects whose manifests reference the chunk (no manifests):
+// current versions, then noncurrent ones.
 func (s *Store) ObjectsUsingChunk(ctx context.Context, id int64, limit int) ([]meta.Object, error) {
 	rows, err := scanListed(s.rdb.WithContext(ctx).Raw("SELECT "+listCols+
-		" FROM objects WHERE id IN (SELECT object_id FROM extents WHERE chunk_id = ?) ORDER BY bucket, object_key LIMIT ?", id, pageLimit(limit)))
+		" FROM (SELECT 0 AS k, "+listCols+" FROM objects WHERE id IN (SELECT object_id FROM extents WHERE chunk_id = ?)"+
+		" UNION ALL SELECT 1 AS k, "+listCols+" FROM object_versions WHERE object_id IN (SELECT object_id FROM extents WHERE chunk_id = ?)) u"+
+		" ORDER BY k, bucket, object_key LIMIT ?", id, id, pageLimit(limit)))
 	if err != nil {
 		return nil, classify("objects using chunk", err)
 	}

@@ -53,9 +53,61 @@ type objectRow struct {
 	Scope        string `gorm:"column:scope;not null"`
 	ModNS        int64  `gorm:"column:mod_ns;not null"`
 	ExtentCount  int    `gorm:"column:extent_count;not null"`
+	// VersionID is "" for the null version (every object of a bucket never versioned).
+	VersionID string `gorm:"column:version_id;not null;default:''"`
 }
 
 func (objectRow) TableName() string { return "objects" }
+
+// versionRow is a noncurrent version of a key, or a delete marker (the newest version
+// of a key that then has no current row). Versions live apart from objects so that a
+// bucket's current keys stay one index seek away from every GET and listing, versioned
+// or not. A version keeps the id it had as the current object (ObjectID, 0 for a delete
+// marker): its extents stay as they were, keyed by that id, and so do the references
+// they hold. (Ids are never reused: PostgreSQL's sequence, SQLite's AUTOINCREMENT.) Seq
+// orders a key's versions: a version is archived when a newer one replaces it, so a
+// higher Seq is a newer version.
+type versionRow struct {
+	Seq          int64  `gorm:"column:seq;primaryKey;autoIncrement;index:ix_versions_key,priority:3,sort:desc"`
+	ObjectID     int64  `gorm:"column:object_id;not null;index:ix_versions_object"`
+	Bucket       ckey   `gorm:"column:bucket;not null;uniqueIndex:ux_versions_id,priority:1;index:ix_versions_key,priority:1"`
+	ObjectKey    ckey   `gorm:"column:object_key;not null;uniqueIndex:ux_versions_id,priority:2;index:ix_versions_key,priority:2"`
+	VersionID    string `gorm:"column:version_id;not null;uniqueIndex:ux_versions_id,priority:3"`
+	DeleteMarker bool   `gorm:"column:delete_marker;not null"`
+	Size         int64  `gorm:"column:size;not null"`
+	ETag         string `gorm:"column:etag;not null"`
+	SHA256       []byte `gorm:"column:sha256"`
+	ContentMD5   []byte `gorm:"column:content_md5"`
+	ContentType  string `gorm:"column:content_type;not null"`
+	Headers      string `gorm:"column:headers;not null"`
+	UserMeta     string `gorm:"column:user_meta;not null"`
+	Checksums    string `gorm:"column:checksums;not null"`
+	ChecksumType string `gorm:"column:checksum_type;not null"`
+	Parts        string `gorm:"column:parts;not null"`
+	Owner        string `gorm:"column:owner;not null"`
+	Scope        string `gorm:"column:scope;not null"`
+	ModNS        int64  `gorm:"column:mod_ns;not null"`
+	ExtentCount  int    `gorm:"column:extent_count;not null"`
+}
+
+func (versionRow) TableName() string { return "object_versions" }
+
+// archived is the current row r as a noncurrent version.
+func archived(r objectRow) versionRow {
+	return versionRow{ObjectID: r.ID, Bucket: r.Bucket, ObjectKey: r.ObjectKey, VersionID: r.VersionID,
+		Size: r.Size, ETag: r.ETag, SHA256: r.SHA256, ContentMD5: r.ContentMD5, ContentType: r.ContentType,
+		Headers: r.Headers, UserMeta: r.UserMeta, Checksums: r.Checksums, ChecksumType: r.ChecksumType,
+		Parts: r.Parts, Owner: r.Owner, Scope: r.Scope, ModNS: r.ModNS, ExtentCount: r.ExtentCount}
+}
+
+// current is the version row v (not a delete marker) as the key's current row again,
+// under the id its extents are keyed by.
+func current(v versionRow) objectRow {
+	return objectRow{ID: v.ObjectID, Bucket: v.Bucket, ObjectKey: v.ObjectKey, VersionID: v.VersionID,
+		Size: v.Size, ETag: v.ETag, SHA256: v.SHA256, ContentMD5: v.ContentMD5, ContentType: v.ContentType,
+		Headers: v.Headers, UserMeta: v.UserMeta, Checksums: v.Checksums, ChecksumType: v.ChecksumType,
+		Parts: v.Parts, Owner: v.Owner, Scope: v.Scope, ModNS: v.ModNS, ExtentCount: v.ExtentCount}
+}
 
 // extentRow is one manifest entry; (object_id, seq) orders an object's manifest and the
 // chunk_id index serves ObjectsUsingChunk and the bucket filter of ListChunks.
@@ -181,7 +233,7 @@ func (lockRow) TableName() string { return "locks" }
 
 func allModels() []any {
 	return []any{
-		&bucketRow{}, &objectRow{}, &extentRow{}, &chunkRow{}, &chunkScopeRow{},
+		&bucketRow{}, &objectRow{}, &versionRow{}, &extentRow{}, &chunkRow{}, &chunkScopeRow{},
 		&uploadRow{}, &partRow{}, &jobRow{}, &nodeRow{}, &settingRow{}, &lockRow{},
 		&bucketConfigRow{},
 	}

@@ -81,6 +81,11 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 		if err := tx.Raw("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", name).Scan(&n).Error; err != nil {
 			return err
 		}
+		if len(n) == 0 {
+			if err := tx.Raw("SELECT 1 FROM object_versions WHERE bucket = ? LIMIT 1", name).Scan(&n).Error; err != nil {
+				return err
+			}
+		}
 		if len(n) > 0 {
 			return fmt.Errorf("bucket %q holds objects: %w", name, meta.ErrNotEmpty)
 		}
@@ -157,7 +162,7 @@ func objectToRow(o meta.Object) objectRow {
 		Bucket: ckey(o.Bucket), ObjectKey: ckey(o.Key), Size: o.Size, ETag: o.ETag, SHA256: o.SHA256, ContentMD5: o.MD5,
 		ContentType: o.ContentType, Headers: encodeMap(o.Headers), UserMeta: encodeMap(o.UserMeta),
 		Checksums: encodeMap(o.Checksums), ChecksumType: o.ChecksumType, Parts: parts,
-		Owner: o.Owner, Scope: o.Scope, ModNS: mod, ExtentCount: len(o.Manifest),
+		Owner: o.Owner, Scope: o.Scope, ModNS: mod, ExtentCount: len(o.Manifest), VersionID: o.VersionID,
 	}
 }
 
@@ -165,7 +170,7 @@ func objectFromRow(r objectRow) (meta.Object, error) {
 	o := meta.Object{
 		Bucket: string(r.Bucket), Key: string(r.ObjectKey), Size: r.Size, ETag: r.ETag, SHA256: r.SHA256, MD5: r.ContentMD5,
 		ContentType: r.ContentType, ChecksumType: r.ChecksumType, Owner: r.Owner, Scope: r.Scope,
-		ModTime: fromNS(r.ModNS),
+		ModTime: fromNS(r.ModNS), VersionID: r.VersionID,
 	}
 	var err error
 	if o.Headers, err = decodeMap(r.Headers); err != nil {
@@ -212,33 +217,41 @@ func (s *Store) FindObjectBySHA256(ctx context.Context, sum [32]byte, scope stri
 
 // objectQueries are the object reads, complete and in the engine's placeholder syntax:
 // built once by Open, not on every GET.
-type objectQueries struct{ byKey, bySHA, bySHAScope string }
+type objectQueries struct{ byKey, bySHA, bySHAScope, byVersion, archivedByVersion string }
 
 func (s *Store) buildQueries() {
-	q := func(where string) string { return s.rebind(readObjectSQL + where + " ORDER BY e.seq") }
+	cur := readObjectSQL("objects", "id", "0")
+	q := func(where string) string { return s.rebind(cur + where + " ORDER BY e.seq") }
+	old := readObjectSQL("object_versions", "object_id", "CASE WHEN o.delete_marker THEN 1 ELSE 0 END")
 	s.queries = objectQueries{
-		byKey:      q("o.bucket = ? AND o.object_key = ?"),
-		bySHA:      q("o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ?)"),
-		bySHAScope: q("o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ? AND scope = ?)"),
+		byKey:             q("o.bucket = ? AND o.object_key = ?"),
+		bySHA:             q("o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ?)"),
+		bySHAScope:        q("o.id = (SELECT MIN(id) FROM objects WHERE sha256 = ? AND scope = ?)"),
+		byVersion:         q("o.bucket = ? AND o.object_key = ? AND o.version_id = ?"),
+		archivedByVersion: s.rebind(old + "o.bucket = ? AND o.object_key = ? AND o.version_id = ? ORDER BY e.seq"),
 	}
 }
 
-// readObjectSQL selects one object row joined with its extents and their chunks, one
+// readObjectSQL selects one row of table (objects, or object_versions, whose rows name
+// their extents by idCol and say by marker whether they are a delete marker) joined with
+// its extents and their chunks, one
 // result row per extent (one row with NULL extent columns for an empty object). The
 // object's large JSON columns are selected on the first row only, so a 10,000-part
 // object does not repeat its parts list 10,000 times. A LEFT JOIN on chunks so that a
 // dangling reference is reported as corruption rather than silently shortening the object.
 // One statement is one snapshot on both engines: no retry for a concurrent overwrite.
-const readObjectSQL = `SELECT o.id, o.bucket, o.object_key, o.size, o.etag, o.sha256, o.content_md5,
-	o.content_type, o.checksum_type, o.owner, o.scope, o.mod_ns, o.extent_count,
+func readObjectSQL(table, idCol, marker string) string {
+	return `SELECT o.` + idCol + `, o.bucket, o.object_key, o.size, o.etag, o.sha256, o.content_md5,
+	o.content_type, o.checksum_type, o.owner, o.scope, o.mod_ns, o.extent_count, o.version_id, ` + marker + `,
 	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.headers END,
 	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.user_meta END,
 	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.checksums END,
 	CASE WHEN e.seq IS NULL OR e.seq = 0 THEN o.parts END,
 	e.seq, e.part_number, e.chunk_id, e.chunk_offset, e.length,
 	c.id, c.uid, c.sha256, c.md5, c.size, c.backend, c.node, c.refs, c.corrupt, c.created_ns, c.zero_since_ns, c.data
-	FROM objects o LEFT JOIN extents e ON e.object_id = o.id LEFT JOIN chunks c ON c.id = e.chunk_id
+	FROM ` + table + ` o LEFT JOIN extents e ON e.object_id = o.` + idCol + ` LEFT JOIN chunks c ON c.id = e.chunk_id
 	WHERE `
+}
 
 // readObject runs query (one of s.queries: readObjectSQL with a condition on o) straight on the pool
 // (through gorm's prepared-statement cache on SQLite): this is the hot read of every GET
@@ -252,6 +265,7 @@ func (s *Store) readObject(ctx context.Context, op, query string, args ...any) (
 	var (
 		r     objectRow
 		found bool
+		dm    int64
 		m     []meta.Extent
 		total int64
 	)
@@ -266,7 +280,7 @@ func (s *Store) readObject(ctx context.Context, op, query string, args ...any) (
 			cZero                                *int64
 		)
 		if err := rows.Scan(&r.ID, &r.Bucket, &r.ObjectKey, &r.Size, &r.ETag, &r.SHA256, &r.ContentMD5,
-			&r.ContentType, &r.ChecksumType, &r.Owner, &r.Scope, &r.ModNS, &r.ExtentCount,
+			&r.ContentType, &r.ChecksumType, &r.Owner, &r.Scope, &r.ModNS, &r.ExtentCount, &r.VersionID, &dm,
 			&headers, &userMeta, &checksums, &parts,
 			&seq, &part, &chunkID, &chunkOff, &length,
 			&cID, &cUID, &cSHA, &cMD5, &cSize, &cBackend, &cNode, &cRefs, &cCorrupt, &cCreated, &cZero, &cData); err != nil {
@@ -306,6 +320,7 @@ func (s *Store) readObject(ctx context.Context, op, query string, args ...any) (
 			op, o.Bucket, o.Key, len(m), total, r.ExtentCount, o.Size, meta.ErrInternal)
 	}
 	o.Manifest = m
+	o.DeleteMarker = dm != 0
 	return o, nil
 }
 
@@ -316,7 +331,7 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 	}
 	var replaced *meta.Object
 	fresh := newChunksOf(o.Manifest)
-	if s.pg && len(fresh) <= 1 && len(o.Manifest) <= pgFastManifest && !cond.PinsVersion() {
+	if s.pg && len(fresh) <= 1 && len(o.Manifest) <= pgFastManifest && !cond.PinsVersion() && cond.Versioning == meta.Unversioned {
 		replaced, c, err := s.putObjectPGOne(ctx, o, cond)
 		if err == nil {
 			for _, i := range fresh {
@@ -437,7 +452,7 @@ func checkCondition(cond meta.WriteCondition, cur *objectRow) error {
 func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition, delta map[int64]int64) (*meta.Object, error) {
 	// On PostgreSQL a plain PUT takes the few-statement path (pgwrite.go), which checks
 	// the bucket in its write statement.
-	fast := s.pg && len(delta) == 0 && len(o.Manifest) <= pgFastManifest
+	fast := s.pg && len(delta) == 0 && len(o.Manifest) <= pgFastManifest && cond.Versioning == meta.Unversioned
 	if !fast {
 		if err := s.lockBucketShared(tx, o.Bucket); err != nil {
 			return nil, err
@@ -458,16 +473,9 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 			return nil, err
 		}
 	}
-	var replaced *meta.Object
-	if cur != nil {
-		old, err := objectFromRow(*cur)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.dropObjectTx(tx, cur.ID, delta); err != nil {
-			return nil, err
-		}
-		replaced = &old
+	replaced, err := s.replaceVersion(tx, o.Bucket, o.Key, cur, cond.Versioning, delta)
+	if err != nil {
+		return nil, err
 	}
 	for _, e := range o.Manifest {
 		delta[e.ChunkID]++

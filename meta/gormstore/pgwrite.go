@@ -231,7 +231,8 @@ const curColumns = `cur.id AS cur_id, cur.bucket AS cur_bucket, cur.object_key A
 	cur.etag AS cur_etag, cur.sha256 AS cur_sha256, cur.content_md5 AS cur_content_md5,
 	cur.content_type AS cur_content_type, cur.headers AS cur_headers, cur.user_meta AS cur_user_meta,
 	cur.checksums AS cur_checksums, cur.checksum_type AS cur_checksum_type, cur.parts AS cur_parts,
-	cur.owner AS cur_owner, cur.scope AS cur_scope, cur.mod_ns AS cur_mod_ns, cur.extent_count AS cur_extent_count`
+	cur.owner AS cur_owner, cur.scope AS cur_scope, cur.mod_ns AS cur_mod_ns, cur.extent_count AS cur_extent_count,
+	cur.version_id AS cur_version_id`
 
 type curResult struct {
 	CurID           *int64
@@ -251,6 +252,7 @@ type curResult struct {
 	CurScope        *string
 	CurModNS        *int64
 	CurExtentCount  *int
+	CurVersionID    *string
 }
 
 // object returns the row as an object (without its manifest), nil if there was none.
@@ -262,7 +264,8 @@ func (r curResult) object() (*meta.Object, error) {
 		Size: *r.CurSize, ETag: *r.CurEtag, SHA256: r.CurSHA256, ContentMD5: r.CurContentMD5,
 		ContentType: *r.CurContentType, Headers: *r.CurHeaders, UserMeta: *r.CurUserMeta,
 		Checksums: *r.CurChecksums, ChecksumType: *r.CurChecksumType, Parts: *r.CurParts,
-		Owner: *r.CurOwner, Scope: *r.CurScope, ModNS: *r.CurModNS, ExtentCount: *r.CurExtentCount})
+		Owner: *r.CurOwner, Scope: *r.CurScope, ModNS: *r.CurModNS, ExtentCount: *r.CurExtentCount,
+		VersionID: *r.CurVersionID})
 	if err != nil {
 		return nil, err
 	}
@@ -319,16 +322,16 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 const (
 	objectSet = `id = DEFAULT, size = ?, etag = ?, sha256 = ?, content_md5 = ?, content_type = ?,
 		headers = ?, user_meta = ?, checksums = ?, checksum_type = ?, parts = ?, owner = ?, scope = ?,
-		mod_ns = ?, extent_count = ?`
+		mod_ns = ?, extent_count = ?, version_id = ?`
 	objectInsert = `INSERT INTO objects (bucket, object_key, size, etag, sha256, content_md5, content_type,
-			headers, user_meta, checksums, checksum_type, parts, owner, scope, mod_ns, extent_count)
+			headers, user_meta, checksums, checksum_type, parts, owner, scope, mod_ns, extent_count, version_id)
 		SELECT ?, ?, CAST(? AS BIGINT), ?, CAST( ? AS BYTEA), CAST( ? AS BYTEA), ?, ?, ?, ?, ?, ?, ?, ?,
-			CAST(? AS BIGINT), CAST(? AS INT)`
+			CAST(? AS BIGINT), CAST(? AS INT), ?`
 )
 
 func objectArgs(row objectRow) []any {
 	return []any{row.Size, row.ETag, row.SHA256, row.ContentMD5, row.ContentType, row.Headers, row.UserMeta,
-		row.Checksums, row.ChecksumType, row.Parts, row.Owner, row.Scope, row.ModNS, row.ExtentCount}
+		row.Checksums, row.ChecksumType, row.Parts, row.Owner, row.Scope, row.ModNS, row.ExtentCount, row.VersionID}
 }
 
 // writeManifestCTEs appends, after CTEs c (a new chunk's id, or none), o (the object

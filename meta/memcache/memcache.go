@@ -285,6 +285,30 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 	return out, err
 }
 
+// PutDeleteMarker and DeleteObjectVersion change (or may change) which version is
+// current: the key's entry is dropped, nothing left behind.
+func (s *Store) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
+	k := objKey{m.Bucket, m.Key}
+	st := s.stripe(k)
+	s.mu.Lock()
+	gen := s.gens[st]
+	s.mu.Unlock()
+	replaced, err := s.MetaStore.PutDeleteMarker(ctx, m, cond)
+	s.settle(k, st, gen, nil)
+	return replaced, err
+}
+
+func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string) (meta.Object, error) {
+	k := objKey{bucket, key}
+	st := s.stripe(k)
+	s.mu.Lock()
+	gen := s.gens[st]
+	s.mu.Unlock()
+	out, err := s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID)
+	s.settle(k, st, gen, nil)
+	return out, err
+}
+
 // settle ends a write of k begun at stripe generation gen: the key's entry is dropped and
 // the generation moved, and e (what the write left, or nil) is stored if no other write
 // of the stripe ended meanwhile.

@@ -92,6 +92,8 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"ConcurrentConfigAndDeleteBucket", testConcurrentConfigAndDeleteBucket},
 		{"PinnedConditions", testPinnedConditions},
 		{"PinnedDeleteRacingOverwrite", testPinnedDeleteRacingOverwrite},
+		{"ObjectVersions", testObjectVersions},
+		{"ListObjectVersions", testListObjectVersions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })

@@ -19,6 +19,9 @@ const (
 	tagNotFound byte = 0x01 // a cached "does not exist" answer
 	tagBucket   byte = 0x11
 	tagObject   byte = 0x12
+	// tagObjectV is tagObject followed by a version id (an object of a versioned bucket):
+	// the null version keeps tagObject, which a release before versioning reads alike.
+	tagObjectV byte = 0x15
 	// tagObjectIDs prefixes an object value with the ids of its manifest's distinct
 	// chunks in ASCII ("C12,15;" then the tagObject value): the read script follows them
 	// and returns the chunk rows in the same round trip.
@@ -198,8 +201,13 @@ func decodeBucket(name string, v []byte) (meta.Bucket, error) {
 // rows: those are cached under their own keys so that a chunk's move or corruption mark
 // invalidates one key instead of every manifest that uses it.
 func encodeObject(o meta.Object) []byte {
-	e := encoder{b: make([]byte, 0, 128+12*len(o.Manifest))}
-	e.b = append(e.b, tagObject)
+	e := encoder{b: make([]byte, 0, 128+len(o.VersionID)+12*len(o.Manifest))}
+	if o.VersionID != "" {
+		e.b = append(e.b, tagObjectV)
+		e.str(o.VersionID)
+	} else {
+		e.b = append(e.b, tagObject)
+	}
 	e.varint(o.Size)
 	e.str(o.ETag)
 	e.bytes(o.SHA256)
@@ -278,11 +286,14 @@ func decodeObject(bucket, key string, v []byte) (meta.Object, error) {
 		}
 		v = v[i+1:]
 	}
-	if len(v) == 0 || v[0] != tagObject {
+	if len(v) == 0 || v[0] != tagObject && v[0] != tagObjectV {
 		return meta.Object{}, errCodec
 	}
 	d := decoder{b: v[1:]}
 	o := meta.Object{Bucket: bucket, Key: key}
+	if v[0] == tagObjectV {
+		o.VersionID = d.str()
+	}
 	o.Size = d.varint()
 	o.ETag = d.str()
 	o.SHA256 = d.bytes()

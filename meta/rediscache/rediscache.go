@@ -683,6 +683,30 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 	return old, err
 }
 
+// PutDeleteMarker invalidates the object's key and leaves its absence (write-through):
+// a key whose newest version is a delete marker has no current version.
+func (s *Store) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.WriteCondition) (*meta.Object, error) {
+	var replaced *meta.Object
+	err := s.writeThrough(ctx, []string{objectKey(m.Bucket, m.Key)}, func() error {
+		var err error
+		replaced, err = s.MetaStore.PutDeleteMarker(ctx, m, cond)
+		return err
+	}, func() ([][]byte, []entry) { return [][]byte{{tagNotFound}}, nil })
+	return replaced, err
+}
+
+// DeleteObjectVersion invalidates the object's key: removing a version may uncover an
+// older one as current.
+func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string) (meta.Object, error) {
+	var out meta.Object
+	err := s.write(ctx, []string{objectKey(bucket, key)}, func() error {
+		var err error
+		out, err = s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID)
+		return err
+	})
+	return out, err
+}
+
 // SetObjectDigests invalidates the object's key.
 func (s *Store) SetObjectDigests(ctx context.Context, bucket, key, etag string, sum, md5 []byte) error {
 	return s.write(ctx, []string{objectKey(bucket, key)}, func() error {

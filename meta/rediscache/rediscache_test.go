@@ -502,11 +502,13 @@ func TestEveryMethodClassified(t *testing.T) {
 		"GetBucket", "CreateBucket", "DeleteBucket",
 		"GetObject", "PutObject", "DeleteObject", "SetObjectDigests", "CompleteUpload",
 		"InsertChunk", "MoveChunk", "MarkChunkCorrupt", "DeleteChunkIfUnreferenced",
+		"PutDeleteMarker", "DeleteObjectVersion",
 	}
 	// Pass-throughs: reads not cached, or writes that change nothing cached (uploads in
 	// progress, parts, jobs, nodes, settings, locks; reference counts are not cached).
 	passThrough := []string{
 		"ListBuckets", "ListObjects", "FindObjectBySHA256",
+		"GetObjectVersion", "ListObjectVersions", // versions by id are not cached
 		"FindChunk", "GetChunk", "ChunkByUID", "ListChunks", "GCCandidates", "ObjectsUsingChunk",
 		"CreateUpload", "GetUpload", "PutPart", "ListParts", "ListUploads", "AbortUpload", "StaleUploads",
 		"Enqueue", "Claim", "Finish", "Heartbeat", "ListNodes", "GetOrCreateSetting", "TryLock", "Unlock",
