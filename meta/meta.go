@@ -370,6 +370,10 @@ type MetaStore interface {
 	// cond.Versioning says (which must not be Unversioned); cond is checked against the
 	// current version. It returns the version it replaced, if any.
 	PutDeleteMarker(ctx context.Context, m Object, cond WriteCondition) (*Object, error)
+	// SetVersionHeaders replaces the stored headers (Object.Headers: its tags among
+	// them) of a noncurrent version, as a tagging request does. ErrNotFound if the key
+	// has no such noncurrent version (a current one is rewritten with PutObject).
+	SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers map[string]string) error
 	// ListObjectVersions pages every version of every key, delete markers included.
 	ListObjectVersions(ctx context.Context, bucket string, q VersionListQuery) (VersionListResult, error)
 	// ListObjects serves one page from the (bucket, key) index without scanning the bucket:

@@ -82,10 +82,11 @@ func (s *Server) getObjectAttributes(rq *request) error {
 		}
 		marker = n
 	}
-	info, parts, err := s.svc.ObjectAttributes(rq.r.Context(), rq.principal, rq.bucket, rq.key)
+	info, parts, err := s.svc.ObjectAttributes(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("versionId"))
 	if err != nil {
 		return err
 	}
+	setVersionID(rq.w.Header(), info.VersionID)
 	out := objectAttributes{NS: s3NS}
 	if want["ETag"] {
 		out.ETag = info.ETag // without quotes, as S3 returns it here

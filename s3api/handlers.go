@@ -304,8 +304,8 @@ func (s *Server) bucketFirst(rq *request, err error) error {
 }
 
 // checkVersionID checks a request's versionId: one value, and on the operations that do
-// not read versions by id yet (tagging, attributes, ACLs) only "null" (the only version
-// of an object in a bucket never versioned, which rclone and test suites send).
+// not read versions by id (ACLs: s3proxy's are fixed, and UploadPart and the like,
+// which have none) only "null", which rclone and test suites send.
 func checkVersionID(rq *request) error {
 	v, ok := rq.r.URL.Query()["versionId"]
 	if !ok {
@@ -315,7 +315,8 @@ func checkVersionID(rq *request) error {
 		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
 	}
 	switch rq.op {
-	case "GetObject", "HeadObject", "DeleteObject":
+	case "GetObject", "HeadObject", "DeleteObject", "GetObjectAttributes",
+		"GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging":
 		return nil // translate reads (or removes) the version
 	}
 	if v[0] != translate.NullVersion {
@@ -755,6 +756,12 @@ func (s *Server) listObjectVersions(rq *request) error {
 		} else {
 			size := v.Size
 			e.ETag, e.Size, e.StorageClass = `"`+v.ETag+`"`, &size, "STANDARD"
+			for a := range v.Checksums {
+				e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, a)
+			}
+			if len(e.ChecksumAlgorithm) > 0 {
+				e.ChecksumType = v.ChecksumType
+			}
 		}
 		out.Versions = append(out.Versions, e)
 	}
@@ -831,9 +838,10 @@ func (s *Server) deleteObjects(rq *request) error {
 			continue
 		}
 		d := deletedElem{Key: o.Key, VersionID: o.VersionID}
-		if del.DeleteMarker {
-			d.DeleteMarker = true
-			if o.VersionID == "" {
+		if del.Versioned {
+			marker := del.DeleteMarker
+			d.DeleteMarker = &marker
+			if marker && o.VersionID == "" {
 				d.DeleteMarkerVersionID = del.VersionID // the marker this delete made
 			}
 		}

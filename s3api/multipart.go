@@ -284,6 +284,9 @@ func (s *Server) uploadPartCopy(rq *request) error {
 	res := copyPartResult{NS: s3NS, LastModified: iso8601(out.LastModified), ETag: `"` + out.ETag + `"`}
 	res.set(out.Checksums)
 	setSSE(rq.w.Header(), out.Encrypted)
+	if out.SourceVersionID != "" {
+		rq.w.Header().Set("x-amz-copy-source-version-id", out.SourceVersionID)
+	}
 	return s.writeXML(rq, http.StatusOK, res)
 }
 

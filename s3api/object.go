@@ -398,6 +398,11 @@ func parseCopySource(v string) (bucket, key, versionID string, err error) {
 	if perr != nil {
 		return "", "", "", s3err.Newf(s3err.InvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
+	if i := strings.LastIndex(dec, "?versionId="); i >= 0 && ver == "" {
+		// The separator itself URL-encoded: S3 reads it as a version all the same (and
+		// a malformed version is refused rather than read as part of the key).
+		dec, versionID = dec[:i], dec[i+len("?versionId="):]
+	}
 	dec = strings.TrimPrefix(dec, "/")
 	bucket, key, ok := strings.Cut(dec, "/")
 	if !ok || bucket == "" || key == "" {

@@ -62,9 +62,9 @@ type Service interface {
 	BucketVersioning(ctx context.Context, p translate.Principal, bucket string) (string, error)
 	SetBucketVersioning(ctx context.Context, p translate.Principal, bucket, status string) error
 	ListObjects(ctx context.Context, in *translate.ListObjectsInput) (*translate.ListObjectsOutput, error)
-	ObjectTagging(ctx context.Context, p translate.Principal, bucket, key string) (string, error)
-	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, tagging string) error
-	ObjectAttributes(ctx context.Context, p translate.Principal, bucket, key string) (translate.ObjectInfo, []translate.PartInfo, error)
+	ObjectTagging(ctx context.Context, p translate.Principal, bucket, key, versionID string) (tags, version string, err error)
+	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, versionID, tagging string) (string, error)
+	ObjectAttributes(ctx context.Context, p translate.Principal, bucket, key, versionID string) (translate.ObjectInfo, []translate.PartInfo, error)
 
 	CreateMultipartUpload(ctx context.Context, in *translate.CreateUploadInput) (*translate.CreateUploadOutput, error)
 	UploadPart(ctx context.Context, in *translate.UploadPartInput) (*translate.UploadPartOutput, error)

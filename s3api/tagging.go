@@ -138,10 +138,11 @@ func tagCount(headers map[string]string) int {
 }
 
 func (s *Server) getObjectTagging(rq *request) error {
-	enc, err := s.svc.ObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key)
+	enc, version, err := s.svc.ObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("versionId"))
 	if err != nil {
 		return err
 	}
+	setVersionID(rq.w.Header(), version)
 	tags, err := decodeTags(enc)
 	if err != nil {
 		return s3err.Wrap(s3err.InternalError, err)
@@ -158,17 +159,21 @@ func (s *Server) putObjectTagging(rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.svc.SetObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key, enc); err != nil {
+	version, err := s.svc.SetObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("versionId"), enc)
+	if err != nil {
 		return err
 	}
+	setVersionID(rq.w.Header(), version)
 	rq.w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func (s *Server) deleteObjectTagging(rq *request) error {
-	if err := s.svc.SetObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key, ""); err != nil {
+	version, err := s.svc.SetObjectTagging(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("versionId"), "")
+	if err != nil {
 		return err
 	}
+	setVersionID(rq.w.Header(), version)
 	rq.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -95,8 +95,10 @@ type listBucketResultV1 struct {
 // versionElem is a Version or, named so by its XMLName, a DeleteMarker (which has no
 // ETag, Size or StorageClass): one slice keeps them in S3's order.
 type versionElem struct {
-	XMLName      xml.Name
-	Key          string `xml:"Key"`
+	XMLName           xml.Name
+	ChecksumAlgorithm []string `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType      string   `xml:"ChecksumType,omitempty"`
+	Key               string   `xml:"Key"`
 	VersionID    string `xml:"VersionId"`
 	IsLatest     bool   `xml:"IsLatest"`
 	LastModified string `xml:"LastModified"`
@@ -136,7 +138,7 @@ type deleteRequest struct {
 type deletedElem struct {
 	Key                   string `xml:"Key"`
 	VersionID             string `xml:"VersionId,omitempty"`
-	DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+	DeleteMarker          *bool  `xml:"DeleteMarker,omitempty"`
 	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 }
 

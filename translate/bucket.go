@@ -152,11 +152,18 @@ func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) er
 	if _, err := s.bucketFor(ctx, p, name); err != nil {
 		return err
 	}
+	mode, err := s.versioningOf(ctx, name)
+	if err != nil {
+		return err
+	}
 	s.buckets.forget(name)
-	err := s.meta.DeleteBucket(ctx, name)
+	err = s.meta.DeleteBucket(ctx, name)
 	s.buckets.forget(name) // a request racing the delete may have cached it again
 	s.forgetConfigs(name)  // the configurations went with the bucket
 	if errors.Is(err, meta.ErrNotEmpty) {
+		if mode != meta.Unversioned {
+			return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty. You must delete all versions in the bucket.")
+		}
 		return errorf(CodeBucketNotEmpty, "The bucket you tried to delete is not empty")
 	}
 	return metaErr(err, CodeNoSuchBucket)

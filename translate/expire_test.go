@@ -365,7 +365,7 @@ func TestLifecycleRaces(t *testing.T) {
 			}},
 		{name: "retagged after its tags were read", rule: tagRule, tags: "tmp=yes",
 			afterGet: func(f *lcFixture) {
-				if err := f.svc.SetObjectTagging(f.ctx, f.p, "bkt", "k", "tmp=no"); err != nil {
+				if _, err := f.svc.SetObjectTagging(f.ctx, f.p, "bkt", "k", "", "tmp=no"); err != nil {
 					f.t.Fatal(err)
 				}
 			}, wantLeft: "v1"},

@@ -158,6 +158,8 @@ type UploadPartOutput struct {
 	Instant      bool
 	// Encrypted: the part is stored encrypted at rest (SSE-S3).
 	Encrypted bool
+	// SourceVersionID is an UploadPartCopy's x-amz-copy-source-version-id.
+	SourceVersionID string
 }
 
 func checkPartNumber(n int) error {
@@ -374,7 +376,12 @@ func (s *Service) UploadPartCopy(ctx context.Context, in *UploadPartCopyInput) (
 		return nil, metaErr(err, CodeNoSuchUpload)
 	}
 	// Like S3, the answer shows a checksum only for an upload created with an algorithm.
-	return &UploadPartOutput{ETag: etag, Checksums: checksumsOf(u.ChecksumAlgo, sum), LastModified: p.LastModified, Encrypted: enc}, nil
+	srcVersion, err := s.shownVersion(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return &UploadPartOutput{ETag: etag, Checksums: checksumsOf(u.ChecksumAlgo, sum), LastModified: p.LastModified, Encrypted: enc,
+		SourceVersionID: srcVersion}, nil
 }
 
 // sliceManifest returns the extents covering [off, off+length) of a manifest.
@@ -429,7 +436,8 @@ type CompleteUploadOutput struct {
 	Expiration *Expiry
 	// Encrypted: the object is stored encrypted at rest (SSE-S3).
 	Encrypted bool
-	// VersionID is the version written, as x-amz-version-id shows it.
+	// VersionID is the version written, as x-amz-version-id shows it ("": the null
+	// version, which S3 answers without one).
 	VersionID string
 }
 
@@ -492,12 +500,8 @@ func (s *Service) completedBefore(ctx context.Context, in *CompleteUploadInput) 
 			return nil, false
 		}
 	}
-	shown, err := s.shownVersion(ctx, o)
-	if err != nil {
-		return nil, false
-	}
 	return &CompleteUploadOutput{ETag: o.ETag, Checksums: o.Checksums, ChecksumType: o.ChecksumType, Expiration: s.expiryOf(ctx, o),
-		Encrypted: s.objectEncrypted(meta.Bucket{}, o.Manifest), VersionID: shown}, true
+		Encrypted: s.objectEncrypted(meta.Bucket{}, o.Manifest), VersionID: o.VersionID}, true
 }
 
 func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (*CompleteUploadOutput, error) {
@@ -611,7 +615,7 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 		obj.ChecksumType = ChecksumFullObject
 	}
 	obj.ModTime = s.now().UTC()
-	cond, mode, err := s.versionedWrite(ctx, &obj, in.Cond.meta())
+	cond, err := s.versionedWrite(ctx, &obj, in.Cond.meta())
 	if err != nil {
 		return nil, err
 	}
@@ -627,7 +631,7 @@ func (s *Service) completeUpload(ctx context.Context, in *CompleteUploadInput) (
 	}
 	// Every part was stored (or moved) encrypted when it was uploaded into this bucket.
 	return &CompleteUploadOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj),
-		Encrypted: s.dedup.Encrypted(b.Backend), VersionID: shownVersionID(obj.VersionID, mode)}, nil
+		Encrypted: s.dedup.Encrypted(b.Backend), VersionID: obj.VersionID}, nil
 }
 
 func invalidPart() *Error {

@@ -185,8 +185,8 @@ type PutObjectOutput struct {
 	Expiration *Expiry
 	// Encrypted: the object is stored encrypted at rest (SSE-S3).
 	Encrypted bool
-	// VersionID is the version written, as x-amz-version-id shows it ("" for a bucket
-	// never versioned).
+	// VersionID is the version written, as x-amz-version-id shows it ("": the null
+	// version, which S3 answers without one).
 	VersionID string
 }
 
@@ -234,7 +234,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
 		UserMeta: in.UserMeta, Owner: w, Scope: w}
 	enc := s.dedup.Encrypted(b.Backend)
-	cond, mode, err := s.versionedWrite(ctx, &obj, in.Cond.meta())
+	cond, err := s.versionedWrite(ctx, &obj, in.Cond.meta())
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +277,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 		}
 	}
 	return &PutObjectOutput{ETag: obj.ETag, Checksums: obj.Checksums, ChecksumType: obj.ChecksumType, Expiration: s.expiryOf(ctx, obj), Encrypted: enc,
-		VersionID: shownVersionID(obj.VersionID, mode)}, nil
+		VersionID: obj.VersionID}, nil
 }
 
 // sizeUnknownBody prepares a body that declared no length (a form upload: a part of a
@@ -457,7 +457,7 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		s.cfg.OnInstant(src.Size)
 	}
 	return &PutObjectOutput{ETag: obj.ETag, Checksums: checksums, ChecksumType: obj.ChecksumType, Instant: in.Body.Unread,
-		Expiration: s.expiryOf(ctx, obj), Encrypted: enc, VersionID: shownVersionID(obj.VersionID, cond.Versioning)}, true, nil
+		Expiration: s.expiryOf(ctx, obj), Encrypted: enc, VersionID: obj.VersionID}, true, nil
 }
 
 // storedChecksum computes algo over an object's stored content, checking on the way that
@@ -992,7 +992,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 				return nil, err
 			}
 		}
-		cond, mode, err := s.versionedWrite(ctx, &dst, in.DstCond.meta())
+		cond, err := s.versionedWrite(ctx, &dst, in.DstCond.meta())
 		if err != nil {
 			return nil, err
 		}
@@ -1004,7 +1004,7 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 			return nil, s.writeErr(err)
 		}
 		info := infoOf(dst)
-		info.VersionID = shownVersionID(dst.VersionID, mode)
+		info.VersionID = dst.VersionID
 		if in.SrcVersionID != "" {
 			info.SourceVersionID = in.SrcVersionID
 		} else if info.SourceVersionID, err = s.shownVersion(ctx, src); err != nil {
@@ -1077,17 +1077,26 @@ func (s *Service) ListObjects(ctx context.Context, in *ListObjectsInput) (*ListO
 
 // ObjectAttributes describes an object and, for a multipart one, its parts
 // (GetObjectAttributes), without opening any chunk.
-func (s *Service) ObjectAttributes(ctx context.Context, p Principal, bucket, key string) (ObjectInfo, []PartInfo, error) {
+func (s *Service) ObjectAttributes(ctx context.Context, p Principal, bucket, key, versionID string) (ObjectInfo, []PartInfo, error) {
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return ObjectInfo{}, nil, err
 	}
-	o, err := s.meta.GetObject(ctx, bucket, key)
+	o, err := s.readVersion(ctx, bucket, key, versionID)
+	var te *Error
+	if errors.As(err, &te) && te.Code == CodeMethodNotAllowed {
+		// A delete marker has no attributes: S3 answers NoSuchKey, with its headers.
+		err = &Error{Code: CodeNoSuchKey, Message: "The specified key does not exist.", Headers: te.Headers}
+	}
 	if err != nil {
-		return ObjectInfo{}, nil, metaErr(err, CodeNoSuchKey)
+		return ObjectInfo{}, nil, err
 	}
 	parts := make([]PartInfo, len(o.Parts))
 	for i, pt := range o.Parts {
 		parts[i] = PartInfo{Number: pt.Number, Size: pt.Size, ETag: pt.ETag, Checksums: pt.Checksums, LastModified: pt.LastModified}
 	}
-	return infoOf(o), parts, nil
+	info := infoOf(o)
+	if info.VersionID, err = s.shownVersion(ctx, o); err != nil {
+		return ObjectInfo{}, nil, err
+	}
+	return info, parts, nil
 }

@@ -31,13 +31,14 @@ func withTagging(headers map[string]string, tagging string) map[string]string {
 	return out
 }
 
-// ObjectTagging returns the object's tag set in x-amz-tagging form ("" when none).
-func (s *Service) ObjectTagging(ctx context.Context, p Principal, bucket, key string) (string, error) {
-	out, err := s.GetObject(ctx, &GetObjectInput{Principal: p, Bucket: bucket, Key: key, HeadOnly: true})
+// ObjectTagging returns the tag set of the object (or of its version versionID) in
+// x-amz-tagging form ("" when none), and the version's x-amz-version-id.
+func (s *Service) ObjectTagging(ctx context.Context, p Principal, bucket, key, versionID string) (tags, version string, err error) {
+	out, err := s.GetObject(ctx, &GetObjectInput{Principal: p, Bucket: bucket, Key: key, VersionID: versionID, HeadOnly: true})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return out.Info.Headers[TaggingKey], nil
+	return out.Info.Headers[TaggingKey], out.Info.VersionID, nil
 }
 
 // SetObjectTagging replaces the object's tag set (PutObjectTagging; "" for
@@ -47,28 +48,61 @@ func (s *Service) ObjectTagging(ctx context.Context, p Principal, bucket, key st
 // object, as they would had the two requests arrived the other way round. (One with the
 // same content, hence the same ETag, can lose its new metadata to the old: the window is
 // one metadata read wide.)
-func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key, tagging string) error {
+//
+// With a versionID it tags that version: a noncurrent one in place, the current one as
+// above. It returns the x-amz-version-id of the version tagged.
+func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key, versionID, tagging string) (string, error) {
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
-		return err
+		return "", err
 	}
 	for attempt := 0; ; attempt++ {
-		cur, err := s.meta.GetObject(ctx, bucket, key)
+		var cur meta.Object
+		var err error
+		if versionID == "" {
+			cur, err = s.meta.GetObject(ctx, bucket, key)
+			err = s.missingObject(ctx, bucket, key, err)
+		} else {
+			cur, err = s.getVersion(ctx, bucket, key, versionID)
+		}
 		if err != nil {
-			return metaErr(err, CodeNoSuchKey)
+			return "", err
+		}
+		shown, err := s.shownVersion(ctx, cur)
+		if err != nil {
+			return "", err
 		}
 		if cur.Headers[TaggingKey] == tagging {
-			return nil
+			return shown, nil
+		}
+		if versionID != "" {
+			// A noncurrent version is tagged in place; the current one (not found among
+			// the noncurrent) is written again below.
+			err := s.meta.SetVersionHeaders(ctx, bucket, key, cur.VersionID, withTagging(cur.Headers, tagging))
+			if err == nil {
+				return shown, nil
+			}
+			if !errors.Is(err, meta.ErrNotFound) {
+				return "", s.writeErr(err)
+			}
+			if cur, err = s.meta.GetObject(ctx, bucket, key); err != nil || cur.VersionID != versionID {
+				if attempt < 3 {
+					continue // became current, or was replaced, meanwhile: look again
+				}
+				return "", errorf(CodeNoSuchVersion, "The specified version does not exist.")
+			}
 		}
 		next := cur
 		next.Headers = withTagging(cur.Headers, tagging)
 		next.Manifest = stripChunks(cur.Manifest)
-		_, err = s.meta.PutObject(ctx, next, meta.WriteCondition{IfMatch: cur.ETag})
+		// Rewritten in place (meta.Unversioned keeps its version id), pinned to the
+		// version read: not a new version.
+		_, err = s.meta.PutObject(ctx, next, meta.WriteCondition{IfMatch: cur.ETag, IfModTime: cur.ModTime})
 		if (errors.Is(err, meta.ErrConflict) || errors.Is(err, meta.ErrPreconditionFailed)) && attempt < 3 {
 			continue // replaced or deleted meanwhile: read it again
 		}
 		if err != nil {
-			return s.writeErr(err)
+			return "", s.writeErr(err)
 		}
-		return nil
+		return shown, nil
 	}
 }

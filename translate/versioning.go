@@ -3,10 +3,10 @@ package translate
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"s3proxy/meta"
 )
@@ -31,38 +31,30 @@ const (
 // while versioning was never enabled or was suspended.
 const NullVersion = "null"
 
-// versionIDLen is the length of the version ids s3proxy makes (as S3's, 32 characters).
-const versionIDLen = 32
-
-// newVersionID makes a version id: 8 bytes of the time (so ids of one key sort
-// roughly by age, which helps anyone reading them) and 16 random bytes, URL-safe
-// base64 (32 characters, never "null").
+// newVersionID makes a version id: a ULID (26 characters of Crockford base32: the
+// millisecond, then 80 random bits), so that ids are URL-safe, never "null", and a
+// key's versions sort by age for anyone reading them. versitygw makes the same kind.
 func newVersionID(now time.Time) string {
-	var b [24]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	_, _ = rand.Read(b[8:]) // crypto/rand.Read never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return ulid.MustNew(ulid.Timestamp(now), rand.Reader).String()
 }
 
 // storedVersionID turns a version id from a request into the store's form: "null" is
-// the null version (""), anything else must be an id s3proxy could have made, or the
-// request is refused as S3 refuses a malformed one.
+// the null version (""), anything else must be an id s3proxy could have made (a ULID),
+// or the request is refused as S3 refuses a malformed one; a well-formed id of no
+// version is the caller's NoSuchVersion.
 func storedVersionID(id string) (string, error) {
 	if id == NullVersion {
 		return "", nil
 	}
-	if len(id) != versionIDLen {
-		return "", invalidVersionID()
-	}
-	if _, err := base64.RawURLEncoding.DecodeString(id); err != nil {
-		return "", invalidVersionID()
+	if _, err := ulid.ParseStrict(id); err != nil {
+		return "", invalidVersionID(id)
 	}
 	return id, nil
 }
 
-func invalidVersionID() *Error {
+func invalidVersionID(id string) *Error {
 	e := errorf(CodeInvalidArgument, "Invalid version id specified")
-	e.Extra = map[string]string{"ArgumentName": "versionId"}
+	e.Extra = map[string]string{"ArgumentName": "versionId", "ArgumentValue": id}
 	return e
 }
 
@@ -139,25 +131,27 @@ func (s *Service) SetBucketVersioning(ctx context.Context, p Principal, bucket, 
 
 // versionedWrite prepares a write of o into its bucket: the condition learns the
 // bucket's versioning state, and o a new version id when versioning is enabled (the
-// null version otherwise). It returns the condition and the mode.
-func (s *Service) versionedWrite(ctx context.Context, o *meta.Object, cond meta.WriteCondition) (meta.WriteCondition, meta.Versioning, error) {
+// null version otherwise).
+func (s *Service) versionedWrite(ctx context.Context, o *meta.Object, cond meta.WriteCondition) (meta.WriteCondition, error) {
 	mode, err := s.versioningOf(ctx, o.Bucket)
 	if err != nil {
-		return cond, mode, err
+		return cond, err
 	}
 	cond.Versioning = mode
 	o.VersionID = ""
 	if mode == meta.VersionsEnabled {
 		o.VersionID = newVersionID(s.now())
 	}
-	return cond, mode, nil
+	return cond, nil
 }
 
 // DeleteResult is what a DELETE did, in S3's terms: the version it removed or the
-// delete marker it made (VersionID, "" for a bucket never versioned).
+// delete marker it made (VersionID, "" for a bucket never versioned). Versioned is set
+// in a bucket with versioning, whose answers always say whether a marker was involved.
 type DeleteResult struct {
 	VersionID    string
 	DeleteMarker bool
+	Versioned    bool
 }
 
 // deleteVersioned deletes bucket/key in a bucket with versioning (mode other than
@@ -169,7 +163,7 @@ func (s *Service) deleteVersioned(ctx context.Context, bucket, key, versionID, o
 		if err != nil {
 			return DeleteResult{}, metaErr(err, CodeNoSuchKey)
 		}
-		return DeleteResult{VersionID: shownVersionID(m.VersionID, mode), DeleteMarker: true}, nil
+		return DeleteResult{VersionID: shownVersionID(m.VersionID, mode), DeleteMarker: true, Versioned: true}, nil
 	}
 	stored, err := storedVersionID(versionID)
 	if err != nil {
@@ -177,12 +171,12 @@ func (s *Service) deleteVersioned(ctx context.Context, bucket, key, versionID, o
 	}
 	old, err := s.meta.DeleteObjectVersion(ctx, bucket, key, stored)
 	if errors.Is(err, meta.ErrNotFound) {
-		return DeleteResult{VersionID: versionID}, nil
+		return DeleteResult{VersionID: versionID, Versioned: true}, nil
 	}
 	if err != nil {
 		return DeleteResult{}, metaErr(err, CodeNoSuchKey)
 	}
-	return DeleteResult{VersionID: versionID, DeleteMarker: old.DeleteMarker}, nil
+	return DeleteResult{VersionID: versionID, DeleteMarker: old.DeleteMarker, Versioned: true}, nil
 }
 
 // readVersion reads the current version of bucket/key (versionID "") or the one named.
@@ -319,7 +313,7 @@ func (s *Service) ListObjectVersions(ctx context.Context, in *ListVersionsInput)
 	}
 	res, err := s.meta.ListObjectVersions(ctx, in.Bucket, q)
 	if errors.Is(err, meta.ErrInvalid) {
-		return nil, invalidVersionID()
+		return nil, invalidVersionID(in.VersionIDMarker)
 	}
 	if err != nil {
 		return nil, metaErr(err, CodeNoSuchBucket)

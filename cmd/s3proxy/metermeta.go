@@ -112,6 +112,11 @@ func (s *meteredMeta) PutDeleteMarker(ctx context.Context, m meta.Object, cond m
 	return s.MetaStore.PutDeleteMarker(ctx, m, cond)
 }
 
+func (s *meteredMeta) SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers map[string]string) (err error) {
+	defer s.observe("set_version_headers", time.Now(), &err)
+	return s.MetaStore.SetVersionHeaders(ctx, bucket, key, versionID, headers)
+}
+
 func (s *meteredMeta) ListObjectVersions(ctx context.Context, bucket string, q meta.VersionListQuery) (r meta.VersionListResult, err error) {
 	defer s.observe("list_object_versions", time.Now(), &err)
 	return s.MetaStore.ListObjectVersions(ctx, bucket, q)

@@ -212,6 +212,21 @@ func versionFromRow(v versionRow) (meta.Object, error) {
 	return o, err
 }
 
+// SetVersionHeaders replaces a noncurrent version's headers.
+func (s *Store) SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers map[string]string) error {
+	return s.tx(ctx, "set version headers", func(tx *gorm.DB) error {
+		res := tx.Exec("UPDATE object_versions SET headers = ? WHERE bucket = ? AND object_key = ? AND version_id = ? AND NOT delete_marker",
+			encodeMap(headers), bucket, key, versionID)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("%s/%s noncurrent version %q: %w", bucket, key, versionID, meta.ErrNotFound)
+		}
+		return nil
+	})
+}
+
 // ---- listing versions ----
 
 // archivedOrd turns a noncurrent version's seq into its place among its key's versions,
