@@ -99,13 +99,13 @@ type versionElem struct {
 	ChecksumAlgorithm []string `xml:"ChecksumAlgorithm,omitempty"`
 	ChecksumType      string   `xml:"ChecksumType,omitempty"`
 	Key               string   `xml:"Key"`
-	VersionID    string `xml:"VersionId"`
-	IsLatest     bool   `xml:"IsLatest"`
-	LastModified string `xml:"LastModified"`
-	ETag         string `xml:"ETag,omitempty"`
-	Size         *int64 `xml:"Size,omitempty"`
-	Owner        *owner `xml:"Owner,omitempty"`
-	StorageClass string `xml:"StorageClass,omitempty"`
+	VersionID         string   `xml:"VersionId"`
+	IsLatest          bool     `xml:"IsLatest"`
+	LastModified      string   `xml:"LastModified"`
+	ETag              string   `xml:"ETag,omitempty"`
+	Size              *int64   `xml:"Size,omitempty"`
+	Owner             *owner   `xml:"Owner,omitempty"`
+	StorageClass      string   `xml:"StorageClass,omitempty"`
 }
 
 type listVersionsResult struct {
