@@ -17,24 +17,25 @@ import (
 // answers what S3 answers for a bucket that has none, which is the truth here, so that
 // tools that read every configuration of a bucket (s3cmd info, Terraform, backup tools)
 // work; setting one is NotImplemented. The lifecycle configuration (lifecycle.go), tags
-// (buckettagging.go), CORS configuration (bucketcors.go) and policy (bucketpolicy.go)
-// are kept; ownership controls are answered by ownership.go.
+// (buckettagging.go), CORS configuration (bucketcors.go), policy (bucketpolicy.go) and
+// Block Public Access configuration (publicaccess.go) are kept; ownership controls are
+// answered by ownership.go.
 
 // bucketConfigs are the bucket subresources s3proxy knows by name: their operation
 // names (Get/Put/Delete + name) for logs, metrics and errors, and what a GET answers.
 var bucketConfigs = map[string]bucketConfig{
 	// Named here for the operation names; answered by lifecycle.go, bucketcors.go,
-	// buckettagging.go, ownership.go and bucketpolicy.go.
+	// buckettagging.go, ownership.go, bucketpolicy.go and publicaccess.go.
 	"policy":            {name: "BucketPolicy"},
 	"policyStatus":      {name: "BucketPolicyStatus"},
 	"lifecycle":         {name: "BucketLifecycleConfiguration"},
 	"cors":              {name: "BucketCors"},
 	"tagging":           {name: "BucketTagging"},
 	"ownershipControls": {name: "BucketOwnershipControls"},
+	"publicAccessBlock": {name: "PublicAccessBlock"},
 	"encryption":        {name: "BucketEncryption", missing: s3err.ServerSideEncryptionConfigurationNotFoundError, deletable: true},
 	"website":           {name: "BucketWebsite", missing: s3err.NoSuchWebsiteConfiguration, deletable: true},
 	"replication":       {name: "BucketReplication", missing: s3err.ReplicationConfigurationNotFoundError, deletable: true},
-	"publicAccessBlock": {name: "PublicAccessBlock", missing: s3err.NoSuchPublicAccessBlockConfiguration, deletable: true},
 	"object-lock":       {name: "ObjectLockConfiguration", missing: s3err.ObjectLockConfigurationNotFoundError},
 	"logging":           {name: "BucketLogging", body: emptyConfig{XMLName: xml.Name{Local: "BucketLoggingStatus"}, NS: s3NS}},
 	"notification":      {name: "BucketNotificationConfiguration", body: emptyConfig{XMLName: xml.Name{Local: "NotificationConfiguration"}, NS: s3NS}},

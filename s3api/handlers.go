@@ -283,6 +283,12 @@ func (s *Server) dispatch(rq *request) error {
 		return s.deleteBucketPolicy(rq)
 	case "GetBucketPolicyStatus":
 		return s.getBucketPolicyStatus(rq)
+	case "GetPublicAccessBlock":
+		return s.getPublicAccessBlock(rq)
+	case "PutPublicAccessBlock":
+		return s.putPublicAccessBlock(rq)
+	case "DeletePublicAccessBlock":
+		return s.deletePublicAccessBlock(rq)
 	}
 	if verb := verbs[rq.r.Method]; rq.key == "" && verb != "" {
 		q := rq.r.URL.Query()
@@ -382,7 +388,8 @@ func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
 }
 
 // requireIntegrity refuses a body S3 accepts only with an integrity check
-// (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging, PutBucketCors): a
+// (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging, PutBucketCors,
+// PutPublicAccessBlock): a
 // Content-MD5, an x-amz-checksum-* header, or one declared as a trailer; readBody and
 // verifyBodyChecksum check it.
 func requireIntegrity(rq *request) error {

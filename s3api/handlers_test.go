@@ -82,6 +82,9 @@ func TestOperation(t *testing.T) {
 		{"GET", "/b?tagging", false, "GetBucketTagging"},
 		{"PUT", "/b?policy", false, "PutBucketPolicy"},
 		{"DELETE", "/b?cors", false, "DeleteBucketCors"},
+		{"PUT", "/b?publicAccessBlock", false, "PutPublicAccessBlock"},
+		{"GET", "/b?publicAccessBlock", false, "GetPublicAccessBlock"},
+		{"DELETE", "/b?publicAccessBlock", false, "DeletePublicAccessBlock"},
 		{"GET", "/b?object-lock", false, "GetObjectLockConfiguration"},
 		{"GET", "/b?analytics", false, "GetBucketSubresource"},
 	}

@@ -25,6 +25,7 @@ import (
 	"s3proxy/translate/cors"
 	"s3proxy/translate/lifecycle"
 	"s3proxy/translate/policy"
+	"s3proxy/translate/publicaccess"
 )
 
 // Service is what the front end needs from the object model (implemented by translate).
@@ -50,6 +51,11 @@ type Service interface {
 	BucketPolicyStatus(ctx context.Context, p translate.Principal, bucket string) (public, ok bool, err error)
 	SetBucketPolicy(ctx context.Context, p translate.Principal, bucket string, pol *policy.Policy) error
 	DeleteBucketPolicy(ctx context.Context, p translate.Principal, bucket string) error
+	// PublicAccessBlock is the bucket's own Block Public Access configuration (ok
+	// false: none); Set replaces it, Delete removes it.
+	PublicAccessBlock(ctx context.Context, p translate.Principal, bucket string) (cfg publicaccess.Configuration, ok bool, err error)
+	SetPublicAccessBlock(ctx context.Context, p translate.Principal, bucket string, cfg publicaccess.Configuration) error
+	DeletePublicAccessBlock(ctx context.Context, p translate.Principal, bucket string) error
 	// Authorize evaluates the bucket's policy for one permission a request needs and
 	// returns the principal to run the operation as (carrying what the policy granted).
 	Authorize(ctx context.Context, p translate.Principal, a translate.Access) (translate.Principal, error)

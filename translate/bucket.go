@@ -175,4 +175,5 @@ func (s *Service) forgetConfigs(bucket string) {
 	s.lifecycles.forget(bucket)
 	s.policies.forget(bucket)
 	s.versionings.forget(bucket)
+	s.publicAccess.forget(bucket)
 }

@@ -43,20 +43,28 @@ func (s *Service) BucketPolicyStatus(ctx context.Context, p Principal, bucket st
 	if err != nil || pol == nil {
 		return false, false, err
 	}
-	return pol.IsPublic(), true, nil
+	if !pol.IsPublic() {
+		return false, true, nil
+	}
+	// A public policy that RestrictPublicBuckets keeps from anyone anonymous does not
+	// make the bucket public: the status says what the bucket allows.
+	eff, err := s.effectivePublicAccess(ctx, bucket)
+	if err != nil {
+		return false, false, err
+	}
+	return !eff.RestrictPublicBuckets, true, nil
 }
 
 // SetBucketPolicy replaces the bucket's policy (PutBucketPolicy) with pol, which s3api
-// has parsed and validated. With BlockPublicPolicy a public policy is refused as S3
-// refuses it under its BlockPublicPolicy setting. This node applies it at once, other
-// nodes within configCacheTTL.
+// has parsed and validated. Under BlockPublicPolicy (the gateway's or the bucket's) a
+// public policy is refused as S3 refuses it. This node applies it at once, other nodes
+// within configCacheTTL.
 func (s *Service) SetBucketPolicy(ctx context.Context, p Principal, bucket string, pol *policy.Policy) error {
 	if err := s.policyManager(ctx, p, bucket); err != nil {
 		return err
 	}
-	if s.cfg.BlockPublicPolicy && pol.IsPublic() {
-		return errorf(CodeAccessDenied, "User: %s is not authorized to perform: s3:PutBucketPolicy on resource: %q because public policies are blocked by the BlockPublicPolicy block public access setting.",
-			principalARN(p), policy.BucketARN(bucket))
+	if err := s.checkPublicPolicy(ctx, p, bucket, pol); err != nil {
+		return err
 	}
 	doc, err := policy.Encode(pol.Document)
 	if err != nil {
@@ -65,6 +73,23 @@ func (s *Service) SetBucketPolicy(ctx context.Context, p Principal, bucket strin
 	err = s.meta.PutBucketConfig(ctx, meta.BucketConfig{Bucket: bucket, Kind: policy.Kind, Value: doc})
 	s.policies.forget(bucket)
 	return metaErr(err, CodeNoSuchBucket)
+}
+
+// checkPublicPolicy refuses a public policy while BlockPublicPolicy is in force for the
+// bucket, with S3's message.
+func (s *Service) checkPublicPolicy(ctx context.Context, p Principal, bucket string, pol *policy.Policy) error {
+	if !pol.IsPublic() {
+		return nil
+	}
+	eff, err := s.effectivePublicAccess(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	if eff.BlockPublicPolicy {
+		return errorf(CodeAccessDenied, "User: %s is not authorized to perform: s3:PutBucketPolicy on resource: %q because public policies are blocked by the BlockPublicPolicy block public access setting.",
+			principalARN(p), policy.BucketARN(bucket))
+	}
+	return nil
 }
 
 // DeleteBucketPolicy removes the bucket's policy; removing none succeeds, as on S3.
@@ -128,7 +153,8 @@ type ConditionKeys interface {
 //
 // An anonymous request gets the same AccessDenied whether the bucket exists or not,
 // has a policy or not: no bucket name can be probed. A public policy (policy.IsPublic)
-// lets no anonymous request in while BlockPublicPolicy is on.
+// lets no anonymous request in while RestrictPublicBuckets is in force for the bucket
+// (the gateway's block_public_policy, or the bucket's own setting).
 func (s *Service) Authorize(ctx context.Context, p Principal, a Access) (Principal, error) {
 	if !ValidBucketName(a.Bucket) {
 		if p.Anonymous {
@@ -146,8 +172,14 @@ func (s *Service) Authorize(ctx context.Context, p Principal, a Access) (Princip
 		}
 		return p, nil
 	}
-	if p.Anonymous && s.cfg.BlockPublicPolicy && pol.IsPublic() {
-		return p, accessDenied()
+	if p.Anonymous && pol.IsPublic() {
+		restricted, err := s.restrictsPublic(ctx, a.Bucket)
+		if err != nil {
+			return p, err
+		}
+		if restricted {
+			return p, accessDenied()
+		}
 	}
 	req := policy.Request{AccessKey: p.AccessKey, Action: a.Action, Resource: policy.BucketARN(a.Bucket)}
 	if a.Keys != nil {

@@ -16,6 +16,7 @@ import (
 	"s3proxy/translate/cors"
 	"s3proxy/translate/lifecycle"
 	"s3proxy/translate/policy"
+	"s3proxy/translate/publicaccess"
 )
 
 // Error codes are S3's: s3api renders them with their HTTP status.
@@ -129,7 +130,8 @@ type Config struct {
 	OnInstant func(bytes int64)
 	// BlockPublicPolicy refuses bucket policies that are public (PutBucketPolicy is
 	// AccessDenied) and keeps a stored public policy from letting anonymous callers in:
-	// S3's BlockPublicPolicy and RestrictPublicBuckets, gateway-wide.
+	// S3's BlockPublicPolicy and RestrictPublicBuckets, gateway-wide. A bucket's own
+	// Block Public Access configuration adds to it (publicaccess.Effective).
 	BlockPublicPolicy bool
 }
 
@@ -151,6 +153,9 @@ type Service struct {
 	policies *configCache[policy.Policy]
 	// versionings caches each bucket's versioning state (versioning.go).
 	versionings *configCache[string]
+	// publicAccess caches buckets' Block Public Access configurations for Authorize,
+	// which consults them only for anonymous requests under a public policy.
+	publicAccess *configCache[publicaccess.Configuration]
 }
 
 // New returns a Service.
@@ -178,6 +183,7 @@ func New(cfg Config) (*Service, error) {
 	s.lifecycles = newConfigCache(cfg.Now, s.loadLifecycle)
 	s.policies = newConfigCache(cfg.Now, s.loadPolicy)
 	s.versionings = newConfigCache(cfg.Now, s.loadVersioning)
+	s.publicAccess = newConfigCache(cfg.Now, s.loadPublicAccess)
 	return s, nil
 }
 
