@@ -2,7 +2,6 @@ package s3api
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -193,16 +192,14 @@ func (rq *request) ConditionKey(key string) ([]string, bool) {
 	r := rq.r
 	switch key {
 	case "aws:sourceip":
-		// The socket's peer: s3proxy has no trusted-proxy setting, and a header
-		// such as X-Forwarded-For is the client's to forge.
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
+		// The socket's peer, or behind a trusted proxy the client it names
+		// (trusted_proxies); a forwarding header from anyone else is the client's
+		// to forge and is ignored.
+		c := rq.clientAddr()
+		if !c.ok {
+			return nil, false
 		}
-		if i := strings.IndexByte(host, '%'); i >= 0 {
-			host = host[:i]
-		}
-		return one(host)
+		return one(c.addr.String())
 	case "aws:securetransport":
 		return one(strconv.FormatBool(r.TLS != nil))
 	case "aws:currenttime":

@@ -14,10 +14,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"s3proxy/s3api/clientip"
 	"s3proxy/s3api/s3err"
 	"s3proxy/s3api/sigv4"
 	"s3proxy/translate"
@@ -109,6 +111,10 @@ type Config struct {
 	// SigV2 accepts AWS Signature Version 2 (headers, presigned URLs, POST forms)
 	// besides SigV4; false refuses it with UnsupportedSignature.
 	SigV2 bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded)
+	// header names the client, for aws:SourceIp and the access log (clientip); none:
+	// the socket's peer is the client, whatever a header says.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the S3 API.
@@ -123,6 +129,7 @@ type Server struct {
 	observer Observer
 	cors     corsPolicy
 	now      func() time.Time
+	proxies  clientip.Trusted
 }
 
 type credTable map[string]Credential
@@ -192,7 +199,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{svc: cfg.Service, region: cfg.Region, log: cfg.Log, observer: cfg.Observer, cors: newCORSPolicy(cfg.CORSOrigins), now: cfg.Now}
+	s := &Server{svc: cfg.Service, region: cfg.Region, log: cfg.Log, observer: cfg.Observer, cors: newCORSPolicy(cfg.CORSOrigins), now: cfg.Now,
+		proxies: clientip.Trusted(cfg.TrustedProxies)}
 	s.creds.Store(&creds)
 	domains := append([]string{"localhost"}, cfg.Domains...)
 	s.domains = domains
@@ -216,6 +224,39 @@ type request struct {
 	principal translate.Principal
 	auth      *sigv4.Auth
 	now       func() time.Time
+	proxies   clientip.Trusted
+	// origin is who sent the request (clientAddr), found once when first asked.
+	origin *origin
+}
+
+// origin is who sent a request: the socket's peer, or the client a trusted proxy
+// names (forwarded).
+type origin struct {
+	addr      netip.Addr
+	ok        bool
+	forwarded bool
+}
+
+// clientAddr returns the request's client, behind trusted proxies (clientip): asked by
+// aws:SourceIp and the access log.
+func (rq *request) clientAddr() origin {
+	if rq.origin == nil {
+		a, fwd, ok := rq.proxies.Client(rq.r.RemoteAddr, rq.r.Header)
+		rq.origin = &origin{addr: a, ok: ok, forwarded: fwd}
+	}
+	return *rq.origin
+}
+
+// logRemote is the access log's remote address: the socket's peer as ever, or the
+// client a trusted proxy names, with the proxy as the peer.
+func (rq *request) logRemote() (remote, peer string) {
+	if len(rq.proxies) == 0 {
+		return rq.r.RemoteAddr, ""
+	}
+	if c := rq.clientAddr(); c.forwarded {
+		return c.addr.String(), rq.r.RemoteAddr
+	}
+	return rq.r.RemoteAddr, ""
 }
 
 // NewRequestID returns a request id as S3 shapes them (16 upper-case hex characters).
@@ -238,7 +279,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := NewRequestID()
 	rw := &responseWriter{ResponseWriter: w}
-	rq := &request{w: rw, r: r, id: id, op: "Unknown", now: s.now}
+	rq := &request{w: rw, r: r, id: id, op: "Unknown", now: s.now, proxies: s.proxies}
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 	rq.r = r
 	h := w.Header()
@@ -258,9 +299,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.observer != nil {
 			s.observer.ObserveRequest(rq.op, rw.status(), dur, bodyIn.n, rw.n)
 		}
-		s.log.Info("request", "request_id", id, "op", rq.op, "method", r.Method, "bucket", rq.bucket, "key", rq.key,
+		remote, peer := rq.logRemote()
+		attrs := []any{"request_id", id, "op", rq.op, "method", r.Method, "bucket", rq.bucket, "key", rq.key,
 			"status", rw.status(), "bytes_in", bodyIn.n, "bytes_out", rw.n, "ms", dur.Milliseconds(),
-			"access_key", rq.principal.AccessKey, "remote", r.RemoteAddr)
+			"access_key", rq.principal.AccessKey, "remote", remote}
+		if peer != "" {
+			attrs = append(attrs, "peer", peer)
+		}
+		s.log.Info("request", attrs...)
 	}()
 	bodyIn.r = r.Body
 	r.Body = &bodyIn

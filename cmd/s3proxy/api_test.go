@@ -77,8 +77,7 @@ func newStackYAML(t *testing.T, extra string, args ...string) *testStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := s3api.New(s3api.Config{Service: a.svc, Credentials: apiCredentials(cfg.Credentials), Region: cfg.Region, Log: a.log, CORSOrigins: cfg.CORSOrigins,
-		SigV2: cfg.SigV2})
+	api, err := s3api.New(apiConfig(cfg, a.svc, a.log))
 	if err != nil {
 		t.Fatal(err)
 	}

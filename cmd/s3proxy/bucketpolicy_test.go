@@ -314,8 +314,9 @@ func TestAnonymousAccess(t *testing.T) {
 }
 
 // TestAnonymousSourceIP: a policy that lets in only addresses of a range is not public,
-// so it works with public policies blocked (the default); the address is the peer's,
-// whatever X-Forwarded-For says.
+// so it works with public policies blocked (the default); without trusted proxies (the
+// default) the address is the peer's, whatever X-Forwarded-For says
+// (trustedproxies_test.go has the other case).
 func TestAnonymousSourceIP(t *testing.T) {
 	st := newStack(t)
 	ctx := context.Background()

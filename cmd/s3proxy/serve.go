@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"s3proxy/cluster"
+	"s3proxy/cmd/s3proxy/config"
 	"s3proxy/meta"
 	"s3proxy/meta/gormstore"
 	"s3proxy/s3api"
@@ -74,8 +75,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	svc := a.svc
-	api, err := s3api.New(s3api.Config{Service: svc, Credentials: apiCredentials(cfg.Credentials), Region: cfg.Region, Log: log, Observer: m, CORSOrigins: cfg.CORSOrigins,
-		SigV2: cfg.SigV2})
+	apiCfg := apiConfig(cfg, svc, log)
+	apiCfg.Observer = m
+	api, err := s3api.New(apiCfg)
 	if err != nil {
 		return err
 	}
@@ -461,4 +463,11 @@ func adminMux(a *app, reg *prometheus.Registry) *http.ServeMux {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// apiConfig is the S3 server's configuration from the gateway's (without an observer),
+// so that serve and the tests build the same server.
+func apiConfig(cfg *config.Config, svc s3api.Service, log *slog.Logger) s3api.Config {
+	return s3api.Config{Service: svc, Credentials: apiCredentials(cfg.Credentials), Region: cfg.Region, Log: log, CORSOrigins: cfg.CORSOrigins,
+		SigV2: cfg.SigV2, TrustedProxies: cfg.TrustedProxies}
 }

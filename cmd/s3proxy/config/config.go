@@ -27,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -141,6 +142,10 @@ type Config struct {
 	// letting anonymous requests in (default true): S3's Block Public Access
 	// (BlockPublicPolicy and RestrictPublicBuckets), gateway-wide.
 	BlockPublicPolicy bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For (or Forwarded)
+	// header names the client, for aws:SourceIp and the access log; empty (default):
+	// the socket's peer is the client, whatever a header says.
+	TrustedProxies []netip.Prefix
 	// TLSCert and TLSKey are PEM files; when set (always both) the S3 listener serves
 	// HTTPS only. Load checks only that both or neither are set: the files are read by
 	// serve, so that admin commands sharing the configuration need not read the key.

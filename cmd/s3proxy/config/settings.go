@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,6 +55,7 @@ func settingsTable() []setting {
 		{"cors_origins", "cors-origins", "S3PROXY_CORS_ORIGINS", "", "browser origins allowed to call the S3 API, comma-separated (https://app.example.com), or * for any (none by default)"},
 		{"sigv2", "sigv2", "S3PROXY_SIGV2", "true", "accept AWS Signature Version 2 (headers, presigned URLs, POST forms) besides SigV4: true or false"},
 		{"block_public_policy", "block-public-policy", "S3PROXY_BLOCK_PUBLIC_POLICY", "true", "refuse public bucket policies (PutBucketPolicy is AccessDenied) and let no anonymous request in through one already stored: true or false"},
+		{"trusted_proxies", "trusted-proxies", "S3PROXY_TRUSTED_PROXIES", "", "reverse proxies whose X-Forwarded-For or Forwarded header names the client (for aws:SourceIp and the access log), comma-separated IPs or CIDRs (10.0.0.0/8, ::1); none by default: the socket's peer is the client"},
 		{"tls_cert", "tls-cert", "S3PROXY_TLS_CERT", "", "PEM certificate (chain) file: serve the S3 API over HTTPS only; needs tls_key; reloaded when the file changes"},
 		{"tls_key", "tls-key", "S3PROXY_TLS_KEY", "", "PEM private key file of tls_cert"},
 		{"cluster_ca", "cluster-ca", "S3PROXY_CLUSTER_CA", "the system roots", "PEM CA bundle that other nodes' HTTPS certificates must chain to"},
@@ -99,6 +101,7 @@ type fileConfig struct {
 	CORSOrigins    *string           `yaml:"cors_origins"`
 	SigV2          *string           `yaml:"sigv2"`
 	BlockPublic    *string           `yaml:"block_public_policy"`
+	TrustedProxies *string           `yaml:"trusted_proxies"`
 	TLSCert        *string           `yaml:"tls_cert"`
 	TLSKey         *string           `yaml:"tls_key"`
 	ClusterCA      *string           `yaml:"cluster_ca"`
@@ -116,7 +119,7 @@ func (f *fileConfig) scalars() map[string]*string {
 		"log_format": f.LogFormat, "log_level": f.LogLevel, "gc_grace": f.GCGrace,
 		"gc_interval": f.GCInterval, "upload_max_age": f.UploadMaxAge, "lifecycle_interval": f.LifecycleInt,
 		"max_object_size": f.MaxObjectSize, "cors_origins": f.CORSOrigins,
-		"sigv2": f.SigV2, "block_public_policy": f.BlockPublic, "tls_cert": f.TLSCert, "tls_key": f.TLSKey, "cluster_ca": f.ClusterCA,
+		"sigv2": f.SigV2, "block_public_policy": f.BlockPublic, "trusted_proxies": f.TrustedProxies, "tls_cert": f.TLSCert, "tls_key": f.TLSKey, "cluster_ca": f.ClusterCA,
 	}
 }
 
@@ -222,6 +225,7 @@ func build(raw map[string]rawValue, file *fileConfig, fileSrc string, getenv fun
 	c.CORSOrigins = corsOrigins(&errs, src("cors_origins"), str("cors_origins", ""))
 	c.SigV2 = boolSetting(&errs, raw, "sigv2", true)
 	c.BlockPublicPolicy = boolSetting(&errs, raw, "block_public_policy", true)
+	c.TrustedProxies = trustedProxies(&errs, src("trusted_proxies"), str("trusted_proxies", ""))
 	c.TLSCert, c.TLSKey = str("tls_cert", ""), str("tls_key", "")
 	// Only the pair makes sense: a certificate without its key cannot serve, and a key
 	// alone names nothing. Serving plain HTTP instead would be a silent downgrade.
@@ -601,6 +605,41 @@ func corsOrigins(errs *errorList, src, v string) []string {
 			o = u.Scheme + "://" + u.Host
 		}
 		out = append(out, o)
+	}
+	return out
+}
+
+// trustedProxies parses the comma-separated trusted_proxies: each entry an IP address
+// (the one proxy) or a CIDR range. The ranges are kept masked, so that 10.1.2.3/8 means
+// 10.0.0.0/8 as an operator meant it.
+func trustedProxies(errs *errorList, src, v string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, e := range strings.Split(v, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		var p netip.Prefix
+		var err error
+		if strings.Contains(e, "/") {
+			p, err = netip.ParsePrefix(e)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(e); err == nil && a.Zone() != "" {
+				// Peers are compared without zones: one here would silently not count.
+				err = errors.New("a zone")
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if err != nil {
+			errs.add("trusted_proxies", src, "%q is not an IP address or CIDR range (10.0.0.0/8, 192.0.2.1, ::1)", e)
+			continue
+		}
+		// An IPv4-mapped IPv6 range would never match: peers are compared as IPv4.
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
 	}
 	return out
 }
