@@ -364,7 +364,9 @@ type MetaStore interface {
 	// DeleteObjectVersion removes one version for good and releases its references; when
 	// it was the current version, the newest remaining one becomes current (unless it is
 	// a delete marker). It returns the version removed; ErrNotFound if there is none.
-	DeleteObjectVersion(ctx context.Context, bucket, key, versionID string) (Object, error)
+	// With onlyNoncurrent the current version is not removed (ErrPreconditionFailed):
+	// lifecycle expires a version it judged noncurrent, which may have become current.
+	DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (Object, error)
 	// PutDeleteMarker makes a delete marker (m: Bucket, Key, VersionID, Owner, ModTime)
 	// the newest version of its key, keeping or dropping the current version as
 	// cond.Versioning says (which must not be Unversioned); cond is checked against the

@@ -14,6 +14,11 @@ import (
 const (
 	ActionExpire = "expire" // a current object deleted by an Expiration
 	ActionAbort  = "abort"  // an upload aborted by an AbortIncompleteMultipartUpload
+	// ActionExpireVersion: a noncurrent version removed by a NoncurrentVersionExpiration.
+	ActionExpireVersion = "expire-version"
+	// ActionRemoveMarker: an expired delete marker (its key's only version) removed by
+	// an Expiration with ExpiredObjectDeleteMarker.
+	ActionRemoveMarker = "remove-marker"
 )
 
 // LifecycleOptions tune one lifecycle pass.
@@ -36,12 +41,13 @@ type LifecycleOptions struct {
 
 // LifecycleAction is one thing a pass did (or, in a dry run, would do).
 type LifecycleAction struct {
-	Kind     string // ActionExpire or ActionAbort
-	Bucket   string
-	Key      string
-	UploadID string // ActionAbort
-	Size     int64  // ActionExpire
-	RuleID   string
+	Kind      string // ActionExpire, ActionAbort, ActionExpireVersion or ActionRemoveMarker
+	Bucket    string
+	Key       string
+	UploadID  string // ActionAbort
+	VersionID string // ActionExpireVersion, ActionRemoveMarker ("" the null version)
+	Size      int64  // ActionExpire, ActionExpireVersion
+	RuleID    string
 }
 
 // LifecycleResult counts what a pass did.
@@ -52,6 +58,11 @@ type LifecycleResult struct {
 	Expired      int64 // objects deleted (in a dry run: due)
 	ExpiredBytes int64
 	Aborted      int64 // uploads aborted (in a dry run: due)
+	Versions     int64 // noncurrent versions and delete markers examined
+	// NoncurrentExpired counts noncurrent versions removed (in a dry run: due).
+	NoncurrentExpired int64
+	NoncurrentBytes   int64
+	MarkersRemoved    int64 // expired delete markers removed (in a dry run: due)
 	// Changed counts objects and uploads found due that were overwritten, retagged,
 	// deleted or completed before the action, which then left them alone.
 	Changed int64
@@ -128,7 +139,7 @@ func (p *lifecyclePass) bucket(ctx context.Context, c meta.BucketConfig) error {
 		p.s.log.Error("lifecycle: unreadable configuration; bucket skipped", "bucket", c.Bucket, "err", err)
 		return nil
 	}
-	var expire, abort []lifecycle.Rule
+	var expire, abort, versions []lifecycle.Rule
 	for _, r := range cfg.Rules {
 		if r.Expires() {
 			expire = append(expire, r)
@@ -136,8 +147,17 @@ func (p *lifecyclePass) bucket(ctx context.Context, c meta.BucketConfig) error {
 		if r.Aborts() {
 			abort = append(abort, r)
 		}
+		if r.ExpiresNoncurrent() || r.RemovesExpiredMarkers() {
+			versions = append(versions, r)
+		}
 	}
-	if len(expire) == 0 && len(abort) == 0 {
+	if len(versions) > 0 {
+		// A bucket never versioned has no noncurrent version nor delete marker.
+		if mode, err := p.s.versioningOf(ctx, c.Bucket); err != nil || mode == meta.Unversioned {
+			versions = nil
+		}
+	}
+	if len(expire) == 0 && len(abort) == 0 && len(versions) == 0 {
 		return nil
 	}
 	p.res.Buckets++
@@ -152,9 +172,18 @@ func (p *lifecyclePass) bucket(ctx context.Context, c meta.BucketConfig) error {
 			return err
 		}
 	}
-	if d := p.res.Expired - before.Expired + p.res.Aborted - before.Aborted + p.res.Errors - before.Errors; d > 0 {
+	for _, prefix := range lifecycle.ScanPrefixes(versions) {
+		if err := p.versions(ctx, c.Bucket, prefix, versions); err != nil {
+			return err
+		}
+	}
+	if d := p.res.Expired - before.Expired + p.res.Aborted - before.Aborted + p.res.Errors - before.Errors +
+		p.res.NoncurrentExpired - before.NoncurrentExpired + p.res.MarkersRemoved - before.MarkersRemoved; d > 0 {
 		p.s.log.Info("lifecycle: bucket done", "bucket", c.Bucket, "dry_run", p.opts.DryRun,
 			"expired", p.res.Expired-before.Expired, "expired_bytes", p.res.ExpiredBytes-before.ExpiredBytes,
+			"noncurrent_expired", p.res.NoncurrentExpired-before.NoncurrentExpired,
+			"noncurrent_bytes", p.res.NoncurrentBytes-before.NoncurrentBytes,
+			"markers_removed", p.res.MarkersRemoved-before.MarkersRemoved,
 			"aborted", p.res.Aborted-before.Aborted, "changed", p.res.Changed-before.Changed, "errors", p.res.Errors-before.Errors)
 	}
 	return nil

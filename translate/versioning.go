@@ -169,7 +169,7 @@ func (s *Service) deleteVersioned(ctx context.Context, bucket, key, versionID, o
 	if err != nil {
 		return DeleteResult{}, err
 	}
-	old, err := s.meta.DeleteObjectVersion(ctx, bucket, key, stored)
+	old, err := s.meta.DeleteObjectVersion(ctx, bucket, key, stored, false)
 	if errors.Is(err, meta.ErrNotFound) {
 		return DeleteResult{VersionID: versionID, Versioned: true}, nil
 	}

@@ -72,6 +72,10 @@ func lifecycleCmd(ctx context.Context, args []string, getenv func(string) string
 				fmt.Fprintf(stdout, "expire %s/%s (%s, rule %s)\n", act.Bucket, act.Key, human(act.Size), act.RuleID)
 			case translate.ActionAbort:
 				fmt.Fprintf(stdout, "abort %s/%s upload %s (rule %s)\n", act.Bucket, act.Key, act.UploadID, act.RuleID)
+			case translate.ActionExpireVersion:
+				fmt.Fprintf(stdout, "expire %s/%s version %s (%s, rule %s)\n", act.Bucket, act.Key, shownVersion(act.VersionID), human(act.Size), act.RuleID)
+			case translate.ActionRemoveMarker:
+				fmt.Fprintf(stdout, "remove delete marker %s/%s version %s (rule %s)\n", act.Bucket, act.Key, shownVersion(act.VersionID), act.RuleID)
 			}
 		}
 	}
@@ -83,10 +87,23 @@ func lifecycleCmd(ctx context.Context, args []string, getenv func(string) string
 	aborted := map[bool]string{false: "aborted", true: "would abort"}[*dryRun]
 	fmt.Fprintf(stdout, "%s %d objects (%s) and %s %d multipart uploads in %d buckets with lifecycle rules; %d changed since listed and left for the next pass; %d errors\n",
 		verb, res.Expired, human(res.ExpiredBytes), aborted, res.Aborted, res.Buckets, res.Changed, res.Errors)
+	if res.Versions > 0 {
+		removed := map[bool]string{false: "removed", true: "would remove"}[*dryRun]
+		fmt.Fprintf(stdout, "%s %d noncurrent versions (%s) and %d expired delete markers of %d versions examined\n",
+			removed, res.NoncurrentExpired, human(res.NoncurrentBytes), res.MarkersRemoved, res.Versions)
+	}
 	if res.Errors > 0 {
 		return errLifecycleFailed{n: res.Errors}
 	}
 	return nil
+}
+
+// shownVersion names a version as S3 does: the null version is "null".
+func shownVersion(id string) string {
+	if id == "" {
+		return translate.NullVersion
+	}
+	return id
 }
 
 func parseAt(v string) (time.Time, error) {

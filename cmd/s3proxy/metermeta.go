@@ -102,9 +102,9 @@ func (s *meteredMeta) GetObjectVersion(ctx context.Context, bucket, key, version
 	return s.MetaStore.GetObjectVersion(ctx, bucket, key, versionID)
 }
 
-func (s *meteredMeta) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string) (o meta.Object, err error) {
+func (s *meteredMeta) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (o meta.Object, err error) {
 	defer s.observe("delete_object_version", time.Now(), &err)
-	return s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID)
+	return s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID, onlyNoncurrent)
 }
 
 func (s *meteredMeta) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.WriteCondition) (old *meta.Object, err error) {

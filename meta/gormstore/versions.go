@@ -135,7 +135,7 @@ func (s *Store) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.Wr
 }
 
 // DeleteObjectVersion removes one version for good.
-func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string) (meta.Object, error) {
+func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (meta.Object, error) {
 	var out meta.Object
 	err := s.tx(ctx, "delete object version", func(tx *gorm.DB) error {
 		if err := s.lockBucketShared(tx, bucket); err != nil {
@@ -147,6 +147,9 @@ func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID 
 		}
 		delta := map[int64]int64{}
 		if cur != nil && cur.VersionID == versionID {
+			if onlyNoncurrent {
+				return fmt.Errorf("%s/%s version %q is current: %w", bucket, key, versionID, meta.ErrPreconditionFailed)
+			}
 			if out, err = objectFromRow(*cur); err != nil {
 				return err
 			}

@@ -96,21 +96,24 @@ func testObjectVersions(t *testing.T, h *harness) {
 	wantErr(t, "DeleteBucket with versions", s.DeleteBucket(ctx, "vb"), meta.ErrNotEmpty)
 
 	// Removing the marker uncovers v3; removing v3 uncovers v2.
-	if m, err := s.DeleteObjectVersion(ctx, "vb", "k", "d4"); err != nil || !m.DeleteMarker {
+	if m, err := s.DeleteObjectVersion(ctx, "vb", "k", "d4", false); err != nil || !m.DeleteMarker {
 		t.Fatalf("DeleteObjectVersion(marker) = %+v, %v", m, err)
 	}
 	if cur, err := s.GetObject(ctx, "vb", "k"); err != nil || cur.VersionID != "v3" || len(cur.Manifest) != 1 {
 		t.Fatalf("after removing the marker GetObject = %+v, %v", cur, err)
 	}
-	if _, err := s.DeleteObjectVersion(ctx, "vb", "k", "v3"); err != nil {
+	if _, err := s.DeleteObjectVersion(ctx, "vb", "k", "v3", false); err != nil {
 		t.Fatal(err)
 	}
 	wantRefs(t, ctx, s, map[int64]int64{c1.ID: 1, c2.ID: 1, c3.ID: 0})
 	if cur, err := s.GetObject(ctx, "vb", "k"); err != nil || cur.VersionID != "v2" || cur.Manifest[0].ChunkID != c2.ID {
 		t.Fatalf("after removing v3 GetObject = %+v, %v", cur, err)
 	}
-	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v3")
+	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v3", false)
 	wantErr(t, "DeleteObjectVersion twice", err, meta.ErrNotFound)
+	// Lifecycle's removal of a version it judged noncurrent spares it once it is current.
+	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v2", true)
+	wantErr(t, "DeleteObjectVersion(onlyNoncurrent) of the current version", err, meta.ErrPreconditionFailed)
 
 	// Suspended: the null version (noncurrent here) is replaced, v2 kept.
 	off := meta.WriteCondition{Versioning: meta.VersionsSuspended}
@@ -129,7 +132,7 @@ func testObjectVersions(t *testing.T, h *harness) {
 	}
 	// Everything removed: the bucket can go.
 	for _, vid := range []string{"", "v2"} {
-		if _, err := s.DeleteObjectVersion(ctx, "vb", "k", vid); err != nil {
+		if _, err := s.DeleteObjectVersion(ctx, "vb", "k", vid, false); err != nil {
 			t.Fatalf("DeleteObjectVersion(%q): %v", vid, err)
 		}
 	}

@@ -50,9 +50,10 @@ type Rule struct {
 
 	Expiration                     *Expiration                     `json:"expiration,omitempty"`
 	AbortIncompleteMultipartUpload *AbortIncompleteMultipartUpload `json:"abort_incomplete_multipart_upload,omitempty"`
-	// The noncurrent-version actions are kept and reported back, and never act: buckets
-	// here are never versioned, so no object is ever noncurrent (as on an unversioned S3
-	// bucket, which accepts them too).
+	// NoncurrentVersionExpiration removes noncurrent versions of a versioned bucket
+	// (none exist in a bucket never versioned, which accepts the action all the same, as
+	// S3 does). Transitions are kept and reported back, and never act: there is one
+	// storage class.
 	NoncurrentVersionExpiration  *NoncurrentVersionExpiration  `json:"noncurrent_version_expiration,omitempty"`
 	NoncurrentVersionTransitions []NoncurrentVersionTransition `json:"noncurrent_version_transitions,omitempty"`
 }
@@ -81,8 +82,8 @@ type Form struct {
 	Prefix       bool `json:"prefix,omitempty"`        // a <Prefix> element in the filter, maybe empty
 }
 
-// Expiration is the action on current objects: after Days, from Date, or (which never
-// acts here) the removal of expired delete markers.
+// Expiration is the action on current objects: after Days, from Date; or the removal
+// of expired delete markers (a delete marker that is its key's only version).
 type Expiration struct {
 	Days                      int       `json:"days,omitempty"`
 	Date                      time.Time `json:"date,omitzero"`
@@ -94,7 +95,9 @@ type AbortIncompleteMultipartUpload struct {
 	DaysAfterInitiation int `json:"days_after_initiation"`
 }
 
-// NoncurrentVersionExpiration is kept and reported; it never acts (see Rule).
+// NoncurrentVersionExpiration removes a version NoncurrentDays after it became
+// noncurrent, keeping the NewerNoncurrentVersions newest noncurrent versions whatever
+// their age.
 type NoncurrentVersionExpiration struct {
 	NoncurrentDays          int `json:"noncurrent_days,omitempty"`
 	NewerNoncurrentVersions int `json:"newer_noncurrent_versions,omitempty"`
@@ -136,6 +139,26 @@ func (r Rule) Active() bool { return r.Status == Enabled }
 // action on objects s3proxy carries out.
 func (r Rule) Expires() bool {
 	return r.Active() && r.Expiration != nil && (r.Expiration.Days > 0 || !r.Expiration.Date.IsZero())
+}
+
+// ExpiresNoncurrent reports whether the rule removes noncurrent versions.
+func (r Rule) ExpiresNoncurrent() bool {
+	return r.Active() && r.NoncurrentVersionExpiration != nil && r.NoncurrentVersionExpiration.NoncurrentDays > 0
+}
+
+// NoncurrentExpiresAt returns when a version that became noncurrent at since, with
+// newer noncurrent versions of its key newer than it, becomes due under the rule's
+// NoncurrentVersionExpiration (ok is false when the rule keeps it whatever its age).
+func (r Rule) NoncurrentExpiresAt(since time.Time, newer int) (time.Time, bool) {
+	if !r.ExpiresNoncurrent() || newer < r.NoncurrentVersionExpiration.NewerNoncurrentVersions {
+		return time.Time{}, false
+	}
+	return DueAfter(since, r.NoncurrentVersionExpiration.NoncurrentDays), true
+}
+
+// RemovesExpiredMarkers reports whether the rule removes expired delete markers.
+func (r Rule) RemovesExpiredMarkers() bool {
+	return r.Active() && r.Expiration != nil && r.Expiration.ExpiredObjectDeleteMarker != nil && *r.Expiration.ExpiredObjectDeleteMarker
 }
 
 // Aborts reports whether the rule aborts incomplete multipart uploads.
