@@ -277,13 +277,18 @@ type UploadListResult struct {
 // Stats are the figures `s3proxy stats` prints.
 type Stats struct {
 	Objects      int64
-	LogicalBytes int64 // sum of object sizes
-	Chunks       int64
-	StoredBytes  int64            // sum of chunk sizes
-	InlineChunks int64            // chunks kept in the metadata store (InlineBackend)
-	InlineBytes  int64            // their sizes: part of StoredBytes
-	Uploads      int64            // multipart uploads in progress
-	Jobs         map[string]int64 // job state -> count (pending, running, failed, done)
+	LogicalBytes int64 // sum of object sizes (current versions)
+	// Versions counts noncurrent versions (delete markers apart), VersionBytes their
+	// sizes: stored like objects, deduplicated like them.
+	Versions      int64
+	VersionBytes  int64
+	DeleteMarkers int64
+	Chunks        int64
+	StoredBytes   int64            // sum of chunk sizes
+	InlineChunks  int64            // chunks kept in the metadata store (InlineBackend)
+	InlineBytes   int64            // their sizes: part of StoredBytes
+	Uploads       int64            // multipart uploads in progress
+	Jobs          map[string]int64 // job state -> count (pending, running, failed, done)
 }
 
 // Job is a durable background job (hashing a multipart object, aborting stale uploads…).

@@ -36,13 +36,16 @@ func stats(ctx context.Context, args []string, getenv func(string) string, stdou
 		StoredBytes  int64            `json:"stored_bytes"`
 		DedupRatio   float64          `json:"dedup_ratio"`
 		Objects      int64            `json:"objects"`
+		Versions     int64            `json:"noncurrent_versions"`
+		VersionBytes int64            `json:"noncurrent_bytes"`
+		Markers      int64            `json:"delete_markers"`
 		Chunks       int64            `json:"chunks"`
 		InlineChunks int64            `json:"inline_chunks"`
 		InlineBytes  int64            `json:"inline_bytes"`
 		Uploads      int64            `json:"uploads"`
 		Jobs         map[string]int64 `json:"jobs"`
-	}{st.LogicalBytes, st.StoredBytes, dedupRatio(st.LogicalBytes, st.StoredBytes), st.Objects, st.Chunks,
-		st.InlineChunks, st.InlineBytes, st.Uploads, st.Jobs}
+	}{st.LogicalBytes, st.StoredBytes, dedupRatio(st.LogicalBytes+st.VersionBytes, st.StoredBytes), st.Objects,
+		st.Versions, st.VersionBytes, st.DeleteMarkers, st.Chunks, st.InlineChunks, st.InlineBytes, st.Uploads, st.Jobs}
 	if out.Jobs == nil {
 		out.Jobs = map[string]int64{}
 	}
@@ -53,6 +56,9 @@ func stats(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(stdout, "objects:        %d\n", out.Objects)
 	fmt.Fprintf(stdout, "logical bytes:  %d (%s)\n", out.LogicalBytes, human(out.LogicalBytes))
+	if out.Versions > 0 || out.Markers > 0 {
+		fmt.Fprintf(stdout, "versions:       %d noncurrent, %d bytes (%s); %d delete markers\n", out.Versions, out.VersionBytes, human(out.VersionBytes), out.Markers)
+	}
 	fmt.Fprintf(stdout, "chunks:         %d\n", out.Chunks)
 	fmt.Fprintf(stdout, "stored bytes:   %d (%s)\n", out.StoredBytes, human(out.StoredBytes))
 	fmt.Fprintf(stdout, "inline:         %d chunks, %d bytes (%s) in the metadata store\n", out.InlineChunks, out.InlineBytes, human(out.InlineBytes))

@@ -140,7 +140,9 @@ var statsDescs = map[string]*prometheus.Desc{
 	"logical_bytes": prometheus.NewDesc("s3proxy_logical_bytes", "Sum of object sizes.", nil, nil),
 	"chunks":        prometheus.NewDesc("s3proxy_chunks", "Chunks in the index.", nil, nil),
 	"stored_bytes":  prometheus.NewDesc("s3proxy_stored_bytes", "Sum of chunk sizes.", nil, nil),
-	"dedup_ratio":   prometheus.NewDesc("s3proxy_dedup_ratio", "Logical bytes / stored bytes.", nil, nil),
+	"dedup_ratio":   prometheus.NewDesc("s3proxy_dedup_ratio", "Logical bytes (noncurrent versions included) / stored bytes.", nil, nil),
+	"versions":      prometheus.NewDesc("s3proxy_noncurrent_versions", "Noncurrent object versions stored (delete markers apart).", nil, nil),
+	"version_bytes": prometheus.NewDesc("s3proxy_noncurrent_version_bytes", "Sum of noncurrent version sizes.", nil, nil),
 	"uploads":       prometheus.NewDesc("s3proxy_multipart_uploads", "Multipart uploads in progress.", nil, nil),
 	"jobs_pending":  prometheus.NewDesc("s3proxy_jobs_pending", "Background jobs waiting.", nil, nil),
 	"jobs_failed":   prometheus.NewDesc("s3proxy_jobs_failed", "Background jobs that failed for good.", nil, nil),
@@ -161,7 +163,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		cancel()
 		if err == nil {
 			c.vals = map[string]float64{"objects": float64(st.Objects), "logical_bytes": float64(st.LogicalBytes), "chunks": float64(st.Chunks),
-				"stored_bytes": float64(st.StoredBytes), "dedup_ratio": dedupRatio(st.LogicalBytes, st.StoredBytes), "uploads": float64(st.Uploads),
+				"stored_bytes": float64(st.StoredBytes), "dedup_ratio": dedupRatio(st.LogicalBytes+st.VersionBytes, st.StoredBytes), "uploads": float64(st.Uploads),
+				"versions": float64(st.Versions), "version_bytes": float64(st.VersionBytes),
 				"jobs_pending": float64(st.Jobs["pending"]), "jobs_failed": float64(st.Jobs["failed"])}
 			c.at = time.Now()
 		}

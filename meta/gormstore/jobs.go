@@ -181,6 +181,13 @@ func (s *Store) Stats(ctx context.Context) (meta.Stats, error) {
 		return st, classify("stats", err)
 	}
 	st.Objects, st.LogicalBytes = agg.N, agg.B
+	if err := db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM object_versions WHERE NOT delete_marker").Scan(&agg).Error; err != nil {
+		return st, classify("stats", err)
+	}
+	st.Versions, st.VersionBytes = agg.N, agg.B
+	if err := db.Raw("SELECT COUNT(*) FROM object_versions WHERE delete_marker").Scan(&st.DeleteMarkers).Error; err != nil {
+		return st, classify("stats", err)
+	}
 	if err := db.Raw("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM chunks").Scan(&agg).Error; err != nil {
 		return st, classify("stats", err)
 	}

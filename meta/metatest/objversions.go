@@ -94,6 +94,9 @@ func testObjectVersions(t *testing.T, h *harness) {
 	}
 	wantRefs(t, ctx, s, map[int64]int64{c1.ID: 1, c2.ID: 1, c3.ID: 1})
 	wantErr(t, "DeleteBucket with versions", s.DeleteBucket(ctx, "vb"), meta.ErrNotEmpty)
+	if st, err := s.Stats(ctx); err != nil || st.Objects != 0 || st.Versions != 3 || st.VersionBytes != 11 || st.DeleteMarkers != 1 {
+		t.Errorf("Stats behind a delete marker = %+v, %v; want 3 versions of 11 bytes and a marker", st, err)
+	}
 
 	// Removing the marker uncovers v3; removing v3 uncovers v2.
 	if m, err := s.DeleteObjectVersion(ctx, "vb", "k", "d4", false); err != nil || !m.DeleteMarker {
