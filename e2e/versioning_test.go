@@ -255,3 +255,44 @@ func TestVersioningRclone(t *testing.T) {
 		t.Errorf("rclone cat of the current version: %q", got)
 	}
 }
+
+// TestVersioningLifecycle: mc ilm sets NoncurrentVersionExpiration and
+// ExpiredObjectDeleteMarker on a versioned bucket; `s3proxy lifecycle --dry-run --at`
+// reports the noncurrent versions due, keeping the newer one the rule retains.
+func TestVersioningLifecycle(t *testing.T) {
+	onlyS3proxy(t)
+	s := startServer(t, serverOptions{})
+	mc := newMC(t, s, s.cred)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "f.txt")
+	mc.run("mb", "s3p/mc-ilm")
+	mc.run("version", "enable", "s3p/mc-ilm")
+	for _, content := range []string{"one", "two", "three"} {
+		writeFile(t, src, content)
+		mc.run("cp", src, "s3p/mc-ilm/docs/f.txt")
+	}
+	mc.run("ilm", "rule", "add", "--noncurrent-expire-days", "1", "--noncurrent-expire-newer", "1", "--prefix", "docs/", "s3p/mc-ilm")
+	mc.run("ilm", "rule", "add", "--expire-delete-marker", "s3p/mc-ilm")
+	if out := mc.run("ilm", "rule", "ls", "s3p/mc-ilm"); !strings.Contains(out, "docs/") {
+		t.Errorf("mc ilm rule ls: %s", out)
+	}
+	var oldest string
+	for _, l := range strings.Split(mc.run("ls", "--versions", "s3p/mc-ilm/docs/f.txt"), "\n") {
+		if strings.Contains(l, " v1 PUT ") {
+			for _, f := range strings.Fields(l) {
+				if len(f) == 26 {
+					oldest = f // the ULID
+				}
+			}
+		}
+	}
+	if oldest == "" {
+		t.Fatal("no v1 in mc ls --versions")
+	}
+	report := dryRun(t, s, daysAhead(3))
+	if !strings.Contains(report, "expire mc-ilm/docs/f.txt version "+oldest) ||
+		strings.Count(report, "expire mc-ilm/docs/f.txt version ") != 1 ||
+		!strings.Contains(report, "would remove 1 noncurrent versions") {
+		t.Errorf("dry run three days ahead:\n%s", report)
+	}
+}
