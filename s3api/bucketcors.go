@@ -151,10 +151,7 @@ func parseCORS(data []byte) (cors.Configuration, error) {
 }
 
 func (s *Server) putBucketCors(rq *request) error {
-	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
-		return err
-	}
-	if err := requireIntegrity(rq); err != nil {
+	if err := s.configPut(rq); err != nil {
 		return err
 	}
 	data, err := s.readBody(rq, maxCORSBody)

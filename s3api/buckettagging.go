@@ -78,10 +78,7 @@ func parseBucketTagging(data []byte) (buckettags.Set, error) {
 }
 
 func (s *Server) putBucketTagging(rq *request) error {
-	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
-		return err
-	}
-	if err := requireIntegrity(rq); err != nil {
+	if err := s.configPut(rq); err != nil {
 		return err
 	}
 	data, err := s.readCheckedBody(rq)

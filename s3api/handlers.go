@@ -387,6 +387,16 @@ func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// configPut checks what S3 checks first for a PUT of a bucket configuration: the
+// bucket and its owner (a missing bucket is answered before a bad document), then the
+// integrity check S3 requires of the document.
+func (s *Server) configPut(rq *request) error {
+	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+		return err
+	}
+	return requireIntegrity(rq)
+}
+
 // requireIntegrity refuses a body S3 accepts only with an integrity check
 // (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging, PutBucketCors,
 // PutPublicAccessBlock): a

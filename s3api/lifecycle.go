@@ -143,10 +143,7 @@ func transitionMinimum(h http.Header) (string, error) {
 }
 
 func (s *Server) putBucketLifecycle(rq *request) error {
-	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
-		return err
-	}
-	if err := requireIntegrity(rq); err != nil {
+	if err := s.configPut(rq); err != nil {
 		return err
 	}
 	minimum, err := transitionMinimum(rq.r.Header)

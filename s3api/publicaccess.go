@@ -93,12 +93,7 @@ func xmlBool(v string) (bool, bool) {
 }
 
 func (s *Server) putPublicAccessBlock(rq *request) error {
-	// The bucket and its owner first, as S3 answers: a missing bucket before a bad
-	// document.
-	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
-		return err
-	}
-	if err := requireIntegrity(rq); err != nil {
+	if err := s.configPut(rq); err != nil {
 		return err
 	}
 	data, err := s.readCheckedBody(rq)

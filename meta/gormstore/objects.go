@@ -736,6 +736,17 @@ func startPos(prefix, delim, after, afterID string) (listPos, bool) {
 	return pos, true
 }
 
+// walkPage is walkList cut to one page: at most limit entries, and whether more follow.
+func walkPage[T any](prefix, delim string, pos listPos, limit int,
+	fetch func(pos listPos, n int) ([]T, error), keyOf func(T) string, next func(T) listPos,
+) ([]listEntry[T], bool, error) {
+	entries, err := walkList(prefix, delim, pos, limit, fetch, keyOf, next)
+	if err != nil || len(entries) <= limit {
+		return entries, false, err
+	}
+	return entries[:limit], true, nil
+}
+
 // walkList collects up to limit+1 entries (keys and common prefixes in byte order) from
 // batches returned by fetch. With a delimiter, keys inside the common prefix just emitted
 // are skipped while they are in the batch at hand; when a batch ends inside the prefix,
@@ -803,6 +814,12 @@ func walkList[T any](prefix, delim string, pos listPos, limit int,
 // report, and no more (listing a page is dominated by reading these per row).
 const listCols = "bucket, object_key, size, etag, content_type, checksums, checksum_type, owner, mod_ns"
 
+// listedDest are the scan destinations of listCols: into r, but for the bucket and key
+// (text to convert).
+func listedDest(r *objectRow, bucket, key *string, more ...any) []any {
+	return append([]any{bucket, key, &r.Size, &r.ETag, &r.ContentType, &r.Checksums, &r.ChecksumType, &r.Owner, &r.ModNS}, more...)
+}
+
 // scanListed reads listCols rows without gorm's reflection, which costs more than the
 // index seek itself on SQLite.
 func scanListed(q *gorm.DB) ([]objectRow, error) {
@@ -815,7 +832,7 @@ func scanListed(q *gorm.DB) ([]objectRow, error) {
 	for rows.Next() {
 		var r objectRow
 		var bucket, key string
-		if err := rows.Scan(&bucket, &key, &r.Size, &r.ETag, &r.ContentType, &r.Checksums, &r.ChecksumType, &r.Owner, &r.ModNS); err != nil {
+		if err := rows.Scan(listedDest(&r, &bucket, &key)...); err != nil {
 			return nil, err
 		}
 		r.Bucket, r.ObjectKey = ckey(bucket), ckey(key)
@@ -853,16 +870,13 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, q meta.ListQuery
 		args = append(args, n)
 		return scanListed(db.Raw(sqlText+" ORDER BY object_key LIMIT ?", args...))
 	}
-	entries, err := walkList(q.Prefix, q.Delimiter, pos, limit, fetch,
+	entries, truncated, err := walkPage(q.Prefix, q.Delimiter, pos, limit, fetch,
 		func(r objectRow) string { return string(r.ObjectKey) },
 		func(r objectRow) listPos { return listPos{Key: string(r.ObjectKey)} })
 	if err != nil {
 		return res, classify("list objects", err)
 	}
-	if len(entries) > limit {
-		res.Truncated = true
-		entries = entries[:limit]
-	}
+	res.Truncated = truncated
 	for _, e := range entries {
 		if e.Prefix {
 			res.CommonPrefixes = append(res.CommonPrefixes, e.Key)

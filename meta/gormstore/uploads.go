@@ -271,16 +271,13 @@ func (s *Store) ListUploads(ctx context.Context, bucket string, q meta.UploadLis
 		err := qq.Order("object_key, id").Limit(n).Find(&rows).Error
 		return rows, err
 	}
-	entries, err := walkList(q.Prefix, q.Delimiter, pos, limit, fetch,
+	entries, truncated, err := walkPage(q.Prefix, q.Delimiter, pos, limit, fetch,
 		func(r uploadRow) string { return string(r.ObjectKey) },
 		func(r uploadRow) listPos { return listPos{Key: string(r.ObjectKey), ID: string(r.ID), ByID: true} })
 	if err != nil {
 		return res, classify("list uploads", err)
 	}
-	if len(entries) > limit {
-		res.Truncated = true
-		entries = entries[:limit]
-	}
+	res.Truncated = truncated
 	for _, e := range entries {
 		if e.Prefix {
 			res.CommonPrefixes = append(res.CommonPrefixes, e.Key)

@@ -269,7 +269,7 @@ func (s *Store) ListObjectVersions(ctx context.Context, bucket string, q meta.Ve
 	fetch := func(p listPos, n int) ([]listedVersion, error) {
 		return s.fetchVersions(db, bucket, p, end, hasEnd, n)
 	}
-	entries, err := walkList(q.Prefix, q.Delimiter, pos, limit, fetch,
+	entries, truncated, err := walkPage(q.Prefix, q.Delimiter, pos, limit, fetch,
 		func(r listedVersion) string { return string(r.row.ObjectKey) },
 		func(r listedVersion) listPos {
 			return listPos{Key: string(r.row.ObjectKey), ID: strconv.FormatInt(r.ord, 10), ByID: true}
@@ -277,10 +277,7 @@ func (s *Store) ListObjectVersions(ctx context.Context, bucket string, q meta.Ve
 	if err != nil {
 		return res, classify(op, err)
 	}
-	if len(entries) > limit {
-		res.Truncated = true
-		entries = entries[:limit]
-	}
+	res.Truncated = truncated
 	for _, e := range entries {
 		if e.Prefix {
 			res.CommonPrefixes = append(res.CommonPrefixes, e.Key)
@@ -399,8 +396,7 @@ func scanVersions(q *gorm.DB) ([]listedVersion, error) {
 		r := &v.row
 		var bucket, key string
 		var dm, latest int64
-		if err := rows.Scan(&bucket, &key, &r.Size, &r.ETag, &r.ContentType, &r.Checksums, &r.ChecksumType, &r.Owner, &r.ModNS,
-			&r.VersionID, &dm, &v.ord, &latest); err != nil {
+		if err := rows.Scan(listedDest(r, &bucket, &key, &r.VersionID, &dm, &v.ord, &latest)...); err != nil {
 			return nil, err
 		}
 		r.Bucket, r.ObjectKey = ckey(bucket), ckey(key)
