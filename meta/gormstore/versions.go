@@ -164,6 +164,13 @@ func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID 
 				return err
 			}
 			if len(rows) == 0 {
+				// Under READ COMMITTED the version may have been made current (a removal
+				// of the version above it committed while this one waited for its row).
+				if now, err := s.lockObject(tx, bucket, key, true); err != nil {
+					return err
+				} else if now != nil && now.VersionID == versionID {
+					return errRetry
+				}
 				return fmt.Errorf("%s/%s version %q: %w", bucket, key, versionID, meta.ErrNotFound)
 			}
 			if out, err = versionFromRow(rows[0]); err != nil {

@@ -94,6 +94,7 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.MetaStore, opts ...Optio
 		{"PinnedDeleteRacingOverwrite", testPinnedDeleteRacingOverwrite},
 		{"ObjectVersions", testObjectVersions},
 		{"ListObjectVersions", testListObjectVersions},
+		{"ConcurrentVersions", testConcurrentVersions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
