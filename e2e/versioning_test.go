@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVersioningAWSCLI: overwrites and deletes keep every version readable by id, a
@@ -295,4 +296,44 @@ func TestVersioningLifecycle(t *testing.T) {
 		!strings.Contains(report, "would remove 1 noncurrent versions") {
 		t.Errorf("dry run three days ahead:\n%s", report)
 	}
+}
+
+// TestObjectLockClients: Object Lock with mc (mb --with-lock, retention set --default,
+// legalhold, retention info) and the aws cli (object-lock headers on put-object, a
+// version removal refused and then allowed with --bypass-governance-retention).
+func TestObjectLockClients(t *testing.T) {
+	onlyS3proxy(t)
+	s := startServer(t, serverOptions{})
+	mc := newMC(t, s, s.cred)
+	cli := newAWSCLI(t, s, s.cred)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "f.txt")
+	writeFile(t, src, "worm")
+	mc.run("mb", "--with-lock", "s3p/mc-lock")
+	mc.run("retention", "set", "--default", "GOVERNANCE", "1d", "s3p/mc-lock")
+	if out := mc.run("retention", "info", "--default", "s3p/mc-lock"); !strings.Contains(out, "GOVERNANCE") {
+		t.Errorf("mc retention info --default: %s", out)
+	}
+	mc.run("cp", src, "s3p/mc-lock/f.txt")
+	if out := mc.run("retention", "info", "s3p/mc-lock/f.txt"); !strings.Contains(out, "GOVERNANCE") {
+		t.Errorf("mc retention info of an object under the default: %s", out)
+	}
+	mc.run("legalhold", "set", "s3p/mc-lock/f.txt")
+	if out := mc.run("legalhold", "info", "s3p/mc-lock/f.txt"); !strings.Contains(out, "ON") {
+		t.Errorf("mc legalhold info: %s", out)
+	}
+
+	var put struct{ VersionId string }
+	until := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	mustJSON(t, cli.run("s3api", "put-object", "--bucket", "mc-lock", "--key", "g.txt", "--body", src,
+		"--object-lock-mode", "GOVERNANCE", "--object-lock-retain-until-date", until), &put)
+	var head struct{ ObjectLockMode, ObjectLockRetainUntilDate string }
+	mustJSON(t, cli.run("s3api", "head-object", "--bucket", "mc-lock", "--key", "g.txt"), &head)
+	if head.ObjectLockMode != "GOVERNANCE" || head.ObjectLockRetainUntilDate == "" {
+		t.Errorf("head-object under retention: %+v", head)
+	}
+	if _, stderr, err := cli.try("s3api", "delete-object", "--bucket", "mc-lock", "--key", "g.txt", "--version-id", put.VersionId); err == nil || !strings.Contains(stderr, "AccessDenied") {
+		t.Errorf("delete-object of a retained version: %v %s", err, stderr)
+	}
+	cli.run("s3api", "delete-object", "--bucket", "mc-lock", "--key", "g.txt", "--version-id", put.VersionId, "--bypass-governance-retention")
 }

@@ -216,6 +216,16 @@ type ListResult struct {
 	NextAfter      string
 }
 
+// VersionCondition makes a removal by version id conditional.
+type VersionCondition struct {
+	// OnlyNoncurrent spares the current version: lifecycle removes a version it judged
+	// noncurrent, which may have become current meanwhile.
+	OnlyNoncurrent bool
+	// IfHeaders, when not nil, requires each named stored header to have exactly this
+	// value ("" absent): the Object Lock state a caller judged the version deletable by.
+	IfHeaders map[string]string
+}
+
 // VersionListQuery pages ListObjectVersions: keys in byte order, each key's versions
 // newest first. KeyMarker and VersionIDMarker are exclusive: the page starts after that
 // version (after every version of KeyMarker when VersionIDMarker is nil; "" is the
@@ -369,9 +379,8 @@ type MetaStore interface {
 	// DeleteObjectVersion removes one version for good and releases its references; when
 	// it was the current version, the newest remaining one becomes current (unless it is
 	// a delete marker). It returns the version removed; ErrNotFound if there is none.
-	// With onlyNoncurrent the current version is not removed (ErrPreconditionFailed):
-	// lifecycle expires a version it judged noncurrent, which may have become current.
-	DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (Object, error)
+	// opts make it conditional, checked on the locked version (ErrPreconditionFailed).
+	DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, opts VersionCondition) (Object, error)
 	// PutDeleteMarker makes a delete marker (m: Bucket, Key, VersionID, Owner, ModTime)
 	// the newest version of its key, keeping or dropping the current version as
 	// cond.Versioning says (which must not be Unversioned); cond is checked against the
@@ -379,8 +388,10 @@ type MetaStore interface {
 	PutDeleteMarker(ctx context.Context, m Object, cond WriteCondition) (*Object, error)
 	// SetVersionHeaders replaces the stored headers (Object.Headers: its tags among
 	// them) of a noncurrent version, as a tagging request does. ErrNotFound if the key
-	// has no such noncurrent version (a current one is rewritten with PutObject).
-	SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers map[string]string) error
+	// has no such noncurrent version (a current one is rewritten with PutObject);
+	// ErrPreconditionFailed unless each of ifHeaders (nil: no condition) has exactly
+	// that value ("" absent).
+	SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers, ifHeaders map[string]string) error
 	// ListObjectVersions pages every version of every key, delete markers included.
 	ListObjectVersions(ctx context.Context, bucket string, q VersionListQuery) (VersionListResult, error)
 	// ListObjects serves one page from the (bucket, key) index without scanning the bucket:

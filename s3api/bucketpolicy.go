@@ -96,6 +96,10 @@ var opActions = map[string]opAction{
 	"AbortMultipartUpload":    {"s3:AbortMultipartUpload", true},
 	"ListParts":               {"s3:ListMultipartUploadParts", true},
 	"DeleteObject":            {"s3:DeleteObject", true},
+	"GetObjectRetention":      {"s3:GetObjectRetention", true},
+	"PutObjectRetention":      {"s3:PutObjectRetention", true},
+	"GetObjectLegalHold":      {"s3:GetObjectLegalHold", true},
+	"PutObjectLegalHold":      {"s3:PutObjectLegalHold", true},
 }
 
 // versionActions are the IAM actions of requests that name a version (versionId).

@@ -118,12 +118,6 @@ func (s *Server) bucketConfigRequest(rq *request, c bucketConfig, verb string) e
 // CreateMultipartUpload that ask for what s3proxy does not provide, before any body is
 // read.
 func checkObjectWrite(h http.Header) error {
-	for _, k := range []string{"x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold"} {
-		if h.Get(k) != "" {
-			// S3's answer on a bucket created without Object Lock, which all of these are.
-			return s3err.Newf(s3err.InvalidRequest, "Bucket is missing ObjectLockConfiguration")
-		}
-	}
 	for k := range h {
 		lk := strings.ToLower(k)
 		if isSSEHeader(lk) {
@@ -181,9 +175,6 @@ func checkCreateBucket(h http.Header) error {
 	}
 	if err := checkObjectOwnershipHeader(h); err != nil {
 		return err
-	}
-	if strings.EqualFold(h.Get("x-amz-bucket-object-lock-enabled"), "true") {
-		return s3err.Newf(s3err.NotImplemented, "Object Lock is not supported by s3proxy.")
 	}
 	for k := range h {
 		if strings.HasPrefix(strings.ToLower(k), "x-amz-grant-") {

@@ -103,7 +103,11 @@ func operation(r *http.Request, bucket, key string) string {
 				return "GetObjectTagging"
 			case has("attributes"):
 				return "GetObjectAttributes"
-			case has("retention"), has("legal-hold"), has("torrent"):
+			case has("retention"):
+				return "GetObjectRetention"
+			case has("legal-hold"):
+				return "GetObjectLegalHold"
+			case has("torrent"):
 				return "GetObjectSubresource"
 			}
 			return "GetObject"
@@ -119,8 +123,10 @@ func operation(r *http.Request, bucket, key string) string {
 				return "PutObjectTagging"
 			case has("acl"):
 				return "PutObjectAcl"
-			case has("retention"), has("legal-hold"):
-				return "PutObjectSubresource"
+			case has("retention"):
+				return "PutObjectRetention"
+			case has("legal-hold"):
+				return "PutObjectLegalHold"
 			case r.Header.Get("x-amz-copy-source") != "":
 				return "CopyObject"
 			}
@@ -197,6 +203,18 @@ func (s *Server) dispatch(rq *request) error {
 		return s.writeXML(rq, http.StatusOK, versioningConfiguration{NS: s3NS, Status: status})
 	case "PutBucketVersioning":
 		return s.putBucketVersioning(rq)
+	case "GetObjectLockConfiguration":
+		return s.getObjectLockConfiguration(rq)
+	case "PutObjectLockConfiguration":
+		return s.putObjectLockConfiguration(rq)
+	case "GetObjectRetention":
+		return s.getObjectRetention(rq)
+	case "PutObjectRetention":
+		return s.putObjectRetention(rq)
+	case "GetObjectLegalHold":
+		return s.getObjectLegalHold(rq)
+	case "PutObjectLegalHold":
+		return s.putObjectLegalHold(rq)
 	case "GetBucketAcl", "GetObjectAcl":
 		return s.getACL(rq)
 	case "PutBucketAcl", "PutObjectAcl":
@@ -213,7 +231,7 @@ func (s *Server) dispatch(rq *request) error {
 		return s.getObject(rq, true)
 	case "DeleteObject":
 		res, err := s.svc.DeleteObject(rq.r.Context(), rq.principal, rq.bucket, rq.key, rq.r.URL.Query().Get("versionId"),
-			deleteCondition(rq.r.Header.Get("If-Match")))
+			deleteCondition(rq.r.Header.Get("If-Match")), s.bypassGovernance(rq))
 		if err != nil {
 			return err
 		}
@@ -317,12 +335,18 @@ func checkVersionID(rq *request) error {
 	if !ok {
 		return nil
 	}
-	if len(v) != 1 || v[0] == "" {
+	if len(v) != 1 {
 		return s3err.Newf(s3err.InvalidArgument, "Invalid version id specified")
+	}
+	if v[0] == "" {
+		// An empty versionId names no version: the current one (SDKs send one for an
+		// empty string they were given, and versitygw's suite cleans up so).
+		return nil
 	}
 	switch rq.op {
 	case "GetObject", "HeadObject", "DeleteObject", "GetObjectAttributes",
-		"GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging":
+		"GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging",
+		"GetObjectRetention", "PutObjectRetention", "GetObjectLegalHold", "PutObjectLegalHold":
 		return nil // translate reads (or removes) the version
 	}
 	if v[0] != translate.NullVersion {
@@ -537,6 +561,14 @@ func (s *Server) createBucket(rq *request) error {
 	}
 	if err := s.svc.CreateBucket(rq.r.Context(), rq.principal, rq.bucket, loc, tags); err != nil {
 		return err
+	}
+	if strings.EqualFold(rq.r.Header.Get("x-amz-bucket-object-lock-enabled"), "true") {
+		// Object Lock (and with it versioning) from the start; a bucket that could not
+		// get it is not left behind without it.
+		if err := s.svc.EnableObjectLock(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+			_ = s.svc.DeleteBucket(rq.r.Context(), rq.principal, rq.bucket)
+			return err
+		}
 	}
 	rq.w.Header().Set("Location", "/"+rq.bucket)
 	rq.w.WriteHeader(http.StatusOK)
@@ -829,6 +861,7 @@ func (s *Server) deleteObjects(rq *request) error {
 		return s3err.New(s3err.MalformedXML)
 	}
 	res := deleteResult{NS: s3NS}
+	bypass := s.bypassGovernance(rq)
 	for _, o := range req.Objects {
 		// Each key is its own s3:DeleteObject (s3:DeleteObjectVersion with a version)
 		// under the bucket's policy.
@@ -840,7 +873,7 @@ func (s *Server) deleteObjects(rq *request) error {
 			Keys: rq})
 		var del translate.DeleteResult
 		if err == nil {
-			del, err = s.svc.DeleteObject(rq.r.Context(), p, rq.bucket, o.Key, o.VersionID, deleteCondition(o.ETag))
+			del, err = s.svc.DeleteObject(rq.r.Context(), p, rq.bucket, o.Key, o.VersionID, deleteCondition(o.ETag), bypass)
 		}
 		if err != nil {
 			e := s.toS3Error(rq, err)

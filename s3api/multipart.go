@@ -188,6 +188,10 @@ func (s *Server) createMultipartUpload(rq *request) error {
 	if err := checkObjectWrite(rq.r.Header); err != nil {
 		return err
 	}
+	lock, err := parseLock(rq.r.Header)
+	if err != nil {
+		return err
+	}
 	if err := s.checkSSEBucket(rq, rq.r.Header); err != nil {
 		return err
 	}
@@ -200,7 +204,7 @@ func (s *Server) createMultipartUpload(rq *request) error {
 	}
 	out, err := s.svc.CreateMultipartUpload(rq.r.Context(), &translate.CreateUploadInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key,
 		ContentType: ct, Headers: headers, UserMeta: um, ChecksumAlgorithm: rq.r.Header.Get("x-amz-checksum-algorithm"),
-		ChecksumType: rq.r.Header.Get("x-amz-checksum-type")})
+		ChecksumType: rq.r.Header.Get("x-amz-checksum-type"), Lock: lock})
 	if err != nil {
 		return err
 	}

@@ -179,6 +179,10 @@ func (s *Server) putObject(rq *request) error {
 	if err := checkObjectWrite(rq.r.Header); err != nil {
 		return err
 	}
+	lock, err := parseLock(rq.r.Header)
+	if err != nil {
+		return err
+	}
 	if err := s.checkSSEBucket(rq, rq.r.Header); err != nil {
 		return err
 	}
@@ -198,7 +202,7 @@ func (s *Server) putObject(rq *request) error {
 		return err
 	}
 	out, err := s.svc.PutObject(rq.r.Context(), &translate.PutObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: rq.key,
-		Body: body, ContentType: ct, Headers: headers, UserMeta: um, Cond: cond})
+		Body: body, ContentType: ct, Headers: headers, UserMeta: um, Cond: cond, Lock: lock})
 	if err != nil {
 		return err
 	}
@@ -420,10 +424,14 @@ func (s *Server) copyObject(rq *request) error {
 	if err := checkObjectWrite(h); err != nil {
 		return err
 	}
+	lock, err := parseLock(h)
+	if err != nil {
+		return err
+	}
 	if err := s.checkSSEBucket(rq, h); err != nil {
 		return err
 	}
-	in := &translate.CopyObjectInput{Principal: rq.principal, SrcBucket: sb, SrcKey: sk, SrcVersionID: sv, DstBucket: rq.bucket, DstKey: rq.key,
+	in := &translate.CopyObjectInput{Lock: lock, Principal: rq.principal, SrcBucket: sb, SrcKey: sk, SrcVersionID: sv, DstBucket: rq.bucket, DstKey: rq.key,
 		SrcCond: parseConditions(h, "x-amz-copy-source-"), ChecksumAlgorithm: h.Get("x-amz-checksum-algorithm")}
 	// The website redirect is never copied from the source (S3 keeps it per object): the
 	// copy has the one this request gives, whichever the directive.

@@ -231,6 +231,10 @@ func (s *Server) postObject(rq *request) error {
 	if err := checkObjectWrite(h); err != nil {
 		return err
 	}
+	lock, err := parseLock(h)
+	if err != nil {
+		return err
+	}
 	if err := s.checkSSEBucket(rq, h); err != nil {
 		return err
 	}
@@ -265,7 +269,7 @@ func (s *Server) postObject(rq *request) error {
 		return err
 	}
 	out, err := s.svc.PutObject(r.Context(), &translate.PutObjectInput{Principal: rq.principal, Bucket: rq.bucket, Key: key,
-		Body: body, ContentType: ct, Headers: headers, UserMeta: um})
+		Body: body, ContentType: ct, Headers: headers, UserMeta: um, Lock: lock})
 	if err != nil {
 		return err
 	}

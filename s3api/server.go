@@ -65,7 +65,14 @@ type Service interface {
 	PutObject(ctx context.Context, in *translate.PutObjectInput) (*translate.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *translate.GetObjectInput) (*translate.GetObjectOutput, error)
 	CopyObject(ctx context.Context, in *translate.CopyObjectInput) (*translate.ObjectInfo, error)
-	DeleteObject(ctx context.Context, p translate.Principal, bucket, key, versionID, ifMatch string) (translate.DeleteResult, error)
+	DeleteObject(ctx context.Context, p translate.Principal, bucket, key, versionID, ifMatch string, bypass bool) (translate.DeleteResult, error)
+	EnableObjectLock(ctx context.Context, p translate.Principal, bucket string) error
+	ObjectLockConfiguration(ctx context.Context, p translate.Principal, bucket string) (translate.ObjectLockConfig, bool, error)
+	SetObjectLockConfiguration(ctx context.Context, p translate.Principal, bucket string, cfg translate.ObjectLockConfig) error
+	ObjectRetention(ctx context.Context, p translate.Principal, bucket, key, versionID string) (mode string, until time.Time, version string, err error)
+	SetObjectRetention(ctx context.Context, p translate.Principal, bucket, key, versionID, mode string, until time.Time, bypass bool) (string, error)
+	ObjectLegalHold(ctx context.Context, p translate.Principal, bucket, key, versionID string) (status, version string, err error)
+	SetObjectLegalHold(ctx context.Context, p translate.Principal, bucket, key, versionID, status string) (string, error)
 	ListObjectVersions(ctx context.Context, in *translate.ListVersionsInput) (*translate.ListVersionsOutput, error)
 	BucketVersioning(ctx context.Context, p translate.Principal, bucket string) (string, error)
 	SetBucketVersioning(ctx context.Context, p translate.Principal, bucket, status string) error

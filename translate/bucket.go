@@ -175,5 +175,6 @@ func (s *Service) forgetConfigs(bucket string) {
 	s.lifecycles.forget(bucket)
 	s.policies.forget(bucket)
 	s.versionings.forget(bucket)
+	s.objectLocks.forget(bucket)
 	s.publicAccess.forget(bucket)
 }

@@ -63,6 +63,7 @@ type LifecycleResult struct {
 	NoncurrentExpired int64
 	NoncurrentBytes   int64
 	MarkersRemoved    int64 // expired delete markers removed (in a dry run: due)
+	Locked            int64 // due versions Object Lock kept
 	// Changed counts objects and uploads found due that were overwritten, retagged,
 	// deleted or completed before the action, which then left them alone.
 	Changed int64

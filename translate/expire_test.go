@@ -359,7 +359,7 @@ func TestLifecycleRaces(t *testing.T) {
 			afterList: func(f *lcFixture) { f.put("bkt", "k", "v2", "") }, wantLeft: "v2"},
 		{name: "deleted", rule: prefixRule,
 			afterList: func(f *lcFixture) {
-				if _, err := f.svc.DeleteObject(f.ctx, f.p, "bkt", "k", "", ""); err != nil {
+				if _, err := f.svc.DeleteObject(f.ctx, f.p, "bkt", "k", "", "", false); err != nil {
 					f.t.Fatal(err)
 				}
 			}},

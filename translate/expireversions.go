@@ -147,9 +147,14 @@ func (p *lifecyclePass) judgeVersion(ctx context.Context, v meta.Object, w versi
 func (p *lifecyclePass) runVersionActions(ctx context.Context, acts []versionAction) error {
 	for _, a := range acts {
 		if !p.opts.DryRun {
-			_, err := p.s.meta.DeleteObjectVersion(ctx, a.act.Bucket, a.act.Key, a.act.VersionID, !a.marker)
+			_, err := p.s.removeVersion(ctx, a.act.Bucket, a.act.Key, a.act.VersionID, meta.VersionCondition{OnlyNoncurrent: !a.marker}, false)
 			if errors.Is(err, meta.ErrPreconditionFailed) || errors.Is(err, meta.ErrNotFound) {
 				p.res.Changed++ // became current, or was removed, meanwhile
+				continue
+			}
+			var te *Error
+			if errors.As(err, &te) && te.Code == CodeAccessDenied {
+				p.res.Locked++ // Object Lock protects it: S3's lifecycle leaves it too
 				continue
 			}
 			if err != nil {

@@ -62,7 +62,7 @@ func TestLifecycleNoncurrentVersions(t *testing.T) {
 	write(at(16, 10), "docs/a", "a2")
 	write(at(16, 10), "keep/b", "b3")
 	f.clk.set(at(16, 12))
-	if _, err := f.svc.DeleteObject(f.ctx, f.p, "bkt", "gone/c", "", ""); err != nil {
+	if _, err := f.svc.DeleteObject(f.ctx, f.p, "bkt", "gone/c", "", "", false); err != nil {
 		t.Fatal(err)
 	}
 	write(at(18, 10), "docs/a", "a3")
@@ -122,5 +122,41 @@ func TestLifecycleNoncurrentVersions(t *testing.T) {
 	}
 	if got := f.keys("bkt"); !slices.Equal(got, []string{"keep/b"}) {
 		t.Errorf("keys after an expiration in a versioned bucket: %q", got)
+	}
+}
+
+// TestLifecycleSparesLockedVersions: a noncurrent version under a legal hold or a
+// retention in force is due by its rule and kept, as S3's lifecycle keeps it.
+func TestLifecycleSparesLockedVersions(t *testing.T) {
+	f := newLCFixture(t)
+	if err := f.svc.EnableObjectLock(f.ctx, f.p, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	at := func(d int) time.Time { return time.Date(2026, 1, d, 10, 0, 0, 0, time.UTC) }
+	f.clk.set(at(15))
+	f.put("bkt", "held", "h1", "")
+	f.put("bkt", "free", "f1", "")
+	out, err := f.svc.ListObjectVersions(f.ctx, &ListVersionsInput{Principal: f.p, Bucket: "bkt", MaxKeys: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range out.Versions {
+		if v.Key == "held" {
+			if _, err := f.svc.SetObjectLegalHold(f.ctx, f.p, "bkt", "held", v.VersionID, "ON"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.clk.set(at(16))
+	f.put("bkt", "held", "h2", "")
+	f.put("bkt", "free", "f2", "")
+	f.setRules("bkt", lifecycle.Rule{ID: "nc", Status: lifecycle.Enabled,
+		NoncurrentVersionExpiration: &lifecycle.NoncurrentVersionExpiration{NoncurrentDays: 1}})
+	res, _ := f.pass(at(25), LifecycleOptions{})
+	if res.NoncurrentExpired != 1 || res.Locked != 1 {
+		t.Errorf("pass: %+v", res)
+	}
+	if got := f.versionsOf("bkt"); !slices.Equal(got, []string{"free:f2", "held:h2", "held:h1"}) {
+		t.Errorf("versions: %q", got)
 	}
 }

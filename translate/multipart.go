@@ -35,6 +35,8 @@ type CreateUploadInput struct {
 	UserMeta          map[string]string
 	ChecksumAlgorithm string
 	ChecksumType      string
+	// Lock is the Object Lock state asked for (x-amz-object-lock-*); nil for none.
+	Lock *LockRequest
 }
 
 // newUploadID returns an upload id for an upload initiated at t: 16 lower-case hex
@@ -89,9 +91,15 @@ func (s *Service) CreateMultipartUpload(ctx context.Context, in *CreateUploadInp
 	if err := validKey(in.Key); err != nil {
 		return nil, err
 	}
+	// The object's lock state is set now, from the request or the bucket's default, and
+	// completed with the upload's other headers.
+	headers, err := s.withLock(ctx, in.Bucket, in.Headers, in.Lock)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	u := meta.Upload{ID: newUploadID(now), Bucket: in.Bucket, Key: in.Key, Owner: writer(in.Principal, b.Owner), Scope: s.scope(in.Principal, b.Owner),
-		ContentType: in.ContentType, Headers: in.Headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: now}
+		ContentType: in.ContentType, Headers: headers, UserMeta: in.UserMeta, ChecksumAlgo: algo, ChecksumType: typ, Initiated: now}
 	if err := s.meta.CreateUpload(ctx, u); err != nil {
 		// Not found: the bucket was deleted since bucketFor looked.
 		return nil, metaErr(err, CodeNoSuchBucket)

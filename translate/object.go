@@ -161,6 +161,8 @@ type PutObjectInput struct {
 	Headers     map[string]string
 	UserMeta    map[string]string
 	Cond        WriteCondition
+	// Lock is the Object Lock state asked for (x-amz-object-lock-*); nil for none.
+	Lock *LockRequest
 }
 
 // WriteCondition makes a write conditional (If-None-Match: *, If-Match: "etag"); it is
@@ -231,7 +233,11 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	}
 	scope := s.scope(in.Principal, b.Owner)
 	w := writer(in.Principal, b.Owner)
-	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: in.Headers,
+	headers, err := s.withLock(ctx, in.Bucket, in.Headers, in.Lock)
+	if err != nil {
+		return nil, err
+	}
+	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: headers,
 		UserMeta: in.UserMeta, Owner: w, Scope: w}
 	enc := s.dedup.Encrypted(b.Backend)
 	cond, err := s.versionedWrite(ctx, &obj, in.Cond.meta())
@@ -841,7 +847,10 @@ func (r *manifestReader) Close() error {
 // any existing object, checked in the deleting transaction; a mismatch is
 // PreconditionFailed and, with a condition, a missing key is NoSuchKey (without one,
 // deleting nothing succeeds).
-func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, versionID, ifMatch string) (DeleteResult, error) {
+//
+// bypass is x-amz-bypass-governance-retention from a caller allowed to bypass a
+// GOVERNANCE retention (s3:BypassGovernanceRetention).
+func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, versionID, ifMatch string, bypass bool) (DeleteResult, error) {
 	b, err := s.bucketFor(ctx, p, bucket)
 	if err != nil {
 		return DeleteResult{}, err
@@ -855,7 +864,7 @@ func (s *Service) DeleteObject(ctx context.Context, p Principal, bucket, key, ve
 		return DeleteResult{}, err
 	}
 	if mode != meta.Unversioned {
-		return s.deleteVersioned(ctx, bucket, key, versionID, writer(p, b.Owner), mode, meta.WriteCondition{IfMatch: ifMatch})
+		return s.deleteVersioned(ctx, bucket, key, versionID, writer(p, b.Owner), mode, meta.WriteCondition{IfMatch: ifMatch}, bypass)
 	}
 	if versionID != "" {
 		// A bucket never versioned holds only null versions.
@@ -901,6 +910,8 @@ type CopyObjectInput struct {
 	// WebsiteRedirect is the copy's x-amz-website-redirect-location ("" none): S3
 	// never copies the source's, whatever the metadata directive.
 	WebsiteRedirect string
+	// Lock is the copy's Object Lock state asked for; the source's is never copied.
+	Lock *LockRequest
 }
 
 // WebsiteRedirectKey is the stored header under which an object keeps its
@@ -984,6 +995,9 @@ func (s *Service) CopyObject(ctx context.Context, in *CopyObjectInput) (*ObjectI
 		}
 		if dst.Headers[TaggingKey] != tagging {
 			dst.Headers = withTagging(dst.Headers, tagging)
+		}
+		if dst.Headers, err = s.withLock(ctx, in.DstBucket, dst.Headers, in.Lock); err != nil {
+			return nil, err
 		}
 		if s.dedup.Encrypted(db.Backend) {
 			// Still no data copied, unless the source's chunks are in clear: those move

@@ -55,6 +55,22 @@ func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {
 		return "", err
 	}
+	return s.updateHeaders(ctx, bucket, key, versionID, func(h map[string]string) (map[string]string, error) {
+		if h[TaggingKey] == tagging {
+			return h, nil
+		}
+		return withTagging(h, tagging), nil
+	})
+}
+
+// updateHeaders changes the stored headers of a version (the current one for versionID
+// "") as change says, without making a new version: a noncurrent version in place, the
+// current one written again with the same manifest, conditional on its ETag and
+// modification time, so a concurrent overwrite with other content is not undone. Both
+// writes are conditional on the lock state read, so that change judges what is
+// written over. change returns headers unchanged (the same map) for nothing to do. It
+// returns the x-amz-version-id of the version changed.
+func (s *Service) updateHeaders(ctx context.Context, bucket, key, versionID string, change func(map[string]string) (map[string]string, error)) (string, error) {
 	for attempt := 0; ; attempt++ {
 		var cur meta.Object
 		var err error
@@ -71,15 +87,22 @@ func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key
 		if err != nil {
 			return "", err
 		}
-		if cur.Headers[TaggingKey] == tagging {
+		next, err := change(cur.Headers)
+		if err != nil {
+			return "", err
+		}
+		if maps.Equal(next, cur.Headers) {
 			return shown, nil
 		}
 		if versionID != "" {
-			// A noncurrent version is tagged in place; the current one (not found among
+			// A noncurrent version is changed in place; the current one (not found among
 			// the noncurrent) is written again below.
-			err := s.meta.SetVersionHeaders(ctx, bucket, key, cur.VersionID, withTagging(cur.Headers, tagging))
+			err := s.meta.SetVersionHeaders(ctx, bucket, key, cur.VersionID, next, lockState(cur.Headers))
 			if err == nil {
 				return shown, nil
+			}
+			if errors.Is(err, meta.ErrPreconditionFailed) && attempt < 3 {
+				continue
 			}
 			if !errors.Is(err, meta.ErrNotFound) {
 				return "", s.writeErr(err)
@@ -90,13 +113,16 @@ func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key
 				}
 				return "", errorf(CodeNoSuchVersion, "The specified version does not exist.")
 			}
+			if next, err = change(cur.Headers); err != nil {
+				return "", err
+			}
 		}
-		next := cur
-		next.Headers = withTagging(cur.Headers, tagging)
-		next.Manifest = stripChunks(cur.Manifest)
+		o := cur
+		o.Headers = next
+		o.Manifest = stripChunks(cur.Manifest)
 		// Rewritten in place (meta.Unversioned keeps its version id), pinned to the
 		// version read: not a new version.
-		_, err = s.meta.PutObject(ctx, next, meta.WriteCondition{IfMatch: cur.ETag, IfModTime: cur.ModTime})
+		_, err = s.meta.PutObject(ctx, o, meta.WriteCondition{IfMatch: cur.ETag, IfModTime: cur.ModTime, IfHeaders: lockState(cur.Headers)})
 		if (errors.Is(err, meta.ErrConflict) || errors.Is(err, meta.ErrPreconditionFailed)) && attempt < 3 {
 			continue // replaced or deleted meanwhile: read it again
 		}

@@ -153,6 +153,8 @@ type Service struct {
 	policies *configCache[policy.Policy]
 	// versionings caches each bucket's versioning state (versioning.go).
 	versionings *configCache[string]
+	// objectLocks caches each bucket's Object Lock configuration (objectlock.go).
+	objectLocks *configCache[ObjectLockConfig]
 	// publicAccess caches buckets' Block Public Access configurations for Authorize,
 	// which consults them only for anonymous requests under a public policy.
 	publicAccess *configCache[publicaccess.Configuration]
@@ -183,6 +185,7 @@ func New(cfg Config) (*Service, error) {
 	s.lifecycles = newConfigCache(cfg.Now, s.loadLifecycle)
 	s.policies = newConfigCache(cfg.Now, s.loadPolicy)
 	s.versionings = newConfigCache(cfg.Now, s.loadVersioning)
+	s.objectLocks = newConfigCache(cfg.Now, s.loadObjectLock)
 	s.publicAccess = newConfigCache(cfg.Now, s.loadPublicAccess)
 	return s, nil
 }

@@ -124,6 +124,9 @@ func (s *Service) SetBucketVersioning(ctx context.Context, p Principal, bucket, 
 	if status != VersioningEnabled && status != VersioningSuspended {
 		return errorf(CodeMalformedXML, "The XML you provided was not well-formed or did not validate against our published schema")
 	}
+	if err := s.lockedVersioning(ctx, bucket, status); err != nil {
+		return err
+	}
 	err := s.meta.PutBucketConfig(ctx, meta.BucketConfig{Bucket: bucket, Kind: VersioningKind, Value: status})
 	s.versionings.forget(bucket)
 	return metaErr(err, CodeNoSuchBucket)
@@ -157,7 +160,7 @@ type DeleteResult struct {
 // deleteVersioned deletes bucket/key in a bucket with versioning (mode other than
 // Unversioned): without a version id, a delete marker becomes the newest version; with
 // one, that version is removed for good (nothing to remove is no error, as on S3).
-func (s *Service) deleteVersioned(ctx context.Context, bucket, key, versionID, owner string, mode meta.Versioning, cond meta.WriteCondition) (DeleteResult, error) {
+func (s *Service) deleteVersioned(ctx context.Context, bucket, key, versionID, owner string, mode meta.Versioning, cond meta.WriteCondition, bypass bool) (DeleteResult, error) {
 	if versionID == "" {
 		m, err := s.putDeleteMarker(ctx, bucket, key, owner, mode, cond)
 		if err != nil {
@@ -169,7 +172,7 @@ func (s *Service) deleteVersioned(ctx context.Context, bucket, key, versionID, o
 	if err != nil {
 		return DeleteResult{}, err
 	}
-	old, err := s.meta.DeleteObjectVersion(ctx, bucket, key, stored, false)
+	old, err := s.removeVersion(ctx, bucket, key, stored, meta.VersionCondition{}, bypass)
 	if errors.Is(err, meta.ErrNotFound) {
 		return DeleteResult{VersionID: versionID, Versioned: true}, nil
 	}

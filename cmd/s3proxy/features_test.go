@@ -247,7 +247,8 @@ func TestObjectTagging(t *testing.T) {
 	}
 }
 
-// TestWhatIsNotProvidedIsRefused: a write that asks for Object Lock, server-side
+// TestWhatIsNotProvidedIsRefused: a write that asks for Object Lock in a bucket without
+// it, server-side
 // encryption or a public ACL is refused before its body is stored; the bucket
 // configurations s3proxy keeps none of read as S3 reads a bucket that has none.
 func TestWhatIsNotProvidedIsRefused(t *testing.T) {
@@ -291,10 +292,6 @@ func TestWhatIsNotProvidedIsRefused(t *testing.T) {
 		}(), "InvalidRequest"},
 		{"SSE on multipart", func() error {
 			_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("refused"), ServerSideEncryption: types.ServerSideEncryptionAes256})
-			return err
-		}(), "NotImplemented"},
-		{"object lock bucket", func() error {
-			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("locked"), ObjectLockEnabledForBucket: aws.Bool(true)})
 			return err
 		}(), "NotImplemented"},
 		{"public bucket ACL", func() error {

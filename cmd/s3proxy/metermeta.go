@@ -102,9 +102,9 @@ func (s *meteredMeta) GetObjectVersion(ctx context.Context, bucket, key, version
 	return s.MetaStore.GetObjectVersion(ctx, bucket, key, versionID)
 }
 
-func (s *meteredMeta) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (o meta.Object, err error) {
+func (s *meteredMeta) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, cond meta.VersionCondition) (o meta.Object, err error) {
 	defer s.observe("delete_object_version", time.Now(), &err)
-	return s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID, onlyNoncurrent)
+	return s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID, cond)
 }
 
 func (s *meteredMeta) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.WriteCondition) (old *meta.Object, err error) {
@@ -112,9 +112,9 @@ func (s *meteredMeta) PutDeleteMarker(ctx context.Context, m meta.Object, cond m
 	return s.MetaStore.PutDeleteMarker(ctx, m, cond)
 }
 
-func (s *meteredMeta) SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers map[string]string) (err error) {
+func (s *meteredMeta) SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers, ifHeaders map[string]string) (err error) {
 	defer s.observe("set_version_headers", time.Now(), &err)
-	return s.MetaStore.SetVersionHeaders(ctx, bucket, key, versionID, headers)
+	return s.MetaStore.SetVersionHeaders(ctx, bucket, key, versionID, headers, ifHeaders)
 }
 
 func (s *meteredMeta) ListObjectVersions(ctx context.Context, bucket string, q meta.VersionListQuery) (r meta.VersionListResult, err error) {

@@ -416,7 +416,7 @@ func TestPostObjectRefusals(t *testing.T) {
 		{"object lock", func() (string, []formField) {
 			u, f := sign("refuse", "k13", func(p *minio.PostPolicy) { must(t, p.SetUserData("object-lock-mode", "GOVERNANCE")) })
 			return u, ordered(f)
-		}, small, 400, "InvalidRequest", "ObjectLockConfiguration"},
+		}, small, 400, "InvalidArgument", "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied."},
 		{"checksum mismatch", func() (string, []formField) {
 			u, f := sign("refuse", "k14", func(p *minio.PostPolicy) {
 				must(t, p.SetChecksum(minio.NewChecksum(minio.ChecksumCRC32C, []byte{1, 2, 3, 4})))

@@ -135,7 +135,7 @@ func (s *Store) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.Wr
 }
 
 // DeleteObjectVersion removes one version for good.
-func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (meta.Object, error) {
+func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, cond meta.VersionCondition) (meta.Object, error) {
 	var out meta.Object
 	err := s.tx(ctx, "delete object version", func(tx *gorm.DB) error {
 		if err := s.lockBucketShared(tx, bucket); err != nil {
@@ -147,8 +147,11 @@ func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID 
 		}
 		delta := map[int64]int64{}
 		if cur != nil && cur.VersionID == versionID {
-			if onlyNoncurrent {
+			if cond.OnlyNoncurrent {
 				return fmt.Errorf("%s/%s version %q is current: %w", bucket, key, versionID, meta.ErrPreconditionFailed)
+			}
+			if err := headersMatch(cur.Headers, cond.IfHeaders); err != nil {
+				return err
 			}
 			if out, err = objectFromRow(*cur); err != nil {
 				return err
@@ -172,6 +175,9 @@ func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID 
 					return errRetry
 				}
 				return fmt.Errorf("%s/%s version %q: %w", bucket, key, versionID, meta.ErrNotFound)
+			}
+			if err := headersMatch(rows[0].Headers, cond.IfHeaders); err != nil {
+				return err
 			}
 			if out, err = versionFromRow(rows[0]); err != nil {
 				return err
@@ -223,18 +229,38 @@ func versionFromRow(v versionRow) (meta.Object, error) {
 }
 
 // SetVersionHeaders replaces a noncurrent version's headers.
-func (s *Store) SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers map[string]string) error {
+func (s *Store) SetVersionHeaders(ctx context.Context, bucket, key, versionID string, headers, ifHeaders map[string]string) error {
 	return s.tx(ctx, "set version headers", func(tx *gorm.DB) error {
-		res := tx.Exec("UPDATE object_versions SET headers = ? WHERE bucket = ? AND object_key = ? AND version_id = ? AND NOT delete_marker",
-			encodeMap(headers), bucket, key, versionID)
-		if res.Error != nil {
-			return res.Error
+		var rows []versionRow
+		if err := s.lock(tx, "UPDATE").Where("bucket = ? AND object_key = ? AND version_id = ? AND NOT delete_marker", bucket, key, versionID).
+			Limit(1).Find(&rows).Error; err != nil {
+			return err
 		}
-		if res.RowsAffected == 0 {
+		if len(rows) == 0 {
 			return fmt.Errorf("%s/%s noncurrent version %q: %w", bucket, key, versionID, meta.ErrNotFound)
 		}
-		return nil
+		if err := headersMatch(rows[0].Headers, ifHeaders); err != nil {
+			return err
+		}
+		return tx.Exec("UPDATE object_versions SET headers = ? WHERE seq = ?", encodeMap(headers), rows[0].Seq).Error
 	})
+}
+
+// headersMatch checks stored headers (their JSON) against a condition (nil: none).
+func headersMatch(stored string, want map[string]string) error {
+	if want == nil {
+		return nil
+	}
+	have, err := decodeMap(stored)
+	if err != nil {
+		return err
+	}
+	for k, v := range want {
+		if have[k] != v {
+			return fmt.Errorf("header %s is %q, not %q: %w", k, have[k], v, meta.ErrPreconditionFailed)
+		}
+	}
+	return nil
 }
 
 // ---- listing versions ----

@@ -298,13 +298,13 @@ func (s *Store) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.Wr
 	return replaced, err
 }
 
-func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (meta.Object, error) {
+func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, cond meta.VersionCondition) (meta.Object, error) {
 	k := objKey{bucket, key}
 	st := s.stripe(k)
 	s.mu.Lock()
 	gen := s.gens[st]
 	s.mu.Unlock()
-	out, err := s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID, onlyNoncurrent)
+	out, err := s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID, cond)
 	s.settle(k, st, gen, nil)
 	return out, err
 }

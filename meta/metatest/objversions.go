@@ -83,6 +83,18 @@ func testObjectVersions(t *testing.T, h *harness) {
 		t.Errorf("versions = %v, want %v", got, want)
 	}
 
+	// Conditions on a noncurrent version's headers (its Object Lock state).
+	held := map[string]string{"x-amz-object-lock-legal-hold": "ON"}
+	wantErr(t, "SetVersionHeaders on a mismatch", s.SetVersionHeaders(ctx, "vb", "k", "v2", held, held), meta.ErrPreconditionFailed)
+	wantErr(t, "SetVersionHeaders", s.SetVersionHeaders(ctx, "vb", "k", "v2", held, map[string]string{"x-amz-object-lock-legal-hold": ""}), nil)
+	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v2", meta.VersionCondition{IfHeaders: map[string]string{"x-amz-object-lock-legal-hold": ""}})
+	wantErr(t, "DeleteObjectVersion of a held version", err, meta.ErrPreconditionFailed)
+	if o, err := s.GetObjectVersion(ctx, "vb", "k", "v2"); err != nil || o.Headers["x-amz-object-lock-legal-hold"] != "ON" {
+		t.Errorf("headers set on a noncurrent version: %v %v", o.Headers, err)
+	}
+	wantErr(t, "SetVersionHeaders back", s.SetVersionHeaders(ctx, "vb", "k", "v2", nil, held), nil)
+	wantErr(t, "SetVersionHeaders of the current version", s.SetVersionHeaders(ctx, "vb", "k", "v3", held, nil), meta.ErrNotFound)
+
 	// A delete marker: no current version, every version still there.
 	if _, err := s.PutDeleteMarker(ctx, meta.Object{Bucket: "vb", Key: "k", VersionID: "d4", Owner: "owner"}, on); err != nil {
 		t.Fatal(err)
@@ -102,23 +114,23 @@ func testObjectVersions(t *testing.T, h *harness) {
 	}
 
 	// Removing the marker uncovers v3; removing v3 uncovers v2.
-	if m, err := s.DeleteObjectVersion(ctx, "vb", "k", "d4", false); err != nil || !m.DeleteMarker {
+	if m, err := s.DeleteObjectVersion(ctx, "vb", "k", "d4", meta.VersionCondition{}); err != nil || !m.DeleteMarker {
 		t.Fatalf("DeleteObjectVersion(marker) = %+v, %v", m, err)
 	}
 	if cur, err := s.GetObject(ctx, "vb", "k"); err != nil || cur.VersionID != "v3" || len(cur.Manifest) != 1 {
 		t.Fatalf("after removing the marker GetObject = %+v, %v", cur, err)
 	}
-	if _, err := s.DeleteObjectVersion(ctx, "vb", "k", "v3", false); err != nil {
+	if _, err := s.DeleteObjectVersion(ctx, "vb", "k", "v3", meta.VersionCondition{}); err != nil {
 		t.Fatal(err)
 	}
 	wantRefs(t, ctx, s, map[int64]int64{c1.ID: 1, c2.ID: 1, c3.ID: 0})
 	if cur, err := s.GetObject(ctx, "vb", "k"); err != nil || cur.VersionID != "v2" || cur.Manifest[0].ChunkID != c2.ID {
 		t.Fatalf("after removing v3 GetObject = %+v, %v", cur, err)
 	}
-	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v3", false)
+	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v3", meta.VersionCondition{})
 	wantErr(t, "DeleteObjectVersion twice", err, meta.ErrNotFound)
 	// Lifecycle's removal of a version it judged noncurrent spares it once it is current.
-	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v2", true)
+	_, err = s.DeleteObjectVersion(ctx, "vb", "k", "v2", meta.VersionCondition{OnlyNoncurrent: true})
 	wantErr(t, "DeleteObjectVersion(onlyNoncurrent) of the current version", err, meta.ErrPreconditionFailed)
 
 	// Suspended: the null version (noncurrent here) is replaced, v2 kept.
@@ -138,7 +150,7 @@ func testObjectVersions(t *testing.T, h *harness) {
 	}
 	// Everything removed: the bucket can go.
 	for _, vid := range []string{"", "v2"} {
-		if _, err := s.DeleteObjectVersion(ctx, "vb", "k", vid, false); err != nil {
+		if _, err := s.DeleteObjectVersion(ctx, "vb", "k", vid, meta.VersionCondition{}); err != nil {
 			t.Fatalf("DeleteObjectVersion(%q): %v", vid, err)
 		}
 	}
@@ -279,7 +291,7 @@ func testConcurrentVersions(t *testing.T, h *harness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := []meta.MetaStore{a, b}[i%2].DeleteObjectVersion(ctx, "cv", "k", id, false); err != nil {
+			if _, err := []meta.MetaStore{a, b}[i%2].DeleteObjectVersion(ctx, "cv", "k", id, meta.VersionCondition{}); err != nil {
 				t.Errorf("DeleteObjectVersion(%s): %v", id, err)
 			}
 		}()

@@ -697,11 +697,11 @@ func (s *Store) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.Wr
 
 // DeleteObjectVersion invalidates the object's key: removing a version may uncover an
 // older one as current.
-func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, onlyNoncurrent bool) (meta.Object, error) {
+func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID string, cond meta.VersionCondition) (meta.Object, error) {
 	var out meta.Object
 	err := s.write(ctx, []string{objectKey(bucket, key)}, func() error {
 		var err error
-		out, err = s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID, onlyNoncurrent)
+		out, err = s.MetaStore.DeleteObjectVersion(ctx, bucket, key, versionID, cond)
 		return err
 	})
 	return out, err

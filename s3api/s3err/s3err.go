@@ -80,6 +80,8 @@ const (
 	ReplicationConfigurationNotFoundError          Code = "ReplicationConfigurationNotFoundError"
 	NoSuchPublicAccessBlockConfiguration           Code = "NoSuchPublicAccessBlockConfiguration"
 	ObjectLockConfigurationNotFoundError           Code = "ObjectLockConfigurationNotFoundError"
+	NoSuchObjectLockConfiguration                  Code = "NoSuchObjectLockConfiguration"
+	InvalidBucketState                             Code = "InvalidBucketState"
 	AccessControlListNotSupported                  Code = "AccessControlListNotSupported"
 	InvalidBucketAclWithObjectOwnership            Code = "InvalidBucketAclWithObjectOwnership"
 	InvalidTag                                     Code = "InvalidTag"
@@ -147,7 +149,7 @@ var table = map[Code]entry{
 	MalformedTrailerError:             {http.StatusBadRequest, "The request contained trailing data that was not well-formed or did not conform to our published schema."},
 	ConditionalRequestConflict:        {http.StatusConflict, "A conflicting conditional action is currently in progress against this resource. Try again."},
 	UnexpectedContent:                 {http.StatusBadRequest, "This request does not support content."},
-	MissingRequestBodyError:           {http.StatusBadRequest, "Request Body is empty."},
+	MissingRequestBodyError:           {http.StatusBadRequest, "Request Body is empty"},
 	RequestTimeout:                    {http.StatusBadRequest, "Your socket connection to the server was not read from or written to within the timeout period."},
 	InvalidObjectState:                {http.StatusForbidden, "The operation is not valid for the current state of the object."},
 	MaxMessageLengthExceeded:          {http.StatusBadRequest, "Your request was too big."},
@@ -163,6 +165,8 @@ var table = map[Code]entry{
 	ReplicationConfigurationNotFoundError:          {http.StatusNotFound, "The replication configuration was not found."},
 	NoSuchPublicAccessBlockConfiguration:           {http.StatusNotFound, "The public access block configuration was not found."},
 	ObjectLockConfigurationNotFoundError:           {http.StatusNotFound, "Object Lock configuration does not exist for this bucket."},
+	NoSuchObjectLockConfiguration:                  {http.StatusBadRequest, "The specified object does not have a ObjectLock configuration."},
+	InvalidBucketState:                             {http.StatusConflict, "The request is not valid with the current state of the bucket."},
 	AccessControlListNotSupported:                  {http.StatusBadRequest, "The bucket does not allow ACLs."},
 	InvalidBucketAclWithObjectOwnership:            {http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting."},
 	InvalidTag:                                     {http.StatusBadRequest, "The tag provided was not a valid tag."},

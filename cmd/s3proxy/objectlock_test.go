@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// TestObjectLock: a bucket created with Object Lock is versioned and cannot be
+// suspended; its default retention applies to new versions (and shows on HEAD); a
+// version under GOVERNANCE retention is removed only with the bypass, one under a legal
+// hold or COMPLIANCE retention not at all, and a COMPLIANCE retention can only grow; a
+// DELETE without a version id still makes a delete marker, as on S3.
+func TestObjectLock(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	b := aws.String("locked")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: b, ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: b}); err != nil || v.Status != types.BucketVersioningStatusEnabled {
+		t.Fatalf("versioning of a bucket created with Object Lock: %+v %v", v, err)
+	}
+	_, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: b,
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
+	if apiCode(err) != "InvalidBucketState" {
+		t.Errorf("suspending versioning under Object Lock: %v", err)
+	}
+	if _, err := c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: b, ObjectLockConfiguration: &types.ObjectLockConfiguration{
+		ObjectLockEnabled: types.ObjectLockEnabledEnabled,
+		Rule:              &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: b})
+	if err != nil || cfg.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled ||
+		aws.ToInt32(cfg.ObjectLockConfiguration.Rule.DefaultRetention.Days) != 1 {
+		t.Fatalf("GetObjectLockConfiguration: %+v %v", cfg, err)
+	}
+
+	// The default retention: GOVERNANCE for a day.
+	gov := mustPut(t, c, "locked", "doc", []byte("governed"))
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("doc")})
+	if err != nil || head.ObjectLockMode != types.ObjectLockModeGovernance || head.ObjectLockRetainUntilDate == nil ||
+		head.ObjectLockRetainUntilDate.Sub(time.Now()) < 23*time.Hour {
+		t.Fatalf("HEAD of a version under the default retention: %+v %v", head, err)
+	}
+	del := func(v *string, bypass bool) error {
+		_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("doc"), VersionId: v, BypassGovernanceRetention: aws.Bool(bypass)})
+		return err
+	}
+	if err := del(gov.VersionId, false); apiCode(err) != "AccessDenied" {
+		t.Errorf("removing a version under GOVERNANCE retention: %v", err)
+	}
+	// A DELETE without a version id makes a marker; the version stays.
+	if err := del(nil, false); err != nil {
+		t.Errorf("DELETE without a version id: %v", err)
+	}
+	if err := del(gov.VersionId, true); err != nil {
+		t.Errorf("removing it with the bypass: %v", err)
+	}
+
+	// COMPLIANCE: never removed early, never shortened; a legal hold beats the bypass.
+	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	comp, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("doc"), Body: strings.NewReader("compliant"),
+		ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: &until})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := del(comp.VersionId, true); apiCode(err) != "AccessDenied" {
+		t.Errorf("removing a version under COMPLIANCE retention with the bypass: %v", err)
+	}
+	shorter := until.Add(-time.Hour)
+	_, err = c.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: b, Key: aws.String("doc"), VersionId: comp.VersionId, BypassGovernanceRetention: aws.Bool(true),
+		Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeCompliance, RetainUntilDate: &shorter}})
+	if apiCode(err) != "AccessDenied" {
+		t.Errorf("shortening a COMPLIANCE retention: %v", err)
+	}
+	longer := until.Add(time.Hour)
+	if _, err := c.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: b, Key: aws.String("doc"), VersionId: comp.VersionId,
+		Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeCompliance, RetainUntilDate: &longer}}); err != nil {
+		t.Errorf("extending a COMPLIANCE retention: %v", err)
+	}
+	ret, err := c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: b, Key: aws.String("doc"), VersionId: comp.VersionId})
+	if err != nil || !ret.Retention.RetainUntilDate.Equal(longer) {
+		t.Errorf("GetObjectRetention after extending: %+v %v", ret, err)
+	}
+
+	held := mustPut(t, c, "locked", "held", []byte("held"))
+	if _, err := c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: b, Key: aws.String("held"), VersionId: held.VersionId,
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOn}}); err != nil {
+		t.Fatal(err)
+	}
+	delHeld := func() error {
+		_, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, BypassGovernanceRetention: aws.Bool(true), Delete: &types.Delete{
+			Objects: []types.ObjectIdentifier{{Key: aws.String("held"), VersionId: held.VersionId}}}})
+		return err
+	}
+	out, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: b, BypassGovernanceRetention: aws.Bool(true), Delete: &types.Delete{
+		Objects: []types.ObjectIdentifier{{Key: aws.String("held"), VersionId: held.VersionId}}}})
+	if err != nil || len(out.Errors) != 1 || aws.ToString(out.Errors[0].Code) != "AccessDenied" {
+		t.Errorf("DeleteObjects of a held version: %+v %v", out, err)
+	}
+	if _, err := c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: b, Key: aws.String("held"), VersionId: held.VersionId,
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := delHeld(); err != nil {
+		t.Errorf("after lifting the hold (GOVERNANCE bypassed): %v", err)
+	}
+	lh, err := c.GetObjectLegalHold(ctx, &s3.GetObjectLegalHoldInput{Bucket: b, Key: aws.String("doc"), VersionId: comp.VersionId})
+	if apiCode(err) != "NoSuchObjectLockConfiguration" {
+		t.Errorf("GetObjectLegalHold of a version never held: %+v %v", lh, err)
+	}
+	// A plain bucket has none of it.
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("plainlock")}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, "plainlock", "k", []byte("x"))
+	_, err = c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String("plainlock"), Key: aws.String("k")})
+	if apiCode(err) != "InvalidRequest" {
+		t.Errorf("GetObjectRetention in a bucket without Object Lock: %v", err)
+	}
+	_, err = c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("plainlock"),
+		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}})
+	if apiCode(err) != "InvalidBucketState" {
+		t.Errorf("Object Lock on an unversioned bucket: %v", err)
+	}
+}
