@@ -252,7 +252,7 @@ func (s *Service) removeVersion(ctx context.Context, bucket, key, versionID stri
 	}
 }
 
-// versionHeaders reads a version (the current one for versionID "") of a bucket with
+// lockedVersion reads a version (the current one for versionID "") of a bucket with
 // Object Lock for the retention and legal-hold requests, and its x-amz-version-id.
 func (s *Service) lockedVersion(ctx context.Context, p Principal, bucket, key, versionID string) (meta.Object, string, error) {
 	if _, err := s.bucketFor(ctx, p, bucket); err != nil {

@@ -56,10 +56,7 @@ func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key
 		return "", err
 	}
 	return s.updateHeaders(ctx, bucket, key, versionID, func(h map[string]string) (map[string]string, error) {
-		if h[TaggingKey] == tagging {
-			return h, nil
-		}
-		return withTagging(h, tagging), nil
+		return withTagging(h, tagging), nil // the same tags: equal headers, nothing written
 	})
 }
 
@@ -68,8 +65,8 @@ func (s *Service) SetObjectTagging(ctx context.Context, p Principal, bucket, key
 // current one written again with the same manifest, conditional on its ETag and
 // modification time, so a concurrent overwrite with other content is not undone. Both
 // writes are conditional on the lock state read, so that change judges what is
-// written over. change returns headers unchanged (the same map) for nothing to do. It
-// returns the x-amz-version-id of the version changed.
+// written over. Headers equal to the version's are not written. It returns the
+// x-amz-version-id of the version changed.
 func (s *Service) updateHeaders(ctx context.Context, bucket, key, versionID string, change func(map[string]string) (map[string]string, error)) (string, error) {
 	for attempt := 0; ; attempt++ {
 		var cur meta.Object

@@ -71,9 +71,9 @@ func shownVersionID(id string, mode meta.Versioning) string {
 	}
 }
 
-// listedVersionID is a version id as a listing shows it: the null version is "null"
-// there even in a bucket never versioned.
-func listedVersionID(id string) string {
+// ListedVersionID is a version id as a listing (or a report) shows it: the null
+// version is "null" there even in a bucket never versioned.
+func ListedVersionID(id string) string {
 	if id == "" {
 		return NullVersion
 	}
@@ -323,11 +323,11 @@ func (s *Service) ListObjectVersions(ctx context.Context, in *ListVersionsInput)
 	}
 	out := &ListVersionsOutput{CommonPrefixes: res.CommonPrefixes, Truncated: res.Truncated, NextKeyMarker: res.NextKeyMarker}
 	if res.NextVersionIDMarker != nil {
-		out.NextVersionIDMarker = listedVersionID(*res.NextVersionIDMarker)
+		out.NextVersionIDMarker = ListedVersionID(*res.NextVersionIDMarker)
 	}
 	for _, v := range res.Versions {
 		info := infoOf(v)
-		info.VersionID = listedVersionID(v.VersionID)
+		info.VersionID = ListedVersionID(v.VersionID)
 		out.Versions = append(out.Versions, VersionInfo{ObjectInfo: info, IsLatest: v.IsLatest, DeleteMarker: v.DeleteMarker})
 	}
 	return out, nil

@@ -73,9 +73,9 @@ func lifecycleCmd(ctx context.Context, args []string, getenv func(string) string
 			case translate.ActionAbort:
 				fmt.Fprintf(stdout, "abort %s/%s upload %s (rule %s)\n", act.Bucket, act.Key, act.UploadID, act.RuleID)
 			case translate.ActionExpireVersion:
-				fmt.Fprintf(stdout, "expire %s/%s version %s (%s, rule %s)\n", act.Bucket, act.Key, shownVersion(act.VersionID), human(act.Size), act.RuleID)
+				fmt.Fprintf(stdout, "expire %s/%s version %s (%s, rule %s)\n", act.Bucket, act.Key, translate.ListedVersionID(act.VersionID), human(act.Size), act.RuleID)
 			case translate.ActionRemoveMarker:
-				fmt.Fprintf(stdout, "remove delete marker %s/%s version %s (rule %s)\n", act.Bucket, act.Key, shownVersion(act.VersionID), act.RuleID)
+				fmt.Fprintf(stdout, "remove delete marker %s/%s version %s (rule %s)\n", act.Bucket, act.Key, translate.ListedVersionID(act.VersionID), act.RuleID)
 			}
 		}
 	}
@@ -96,14 +96,6 @@ func lifecycleCmd(ctx context.Context, args []string, getenv func(string) string
 		return errLifecycleFailed{n: res.Errors}
 	}
 	return nil
-}
-
-// shownVersion names a version as S3 does: the null version is "null".
-func shownVersion(id string) string {
-	if id == "" {
-		return translate.NullVersion
-	}
-	return id
 }
 
 func parseAt(v string) (time.Time, error) {
