@@ -98,6 +98,12 @@ func (r *runner) begin() {
 	if !r.e.opts.noSync {
 		syscall.Sync()
 	}
+	// Every window starts on new connections. The kernel's congestion control keeps
+	// state per connection (BBR's bandwidth model and pacing rate, say, which follow
+	// the connection's history): with the pool kept across runs, a GET run's
+	// throughput and server CPU depended on what its connections had carried before,
+	// by up to 2× between two servers running the same binary (BENCHMARKS.md).
+	r.s.cl.http.CloseIdleConnections()
 	// Scraped first, so that serving /metrics is outside the CPU window.
 	r.store0, r.storeOK = readStoreTimes(context.Background(), r.s.admin)
 	r.stopRSS = r.s.sampler.watch()
