@@ -62,6 +62,26 @@ func TestBodyFromChecksums(t *testing.T) {
 	}
 }
 
+// TestBodyFromSignedChunks: only an aws-chunked body whose chunks are signed counts as
+// signed (Object Lock takes it in place of a Content-MD5); an unsigned-trailer one does not.
+func TestBodyFromSignedChunks(t *testing.T) {
+	for _, tc := range []struct {
+		mode    string
+		chunked bool
+		want    bool
+	}{
+		{sigv4.StreamingSigned, true, true},
+		{sigv4.StreamingSignedTrailer, true, true},
+		{"STREAMING-UNSIGNED-PAYLOAD-TRAILER", true, false},
+		{"UNSIGNED-PAYLOAD", false, false},
+	} {
+		b, err := bodyFrom(http.Header{}, &sigv4.Auth{Body: http.NoBody, ContentSHA256: tc.mode, Chunked: tc.chunked, Trailer: func() http.Header { return nil }})
+		if err != nil || b.SignedChunks != tc.want {
+			t.Errorf("%s: SignedChunks %v, want %v (%v)", tc.mode, b.SignedChunks, tc.want, err)
+		}
+	}
+}
+
 // TestPartChecksumsOfComplete: the checksum a CompleteMultipartUpload lists per part.
 func TestPartChecksumsOfComplete(t *testing.T) {
 	for _, tc := range []struct {

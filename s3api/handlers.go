@@ -423,8 +423,8 @@ func (s *Server) configPut(rq *request) error {
 
 // requireIntegrity refuses a body S3 accepts only with an integrity check
 // (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging, PutBucketCors,
-// PutPublicAccessBlock): a
-// Content-MD5, an x-amz-checksum-* header, or one declared as a trailer; readBody and
+// PutPublicAccessBlock, PutObjectLockConfiguration, PutObjectRetention,
+// PutObjectLegalHold): a Content-MD5, an x-amz-checksum-* header, or one declared as a trailer; readBody and
 // verifyBodyChecksum check it.
 func requireIntegrity(rq *request) error {
 	if _, ok := headerValue(rq.r.Header, "Content-MD5"); ok {

@@ -87,7 +87,8 @@ func (s *Server) objectBody(rq *request) (translate.Body, error) {
 // S3 ignores it on uploads (it belongs to CreateMultipartUpload and CopyObject). POST
 // Object passes its form fields as h, since S3 takes the same names there.
 func bodyFrom(h http.Header, auth *sigv4.Auth) (translate.Body, error) {
-	b := translate.Body{Reader: auth.Body, Size: auth.DecodedLength, ContentSHA256: auth.SignedPayloadSHA256}
+	b := translate.Body{Reader: auth.Body, Size: auth.DecodedLength, ContentSHA256: auth.SignedPayloadSHA256,
+		SignedChunks: auth.Chunked && (auth.ContentSHA256 == sigv4.StreamingSigned || auth.ContentSHA256 == sigv4.StreamingSignedTrailer)}
 	if v, ok := headerValue(h, "Content-MD5"); ok {
 		md, err := base64.StdEncoding.DecodeString(v)
 		if err != nil || len(md) != 16 {

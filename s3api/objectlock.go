@@ -129,7 +129,7 @@ func (s *Server) getObjectLockConfiguration(rq *request) error {
 }
 
 func (s *Server) putObjectLockConfiguration(rq *request) error {
-	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+	if err := s.configPut(rq); err != nil {
 		return err
 	}
 	data, err := s.readCheckedBody(rq)
@@ -187,9 +187,10 @@ func parseObjectLockConfiguration(data []byte) (translate.ObjectLockConfig, erro
 }
 
 // lockDocument reads the body of a PutObjectRetention or PutObjectLegalHold once the
-// bucket is known (S3 answers a missing bucket first); an empty one is MalformedXML.
+// bucket is known (S3 answers a missing bucket first) and its integrity check is there
+// (S3 requires one); an empty one is MalformedXML.
 func (s *Server) lockDocument(rq *request) ([]byte, error) {
-	if _, err := s.svc.HeadBucket(rq.r.Context(), rq.principal, rq.bucket); err != nil {
+	if err := s.configPut(rq); err != nil {
 		return nil, err
 	}
 	data, err := s.readCheckedBody(rq)

@@ -146,7 +146,19 @@ func (p *lifecyclePass) judgeVersion(ctx context.Context, v meta.Object, w versi
 // runVersionActions carries out (or, in a dry run, reports) removals decided earlier.
 func (p *lifecyclePass) runVersionActions(ctx context.Context, acts []versionAction) error {
 	for _, a := range acts {
-		if !p.opts.DryRun {
+		if p.opts.DryRun {
+			locked, err := p.lockedNow(ctx, a)
+			if err != nil {
+				if err := p.failed(ctx, "read the lock of a version of", a.act.Bucket, a.act.Key, err); err != nil {
+					return err
+				}
+				continue
+			}
+			if locked {
+				p.res.Locked++
+				continue
+			}
+		} else {
 			_, err := p.s.removeVersion(ctx, a.act.Bucket, a.act.Key, a.act.VersionID, meta.VersionCondition{OnlyNoncurrent: !a.marker}, false)
 			if errors.Is(err, meta.ErrPreconditionFailed) || errors.Is(err, meta.ErrNotFound) {
 				p.res.Changed++ // became current, or was removed, meanwhile
@@ -175,4 +187,25 @@ func (p *lifecyclePass) runVersionActions(ctx context.Context, acts []versionAct
 		}
 	}
 	return nil
+}
+
+// lockedNow reports, for a dry run, whether Object Lock would keep a's version at the
+// pass's instant, so that the report counts it as the real pass would. (A real removal
+// is conditional on the lock state of the row it removes.)
+func (p *lifecyclePass) lockedNow(ctx context.Context, a versionAction) (bool, error) {
+	if a.marker {
+		return false, nil // a delete marker carries no lock
+	}
+	cfg, err := p.s.objectLocks.get(ctx, a.act.Bucket)
+	if err != nil || cfg == nil {
+		return false, err
+	}
+	v, err := p.s.meta.GetObjectVersion(ctx, a.act.Bucket, a.act.Key, a.act.VersionID)
+	if errors.Is(err, meta.ErrNotFound) {
+		return false, nil // removed meanwhile: the real pass would count it as changed
+	}
+	if err != nil {
+		return false, err
+	}
+	return !removable(v.Headers, p.now, false), nil
 }

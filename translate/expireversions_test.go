@@ -152,6 +152,14 @@ func TestLifecycleSparesLockedVersions(t *testing.T) {
 	f.put("bkt", "free", "f2", "")
 	f.setRules("bkt", lifecycle.Rule{ID: "nc", Status: lifecycle.Enabled,
 		NoncurrentVersionExpiration: &lifecycle.NoncurrentVersionExpiration{NoncurrentDays: 1}})
+	// A dry run reports what the pass then does: the held version kept, not expired.
+	dry, _ := f.pass(at(25), LifecycleOptions{DryRun: true})
+	if dry.NoncurrentExpired != 1 || dry.Locked != 1 {
+		t.Errorf("dry run: %+v", dry)
+	}
+	if got := f.versionsOf("bkt"); len(got) != 4 {
+		t.Errorf("versions after the dry run: %q", got)
+	}
 	res, _ := f.pass(at(25), LifecycleOptions{})
 	if res.NoncurrentExpired != 1 || res.Locked != 1 {
 		t.Errorf("pass: %+v", res)

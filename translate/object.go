@@ -81,6 +81,16 @@ type Body struct {
 	// Unread is true when the client is waiting for 100 Continue: the body has not been
 	// sent yet, and answering without reading it saves the whole transfer.
 	Unread bool
+	// SignedChunks is true for a signed aws-chunked body, whose chunk signatures the
+	// reader verifies as it streams.
+	SignedChunks bool
+}
+
+// checkedByClient reports whether the client gave the body an integrity check of its
+// own, which the write verifies: a Content-MD5, a checksum (in a header or a trailer),
+// a signed payload hash, or signed aws-chunked chunks.
+func (b *Body) checkedByClient() bool {
+	return len(b.ContentMD5) == 16 || len(b.ContentSHA256) == 32 || b.ChecksumAlgorithm != "" || b.SignedChunks
 }
 
 // trustedSHA256 returns the content's SHA-256 when the client declared it before the body.
@@ -224,6 +234,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 			return nil, s.ingestErr(err)
 		}
 	}
+	checked := in.Body.checkedByClient()
 	// Like S3, every object gets a full-object CRC64NVME when the client declared no
 	// checksum, returned in the answer as S3 does: it costs almost nothing (the digest
 	// reader computes it in the pass that hashes the content) and lets clients verify
@@ -236,6 +247,9 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	headers, err := s.withLock(ctx, in.Bucket, in.Headers, in.Lock)
 	if err != nil {
 		return nil, err
+	}
+	if !checked && locks(headers) {
+		return nil, errLockNeedsIntegrity()
 	}
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: headers,
 		UserMeta: in.UserMeta, Owner: w, Scope: w}

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"maps"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // TestObjectLock: a bucket created with Object Lock is versioned and cannot be
@@ -129,5 +136,98 @@ func TestObjectLock(t *testing.T) {
 		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}})
 	if apiCode(err) != "InvalidBucketState" {
 		t.Errorf("Object Lock on an unversioned bucket: %v", err)
+	}
+}
+
+// TestObjectLockIntegrity: a write that would lock what it stores (lock headers, or the
+// bucket's default retention) needs a body its client can vouch for. S3 asks for a
+// Content-MD5 or a checksum; s3proxy takes a signed payload as well, and refuses only a
+// body nothing checks, before reading it. The lock documents need their Content-MD5 or
+// checksum, as S3's do.
+func TestObjectLockIntegrity(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	for _, b := range []string{"plain", "bare", "defaulted"} {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b), ObjectLockEnabledForBucket: aws.Bool(b != "plain")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("defaulted"), ObjectLockConfiguration: &types.ObjectLockConfiguration{
+		ObjectLockEnabled: types.ObjectLockEnabledEnabled,
+		Rule:              &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("worm")
+	md5sum := md5.Sum(body)
+	until := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	unsigned := map[string]string{"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+	with := func(h map[string]string, kv ...string) map[string]string {
+		out := maps.Clone(h)
+		if out == nil {
+			out = map[string]string{}
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out[kv[i]] = kv[i+1]
+		}
+		return out
+	}
+	const refused = "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters"
+	for _, tc := range []struct {
+		name, path string
+		hdr        map[string]string
+		refuse     bool
+	}{
+		{"unsigned, no lock", "/bare/a", unsigned, false},
+		{"unsigned, no lock, not a lock bucket", "/plain/a", unsigned, false},
+		{"unsigned under a default retention", "/defaulted/a", unsigned, true},
+		{"unsigned with a retention", "/bare/b", with(unsigned, "x-amz-object-lock-mode", "GOVERNANCE", "x-amz-object-lock-retain-until-date", until), true},
+		{"unsigned with a legal hold", "/bare/c", with(unsigned, "x-amz-object-lock-legal-hold", "ON"), true},
+		{"unsigned with the legal hold off", "/bare/d", with(unsigned, "x-amz-object-lock-legal-hold", "OFF"), false},
+		{"unsigned with a Content-MD5", "/defaulted/e", with(unsigned, "Content-MD5", base64.StdEncoding.EncodeToString(md5sum[:])), false},
+		{"unsigned with a checksum", "/defaulted/f", with(unsigned, "x-amz-checksum-crc32", checksumOf(t, types.ChecksumAlgorithmCrc32, body)), false},
+		{"signed payload", "/defaulted/g", nil, false},
+		{"signed payload with a legal hold", "/bare/h", with(nil, "x-amz-object-lock-legal-hold", "ON"), false},
+	} {
+		status, resp, _ := st.raw(t, "PUT", tc.path, body, tc.hdr)
+		switch {
+		case tc.refuse && (status != 400 || !strings.Contains(resp, "<Code>InvalidRequest</Code>") || !strings.Contains(resp, refused)):
+			t.Errorf("%s: %d %s, want InvalidRequest", tc.name, status, resp)
+		case !tc.refuse && status != 200:
+			t.Errorf("%s: %d %s", tc.name, status, resp)
+		}
+	}
+	// A refused write stored nothing.
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("defaulted"), Key: aws.String("a")}); apiCode(err) != "NotFound" {
+		t.Errorf("HEAD of a refused write: %v", err)
+	}
+	// minio-go over HTTP (a signed aws-chunked body) into the default retention.
+	u, _ := url.Parse(st.url)
+	mc, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(testAK, testSK, ""), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mc.PutObject(ctx, "defaulted", "chunked", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+		t.Errorf("minio-go's signed aws-chunked PUT: %v", err)
+	}
+
+	// The lock documents: without a Content-MD5 or checksum, InvalidRequest.
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bare"), Key: aws.String("doc"), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path, doc string }{
+		{"retention", "/bare/doc?retention", `<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>` + until + `</RetainUntilDate></Retention>`},
+		{"legal hold", "/bare/doc?legal-hold", `<LegalHold><Status>ON</Status></LegalHold>`},
+		{"lock configuration", "/bare?object-lock", `<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>`},
+	} {
+		status, resp, _ := st.raw(t, "PUT", tc.path, []byte(tc.doc), nil)
+		if status != 400 || !strings.Contains(resp, "<Code>InvalidRequest</Code>") || !strings.Contains(resp, "Content-MD5") {
+			t.Errorf("%s without a Content-MD5: %d %s", tc.name, status, resp)
+		}
+		sum := md5.Sum([]byte(tc.doc))
+		if status, resp, _ := st.raw(t, "PUT", tc.path, []byte(tc.doc), map[string]string{"Content-MD5": base64.StdEncoding.EncodeToString(sum[:])}); status != 200 {
+			t.Errorf("%s with a Content-MD5: %d %s", tc.name, status, resp)
+		}
 	}
 }
