@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"encoding/xml"
 	"errors"
 	"net/http"
 	"strconv"
@@ -146,7 +147,7 @@ func (s *Server) authorize(rq *request) error {
 			if sv != "" {
 				action = "s3:GetObjectVersion"
 			}
-			return s.authorizeAccess(rq, sb, action, true, sk)
+			return s.authorizeVersion(rq, sb, action, true, sk, sv)
 		}
 	}
 	return nil
@@ -174,6 +175,31 @@ func (s *Server) missingKey(rq *request, err error) error {
 
 // authorizeAccess evaluates one permission and keeps the principal it returns.
 func (s *Server) authorizeAccess(rq *request, bucket, action string, object bool, key string) error {
+	return s.authorizeVersion(rq, bucket, action, object, key, rq.r.URL.Query().Get("versionId"))
+}
+
+// authorizeVersion is authorizeAccess for an object's given version ("" the current
+// one): the object whose stored tags s3:ExistingObjectTag reads.
+func (s *Server) authorizeVersion(rq *request, bucket, action string, object bool, key, versionID string) error {
+	if object && existingTagActions[strings.ToLower(action)] {
+		var (
+			tags   []tag
+			ok     bool
+			looked bool
+		)
+		rq.objectTags = func() ([]tag, bool) {
+			if !looked {
+				looked = true
+				enc, found, err := s.svc.StoredTags(rq.r.Context(), bucket, key, versionID)
+				if err == nil && found {
+					tags, err = decodeTags(enc)
+					ok = err == nil
+				}
+			}
+			return tags, ok
+		}
+		defer func() { rq.objectTags = nil }()
+	}
 	p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: bucket, Action: action, Object: object, Key: key,
 		Keys: rq})
 	if err != nil {
@@ -181,6 +207,19 @@ func (s *Server) authorizeAccess(rq *request, bucket, action string, object bool
 	}
 	rq.principal = p
 	return nil
+}
+
+// existingTagActions are the actions whose authorization knows the object's stored
+// tags (s3:ExistingObjectTag/<key>), as S3's does: reads and the changes of an
+// object's tags and ACL, not the writes that replace or remove the object (S3 does not
+// let a policy decide those by the tags of what is there).
+var existingTagActions = map[string]bool{
+	"s3:getobject": true, "s3:getobjectversion": true,
+	"s3:getobjectacl": true, "s3:getobjectversionacl": true,
+	"s3:putobjectacl": true, "s3:putobjectversionacl": true,
+	"s3:getobjecttagging": true, "s3:getobjectversiontagging": true,
+	"s3:putobjecttagging": true, "s3:putobjectversiontagging": true,
+	"s3:deleteobjecttagging": true, "s3:deleteobjectversiontagging": true,
 }
 
 // ConditionKey supplies the condition keys s3proxy knows of a request (lower-case
@@ -251,6 +290,34 @@ func (rq *request) ConditionKey(key string) ([]string, bool) {
 			return one("AWS")
 		}
 		return one("AWS4-HMAC-SHA256")
+	}
+	if k, ok := strings.CutPrefix(key, "s3:existingobjecttag/"); ok {
+		if rq.objectTags == nil {
+			return nil, false
+		}
+		tags, ok := rq.objectTags()
+		if !ok {
+			return nil, false
+		}
+		return tagValue(tags, k)
+	}
+	if k, ok := strings.CutPrefix(key, "s3:requestobjecttag/"); ok {
+		tags, ok := rq.requestTags()
+		if !ok {
+			return nil, false
+		}
+		return tagValue(tags, k)
+	}
+	if key == "s3:requestobjecttagkeys" {
+		tags, ok := rq.requestTags()
+		if !ok || len(tags) == 0 {
+			return nil, false
+		}
+		keys := make([]string, len(tags))
+		for i, t := range tags {
+			keys[i] = t.Key
+		}
+		return keys, true
 	}
 	if h, ok := strings.CutPrefix(key, "s3:x-amz-"); ok {
 		// The request's x-amz-* headers (x-amz-acl, x-amz-copy-source,
@@ -328,4 +395,47 @@ func noSuchBucketPolicy(bucket string) error {
 	e := s3err.New(s3err.NoSuchBucketPolicy)
 	e.Extra = map[string]string{"BucketName": bucket}
 	return e
+}
+
+// requestTags are the tags a request sets on an object, for s3:RequestObjectTag and
+// s3:RequestObjectTagKeys: a PutObject's, CreateMultipartUpload's or (replacing the
+// source's) CopyObject's x-amz-tagging, or a PutObjectTagging's document. ok is false
+// when it sets none, or when they cannot be read: the handler then answers why.
+func (rq *request) requestTags() ([]tag, bool) {
+	switch rq.op {
+	case "CopyObject":
+		if !strings.EqualFold(rq.r.Header.Get("x-amz-tagging-directive"), "REPLACE") {
+			return nil, false
+		}
+		fallthrough
+	case "PutObject", "CreateMultipartUpload":
+		enc, ok, err := taggingHeader(rq.r.Header)
+		if err != nil || !ok {
+			return nil, false
+		}
+		tags, err := decodeTags(enc)
+		return tags, err == nil
+	case "PutObjectTagging":
+		data, err := rq.smallBody(maxXMLBody)
+		if err != nil {
+			return nil, false
+		}
+		var in tagging
+		if err := xml.Unmarshal(data, &in); err != nil {
+			return nil, false
+		}
+		return in.TagSet, true
+	}
+	return nil, false
+}
+
+// tagValue is the value of the tag named k in a condition key (lower case there, so
+// matched without regard to case).
+func tagValue(tags []tag, k string) ([]string, bool) {
+	for _, t := range tags {
+		if strings.EqualFold(t.Key, k) {
+			return []string{t.Value}, true
+		}
+	}
+	return nil, false
 }

@@ -384,7 +384,19 @@ func (s *Server) readXML(rq *request, limit int64, v any) error {
 
 // readBody reads a small, non-empty request body whole (at most limit bytes),
 // verifying the signed payload hash and Content-MD5 when present.
-func (s *Server) readBody(rq *request, limit int64) ([]byte, error) {
+func (s *Server) readBody(rq *request, limit int64) ([]byte, error) { return rq.smallBody(limit) }
+
+// smallBody is readBody's work, done once: a second call (the handler's, after a
+// policy condition needed the body) returns what the first read.
+func (rq *request) smallBody(limit int64) ([]byte, error) {
+	if rq.body == nil {
+		data, err := rq.readSmallBody(limit)
+		rq.body = &bodyRead{data: data, err: err}
+	}
+	return rq.body.data, rq.body.err
+}
+
+func (rq *request) readSmallBody(limit int64) ([]byte, error) {
 	body := rq.auth.Body
 	if len(rq.auth.SignedPayloadSHA256) == 32 {
 		body = sigv4.VerifyPayload(body, rq.auth.SignedPayloadSHA256)

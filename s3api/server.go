@@ -79,6 +79,7 @@ type Service interface {
 	ListObjects(ctx context.Context, in *translate.ListObjectsInput) (*translate.ListObjectsOutput, error)
 	ObjectTagging(ctx context.Context, p translate.Principal, bucket, key, versionID string) (tags, version string, err error)
 	SetObjectTagging(ctx context.Context, p translate.Principal, bucket, key, versionID, tagging string) (string, error)
+	StoredTags(ctx context.Context, bucket, key, versionID string) (tags string, ok bool, err error)
 	ObjectAttributes(ctx context.Context, p translate.Principal, bucket, key, versionID string) (translate.ObjectInfo, []translate.PartInfo, error)
 
 	CreateMultipartUpload(ctx context.Context, in *translate.CreateUploadInput) (*translate.CreateUploadOutput, error)
@@ -234,6 +235,18 @@ type request struct {
 	proxies   clientip.Trusted
 	// origin is who sent the request (clientAddr), found once when first asked.
 	origin *origin
+	// objectTags returns the stored tags of the object the authorization being
+	// evaluated is about (s3:ExistingObjectTag), looked up once if a policy asks; nil
+	// outside such an authorization.
+	objectTags func() ([]tag, bool)
+	// body is a small body once read whole (smallBody): a policy asking for a
+	// PutObjectTagging's tags (s3:RequestObjectTag) reads it before the handler does.
+	body *bodyRead
+}
+
+type bodyRead struct {
+	data []byte
+	err  error
 }
 
 // origin is who sent a request: the socket's peer, or the client a trusted proxy

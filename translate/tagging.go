@@ -129,3 +129,24 @@ func (s *Service) updateHeaders(ctx context.Context, bucket, key, versionID stri
 		return shown, nil
 	}
 }
+
+// StoredTags returns the tag set stored with bucket/key (its current version, or the
+// one versionID names) in the x-amz-tagging form, for a bucket policy's
+// s3:ExistingObjectTag conditions. It checks no access itself: it runs inside the
+// authorization that asks. ok is false when there is no such object or version (a
+// delete marker included): the condition key is then absent, as on S3.
+func (s *Service) StoredTags(ctx context.Context, bucket, key, versionID string) (tags string, ok bool, err error) {
+	o, err := s.readVersion(ctx, bucket, key, versionID)
+	var te *Error
+	if errors.Is(err, meta.ErrNotFound) || errors.As(err, &te) && (te.Code == CodeNoSuchKey || te.Code == CodeNoSuchVersion ||
+		te.Code == CodeMethodNotAllowed || te.Code == CodeInvalidArgument) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if o.DeleteMarker {
+		return "", false, nil
+	}
+	return o.Headers[TaggingKey], true, nil
+}

@@ -369,3 +369,114 @@ func TestBucketPolicyPostForms(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketPolicyObjectTags: the tag condition keys (S3's tag-based access control).
+// s3:ExistingObjectTag reads the stored tags of the object (or the version) a read or
+// a tag change is about, and of a copy's source; s3:RequestObjectTag and
+// s3:RequestObjectTagKeys the tags a PutObject, CreateMultipartUpload or
+// PutObjectTagging sets. Neither decides an overwrite or a delete, as on S3.
+func TestBucketPolicyObjectTags(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	owner, other := st.client(t, testAK, testSK), st.client(t, otherAK, otherSK)
+	mkBucket(t, ctx, owner, "tagged")
+	mkBucket(t, ctx, other, "mine")
+	put := func(c *s3.Client, key, tagging string) error {
+		in := &s3.PutObjectInput{Bucket: aws.String("tagged"), Key: aws.String(key), Body: strings.NewReader(key)}
+		if tagging != "" {
+			in.Tagging = aws.String(tagging)
+		}
+		_, err := c.PutObject(ctx, in)
+		return err
+	}
+	for key, tagging := range map[string]string{"pub": "class=public&team=a", "priv": "class=secret", "bare": ""} {
+		if err := put(owner, key, tagging); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := `{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Principal":{"AWS":"` + otherAK + `"},"Action":["s3:GetObject","s3:GetObjectVersion","s3:GetObjectTagging","s3:DeleteObject"],"Resource":"arn:aws:s3:::tagged/*",
+   "Condition":{"StringEquals":{"s3:ExistingObjectTag/class":"public"}}},
+  {"Effect":"Allow","Principal":{"AWS":"` + otherAK + `"},"Action":["s3:PutObject","s3:PutObjectTagging"],"Resource":"arn:aws:s3:::tagged/*",
+   "Condition":{"StringEquals":{"s3:RequestObjectTag/class":"public"},"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["class","team"]}}}]}`
+	if err := putPolicy(ctx, owner, "tagged", doc); err != nil {
+		t.Fatal(err)
+	}
+	get := func(key string) error {
+		out, err := other.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("tagged"), Key: aws.String(key)})
+		if err == nil {
+			out.Body.Close()
+		}
+		return err
+	}
+	putTags := func(key string, tags ...types.Tag) error {
+		_, err := other.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("tagged"), Key: aws.String(key), Tagging: &types.Tagging{TagSet: tags}})
+		return err
+	}
+	tag := func(k, v string) types.Tag { return types.Tag{Key: aws.String(k), Value: aws.String(v)} }
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"GET of a public-tagged object", get("pub"), ""},
+		{"GET of a secret-tagged object", get("priv"), "AccessDenied"},
+		{"GET of an untagged object", get("bare"), "AccessDenied"},
+		{"GetObjectTagging of the public one", func() error {
+			_, err := other.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("tagged"), Key: aws.String("pub")})
+			return err
+		}(), ""},
+		{"copy from the public one", func() error {
+			_, err := other.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("mine"), Key: aws.String("c"), CopySource: aws.String("tagged/pub")})
+			return err
+		}(), ""},
+		{"copy from the secret one", func() error {
+			_, err := other.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("mine"), Key: aws.String("c"), CopySource: aws.String("tagged/priv")})
+			return err
+		}(), "AccessDenied"},
+		// The request's tags.
+		{"PUT tagged public", put(other, "new1", "class=public"), ""},
+		{"PUT tagged public and team", put(other, "new2", "class=public&team=b"), ""},
+		{"PUT with another tag key", put(other, "new3", "class=public&owner=x"), "AccessDenied"},
+		{"PUT tagged secret", put(other, "new4", "class=secret"), "AccessDenied"},
+		{"PUT untagged", put(other, "new5", ""), "AccessDenied"},
+		{"PutObjectTagging to public", putTags("new1", tag("class", "public"), tag("team", "c")), ""},
+		{"PutObjectTagging to secret", putTags("new1", tag("class", "secret")), "AccessDenied"},
+		// Not a condition S3 evaluates for a delete: the key is absent, the Allow does
+		// not apply, whatever the object's tags.
+		{"DELETE of the public one", func() error {
+			_, err := other.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("tagged"), Key: aws.String("pub")})
+			return err
+		}(), "AccessDenied"},
+	} {
+		if apiCode(tc.err) != tc.want && !(tc.want == "" && tc.err == nil) {
+			t.Errorf("%s: %v, want %q", tc.name, tc.err, tc.want)
+		}
+	}
+	// The refused PutObjectTagging changed nothing; the allowed one did.
+	out, err := owner.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("tagged"), Key: aws.String("new1")})
+	if err != nil || len(out.TagSet) != 2 || aws.ToString(out.TagSet[1].Value) != "c" {
+		t.Errorf("tags of new1: %+v %v", out, err)
+	}
+	// A version's own tags decide a read of that version.
+	if _, err := owner.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("tagged"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	v1, err := owner.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tagged"), Key: aws.String("doc"), Body: strings.NewReader("1"), Tagging: aws.String("class=public")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tagged"), Key: aws.String("doc"), Body: strings.NewReader("2"), Tagging: aws.String("class=secret")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := get("doc"); apiCode(err) != "AccessDenied" {
+		t.Errorf("GET of the secret current version: %v", err)
+	}
+	o, err := other.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("tagged"), Key: aws.String("doc"), VersionId: v1.VersionId})
+	if err != nil {
+		t.Errorf("GET of the public noncurrent version: %v", err)
+	} else {
+		o.Body.Close()
+	}
+}
