@@ -321,7 +321,14 @@ func (rq *request) ConditionKey(key string) ([]string, bool) {
 	}
 	if h, ok := strings.CutPrefix(key, "s3:x-amz-"); ok {
 		// The request's x-amz-* headers (x-amz-acl, x-amz-copy-source,
-		// x-amz-metadata-directive, x-amz-storage-class, ...).
+		// x-amz-metadata-directive, x-amz-storage-class, ...), a POST form's fields
+		// (where x-amz-acl is "acl").
+		if rq.form != nil {
+			if h == "acl" {
+				return one(rq.form["acl"])
+			}
+			return one(rq.form["x-amz-"+h])
+		}
 		return one(r.Header.Get("x-amz-" + h))
 	}
 	return nil, false
@@ -399,8 +406,9 @@ func noSuchBucketPolicy(bucket string) error {
 
 // requestTags are the tags a request sets on an object, for s3:RequestObjectTag and
 // s3:RequestObjectTagKeys: a PutObject's, CreateMultipartUpload's or (replacing the
-// source's) CopyObject's x-amz-tagging, or a PutObjectTagging's document. ok is false
-// when it sets none, or when they cannot be read: the handler then answers why.
+// source's) CopyObject's x-amz-tagging, or the Tagging document of a PutObjectTagging
+// or a POST form's tagging field. ok is false when it sets none, or when they cannot be
+// read: the handler then answers why.
 func (rq *request) requestTags() ([]tag, bool) {
 	switch rq.op {
 	case "CopyObject":
@@ -420,13 +428,21 @@ func (rq *request) requestTags() ([]tag, bool) {
 		if err != nil {
 			return nil, false
 		}
-		var in tagging
-		if err := xml.Unmarshal(data, &in); err != nil {
-			return nil, false
+		return tagDocument(data)
+	case "PostObject":
+		if v := rq.form["tagging"]; v != "" {
+			return tagDocument([]byte(v)) // a Tagging document, as in PutObjectTagging
 		}
-		return in.TagSet, true
 	}
 	return nil, false
+}
+
+func tagDocument(data []byte) ([]tag, bool) {
+	var in tagging
+	if err := xml.Unmarshal(data, &in); err != nil {
+		return nil, false
+	}
+	return in.TagSet, true
 }
 
 // tagValue is the value of the tag named k in a condition key (lower case there, so

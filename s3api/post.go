@@ -219,7 +219,9 @@ func (s *Server) postObject(rq *request) error {
 	if err := auth.Policy.Check(fields, rq.bucket); err != nil {
 		return err
 	}
-	// The form's signer writes under the bucket's policy like any PutObject.
+	// The form's signer writes under the bucket's policy like any PutObject, the
+	// form's fields in place of its headers.
+	rq.form = fields
 	if err := s.authorizeAccess(rq, rq.bucket, "s3:PutObject", true, key); err != nil {
 		return err
 	}

@@ -242,6 +242,9 @@ type request struct {
 	// body is a small body once read whole (smallBody): a policy asking for a
 	// PutObjectTagging's tags (s3:RequestObjectTag) reads it before the handler does.
 	body *bodyRead
+	// form is a POST Object's form fields (lower-case names), which stand in for the
+	// headers of a PutObject in its condition keys (s3:x-amz-acl, s3:RequestObjectTag).
+	form map[string]string
 }
 
 type bodyRead struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/minio-go/v7"
 )
 
 // anon sends an unsigned request, as curl or a browser would.
@@ -366,6 +367,38 @@ func TestBucketPolicyPostForms(t *testing.T) {
 		resp, body := postForm(t, target, ordered(fields), "f.txt", strings.NewReader("form data"))
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s POST %s: %d %s, want %d", tc.who, tc.key, resp.StatusCode, body, tc.want)
+		}
+	}
+
+	// A form's tagging field is its request's tags (s3:RequestObjectTag), its fields its
+	// headers (s3:x-amz-*).
+	doc = `{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Principal":{"AWS":"` + otherAK + `"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::forms/tagged/*",
+   "Condition":{"StringEquals":{"s3:RequestObjectTag/origin":"form"}}},
+  {"Effect":"Allow","Principal":{"AWS":"` + otherAK + `"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::forms/meta/*",
+   "Condition":{"StringEquals":{"s3:x-amz-storage-class":"STANDARD"}}}]}`
+	if err := putPolicy(ctx, owner, "forms", doc); err != nil {
+		t.Fatal(err)
+	}
+	tags := func(v string) string {
+		return `<Tagging><TagSet><Tag><Key>origin</Key><Value>` + v + `</Value></Tag></TagSet></Tagging>`
+	}
+	for _, tc := range []struct {
+		name, key string
+		set       func(p *minio.PostPolicy)
+		want      int
+	}{
+		{"tagged as the policy asks", "tagged/a", func(p *minio.PostPolicy) { must(t, p.SetTagging(tags("form"))) }, http.StatusNoContent},
+		{"tagged otherwise", "tagged/b", func(p *minio.PostPolicy) { must(t, p.SetTagging(tags("api"))) }, http.StatusForbidden},
+		{"untagged", "tagged/c", nil, http.StatusForbidden},
+		{"x-amz-storage-class field as the policy asks", "meta/a", func(p *minio.PostPolicy) { must(t, p.SetUserData("storage-class", "STANDARD")) }, http.StatusNoContent},
+		{"x-amz-storage-class field otherwise", "meta/b", func(p *minio.PostPolicy) { must(t, p.SetUserData("storage-class", "STANDARD_IA")) }, http.StatusForbidden},
+		{"no x-amz-storage-class field", "meta/c", nil, http.StatusForbidden},
+	} {
+		target, fields := presignPost(t, st, otherAK, otherSK, "forms", tc.key, tc.set)
+		resp, body := postForm(t, target, ordered(fields), "f.txt", strings.NewReader("form data"))
+		if resp.StatusCode != tc.want {
+			t.Errorf("POST %s: %d %s, want %d", tc.name, resp.StatusCode, body, tc.want)
 		}
 	}
 }
