@@ -4,6 +4,7 @@ package e2e
 // tests fail until multipart upload lands in the server; that is expected.
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -232,6 +234,32 @@ func TestBoto3(t *testing.T) {
 				t.Errorf("get_object(ChecksumMode=ENABLED) CRC32 %q, put_object sent %q", res.GetCRC32, res.PutCRC32)
 			}
 		})
+	}
+}
+
+// TestBoto3EmptyUploadKeepAlive: an empty upload followed by others on the same
+// connection, each with Expect: 100-continue (testdata/boto3_expect_empty.py). botocore
+// keeps the status line of an answer that came without a 100 Continue for the
+// connection's next request, and misreads that one's answer: without a new
+// connection the second upload waits for its read timeout (the aws cli's `s3 sync`
+// of a folder holding an empty file hung 60 s).
+func TestBoto3EmptyUploadKeepAlive(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	out := runScript(t, "python3", s, s.cred, "boto3_expect_empty.py", nil, "expect-empty")
+	secs, err := strconv.ParseFloat(lastLine(out), 64)
+	if err != nil {
+		t.Fatalf("script output %q: %v", out, err)
+	}
+	// Four small uploads; a misread answer costs the 5 s read timeout and fails.
+	if secs > 4 {
+		t.Errorf("four small uploads took %.1f s", secs)
+	}
+	c := s3Client(s, s.cred)
+	for key, size := range map[string]int64{"empty": 0, "full": 50 * KiB, "empty-again": 0, "full-again": 50 * KiB} {
+		h, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("expect-empty"), Key: aws.String(key)})
+		if err != nil || aws.ToInt64(h.ContentLength) != size {
+			t.Errorf("HEAD %s: %v %v, want %d bytes", key, h, err, size)
+		}
 	}
 }
 

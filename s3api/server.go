@@ -309,6 +309,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-amz-request-id", id)
 	h.Set("x-amz-id-2", id)
 	h.Set("Server", "s3proxy")
+	if r.ContentLength == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// An empty body is never asked for, so the answer comes without a 100
+		// Continue. botocore (the aws cli, boto3) then keeps that answer's status line
+		// for the connection and misreads the next response on it after its own 100
+		// Continue: the aws cli's sync of an empty file and another hung 60 s on its
+		// read timeout. A new connection resets it. (S3 sends 100 Continue even here.)
+		h.Set("Connection", "close")
+	}
 	var bodyIn countingReader
 	defer func() {
 		if p := recover(); p != nil {
