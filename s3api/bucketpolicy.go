@@ -3,6 +3,7 @@ package s3api
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -181,6 +182,9 @@ func (s *Server) authorizeAccess(rq *request, bucket, action string, object bool
 // authorizeVersion is authorizeAccess for an object's given version ("" the current
 // one): the object whose stored tags s3:ExistingObjectTag reads.
 func (s *Server) authorizeVersion(rq *request, bucket, action string, object bool, key, versionID string) error {
+	// A failed lookup of the stored tags fails the authorization (InternalError):
+	// taken for absent tags, it would let a Deny on a tag's value pass.
+	var lookupErr error
 	if object && existingTagActions[strings.ToLower(action)] {
 		var (
 			tags   []tag
@@ -195,6 +199,7 @@ func (s *Server) authorizeVersion(rq *request, bucket, action string, object boo
 					tags, err = decodeTags(enc)
 					ok = err == nil
 				}
+				lookupErr = err
 			}
 			return tags, ok
 		}
@@ -202,6 +207,9 @@ func (s *Server) authorizeVersion(rq *request, bucket, action string, object boo
 	}
 	p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: bucket, Action: action, Object: object, Key: key,
 		Keys: rq})
+	if lookupErr != nil { // the decision was made without them, whatever it was
+		err = s3err.Wrap(s3err.InternalError, fmt.Errorf("stored tags of %s/%s for the bucket policy: %w", bucket, key, lookupErr))
+	}
 	if err != nil {
 		return err
 	}

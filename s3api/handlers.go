@@ -436,8 +436,8 @@ func (s *Server) configPut(rq *request) error {
 // requireIntegrity refuses a body S3 accepts only with an integrity check
 // (DeleteObjects, PutBucketLifecycleConfiguration, PutBucketTagging, PutBucketCors,
 // PutPublicAccessBlock, PutObjectLockConfiguration, PutObjectRetention,
-// PutObjectLegalHold): a Content-MD5, an x-amz-checksum-* header, or one declared as a trailer; readBody and
-// verifyBodyChecksum check it.
+// PutObjectLegalHold): a Content-MD5, an x-amz-checksum-* header, or one declared as a
+// trailer; readBody and verifyBodyChecksum check it.
 func requireIntegrity(rq *request) error {
 	if _, ok := headerValue(rq.r.Header, "Content-MD5"); ok {
 		return nil // an empty one is a malformed digest, which readBody reports
