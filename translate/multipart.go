@@ -190,6 +190,11 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 	if in.Body.Size > MaxPartSize {
 		return nil, errorf(CodeEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
 	}
+	// The object will be locked (its upload took a retention or a legal hold): each
+	// part needs a body its client vouches for, as a locked PutObject does.
+	if locks(u.Headers) && !in.Body.checkedByClient() {
+		return nil, errLockNeedsIntegrity("Upload Part")
+	}
 	keep, shown, err := partChecksum(u, &in.Body)
 	if err != nil {
 		return nil, err

@@ -249,7 +249,7 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 		return nil, err
 	}
 	if !checked && locks(headers) {
-		return nil, errLockNeedsIntegrity()
+		return nil, errLockNeedsIntegrity("Put Object")
 	}
 	obj := meta.Object{Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType, Headers: headers,
 		UserMeta: in.UserMeta, Owner: w, Scope: w}

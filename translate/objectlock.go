@@ -202,14 +202,15 @@ func locks(h map[string]string) bool {
 	return h[LockModeKey] != "" || h[LegalHoldKey] == "ON"
 }
 
-// errLockNeedsIntegrity refuses a locked write whose body nothing checks. S3 requires a
-// Content-MD5 or a checksum of every PutObject with Object Lock parameters, the
-// bucket's default retention included, since a body corrupted on the way would be
-// locked in. A signed payload proves the same, and s3proxy verifies it as it does the
-// others: it takes those too, so that clients that sign their payloads and send no
-// MD5 (kopia, Cyberduck and s3fs all meet S3's refusal) can write to a locked bucket.
-func errLockNeedsIntegrity() *Error {
-	return errorf(CodeInvalidRequest, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters")
+// errLockNeedsIntegrity refuses a locked write (a PutObject, or a part of an upload
+// that will be locked) whose body nothing checks. S3 requires a Content-MD5 or a
+// checksum of every PutObject with Object Lock parameters, the bucket's default
+// retention included, since a body corrupted on the way would be locked in. A signed
+// payload proves the same, and s3proxy verifies it as it does the others: it takes
+// those too, so that clients that sign their payloads and send no MD5 (kopia,
+// Cyberduck and s3fs all meet S3's refusal) can write to a locked bucket.
+func errLockNeedsIntegrity(request string) *Error {
+	return errorf(CodeInvalidRequest, "Content-MD5 OR x-amz-checksum- HTTP header is required for %s requests with Object Lock parameters", request)
 }
 
 // lockState is the part of a version's headers that decides whether it may be removed:

@@ -140,7 +140,8 @@ func TestObjectLock(t *testing.T) {
 }
 
 // TestObjectLockIntegrity: a write that would lock what it stores (lock headers, or the
-// bucket's default retention) needs a body its client can vouch for. S3 asks for a
+// bucket's default retention; a PutObject, or a part of an upload that will be locked)
+// needs a body its client can vouch for. S3 asks for a
 // Content-MD5 or a checksum; s3proxy takes a signed payload as well, and refuses only a
 // body nothing checks, before reading it. The lock documents need their Content-MD5 or
 // checksum, as S3's do.
@@ -210,6 +211,31 @@ func TestObjectLockIntegrity(t *testing.T) {
 	}
 	if _, err := mc.PutObject(ctx, "defaulted", "chunked", bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
 		t.Errorf("minio-go's signed aws-chunked PUT: %v", err)
+	}
+
+	// The parts of an upload that will be locked (the bucket's default retention)
+	// need the same; those of one that will not, do not.
+	for _, tc := range []struct {
+		name, bucket string
+		hdr          map[string]string
+		refuse       bool
+	}{
+		{"unsigned part, default retention", "defaulted", unsigned, true},
+		{"unsigned part with a Content-MD5", "defaulted", with(unsigned, "Content-MD5", base64.StdEncoding.EncodeToString(md5sum[:])), false},
+		{"signed part", "defaulted", nil, false},
+		{"unsigned part, no lock", "bare", unsigned, false},
+	} {
+		up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(tc.bucket), Key: aws.String("mpu")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, resp, _ := st.raw(t, "PUT", "/"+tc.bucket+"/mpu?partNumber=1&uploadId="+url.QueryEscape(aws.ToString(up.UploadId)), body, tc.hdr)
+		switch {
+		case tc.refuse && (status != 400 || !strings.Contains(resp, "<Code>InvalidRequest</Code>") || !strings.Contains(resp, "required for Upload Part requests with Object Lock parameters")):
+			t.Errorf("%s: %d %s, want InvalidRequest", tc.name, status, resp)
+		case !tc.refuse && status != 200:
+			t.Errorf("%s: %d %s", tc.name, status, resp)
+		}
 	}
 
 	// The lock documents: without a Content-MD5 or checksum, InvalidRequest.
