@@ -9,13 +9,11 @@ Prints one JSON object.
 """
 import hashlib
 import json
-import os
 import sys
 
-import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from e2eclient import client
 
 
 def code(fn):
@@ -28,12 +26,7 @@ def code(fn):
 
 def main():
     bucket, key = sys.argv[1:3]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}),
-    )
+    s3 = client(anonymous=True)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     out = {
         "sha256": hashlib.sha256(body).hexdigest(),

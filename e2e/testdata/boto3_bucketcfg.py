@@ -8,12 +8,11 @@ ObjectWriter; puts a CORS configuration allowing ORIGIN and reads it back; check
 S3's codes for what is refused. Prints one JSON object.
 """
 import json
-import os
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from e2eclient import client
 
 
 def code(fn):
@@ -26,14 +25,7 @@ def code(fn):
 
 def main():
     bucket, origin = sys.argv[1:3]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     out = {"codes": {}}
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"Tags": [{"Key": "created-with", "Value": "boto3"}]})
     out["created_tags"] = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]

@@ -13,21 +13,13 @@ import sys
 import tempfile
 import time
 
-import boto3
-from botocore.config import Config
+from e2eclient import client
+
 
 
 def main():
     bucket = sys.argv[1]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=1,
-                      read_timeout=5, retries={"max_attempts": 1, "mode": "standard"}),
-    )
+    s3 = client(max_pool_connections=1, read_timeout=5, retries={"max_attempts": 1, "mode": "standard"})
     s3.create_bucket(Bucket=bucket)
     with tempfile.TemporaryDirectory() as d:
         empty, full = os.path.join(d, "empty"), os.path.join(d, "full")

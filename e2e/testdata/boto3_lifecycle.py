@@ -10,12 +10,11 @@ refusals: a Transition (NotImplemented), Days 0 and a duplicate ID
 """
 import datetime
 import json
-import os
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from e2eclient import client
 
 
 def code(fn):
@@ -28,14 +27,7 @@ def code(fn):
 
 def main():
     bucket, date = sys.argv[1:3]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     when = datetime.datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=datetime.timezone.utc)
     rules = [
         {"ID": "prefix", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}},

@@ -15,8 +15,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
-from botocore.config import Config
+from e2eclient import client
 
 
 def post(url, fields, filename, data):
@@ -43,14 +42,7 @@ def post(url, fields, filename, data):
 
 def main():
     bucket, path = sys.argv[1:3]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
+    s3 = client(signature_version="s3v4")
     with open(path, "rb") as f:
         data = f.read()
     p = s3.generate_presigned_post(

@@ -10,13 +10,11 @@ RestrictPublicBuckets keeps an unsigned client out of a bucket with a public pol
 what is refused. Prints one JSON object.
 """
 import json
-import os
 import sys
 
-import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from e2eclient import client
 
 
 def code(fn):
@@ -27,19 +25,9 @@ def code(fn):
     return "OK"
 
 
-def client(signed):
-    kw = {}
-    cfg = Config(s3={"addressing_style": "path"})
-    if signed:
-        kw = {"aws_access_key_id": os.environ["E2E_ACCESS_KEY"], "aws_secret_access_key": os.environ["E2E_SECRET_KEY"]}
-    else:
-        cfg = Config(signature_version=UNSIGNED, s3={"addressing_style": "path"})
-    return boto3.client("s3", endpoint_url=os.environ["E2E_ENDPOINT"], region_name=os.environ["E2E_REGION"], config=cfg, **kw)
-
-
 def main():
     bucket = sys.argv[1]
-    s3, anon = client(True), client(False)
+    s3, anon = client(), client(anonymous=True)
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="index.html", Body=b"public page")
     policy = json.dumps({"Version": "2012-10-17", "Statement": [{

@@ -8,24 +8,16 @@ the refusal on a plain bucket. Prints one JSON line.
 """
 import hashlib
 import json
-import os
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from e2eclient import client
 
 
 def main():
     bucket, plain, path = sys.argv[1:4]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     res = {}
     put = s3.put_object(Bucket=bucket, Key="small", Body=b"boto3 secret", ServerSideEncryption="AES256")
     res["put_sse"] = put.get("ServerSideEncryption")

@@ -11,27 +11,18 @@ for the Go test to check.
 """
 import hashlib
 import json
-import os
 import sys
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
+
+from e2eclient import client
 
 MiB = 1024 * 1024
 
 
 def main():
     bucket, upload, download = sys.argv[1:4]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        verify=os.environ.get("E2E_CA_BUNDLE") or None,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     result = {}
     s3.create_bucket(Bucket=bucket)
 

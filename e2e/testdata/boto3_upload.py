@@ -5,23 +5,14 @@ usage: boto3_upload.py BUCKET KEY FILE
 Default TransferConfig: multipart above 8 MiB in 8 MiB parts, each part a
 file-like body, so botocore sends its signed SHA-256 and Expect: 100-continue.
 """
-import os
 import sys
 
-import boto3
-from botocore.config import Config
+from e2eclient import client
 
 
 def main():
     bucket, key, path = sys.argv[1:4]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     s3.upload_file(path, bucket, key)
     print(s3.head_object(Bucket=bucket, Key=key)["ETag"])
 

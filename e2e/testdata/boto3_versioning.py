@@ -8,23 +8,14 @@ upload and one by a copy from an old version, then removes every other version a
 marker with DeleteObjects. Prints one JSON object.
 """
 import json
-import os
 import sys
 
-import boto3
-from botocore.config import Config
+from e2eclient import client
 
 
 def main():
     bucket = sys.argv[1]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=os.environ["E2E_ENDPOINT"],
-        aws_access_key_id=os.environ["E2E_ACCESS_KEY"],
-        aws_secret_access_key=os.environ["E2E_SECRET_KEY"],
-        region_name=os.environ["E2E_REGION"],
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    s3 = client()
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     ids = {}
