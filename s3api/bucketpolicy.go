@@ -174,41 +174,31 @@ func (s *Server) missingKey(rq *request, err error) error {
 	return err
 }
 
-// authorizeAccess evaluates one permission and keeps the principal it returns.
+// authorizeAccess evaluates one permission and keeps the principal it returns. An
+// object's version is the request's versionId, read only if a condition asks for the
+// object's stored tags.
 func (s *Server) authorizeAccess(rq *request, bucket, action string, object bool, key string) error {
-	return s.authorizeVersion(rq, bucket, action, object, key, rq.r.URL.Query().Get("versionId"))
+	return s.authorizeObject(rq, bucket, action, object, key, storedTags{versionFromQuery: true})
 }
 
 // authorizeVersion is authorizeAccess for an object's given version ("" the current
-// one): the object whose stored tags s3:ExistingObjectTag reads.
+// one): a copy's source.
 func (s *Server) authorizeVersion(rq *request, bucket, action string, object bool, key, versionID string) error {
-	// A failed lookup of the stored tags fails the authorization (InternalError):
-	// taken for absent tags, it would let a Deny on a tag's value pass.
-	var lookupErr error
-	if object && existingTagActions[strings.ToLower(action)] {
-		var (
-			tags   []tag
-			ok     bool
-			looked bool
-		)
-		rq.objectTags = func() ([]tag, bool) {
-			if !looked {
-				looked = true
-				enc, found, err := s.svc.StoredTags(rq.r.Context(), bucket, key, versionID)
-				if err == nil && found {
-					tags, err = decodeTags(enc)
-					ok = err == nil
-				}
-				lookupErr = err
-			}
-			return tags, ok
-		}
-		defer func() { rq.objectTags = nil }()
+	return s.authorizeObject(rq, bucket, action, object, key, storedTags{versionID: versionID})
+}
+
+func (s *Server) authorizeObject(rq *request, bucket, action string, object bool, key string, st storedTags) error {
+	if object && existingTagActions[action] {
+		st.svc, st.bucket, st.key, st.active = s.svc, bucket, key, true
+		rq.stored = st
+		defer func() { rq.stored = storedTags{} }()
 	}
 	p, err := s.svc.Authorize(rq.r.Context(), rq.principal, translate.Access{Bucket: bucket, Action: action, Object: object, Key: key,
 		Keys: rq})
-	if lookupErr != nil { // the decision was made without them, whatever it was
-		err = s3err.Wrap(s3err.InternalError, fmt.Errorf("stored tags of %s/%s for the bucket policy: %w", bucket, key, lookupErr))
+	// A failed read of the stored tags fails the authorization, whatever was decided
+	// without them: taken for absent tags, it would let a Deny on a tag's value pass.
+	if rq.stored.err != nil {
+		err = s3err.Wrap(s3err.InternalError, fmt.Errorf("stored tags of %s/%s for the bucket policy: %w", bucket, key, rq.stored.err))
 	}
 	if err != nil {
 		return err
@@ -217,17 +207,54 @@ func (s *Server) authorizeVersion(rq *request, bucket, action string, object boo
 	return nil
 }
 
+// storedTags is the object an authorization is about, whose stored tags
+// s3:ExistingObjectTag reads: looked up once, and only if a condition asks.
+type storedTags struct {
+	active           bool // an authorization that may read them is under way
+	svc              Service
+	bucket, key      string
+	versionID        string
+	versionFromQuery bool // versionID is the request's versionId
+	looked           bool
+	tags             []tag
+	ok               bool // the object exists and tags holds its set
+	err              error
+}
+
+// existingTags returns the stored tags of the object the authorization under way is
+// about; false when there is none (or no such object).
+func (rq *request) existingTags() ([]tag, bool) {
+	st := &rq.stored
+	if !st.active {
+		return nil, false
+	}
+	if !st.looked {
+		st.looked = true
+		if st.versionFromQuery {
+			st.versionID = rq.r.URL.Query().Get("versionId")
+		}
+		enc, found, err := st.svc.StoredTags(rq.r.Context(), st.bucket, st.key, st.versionID)
+		if err == nil && found {
+			st.tags, err = decodeTags(enc)
+			st.ok = err == nil
+		}
+		st.err = err
+	}
+	return st.tags, st.ok
+}
+
 // existingTagActions are the actions whose authorization knows the object's stored
 // tags (s3:ExistingObjectTag/<key>), as S3's does: reads and the changes of an
 // object's tags and ACL, not the writes that replace or remove the object (S3 does not
-// let a policy decide those by the tags of what is there).
+// let a policy decide those by the tags of what is there). Named as opActions and
+// versionActions name them.
 var existingTagActions = map[string]bool{
-	"s3:getobject": true, "s3:getobjectversion": true,
-	"s3:getobjectacl": true, "s3:getobjectversionacl": true,
-	"s3:putobjectacl": true, "s3:putobjectversionacl": true,
-	"s3:getobjecttagging": true, "s3:getobjectversiontagging": true,
-	"s3:putobjecttagging": true, "s3:putobjectversiontagging": true,
-	"s3:deleteobjecttagging": true, "s3:deleteobjectversiontagging": true,
+	"s3:GetObject": true, "s3:GetObjectVersion": true,
+	"s3:GetObjectAcl": true, "s3:GetObjectVersionAcl": true,
+	"s3:PutObjectAcl": true, "s3:PutObjectVersionAcl": true,
+	"s3:GetObjectTagging": true, "s3:GetObjectVersionTagging": true,
+	"s3:PutObjectTagging": true, "s3:PutObjectVersionTagging": true,
+	"s3:DeleteObjectTagging": true, "s3:DeleteObjectVersionTagging": true,
 }
 
 // ConditionKey supplies the condition keys s3proxy knows of a request (lower-case
@@ -300,10 +327,7 @@ func (rq *request) ConditionKey(key string) ([]string, bool) {
 		return one("AWS4-HMAC-SHA256")
 	}
 	if k, ok := strings.CutPrefix(key, "s3:existingobjecttag/"); ok {
-		if rq.objectTags == nil {
-			return nil, false
-		}
-		tags, ok := rq.objectTags()
+		tags, ok := rq.existingTags()
 		if !ok {
 			return nil, false
 		}

@@ -59,8 +59,8 @@ func TestExistingObjectTagLookup(t *testing.T) {
 				tc.wantCode != "" && tc.wantCode != "-" && (s3err.As(err) == nil || s3err.As(err).Code != tc.wantCode):
 				t.Errorf("authorize: %v, want %q", err, tc.wantCode)
 			}
-			if svc.lookups != tc.wantLookups || rq.objectTags != nil {
-				t.Errorf("%d lookups (want %d), objectTags left set: %v", svc.lookups, tc.wantLookups, rq.objectTags != nil)
+			if svc.lookups != tc.wantLookups || rq.stored.active {
+				t.Errorf("%d lookups (want %d), stored tags left active: %v", svc.lookups, tc.wantLookups, rq.stored.active)
 			}
 		})
 	}

@@ -235,10 +235,9 @@ type request struct {
 	proxies   clientip.Trusted
 	// origin is who sent the request (clientAddr), found once when first asked.
 	origin *origin
-	// objectTags returns the stored tags of the object the authorization being
-	// evaluated is about (s3:ExistingObjectTag), looked up once if a policy asks; nil
-	// outside such an authorization.
-	objectTags func() ([]tag, bool)
+	// stored is the object the authorization under way is about, for
+	// s3:ExistingObjectTag (zero outside one).
+	stored storedTags
 	// body is a small body once read whole (smallBody): a policy asking for a
 	// PutObjectTagging's tags (s3:RequestObjectTag) reads it before the handler does.
 	body *bodyRead
