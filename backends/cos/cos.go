@@ -387,7 +387,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		resp.Body.Close()
 		return nil, err
 	}
-	rd := &objstore.Reader{RC: resp.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}
+	rd := &objstore.Reader{Ctx: ctx, RC: resp.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}
 	if want, err := strconv.ParseUint(resp.Header.Get("x-cos-hash-crc64ecma"), 10, 64); err == nil && opt.Range == "" {
 		// A whole chunk: check what arrived against the CRC COS computed at upload.
 		h := crc64.New(crc64.MakeTable(crc64.ECMA))

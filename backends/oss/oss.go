@@ -379,7 +379,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		body.Close()
 		return nil, err
 	}
-	rd := &objstore.Reader{RC: body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}
+	rd := &objstore.Reader{Ctx: ctx, RC: body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}
 	if !ranged && res.ClientCRC != nil && res.ServerCRC != 0 {
 		// A whole chunk: the SDK hashed what we read; compare with what OSS recorded.
 		rd.Check = func() error {

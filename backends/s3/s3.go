@@ -422,7 +422,7 @@ func (s *Store) Get(ctx context.Context, key string, offset, length int64) (io.R
 		out.Body.Close()
 		return nil, err
 	}
-	return &objstore.Reader{RC: out.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}, nil
+	return &objstore.Reader{Ctx: ctx, RC: out.Body, Left: got, Classify: func(err error) error { return s.classify(ctx, "get: reading", key, err) }}, nil
 }
 
 // emptyAt returns an empty reader if offset is within key's bounds.

@@ -390,6 +390,11 @@ func (u *Uploader) multipart(ctx context.Context, t Target, label, key string, b
 
 // Reader insists on the announced length and classifies body errors with classify.
 type Reader struct {
+	// Ctx is the Get's context: once it ends, Read fails. The HTTP transport closes
+	// the connection of a cancelled request asynchronously, and a reader quicker than
+	// that close could drain what the socket already holds (megabytes on loopback)
+	// as if nothing had happened.
+	Ctx      context.Context
 	RC       io.ReadCloser
 	Left     int64
 	Classify func(error) error
@@ -398,6 +403,9 @@ type Reader struct {
 }
 
 func (r *Reader) Read(p []byte) (int, error) {
+	if err := r.Ctx.Err(); err != nil {
+		return 0, r.Classify(err)
+	}
 	n, err := r.RC.Read(p)
 	r.Left -= int64(n)
 	if err == io.EOF && r.Left > 0 {
