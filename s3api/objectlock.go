@@ -132,12 +132,9 @@ func (s *Server) putObjectLockConfiguration(rq *request) error {
 	if err := s.configPut(rq); err != nil {
 		return err
 	}
-	data, err := s.readCheckedBody(rq)
+	data, err := s.readCheckedBody(rq) // an empty body is MissingRequestBodyError
 	if err != nil {
 		return err
-	}
-	if len(data) == 0 {
-		return s3err.New(s3err.MissingRequestBodyError)
 	}
 	cfg, err := parseObjectLockConfiguration(data)
 	if err != nil {
@@ -195,7 +192,7 @@ func (s *Server) lockDocument(rq *request) ([]byte, error) {
 	}
 	data, err := s.readCheckedBody(rq)
 	var se *s3err.Error
-	if errors.As(err, &se) && se.Code == s3err.MissingRequestBodyError || err == nil && len(data) == 0 {
+	if errors.As(err, &se) && se.Code == s3err.MissingRequestBodyError {
 		return nil, s3err.New(s3err.MalformedXML)
 	}
 	return data, err
