@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"s3proxy/meta"
 )
@@ -47,7 +46,7 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 	var created bool
 	err := s.tx(ctx, "insert chunk", func(tx *gorm.DB) error {
 		var err error
-		got, created, err = insertChunkTx(tx, c, scope, false)
+		got, created, err = s.insertChunkTx(tx, c, scope, false)
 		return err
 	})
 	if err != nil {
@@ -63,7 +62,7 @@ func (s *Store) InsertChunk(ctx context.Context, c meta.Chunk, scope string) (me
 // collects it first makes that raise fail, and the transaction is retried), and
 // locking its row here, before the object's, made writers that lock the object first
 // deadlock with this one.
-func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, inPut bool) (got meta.Chunk, created bool, err error) {
+func (s *Store) insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, inPut bool) (got meta.Chunk, created bool, err error) {
 	now := nowNS()
 	row := chunkRow{
 		UID: c.UID, SHA256: c.SHA256[:], MD5: c.MD5[:], Size: c.Size, Backend: c.Backend, Node: c.Node,
@@ -78,9 +77,9 @@ func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, inPut bool) (got met
 			row.Data = []byte{}
 		}
 	}
-	if tx.Dialector.Name() == "postgres" {
+	if s.pg {
 		// New content (the common case) and its scope in one statement (pgwrite.go);
-		// known content goes on as below.
+		// known content goes on below.
 		var ids []int64
 		err := tx.Raw(`WITH c AS (INSERT INTO chunks (uid, sha256, md5, size, backend, node, refs, corrupt, data, checksums, created_ns, zero_since_ns)
 				VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING RETURNING id),
@@ -94,12 +93,13 @@ func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, inPut bool) (got met
 			row.ID = ids[0]
 			return chunkFromRow(row), true, nil
 		}
+	} else {
+		created, err = rawOf(tx).one(s.writes.insertChunk, []any{row.UID, row.SHA256, row.MD5, row.Size, row.Backend,
+			row.Node, row.Corrupt, row.Data, row.Checksums, row.CreatedNS, row.ZeroSinceNS}, &row.ID)
+		if err != nil {
+			return got, false, err
+		}
 	}
-	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "sha256"}}, DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return got, false, res.Error
-	}
-	created = res.RowsAffected == 1
 	if !created {
 		var rows []chunkRow
 		if err := tx.Where("sha256 = ?", c.SHA256[:]).Limit(1).Find(&rows).Error; err != nil {
@@ -139,7 +139,8 @@ func insertChunkTx(tx *gorm.DB, c meta.Chunk, scope string, inPut bool) (got met
 		}
 	}
 	got = chunkFromRow(row)
-	return got, created, tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&chunkScopeRow{ChunkID: row.ID, Scope: scope}).Error
+	_, err = rawOf(tx).exec(s.writes.insertScope, row.ID, scope)
+	return got, created, err
 }
 
 // FindChunk returns the chunk with this content that scope uploaded ("" = any scope).

@@ -29,7 +29,7 @@ func pgBase() string {
 }
 
 // adminDB opens a plain connection to the test database, without creating any tables.
-func adminDB(t *testing.T) *gorm.DB {
+func adminDB(t testing.TB) *gorm.DB {
 	t.Helper()
 	db, err := gorm.Open(postgres.Open(pgBase()), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
@@ -45,7 +45,7 @@ func closeDB(db *gorm.DB) {
 }
 
 // requirePG fails in CI (CI=true) and skips elsewhere when PostgreSQL is unreachable.
-func requirePG(t *testing.T) {
+func requirePG(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -63,7 +63,7 @@ func requirePG(t *testing.T) {
 }
 
 // pgSchema returns a fresh schema name for t and drops the schema when t ends.
-func pgSchema(t *testing.T) string {
+func pgSchema(t testing.TB) string {
 	t.Helper()
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -82,7 +82,7 @@ func pgSchema(t *testing.T) string {
 	return name
 }
 
-func openT(t *testing.T, dsn string, opts ...Option) *Store {
+func openT(t testing.TB, dsn string, opts ...Option) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), dsn, opts...)
 	if err != nil {

@@ -102,7 +102,7 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 				return err
 			}
 		}
-		if err := applyRefs(tx, delta); err != nil {
+		if err := s.applyRefs(tx, delta); err != nil {
 			return err
 		}
 		if err := tx.Exec("DELETE FROM bucket_configs WHERE bucket = ?", name).Error; err != nil {
@@ -124,11 +124,12 @@ func (s *Store) lock(tx *gorm.DB, strength string) *gorm.DB {
 // lockBucketShared checks the bucket exists and, on PostgreSQL, holds it against a
 // concurrent DeleteBucket until the transaction ends.
 func (s *Store) lockBucketShared(tx *gorm.DB, name string) error {
-	var rows []bucketRow
-	if err := s.lock(tx, "KEY SHARE").Select("name").Where("name = ?", name).Limit(1).Find(&rows).Error; err != nil {
+	var got string
+	found, err := rawOf(tx).one(s.writes.bucketExists, []any{name}, &got)
+	if err != nil {
 		return err
 	}
-	if len(rows) == 0 {
+	if !found {
 		return fmt.Errorf("bucket %q: %w", name, meta.ErrNotFound)
 	}
 	return nil
@@ -353,7 +354,7 @@ func (s *Store) PutObject(ctx context.Context, o meta.Object, cond meta.WriteCon
 			o.Manifest = slices.Clone(o.Manifest)
 			for j, i := range fresh {
 				e := &o.Manifest[i]
-				got, _, err := insertChunkTx(tx, e.Chunk, e.NewChunkScope, true)
+				got, _, err := s.insertChunkTx(tx, e.Chunk, e.NewChunkScope, true)
 				if err != nil {
 					return err
 				}
@@ -400,12 +401,13 @@ func validateObject(o meta.Object) error {
 // PostgreSQL.
 func (s *Store) lockObject(tx *gorm.DB, bucket, key string, recheck bool) (*objectRow, error) {
 	for i := 0; i < 2; i++ {
-		var rows []objectRow
-		if err := s.lock(tx, "UPDATE").Where("bucket = ? AND object_key = ?", bucket, key).Limit(1).Find(&rows).Error; err != nil {
+		var row objectRow
+		found, err := rawOf(tx).one(s.writes.objectByKey, []any{bucket, key}, objectRowDest(&row)...)
+		if err != nil {
 			return nil, err
 		}
-		if len(rows) > 0 {
-			return &rows[0], nil
+		if found {
+			return &row, nil
 		}
 		// Under READ COMMITTED a FOR UPDATE that waited on a row which the other writer then
 		// replaced (deleted + inserted) returns nothing; one more statement sees the new row.
@@ -481,11 +483,11 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 		delta[e.ChunkID]++
 	}
 	row := objectToRow(o)
-	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return nil, res.Error
+	inserted, err := s.insertObjectRow(tx, &row)
+	if err != nil {
+		return nil, err
 	}
-	if res.RowsAffected == 0 {
+	if !inserted {
 		// Another writer created the key after we found it absent.
 		if cond.IfNoneMatchStar {
 			return nil, fmt.Errorf("key created concurrently (If-None-Match: *): %w", meta.ErrPreconditionFailed)
@@ -497,11 +499,11 @@ func (s *Store) putObjectTx(tx *gorm.DB, o meta.Object, cond meta.WriteCondition
 		for i, e := range o.Manifest {
 			ext[i] = extentRow{ObjectID: row.ID, Seq: i, PartNumber: e.PartNumber, ChunkID: e.ChunkID, ChunkOffset: e.ChunkOffset, Length: e.Length}
 		}
-		if err := tx.CreateInBatches(ext, s.extentBatch()).Error; err != nil {
+		if err := s.insertExtentRows(tx, ext); err != nil {
 			return nil, err
 		}
 	}
-	if err := applyRefs(tx, delta); err != nil {
+	if err := s.applyRefs(tx, delta); err != nil {
 		return nil, err
 	}
 	return replaced, nil
@@ -532,20 +534,19 @@ func (s *Store) extentBatch() int {
 // dropObjectTx deletes an object row and its extents, adding the released references to
 // delta (one per extent, as they were counted when written).
 func (s *Store) dropObjectTx(tx *gorm.DB, id int64, delta map[int64]int64) error {
-	var counts []struct {
-		ChunkID int64
-		N       int64
-	}
-	if err := tx.Raw("SELECT chunk_id, COUNT(*) AS n FROM extents WHERE object_id = ? GROUP BY chunk_id", id).Scan(&counts).Error; err != nil {
+	raw := rawOf(tx)
+	rows, err := raw.conn.QueryContext(raw.ctx, s.writes.extentRefs, id)
+	if err != nil {
 		return err
 	}
-	for _, c := range counts {
-		delta[c.ChunkID] -= c.N
-	}
-	if err := tx.Exec("DELETE FROM extents WHERE object_id = ?", id).Error; err != nil {
+	if err := scanRefCounts(rows, delta); err != nil {
 		return err
 	}
-	return tx.Exec("DELETE FROM objects WHERE id = ?", id).Error
+	if _, err := raw.exec(s.writes.dropExtents, id); err != nil {
+		return err
+	}
+	_, err = raw.exec(s.writes.dropObject, id)
+	return err
 }
 
 // refBatch bounds the VALUES list of one reference update (two parameters per chunk).
@@ -556,7 +557,7 @@ const refBatch = 400
 // cleared when it rises above. An increment that finds no row means the chunk was
 // collected: ErrConflict (the caller may retry with a fresh copy), and the caller's
 // transaction rolls back.
-func applyRefs(tx *gorm.DB, delta map[int64]int64) error {
+func (s *Store) applyRefs(tx *gorm.DB, delta map[int64]int64) error {
 	ids := make([]int64, 0, len(delta))
 	for id, n := range delta {
 		if n != 0 {
@@ -578,27 +579,30 @@ func applyRefs(tx *gorm.DB, delta map[int64]int64) error {
 		for len(group) > 0 {
 			batch := group[:min(len(group), refBatch)]
 			group = group[len(batch):]
-			var sb strings.Builder
-			args := make([]any, 0, 2*len(batch)+1)
-			sb.WriteString("WITH v(id, n) AS (VALUES ")
-			for i, id := range batch {
-				if i > 0 {
-					sb.WriteByte(',')
+			query, args := s.writes.refOne, []any{delta[batch[0]], delta[batch[0]], now, batch[0]}
+			if len(batch) > 1 {
+				var sb strings.Builder
+				args = make([]any, 0, 2*len(batch)+1)
+				sb.WriteString("WITH v(id, n) AS (VALUES ")
+				for i, id := range batch {
+					if i > 0 {
+						sb.WriteByte(',')
+					}
+					sb.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT))")
+					args = append(args, id, delta[id])
 				}
-				sb.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT))")
-				args = append(args, id, delta[id])
-			}
-			sb.WriteString(`) UPDATE chunks SET refs = chunks.refs + v.n,
+				sb.WriteString(`) UPDATE chunks SET refs = chunks.refs + v.n,
 				zero_since_ns = CASE WHEN chunks.refs + v.n > 0 THEN NULL
 					WHEN chunks.refs > 0 THEN ? ELSE chunks.zero_since_ns END
 				FROM v WHERE chunks.id = v.id`)
-			args = append(args, now)
-			res := tx.Exec(sb.String(), args...)
-			if res.Error != nil {
-				return res.Error
+				query, args = s.rebind(sb.String()), append(args, now)
 			}
-			if res.RowsAffected != int64(len(batch)) && delta[batch[0]] > 0 {
-				return fmt.Errorf("%d of %d referenced chunks no longer exist: %w", int64(len(batch))-res.RowsAffected, len(batch), meta.ErrConflict)
+			n, err := rawOf(tx).exec(query, args...)
+			if err != nil {
+				return err
+			}
+			if n != int64(len(batch)) && delta[batch[0]] > 0 {
+				return fmt.Errorf("%d of %d referenced chunks no longer exist: %w", int64(len(batch))-n, len(batch), meta.ErrConflict)
 			}
 		}
 	}
@@ -636,7 +640,7 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 		if err := s.dropObjectTx(tx, cur.ID, delta); err != nil {
 			return err
 		}
-		return applyRefs(tx, delta)
+		return s.applyRefs(tx, delta)
 	})
 	return out, err
 }

@@ -70,6 +70,7 @@ type Store struct {
 	stats *analyzer
 
 	queries objectQueries
+	writes  writeQueries
 }
 
 var _ meta.MetaStore = (*Store)(nil)
@@ -135,6 +136,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s.buildQueries()
+	s.buildWriteQueries()
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close()
 		return nil, err

@@ -157,7 +157,7 @@ func (s *Store) PutPart(ctx context.Context, uploadID string, p meta.Part) error
 				return errRetry // the same part number was written concurrently
 			}
 		}
-		return applyRefs(tx, delta)
+		return s.applyRefs(tx, delta)
 	})
 }
 
@@ -371,7 +371,7 @@ func (s *Store) AbortUpload(ctx context.Context, uploadID string) error {
 		if err := dropUpload(tx, uploadID); err != nil {
 			return err
 		}
-		return applyRefs(tx, delta)
+		return s.applyRefs(tx, delta)
 	})
 }
 

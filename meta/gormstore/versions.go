@@ -125,7 +125,7 @@ func (s *Store) PutDeleteMarker(ctx context.Context, m meta.Object, cond meta.Wr
 		if err := tx.Create(&marker).Error; err != nil {
 			return err
 		}
-		return applyRefs(tx, delta)
+		return s.applyRefs(tx, delta)
 	})
 	if err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID 
 				return err
 			}
 		}
-		return applyRefs(tx, delta)
+		return s.applyRefs(tx, delta)
 	})
 	if err == nil {
 		s.stats.wrote()
