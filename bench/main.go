@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.noSync, "no-sync", false, "do not sync the filesystems before each timed run (how runs before 2026-11-29 21:00 UTC were measured)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof/ on s3proxy's admin listener (S3PROXY_DEBUG_PPROF=1) and print its address")
 	fs.BoolVar(&o.tls, "tls", false, "serve S3 over HTTPS on both servers (a self-signed certificate the clients trust): the SDKs then send unsigned payloads with trailing checksums, and GETs cannot use sendfile")
-	fs.StringVar(&o.compare, "compare", "", "a second s3proxy binary (say, built from main) run beside the first on every profile, alternating, to measure a change")
+	fs.StringVar(&o.compare, "compare", "", "a second s3proxy binary (say, built from main) run beside the first on every profile, alternating (on SQLite, and on PostgreSQL for the metadata profiles), to measure a change")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

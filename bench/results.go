@@ -110,8 +110,11 @@ func (r *results) rows(sel []*profile, e *environment) []row {
 			}
 			w := row{p: p, label: p.title}
 			switch {
-			case s.variant == variantBase:
+			case s.base():
 				w.label += " [-compare binary]"
+				if s.variant == variantBasePG {
+					w.label += " (" + variantPG + ")"
+				}
 				w.base = true
 			case p.pgVariant:
 				w.label += " (" + s.variant + ")"

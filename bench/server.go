@@ -41,11 +41,18 @@ const (
 	// variantBase is a second s3proxy binary (-compare), SQLite, run beside the first
 	// on every profile: how an optimization is measured on a noisy machine.
 	variantBase = "base"
+	// variantBasePG is the -compare binary on PostgreSQL, beside variantPG.
+	variantBasePG = "base, PostgreSQL"
 )
 
 // pgOnly reports whether s is a PostgreSQL variant, run only on the profiles that
 // measure the metadata store.
-func (s *server) pgOnly() bool { return s.variant == variantPG || s.variant == variantPGRedis }
+func (s *server) pgOnly() bool {
+	return s.variant == variantPG || s.variant == variantPGRedis || s.variant == variantBasePG
+}
+
+// base reports whether s runs the -compare binary.
+func (s *server) base() bool { return s.variant == variantBase || s.variant == variantBasePG }
 
 // server is one running gateway process and the clients that talk to it.
 type server struct {
@@ -135,6 +142,16 @@ func (e *environment) start(ctx context.Context) error {
 		}
 		if err := e.startS3proxy(ctx, "s3proxy-pg", variantPG, dsn); err != nil {
 			return err
+		}
+		if e.baseBin != "" {
+			// The -compare binary on PostgreSQL too, in a schema of its own.
+			bdsn, err := e.createSchema(ctx)
+			if err != nil {
+				return fmt.Errorf("PostgreSQL variant of the -compare binary: %w", err)
+			}
+			if err := e.startS3proxy(ctx, "s3proxy-base-pg", variantBasePG, bdsn); err != nil {
+				return err
+			}
 		}
 		if e.opts.redisURL == "" {
 			e.pgNote = "PostgreSQL + Redis variant not requested (-redis empty)"
@@ -306,7 +323,7 @@ func (e *environment) startS3proxy(ctx context.Context, name, variant, metaDSN s
 		env = append(env, "S3PROXY_DEBUG_PPROF=1")
 	}
 	bin := e.s3Bin
-	if variant == variantBase {
+	if variant == variantBase || variant == variantBasePG {
 		bin = e.baseBin
 	}
 	if err := e.launch(ctx, s, bin, args, env); err != nil {

@@ -95,7 +95,7 @@ func (s *Store) putObjectPG(tx *gorm.DB, o meta.Object, cur *objectRow, cond met
 		Raised     int64
 		ToRaise    int64
 	}
-	if err := tx.Raw(sb.String(), args...).Scan(&res).Error; err != nil {
+	if _, err := rawOf(tx).one(s.rebind(sb.String()), args, &res.BucketRows, &res.ID, &res.Raised, &res.ToRaise); err != nil {
 		return nil, err
 	}
 	switch {
@@ -205,9 +205,9 @@ func (s *Store) putObjectPGOne(ctx context.Context, o meta.Object, cond meta.Wri
 	var res struct {
 		Applied int64
 		ChunkID *int64
-		Cur     curResult `gorm:"embedded"` // an exported field: gorm skips unexported embedded ones
+		Cur     curResult
 	}
-	err = s.db.WithContext(ctx).Raw(sb.String(), args...).Scan(&res).Error
+	_, err = s.autocommit(ctx).one(s.rebind(sb.String()), args, append([]any{&res.Applied, &res.ChunkID}, res.Cur.dest()...)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "22012" { // division by zero: not applied
 		return nil, newChunk, errPGFallback
@@ -225,8 +225,8 @@ func (s *Store) putObjectPGOne(ctx context.Context, o meta.Object, cond meta.Wri
 	return replaced, newChunk, nil
 }
 
-// curColumns selects the locked row "cur" of a one-statement write under names that
-// curResult scans (all NULL when the key is absent).
+// curColumns selects the locked row "cur" of a one-statement write, in the order that
+// curResult.dest scans them (all NULL when the key is absent).
 const curColumns = `cur.id AS cur_id, cur.bucket AS cur_bucket, cur.object_key AS cur_object_key, cur.size AS cur_size,
 	cur.etag AS cur_etag, cur.sha256 AS cur_sha256, cur.content_md5 AS cur_content_md5,
 	cur.content_type AS cur_content_type, cur.headers AS cur_headers, cur.user_meta AS cur_user_meta,
@@ -253,6 +253,13 @@ type curResult struct {
 	CurModNS        *int64
 	CurExtentCount  *int
 	CurVersionID    *string
+}
+
+// dest is where scanning curColumns puts each column.
+func (r *curResult) dest() []any {
+	return []any{&r.CurID, &r.CurBucket, &r.CurObjectKey, &r.CurSize, &r.CurEtag, &r.CurSHA256, &r.CurContentMD5,
+		&r.CurContentType, &r.CurHeaders, &r.CurUserMeta, &r.CurChecksums, &r.CurChecksumType, &r.CurParts,
+		&r.CurOwner, &r.CurScope, &r.CurModNS, &r.CurExtentCount, &r.CurVersionID}
 }
 
 // object returns the row as an object (without its manifest), nil if there was none.
@@ -286,10 +293,11 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 	}
 	args = append(args, nowNS())
 	var res struct {
-		Applied int64
-		Cur     curResult `gorm:"embedded"` // an exported field: gorm skips unexported embedded ones
+		Applied  int64
+		Released int64
+		Cur      curResult
 	}
-	err := s.db.WithContext(ctx).Raw(`WITH cur AS (SELECT * FROM objects WHERE bucket = ? AND object_key = ? LIMIT 1 FOR UPDATE),
+	_, err := s.autocommit(ctx).one(s.rebind(`WITH cur AS (SELECT * FROM objects WHERE bucket = ? AND object_key = ? LIMIT 1 FOR UPDATE),
 			ok AS (SELECT 1 FROM cur WHERE extent_count <= CAST(? AS INT)`+check+`),
 			o AS (DELETE FROM objects USING ok WHERE objects.id = (SELECT id FROM cur) RETURNING objects.id),
 			d AS (DELETE FROM extents WHERE object_id = (SELECT id FROM o) RETURNING chunk_id),
@@ -297,7 +305,7 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 			u AS (`+applyDelta+` RETURNING 1)
 		SELECT 1 / CASE WHEN NOT EXISTS (SELECT 1 FROM cur) OR EXISTS (SELECT 1 FROM o) THEN 1 ELSE 0 END AS applied,
 			(SELECT COUNT(*) FROM u) AS released, `+curColumns+`
-		FROM (SELECT 1) one LEFT JOIN cur ON true`, args...).Scan(&res).Error
+		FROM (SELECT 1) one LEFT JOIN cur ON true`), args, append([]any{&res.Applied, &res.Released}, res.Cur.dest()...)...)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "22012" { // division by zero: not applied
 		return meta.Object{}, errPGFallback
@@ -318,7 +326,7 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 // objectSet is the SET list that replaces an object row under a new id, objectInsert the
 // INSERT … SELECT of a new row (bucket, key, then the same values); objectArgs gives
 // those values. (A "?" right after "(" is expanded by gorm when its value is a slice, as
-// for IN (?): hence "CAST( ?" for the byte strings.)
+// for IN (?): hence "CAST( ?" for the byte strings, kept for the statements gorm still runs.)
 const (
 	objectSet = `id = DEFAULT, size = ?, etag = ?, sha256 = ?, content_md5 = ?, content_type = ?,
 		headers = ?, user_meta = ?, checksums = ?, checksum_type = ?, parts = ?, owner = ?, scope = ?,

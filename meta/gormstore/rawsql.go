@@ -81,6 +81,12 @@ func rawOf(tx *gorm.DB) rawTx {
 	return rawTx{ctx: tx.Statement.Context, conn: tx.Statement.ConnPool}
 }
 
+// autocommit runs statements outside a transaction, on the writer pool (PostgreSQL's
+// one-statement writes).
+func (s *Store) autocommit(ctx context.Context) rawTx {
+	return rawTx{ctx: ctx, conn: s.db.ConnPool}
+}
+
 // exec runs a statement and returns how many rows it changed.
 func (r rawTx) exec(query string, args ...any) (int64, error) {
 	res, err := r.conn.ExecContext(r.ctx, query, args...)
