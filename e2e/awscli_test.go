@@ -12,6 +12,7 @@ import (
 // The multipart threshold is raised to 64 MB so that the 20 MiB copy is one
 // PutObject: multipart is tested in clients_test.go (issue 3).
 func TestAWSCLI(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	aws := newAWSCLI(t, s, s.cred, "multipart_threshold = 64MB")
 	dir := t.TempDir()

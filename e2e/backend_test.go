@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,7 +27,7 @@ type chunkBackend struct {
 	endpoint string
 	cmd      *exec.Cmd
 	dir      string
-	n        int // buckets handed out, one per s3proxy started
+	n        atomic.Int64 // buckets handed out, one per s3proxy started (tests run in parallel)
 }
 
 const (
@@ -82,8 +83,7 @@ func (b *chunkBackend) stop() {
 
 // newBucket creates a fresh bucket for one s3proxy's chunks.
 func (b *chunkBackend) newBucket() (string, error) {
-	b.n++
-	name := fmt.Sprintf("chunks-%d", b.n)
+	name := fmt.Sprintf("chunks-%d", b.n.Add(1))
 	c := s3ClientAt(b.endpoint, nil, credential{AccessKey: backendAccessKey, SecretKey: backendSecretKey})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

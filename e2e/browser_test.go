@@ -62,6 +62,7 @@ type browserResult struct {
 // sees the ETags; the same page on another origin is stopped by the browser at the
 // first request, since s3proxy does not allow that origin.
 func TestBrowserCORS(t *testing.T) {
+	t.Parallel()
 	chromium := needTool(t, "chromium")
 	allowed := newPageServer(t)
 	other := newPageServer(t)
@@ -92,6 +93,7 @@ func TestBrowserCORS(t *testing.T) {
 // read the ETag, GET and post a form; the page on another origin is stopped by the
 // browser, and so is the allowed page against a bucket without a configuration.
 func TestBrowserBucketCORS(t *testing.T) {
+	t.Parallel()
 	chromium := needTool(t, "chromium")
 	allowed := newPageServer(t)
 	other := newPageServer(t)

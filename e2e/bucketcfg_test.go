@@ -65,6 +65,7 @@ func checkPreflights(t testing.TB, s *server, bucket, origin string) {
 // TestBucketConfigAWSCLI: aws cli s3api sets, reads and deletes tags (on CreateBucket
 // too), ownership controls and a CORS configuration; a preflight follows the CORS rules.
 func TestBucketConfigAWSCLI(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t) // the ownership refusal is s3proxy's
 	const origin = "https://app.example.com"
 	s := startServer(t, serverOptions{})
@@ -136,6 +137,7 @@ func TestBucketConfigAWSCLI(t *testing.T) {
 // TestBucketConfigBoto3: boto3's tagging (CreateBucket's Tags included), ownership
 // controls and CORS calls, and S3's codes for what is refused.
 func TestBucketConfigBoto3(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t) // the ownership refusal is s3proxy's
 	const origin = "https://boto.example"
 	s := startServer(t, serverOptions{})
@@ -173,6 +175,7 @@ func TestBucketConfigBoto3(t *testing.T) {
 
 // TestBucketConfigMC: mc tag set/list/remove on a bucket; mc cors set/get/remove.
 func TestBucketConfigMC(t *testing.T) {
+	t.Parallel()
 	const origin = "https://mc.example"
 	s := startServer(t, serverOptions{})
 	mc := newMC(t, s, s.cred)
@@ -207,6 +210,7 @@ func TestBucketConfigMC(t *testing.T) {
 // TestBucketConfigS3cmd: s3cmd setcors, info (which reads every configuration of a
 // bucket) and delcors.
 func TestBucketConfigS3cmd(t *testing.T) {
+	t.Parallel()
 	const origin = "https://s3cmd.example"
 	s := startServer(t, serverOptions{})
 	c := newS3cmd(t, s, s.cred)

@@ -34,6 +34,7 @@ func multipartETag(t testing.TB, etag string, parts int) {
 }
 
 func TestRclone(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	rc := newRclone(t, s, s.cred)
 	src := t.TempDir()
@@ -87,6 +88,7 @@ func TestRclone(t *testing.T) {
 }
 
 func TestS3cmd(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := newS3cmd(t, s, s.cred)
 	dir := t.TempDir()
@@ -130,6 +132,7 @@ func TestS3cmd(t *testing.T) {
 }
 
 func TestMC(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	mc := newMC(t, s, s.cred)
 	dir := t.TempDir()
@@ -196,6 +199,7 @@ func TestMC(t *testing.T) {
 }
 
 func TestBoto3(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	up, upSum := writeRandomFile(t, t.TempDir(), "up.bin", 750, 23*MiB)
 	front := tlsFront(t, s)
@@ -244,6 +248,7 @@ func TestBoto3(t *testing.T) {
 // connection the second upload waits for its read timeout (the aws cli's `s3 sync`
 // of a folder holding an empty file hung 60 s).
 func TestBoto3EmptyUploadKeepAlive(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	out := runScript(t, "python3", s, s.cred, "boto3_expect_empty.py", nil, "expect-empty")
 	secs, err := strconv.ParseFloat(lastLine(out), 64)
@@ -264,6 +269,7 @@ func TestBoto3EmptyUploadKeepAlive(t *testing.T) {
 }
 
 func TestJSSDK(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	dir := t.TempDir()
 	small, smallSum := writeRandomFile(t, dir, "small.bin", 760, 300*KiB+1)
@@ -290,6 +296,7 @@ func TestJSSDK(t *testing.T) {
 }
 
 func TestSDKTransferManager(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	const bucket = "sdk-manager"
@@ -336,6 +343,7 @@ func TestSDKTransferManager(t *testing.T) {
 }
 
 func TestMinioParallelParts(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	mc := minioClient(t, s, s.cred)
 	const bucket = "minio-parts"
@@ -384,6 +392,7 @@ func TestMinioParallelParts(t *testing.T) {
 }
 
 func TestAWSCLIMultipart(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	aws := newAWSCLI(t, s, s.cred) // defaults: multipart above 8 MiB, 8 MiB parts
 	dir := t.TempDir()

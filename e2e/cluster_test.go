@@ -309,6 +309,7 @@ func waitCount(t *testing.T, c *atomic.Int32, n int32) {
 // store. What one node writes every other reads at once; a multipart upload's parts go
 // through all three; a SIGKILL of a node loses nothing it had acknowledged.
 func TestClusterSharedBackend(t *testing.T) {
+	t.Parallel()
 	env := newClusterEnv(t)
 	yaml := startVersitygwFor(t)
 	n1 := env.startNode(t, "n1", yaml, nil)
@@ -375,6 +376,7 @@ func TestClusterSharedBackend(t *testing.T) {
 // of its chunks fail cleanly with 503 ServiceUnavailable naming no internal address, and
 // work again once it is back.
 func TestClusterLocalDisk(t *testing.T) {
+	t.Parallel()
 	env := newClusterEnv(t)
 	n1 := env.startNode(t, "n1", "", nil)
 	n2 := env.startNode(t, "n2", "", nil)
@@ -491,6 +493,7 @@ func (c *captureClient) Do(req *http.Request) (*http.Response, error) {
 // while it serves alone; a second node joining makes it stop at once, so every write
 // through the newcomer is read back through the first node right away.
 func TestPostgresWithoutRedis(t *testing.T) {
+	t.Parallel()
 	env := newClusterEnv(t)
 	start := func(name string) *server {
 		return startServer(t, serverOptions{meta: env.meta, args: []string{"--node-id", name, "--log-level", "warn"}})

@@ -32,6 +32,7 @@ import (
 // BucketNotEmpty. Such a test passes when that teardown failure is all it reports; the
 // harness then removes every version and the bucket itself.
 func TestVersitygwIntegrationSuite(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	plain := suiteNames(t, filepath.Join("testdata", "versitygw-suite.txt"))
 	versioned := map[string]bool{}

@@ -26,6 +26,7 @@ import (
 // missing chunk, and that the collector then reclaims everything the interrupted
 // uploads left (their parts, and blobs written but never indexed).
 func TestCrashDuringMultipart(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	dataDir := t.TempDir()
 	s := startServer(t, serverOptions{args: []string{"--data", dataDir}})

@@ -12,6 +12,7 @@ import (
 // through a copy and through another client is stored once; `s3proxy stats`
 // shows logical bytes growing and stored bytes not.
 func TestDedupStats(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)

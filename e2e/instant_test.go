@@ -83,6 +83,7 @@ func (r *countingRelay) reset() int64 { return r.sent.Swap(0) }
 // same. Another credential, in the default credential scope, must send its
 // body: it cannot claim content by naming its hash.
 func TestInstantUploadOnTheWire(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	alice := credential{AccessKey: "E2EALICE000000000001", SecretKey: "aliceSecret000000000000000000000000000001"}
 	bob := credential{AccessKey: "E2EBOB00000000000001", SecretKey: "bobSecret00000000000000000000000000000001"}
@@ -141,6 +142,7 @@ func TestInstantUploadOnTheWire(t *testing.T) {
 // known content early and closes the connection then resets a client in
 // the middle of its body. Every such upload must still succeed.
 func TestSDKReuploadKnownContent(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	const bucket = "sdk-reupload"
@@ -173,6 +175,7 @@ func TestSDKReuploadKnownContent(t *testing.T) {
 // Expect: 100-continue: the server proves the CRC32 from its stored copy, so the body
 // does not cross the wire, and the object reads back whole with boto3's CRC32.
 func TestInstantUploadAcrossClients(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	relay := startRelay(t, s.host)

@@ -64,6 +64,7 @@ func dryRun(t testing.TB, s *server, date string) string {
 // and counts it in /metrics; Days and abort rules show in a dry run days ahead; a
 // Transition is refused with NotImplemented.
 func TestLifecycleAWSCLI(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{args: []string{"--lifecycle-interval", "1s"}})
 	cli := newAWSCLI(t, s, s.cred)
@@ -156,6 +157,7 @@ func TestLifecycleAWSCLI(t *testing.T) {
 // TestLifecycleBoto3: every filter form and action boto3 sends reads back as set;
 // boto3 sees S3's codes for a Transition, Days 0 and a duplicate ID.
 func TestLifecycleBoto3(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t) // generated IDs and the refused Transition are s3proxy's
 	s := startServer(t, serverOptions{})
 	if _, err := s3Client(s, s.cred).CreateBucket(ctxT(t), &s3.CreateBucketInput{Bucket: aws.String("boto-lc")}); err != nil {
@@ -209,6 +211,7 @@ func TestLifecycleBoto3(t *testing.T) {
 // TestLifecycleMC: mc ilm rule add (prefix, tags), ls and rm; the rules mc writes make
 // the objects they select due; mc's transition is refused.
 func TestLifecycleMC(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	mc := newMC(t, s, s.cred)
@@ -263,6 +266,7 @@ func TestLifecycleMC(t *testing.T) {
 // TestLifecycleS3cmd: s3cmd setlifecycle, getlifecycle, info, expire (days, then a
 // date) and dellifecycle; `s3proxy lifecycle` expires what the date made due.
 func TestLifecycleS3cmd(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	c := newS3cmd(t, s, s.cred)

@@ -25,6 +25,7 @@ const memLimit = 100 * MiB
 // the path most likely to buffer. Skipped with -short (make test-short);
 // make test runs it.
 func TestMemory5GiB(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("streams 5 GiB each way; runs in make test, not with -short")
 	}

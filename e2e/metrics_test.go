@@ -17,6 +17,7 @@ import (
 // request, byte, dedup and backend series, and that /healthz and /readyz answer
 // without credentials.
 func TestAdminEndpoints(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)

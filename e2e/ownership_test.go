@@ -14,6 +14,7 @@ import (
 // Another credential gets AccessDenied and does not see it in ListBuckets;
 // an admin credential sees and reads everything.
 func TestBucketOwnership(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	alice := credential{AccessKey: "E2EALICE000000000001", SecretKey: "aliceSecret000000000000000000000000000001"}
 	bob := credential{AccessKey: "E2EBOB00000000000001", SecretKey: "bobSecret00000000000000000000000000000001"}

@@ -44,6 +44,7 @@ func publicServer(t *testing.T) *server {
 // TestPolicyMC: mc anonymous set download|upload|public|none and mc anonymous get, each
 // checked by what curl without credentials may then do.
 func TestPolicyMC(t *testing.T) {
+	t.Parallel()
 	s := publicServer(t)
 	mc := newMC(t, s, s.cred)
 	dir := t.TempDir()
@@ -125,6 +126,7 @@ func TestPolicyMC(t *testing.T) {
 // TestPolicyAWSCLI: aws s3api put-bucket-policy, get-bucket-policy,
 // get-bucket-policy-status and delete-bucket-policy, and S3's refusals.
 func TestPolicyAWSCLI(t *testing.T) {
+	t.Parallel()
 	s := publicServer(t)
 	cli := newAWSCLI(t, s, s.cred)
 	dir := t.TempDir()
@@ -171,6 +173,7 @@ func TestPolicyAWSCLI(t *testing.T) {
 // TestPolicyBlockedByDefault: with the default settings a public policy is refused as
 // S3 refuses it under Block Public Access; a policy for one address range is not public.
 func TestPolicyBlockedByDefault(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	cli := newAWSCLI(t, s, s.cred)
@@ -194,6 +197,7 @@ func TestPolicyBlockedByDefault(t *testing.T) {
 
 // TestPolicyS3cmd: s3cmd setpolicy, info (which shows the policy) and delpolicy.
 func TestPolicyS3cmd(t *testing.T) {
+	t.Parallel()
 	s := publicServer(t)
 	c := newS3cmd(t, s, s.cred)
 	dir := t.TempDir()
@@ -219,6 +223,7 @@ func TestPolicyS3cmd(t *testing.T) {
 // TestAnonymousBoto3: boto3 with signature_version=UNSIGNED reads a public object,
 // heads and lists it, and is refused an upload, ListBuckets and a missing bucket alike.
 func TestAnonymousBoto3(t *testing.T) {
+	t.Parallel()
 	s := publicServer(t)
 	mc := newMC(t, s, s.cred)
 	dir := t.TempDir()

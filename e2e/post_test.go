@@ -43,6 +43,7 @@ func readBack(t *testing.T, c *s3.Client, bucket, key, sum string) *s3.GetObject
 // the file's name, the 201 document names it, and a file over the policy's
 // content-length-range is refused with nothing stored.
 func TestBoto3PresignedPost(t *testing.T) {
+	t.Parallel()
 	s, c := postBucket(t, "post-boto3")
 	ctx := context.Background()
 	path, sum := writeRandomFile(t, t.TempDir(), "photo.bin", 31, 3*MiB+17)
@@ -82,6 +83,7 @@ func TestBoto3PresignedPost(t *testing.T) {
 // without keys would, and the object lands intact. A form for another key than the
 // policy names is refused.
 func TestMCSharePost(t *testing.T) {
+	t.Parallel()
 	s, c := postBucket(t, "post-mc")
 	mc := newMC(t, s, s.cred)
 	path, sum := writeRandomFile(t, t.TempDir(), "f.bin", 41, 5*MiB+3)
@@ -134,6 +136,7 @@ func TestMCSharePost(t *testing.T) {
 // form's Content-Type, and the same form with a type its policy does not allow is
 // refused with nothing stored.
 func TestJSPresignedPost(t *testing.T) {
+	t.Parallel()
 	s, c := postBucket(t, "post-js")
 	ctx := context.Background()
 	path, sum := writeRandomFile(t, t.TempDir(), "pic.png", 43, 2*MiB+5)

@@ -17,6 +17,7 @@ import (
 // RestrictPublicBuckets keeps curl without credentials out (and
 // get-bucket-policy-status says the bucket is not public), and the delete lets it in.
 func TestPublicAccessBlockAWSCLI(t *testing.T) {
+	t.Parallel()
 	s := publicServer(t)
 	cli := newAWSCLI(t, s, s.cred)
 	dir := t.TempDir()
@@ -77,6 +78,7 @@ func TestPublicAccessBlockAWSCLI(t *testing.T) {
 // TestPublicAccessBlockBoto3: boto3's put/get/delete_public_access_block and what
 // they do to a public policy and an unsigned client (testdata/boto3_publicaccess.py).
 func TestPublicAccessBlockBoto3(t *testing.T) {
+	t.Parallel()
 	s := publicServer(t)
 	out := runScript(t, "python3", s, s.cred, "boto3_publicaccess.py", nil, "boto-pab")
 	var res struct {

@@ -73,6 +73,7 @@ func (pg *privatePostgres) dsn() string {
 // /readyz turns unready within seconds while the process keeps running, and ready
 // again once the database is back.
 func TestReadyzFollowsPostgres(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	pg := startPrivatePostgres(t)
 	s := startServer(t, serverOptions{meta: pg.dsn()})

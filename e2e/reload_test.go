@@ -15,6 +15,7 @@ import (
 // cli works with the new key, the old one is refused as unknown, and the reload is
 // counted in /metrics.
 func TestCredentialRotationBySIGHUP(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	oldKey := credential{AccessKey: "E2EOLDKEY00000000001", SecretKey: "oldSecret0000000000000000000000000000001", Admin: true}
 	newKey := credential{AccessKey: "E2ENEWKEY00000000001", SecretKey: "newSecret0000000000000000000000000000001", Admin: true}

@@ -20,6 +20,7 @@ import (
 // back — for each metadata set-up: SQLite (the default), PostgreSQL, and
 // PostgreSQL with the Redis cache (the scale-out configuration).
 func TestRestartAndMetaStores(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	tests := []struct {
 		name     string

@@ -29,6 +29,7 @@ import (
 // Issue 2: aws-sdk-go-v2 with default settings against the real binary.
 
 func TestSDKPutGet(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	plain := s3Client(s, s.cred)
 	tlsc := s3ClientTLS(t, s, s.cred)
@@ -90,6 +91,7 @@ func TestSDKPutGet(t *testing.T) {
 }
 
 func TestSDKRanges(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	const bucket, key = "sdk-ranges", "ranged"
@@ -150,6 +152,7 @@ func TestSDKRanges(t *testing.T) {
 }
 
 func TestSDKConditional(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	const bucket, key = "sdk-cond", "obj"
@@ -224,6 +227,7 @@ func checkCond(t *testing.T, op string, err error, status int) {
 }
 
 func TestSDKListObjectsV2(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	const bucket = "sdk-list"
@@ -294,6 +298,7 @@ func TestSDKListObjectsV2(t *testing.T) {
 }
 
 func TestSDKCopyObject(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	const src, dst = "sdk-copy-src", "sdk-copy-dst"
@@ -365,6 +370,7 @@ func TestSDKCopyObject(t *testing.T) {
 }
 
 func TestSDKDelete(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	const bucket = "sdk-delete"
@@ -429,6 +435,7 @@ func TestSDKDelete(t *testing.T) {
 }
 
 func TestSDKPresign(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	pc := s3.NewPresignClient(c)
@@ -523,6 +530,7 @@ func doPresigned(t *testing.T, c *http.Client, method, url string, hdr http.Head
 }
 
 func TestSDKAuthErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	good := s3Client(s, s.cred)
 	const bucket = "sdk-auth"
@@ -588,6 +596,7 @@ func checksumOf(alg types.ChecksumAlgorithm, data []byte) string {
 }
 
 func TestSDKChecksums(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)
 	tlsc := s3ClientTLS(t, s, s.cred)

@@ -11,6 +11,7 @@ import (
 // the bucket goes anyway, uploads with it; s3proxy used to answer BucketNotEmpty. The
 // uploads' parts must be released so that the collector reclaims them.
 func TestRemoveBucketWithPendingUploads(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	aws := newAWSCLI(t, s, s.cred)
 	part, _ := writeRandomFile(t, t.TempDir(), "part.bin", 900, 6*MiB)
@@ -56,6 +57,7 @@ func TestRemoveBucketWithPendingUploads(t *testing.T) {
 // head-object reads it back, as static-site deployers rely on; a redirect S3 would
 // refuse is refused with S3's code.
 func TestWebsiteRedirectWithAWSCLI(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	aws := newAWSCLI(t, s, s.cred)
 	page, _ := writeRandomFile(t, t.TempDir(), "index.html", 902, 2*KiB)

@@ -30,6 +30,7 @@ func getURL(t *testing.T, url string) string {
 // for presigning (SigV2: the config says nothing about signature_version) gives a
 // URL that works.
 func TestSigV2AWSCLIPresign(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	dir := t.TempDir()
@@ -58,6 +59,7 @@ func TestSigV2AWSCLIPresign(t *testing.T) {
 // TestSigV2S3cmd: s3cmd with signature_v2 = True signs every request with SigV2
 // (mb, put, ls, get, del, rb), and `s3cmd signurl` makes a SigV2 URL that works.
 func TestSigV2S3cmd(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	c := newS3cmd(t, s, s.cred)

@@ -57,6 +57,7 @@ func holds(t *testing.T, root, path string) bool {
 }
 
 func TestSSEAWSCLI(t *testing.T) {
+	t.Parallel()
 	s := startSSEServer(t, "sse-cli")
 	aws := newAWSCLI(t, s.server, s.cred)
 	dir := t.TempDir()
@@ -117,6 +118,7 @@ func TestSSEAWSCLI(t *testing.T) {
 }
 
 func TestSSEBoto3(t *testing.T) {
+	t.Parallel()
 	s := startSSEServer(t, "sse-boto3")
 	c := newAWSCLI(t, s.server, s.cred)
 	c.run("s3", "mb", "s3://sse-boto3")
@@ -146,6 +148,7 @@ func TestSSEBoto3(t *testing.T) {
 }
 
 func TestSSEMC(t *testing.T) {
+	t.Parallel()
 	s := startSSEServer(t, "sse-mc")
 	mc := newMC(t, s.server, s.cred)
 	f, sum := writeRandomFile(t, t.TempDir(), "f.bin", 920, 300*KiB)
@@ -163,6 +166,7 @@ func TestSSEMC(t *testing.T) {
 }
 
 func TestSSERclone(t *testing.T) {
+	t.Parallel()
 	s := startSSEServer(t, "sse-rclone")
 	rc := newRclone(t, s.server, s.cred)
 	rc.env = append(rc.env, "RCLONE_CONFIG_S3P_SERVER_SIDE_ENCRYPTION=AES256")

@@ -58,6 +58,7 @@ func (p *payloadModes) last() string {
 // chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), and with a checksum it adds a
 // signed trailer.
 func TestMinioSignedStreaming(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	modes := &payloadModes{next: http.DefaultTransport.(*http.Transport).Clone()}
 	newClient := func(trailing bool) *minio.Client {
@@ -129,6 +130,7 @@ func TestMinioSignedStreaming(t *testing.T) {
 // must find the chunk minio-go's upload indexed: nothing more is stored. Sizes: 64 KiB
 // chunks on block boundaries, a last chunk off them, and one chunk.
 func TestStreamingContentAddress(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	mc, err := minio.New(s.host, &minio.Options{
@@ -178,6 +180,7 @@ type chunk struct {
 // request proves the framing is right; each tampered one must be refused
 // with SignatureDoesNotMatch and leave nothing behind.
 func TestSignedChunkTamper(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, serverOptions{})
 	sdk := s3Client(s, s.cred)
 	const bucket = "chunk-tamper"

@@ -56,6 +56,7 @@ func startTLSServer(t *testing.T, f tlsFiles, opts serverOptions) *server {
 // are compared by SHA-256. Over HTTPS botocore and the JavaScript SDK send aws-chunked
 // bodies with trailing checksums, minio-go (mc) unsigned payloads.
 func TestTLSClients(t *testing.T) {
+	t.Parallel()
 	f := newTLSFiles(t, 100)
 	s := startTLSServer(t, f, serverOptions{})
 	dir := t.TempDir()
@@ -241,6 +242,7 @@ func servedSerial(t testing.TB, s *server, f tlsFiles) int64 {
 // files that do not load leave the last good certificate in place; SIGHUP reloads at
 // once. The server is never restarted.
 func TestTLSReload(t *testing.T) {
+	t.Parallel()
 	f := newTLSFiles(t, 1)
 	s := startTLSServer(t, f, serverOptions{})
 	c := s3ClientAt(s.endpoint, f.ca.Cert, s.cred)
@@ -304,6 +306,7 @@ func TestTLSReload(t *testing.T) {
 // serves and reads in the same cluster (TLS being rolled out); a node that does not
 // trust the CA cannot read the TLS nodes' chunks (a clean 503), so the check is real.
 func TestTLSCluster(t *testing.T) {
+	t.Parallel()
 	env := newClusterEnv(t)
 	f := newTLSFiles(t, 1)
 	node := func(name string, tlsSerial int64, extra ...string) *server {

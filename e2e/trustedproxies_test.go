@@ -16,6 +16,7 @@ import (
 // 127.0.0.1 (curl's address: the "proxy") takes the header's client and logs it; the
 // one that trusts nothing keeps the peer, whatever the header says.
 func TestTrustedProxiesCurl(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	doc := `{"Version":"2012-10-17","Statement":[
   {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::xff/*","Condition":{"IpAddress":{"aws:SourceIp":["127.0.0.0/8","198.51.100.0/24"]}}},

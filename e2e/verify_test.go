@@ -14,6 +14,7 @@ import (
 // server runs; `s3proxy verify` (the real binary, beside the server) finds it, names the
 // object as bucket/key and exits non-zero.
 func TestVerifyFindsHandCorruption(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	c := s3Client(s, s.cred)

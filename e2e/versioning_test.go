@@ -22,6 +22,7 @@ import (
 // delete marker hides the key until it is removed, suspended versioning replaces only
 // the null version, and the bucket cannot go while a version is left.
 func TestVersioningAWSCLI(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	cli := newAWSCLI(t, s, s.cred)
@@ -157,6 +158,7 @@ func TestVersioningAWSCLI(t *testing.T) {
 
 // TestVersioningMC: mc's versioning commands, and the undo of a delete.
 func TestVersioningMC(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	mc := newMC(t, s, s.cred)
@@ -192,6 +194,7 @@ func TestVersioningMC(t *testing.T) {
 // TestVersioningBoto3: a paginated version listing, DeleteObjects by version, and the
 // versions a multipart upload and a copy make (testdata/boto3_versioning.py).
 func TestVersioningBoto3(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	out := runScript(t, "python3", s, s.cred, "boto3_versioning.py", nil, "boto-versions")
@@ -224,6 +227,7 @@ func TestVersioningBoto3(t *testing.T) {
 // TestVersioningRclone: rclone turns versioning on with its backend command and lists
 // old versions with --s3-versions.
 func TestVersioningRclone(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	rc := newRclone(t, s, s.cred)
@@ -261,6 +265,7 @@ func TestVersioningRclone(t *testing.T) {
 // ExpiredObjectDeleteMarker on a versioned bucket; `s3proxy lifecycle --dry-run --at`
 // reports the noncurrent versions due, keeping the newer one the rule retains.
 func TestVersioningLifecycle(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	mc := newMC(t, s, s.cred)
@@ -302,6 +307,7 @@ func TestVersioningLifecycle(t *testing.T) {
 // legalhold, retention info) and the aws cli (object-lock headers on put-object, a
 // version removal refused and then allowed with --bypass-governance-retention).
 func TestObjectLockClients(t *testing.T) {
+	t.Parallel()
 	onlyS3proxy(t)
 	s := startServer(t, serverOptions{})
 	mc := newMC(t, s, s.cred)
