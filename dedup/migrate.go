@@ -26,6 +26,11 @@ type MigrateOptions struct {
 	// DeleteDelay is how long a moved chunk's old copy is kept after the switch, for
 	// readers that opened it just before (see Migrate). 0 deletes at once.
 	DeleteDelay time.Duration
+	// Rekey re-encrypts, on To itself, the chunks of To that are encrypted with a key
+	// other than its current one (To must encrypt): the same copy, switch and delete as a
+	// move, with the copy written under the current key, so that an old key can be
+	// retired without the content ever leaving the encrypting store.
+	Rekey bool
 	// Workers is how many chunks are copied at once (default 4).
 	Workers int
 	// PageSize is how many index entries are read per query (default 500).
@@ -41,6 +46,7 @@ type MigrateProgress struct {
 	TotalChunks, TotalBytes int64
 	Chunks, Bytes           int64 // moved
 	Skipped                 int64 // gone from the index meanwhile (collected)
+	Current                 int64 // Rekey: already under the current key, left as they are
 	Failed                  int64
 	Done                    bool
 }
@@ -74,13 +80,19 @@ func (e *Engine) Migrate(ctx context.Context, opts MigrateOptions) (MigrateProgr
 	if err := target.Health(ctx); err != nil {
 		return MigrateProgress{}, fmt.Errorf("migrate: target backend %q is not usable: %w", opts.To, err)
 	}
+	var keys keyedStore
+	if opts.Rekey {
+		if keys, ok = keyed(target); !ok {
+			return MigrateProgress{}, fmt.Errorf("migrate: backend %q does not encrypt: nothing to re-encrypt", opts.To)
+		}
+	}
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
 	}
-	m := &migration{e: e, opts: opts, target: target}
+	m := &migration{e: e, opts: opts, target: target, keys: keys}
 	if err := m.count(ctx); err != nil {
 		return m.snapshot(), err
 	}
@@ -102,6 +114,7 @@ type migration struct {
 	e      *Engine
 	opts   MigrateOptions
 	target backends.BlobStore
+	keys   keyedStore // Rekey: the target's key ids
 
 	mu      sync.Mutex // guards p and progress calls
 	p       MigrateProgress
@@ -132,6 +145,9 @@ func (m *migration) report() {
 // metadata store's inline chunks when the target encrypts (so that migrating a bucket to
 // an encrypting backend leaves none of its content in clear).
 func (m *migration) sources() []string {
+	if m.opts.Rekey {
+		return []string{m.opts.To}
+	}
 	var names []string
 	for name := range m.e.stores {
 		if name != m.opts.To {
@@ -206,9 +222,14 @@ func (m *migration) run(ctx context.Context) error {
 
 // moveOne moves one chunk; failures are counted and logged, not fatal.
 func (m *migration) moveOne(ctx context.Context, c meta.Chunk) {
-	err := m.copyAndSwitch(ctx, c)
+	current, err := m.underCurrentKey(ctx, c)
+	if err == nil && !current {
+		err = m.copyAndSwitch(ctx, c)
+	}
 	m.mu.Lock()
 	switch {
+	case err == nil && current:
+		m.p.Current++
 	case err == nil:
 		m.p.Chunks++
 		m.p.Bytes += c.Size
@@ -228,6 +249,43 @@ func (m *migration) moveOne(ctx context.Context, c meta.Chunk) {
 }
 
 var errSkipped = errors.New("chunk no longer indexed")
+
+// keyedStore is an encrypting store that tells which key a blob is under
+// (backends/encrypt).
+type keyedStore interface {
+	KeyID(ctx context.Context, key string) (string, error)
+	CurrentKeyID() string
+}
+
+// keyed finds the keyedStore in s, looking through decorators (metrics) that Unwrap.
+func keyed(s backends.BlobStore) (keyedStore, bool) {
+	for {
+		if k, ok := s.(keyedStore); ok {
+			return k, true
+		}
+		u, ok := s.(interface{ Unwrap() backends.BlobStore })
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+}
+
+// underCurrentKey reports, in a Rekey run, whether c is already encrypted with the
+// target's current key (always false otherwise: every listed chunk moves).
+func (m *migration) underCurrentKey(ctx context.Context, c meta.Chunk) (bool, error) {
+	if m.keys == nil {
+		return false, nil
+	}
+	id, err := m.keys.KeyID(ctx, c.UID)
+	if errors.Is(err, backends.ErrNotFound) {
+		return false, nil // moved meanwhile: copyAndSwitch follows it, or skips it if it is gone
+	}
+	if err != nil {
+		return false, fmt.Errorf("read its key id: %w", err)
+	}
+	return id == m.keys.CurrentKeyID(), nil
+}
 
 func (m *migration) copyAndSwitch(ctx context.Context, c meta.Chunk) error {
 	src, err := m.e.Open(ctx, c, 0, -1)

@@ -137,6 +137,16 @@ type header struct {
 	aead cipher.AEAD
 }
 
+// keyID is the key id the header names.
+func (h *header) keyID() string {
+	id := h.raw[8 : 8+maxKeyID]
+	n := 0
+	for n < len(id) && id[n] != 0 {
+		n++
+	}
+	return string(id[:n])
+}
+
 // derive computes the blob key and key check from the master key, salt and storage key.
 func derive(master [KeySize]byte, keyID string, salt []byte, blobKey string) (cipher.AEAD, []byte, error) {
 	out, err := hkdf.Key(sha256.New, master[:], salt, hkdfInfo+"\x00"+keyID+"\x00"+blobKey, KeySize+checkSize)
@@ -182,12 +192,9 @@ func (s *Store) parseHeader(blobKey string, raw []byte) (*header, error) {
 	if raw[4] != version || raw[5] != segShift {
 		return nil, fmt.Errorf("%w: %w: %s: format version %d, segment shift %d not supported", backends.ErrCorrupt, ErrCorrupt, blobKey, raw[4], raw[5])
 	}
-	idField := raw[8 : 8+maxKeyID]
-	n := 0
-	for n < len(idField) && idField[n] != 0 {
-		n++
-	}
-	id := string(idField[:n])
+	h := &header{}
+	copy(h.raw[:], raw)
+	id := h.keyID()
 	master, ok := s.ring.keys[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: %w: %s names key id %q; configured: %q", backends.ErrCorrupt, ErrUnknownKey, blobKey, id, s.ring.IDs())
@@ -199,8 +206,7 @@ func (s *Store) parseHeader(blobKey string, raw []byte) (*header, error) {
 	if subtle.ConstantTimeCompare(check, raw[56:64]) != 1 {
 		return nil, fmt.Errorf("%w: %w: %s, key id %q", backends.ErrCorrupt, ErrWrongKey, blobKey, id)
 	}
-	h := &header{aead: aead}
-	copy(h.raw[:], raw)
+	h.aead = aead
 	return h, nil
 }
 
@@ -557,22 +563,40 @@ func (s *Store) CheckKeys(ctx context.Context, samples int) error {
 }
 
 func (s *Store) checkHeader(ctx context.Context, key string) error {
+	_, err := s.readHeader(ctx, key)
+	return err
+}
+
+// readHeader reads and checks a stored blob's header.
+func (s *Store) readHeader(ctx context.Context, key string) (*header, error) {
 	info, err := s.inner.Stat(ctx, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if info.Size < headerSize {
-		return fmt.Errorf("%w: %w: %s: shorter than its header", backends.ErrCorrupt, ErrCorrupt, key)
+		return nil, fmt.Errorf("%w: %w: %s: shorter than its header", backends.ErrCorrupt, ErrCorrupt, key)
 	}
 	rc, err := s.inner.Get(ctx, key, 0, headerSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rc.Close()
 	raw := make([]byte, headerSize)
 	if _, err := io.ReadFull(rc, raw); err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.parseHeader(key, raw)
-	return err
+	return s.parseHeader(key, raw)
 }
+
+// KeyID returns the id of the key a stored blob is encrypted with (checked against the
+// blob's key check, so a damaged header is ErrCorrupt rather than a wrong answer).
+func (s *Store) KeyID(ctx context.Context, key string) (string, error) {
+	h, err := s.readHeader(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return h.keyID(), nil
+}
+
+// CurrentKeyID is the id of the key new blobs are encrypted with.
+func (s *Store) CurrentKeyID() string { return s.ring.current }

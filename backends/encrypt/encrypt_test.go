@@ -199,6 +199,21 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := get(encrypt.New(inner, ring(t, key("2026", 2))), "old", 0, -1); !errors.Is(err, encrypt.ErrUnknownKey) {
 		t.Errorf("old blob without its key: %v", err)
 	}
+	// KeyID tells which key each blob is under (what migrate --rekey selects by).
+	if got := rotated.CurrentKeyID(); got != "2026" {
+		t.Errorf("CurrentKeyID = %q, want 2026", got)
+	}
+	for k, want := range map[string]string{"old": "2025", "new": "2026"} {
+		if got, err := rotated.KeyID(context.Background(), k); err != nil || got != want {
+			t.Errorf("KeyID(%s) = %q, %v; want %q", k, got, err, want)
+		}
+	}
+	if err := inner.Put(context.Background(), "clear", bytes.NewReader(make([]byte, 100)), 100, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotated.KeyID(context.Background(), "clear"); !errors.Is(err, backends.ErrCorrupt) {
+		t.Errorf("KeyID of a blob without a header: %v, want ErrCorrupt", err)
+	}
 }
 
 // Any changed byte (header, ciphertext, tag), a truncation or a blob moved to another

@@ -211,6 +211,9 @@ func (m *backendMetrics) wrap(s backends.BlobStore) backends.BlobStore {
 	return &meteredStore{BlobStore: s, ops: m.ops, errs: m.errs, latency: m.latency}
 }
 
+// Unwrap returns the store measured, for capabilities beyond BlobStore (dedup's rekey).
+func (s *meteredStore) Unwrap() backends.BlobStore { return s.BlobStore }
+
 func (s *meteredStore) observe(op string, start time.Time, err error) {
 	name := s.Name()
 	s.ops.WithLabelValues(name, op).Inc()

@@ -413,7 +413,8 @@ func TestSSEMigrate(t *testing.T) {
 
 // Rotation: a second key is appended; a server started with both reads the objects the
 // first wrote and writes with the second; one started without the first key fails those
-// reads with a clean InternalError, not wrong bytes.
+// reads with a clean InternalError, not wrong bytes, until migrate --rekey has
+// re-encrypted them under the second.
 func TestSSEKeyRotation(t *testing.T) {
 	st := newSSEStack(t)
 	c := st.client(t, testAK, testSK)
@@ -446,6 +447,39 @@ func TestSSEKeyRotation(t *testing.T) {
 	_, err := withNewOnly.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("secure"), Key: aws.String("old")})
 	if apiCode(err) != "InternalError" {
 		t.Errorf("old object without its key: %v, want InternalError", err)
+	}
+
+	// Retiring the first key: migrate --rekey re-encrypts, on the vault itself, what the
+	// first key encrypted; then a server without that key reads everything.
+	if err := os.WriteFile(st.keyFile, []byte(sseKey1+"\n"+sseKey2+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rekey := func(to string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), []string{"migrate", "--config", st.app.cfg.ConfigFile, "--data", st.app.cfg.Data, "--log-level", "error",
+			"--to", to, "--rekey", "--delete-delay", "0s"}, func(string) string { return "" }, &stdout, &stderr)
+		return code, stdout.String() + stderr.String()
+	}
+	for _, want := range []string{"re-encrypted 1 chunks", "re-encrypted 0 chunks"} { // the second run has nothing left to do
+		code, out := rekey("vault")
+		if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "already under the current key") {
+			t.Fatalf("migrate --rekey: exit %d, want %q\n%s", code, want, out)
+		}
+	}
+	if code, out := rekey("plain"); code == 0 || !strings.Contains(out, "does not encrypt") {
+		t.Errorf("migrate --rekey of a plain backend: exit %d\n%s", code, out)
+	}
+	retired := serve(sseKey2 + "\n")
+	for key, data := range map[string][]byte{"old": old, "new": fresh} {
+		if got := mustGet(t, retired, "secure", key, ""); !bytes.Equal(got, data) {
+			t.Errorf("%s unreadable with the first key retired after --rekey", key)
+		}
+	}
+	if storeHolds(t, st.dir+"/vault", old[:64]) {
+		t.Error("plaintext on disk after --rekey")
+	}
+	if code, out := runVerify(t, st.testStack); code != 0 || !strings.Contains(out, "0 missing, 0 corrupt") {
+		t.Errorf("verify with the first key retired: exit %d\n%s", code, out)
 	}
 }
 
