@@ -245,12 +245,40 @@ func (e *Engine) Ingest(ctx context.Context, in IngestInput) (*Ingested, error) 
 			e.log.Warn("dedup: could not restore a chunk marked corrupt from a fresh upload", "chunk", got.ID, "err", err)
 		}
 	}
+	if !created && e.encrypted[backend] && !e.encrypted[got.Backend] {
+		// The content is indexed in clear (a plain bucket's copy, or inline) and this body
+		// was written encrypted: our copy becomes the indexed one before the caller
+		// commits, so an encrypted bucket never references clear bytes, even for the
+		// moment between its commit and a move, and nothing is copied twice. InsertChunk
+		// restarted an unreferenced chunk's GC grace, so the row cannot be collected
+		// (with our blob as its location) before the commit references it.
+		if adopted, err := e.adopt(ctx, got, c); err == nil {
+			return &Ingested{Chunk: adopted, Sums: sums, Deduplicated: true, scope: in.Scope}, nil
+		} else {
+			e.log.Warn("dedup: could not store content indexed in clear encrypted from a fresh upload", "chunk", got.ID, "err", err)
+		}
+	}
 	ing := &Ingested{Chunk: got, Sums: sums, Deduplicated: !created, scope: in.Scope}
 	if !created {
 		spare := c
 		ing.spare = &spare
 	}
 	return ing, nil
+}
+
+// adopt makes fresh (a new upload's copy, verified by its digests) the location of the
+// indexed chunk old, and deletes old's blob: readers that loaded the old location follow
+// the move (Open). It is the heal of a damaged chunk without the corrupt flag.
+func (e *Engine) adopt(ctx context.Context, old, fresh meta.Chunk) (meta.Chunk, error) {
+	if err := e.meta.MoveChunk(ctx, old.ID, fresh.Backend, fresh.Node, fresh.UID); err != nil {
+		return meta.Chunk{}, err
+	}
+	if old.Backend != meta.InlineBackend && (old.Node == "" || old.Node == e.node || !e.nodeLocal[old.Backend]) {
+		e.deleteBlob(context.WithoutCancel(ctx), old.Backend, old.UID)
+	}
+	moved := old
+	moved.Backend, moved.Node, moved.UID, moved.Data = fresh.Backend, fresh.Node, fresh.UID, nil
+	return moved, nil
 }
 
 // readInline reads a body of declared size bytes, and its EOF (which runs the digest
@@ -278,18 +306,15 @@ func readInline(dr *digest.Reader, size int64) ([]byte, error) {
 // heal points a chunk marked corrupt at fresh, verified bytes (written as fresh) and
 // clears the mark; the damaged blob is deleted when this node can reach it.
 func (e *Engine) heal(ctx context.Context, damaged, fresh meta.Chunk) (meta.Chunk, error) {
-	if err := e.meta.MoveChunk(ctx, damaged.ID, fresh.Backend, fresh.Node, fresh.UID); err != nil {
+	healed, err := e.adopt(ctx, damaged, fresh)
+	if err != nil {
 		return meta.Chunk{}, err
 	}
 	if err := e.meta.MarkChunkCorrupt(ctx, damaged.ID, false); err != nil {
 		return meta.Chunk{}, err
 	}
-	if damaged.Node == "" || damaged.Node == e.node || !e.nodeLocal[damaged.Backend] {
-		e.deleteBlob(context.WithoutCancel(ctx), damaged.Backend, damaged.UID)
-	}
 	e.log.Info("dedup: chunk marked corrupt restored from a new upload of its content", "chunk", damaged.ID)
-	healed := damaged
-	healed.Backend, healed.Node, healed.UID, healed.Corrupt = fresh.Backend, fresh.Node, fresh.UID, false
+	healed.Corrupt = false
 	return healed, nil
 }
 

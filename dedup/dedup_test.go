@@ -355,3 +355,72 @@ func TestSettleNew(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestAdoptsIntoEncrypted: a body written to an encrypting backend whose content
+// is indexed in clear (a plain backend's blob, or an inline chunk) becomes the indexed
+// copy before anything commits: the chunk's location is the new upload's blob, the clear
+// blob is gone, and no second encrypted copy is made.
+func TestIngestAdoptsIntoEncrypted(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		inlineMax int64
+		size      int
+	}{
+		{"blob", -1, 5000},
+		{"inline", 4096, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			ms, err := gormstore.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ms.Close() })
+			plain, vault := mem.New("plain"), mem.New("vault") // vault stands for an encrypting store
+			e, err := dedup.New(dedup.Config{Meta: ms, Stores: map[string]backends.BlobStore{"plain": plain, "vault": vault},
+				DefaultBackend: "plain", Encrypted: map[string]bool{"vault": true}, Node: "n1", InlineMax: tc.inlineMax})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ms.CreateBucket(ctx, meta.Bucket{Name: "bkt", Owner: "ak"}); err != nil {
+				t.Fatal(err)
+			}
+			data := bytes.Repeat([]byte("adopt me "), tc.size/9+1)[:tc.size]
+			first := put(t, e, ms, "clear", data)
+			if enc := e.Encrypted(first.Chunk.Backend); enc {
+				t.Fatalf("first copy on %s, want it in clear", first.Chunk.Backend)
+			}
+			ing, err := e.Ingest(ctx, dedup.IngestInput{Body: bytes.NewReader(data), Expect: digest.Expect{Size: int64(len(data))},
+				Backend: "vault", Scope: "ak"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ing.Chunk.ID != first.Chunk.ID || ing.Chunk.Backend != "vault" || !ing.Deduplicated {
+				t.Fatalf("ingest into the vault: chunk %d on %s (dedup %v), want chunk %d adopted onto vault",
+					ing.Chunk.ID, ing.Chunk.Backend, ing.Deduplicated, first.Chunk.ID)
+			}
+			indexed, err := ms.GetChunk(ctx, first.Chunk.ID)
+			if err != nil || indexed.Backend != "vault" || indexed.UID != ing.Chunk.UID || indexed.Data != nil {
+				t.Fatalf("index after the ingest: %+v, %v; want the new upload's blob on vault", indexed, err)
+			}
+			if err := e.Settle(ctx, ing, func(meta.Chunk) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if n := countBlobs(t, plain); n != 0 {
+				t.Errorf("%d blobs left in clear", n)
+			}
+			if n := countBlobs(t, vault); n != 1 {
+				t.Errorf("%d blobs on vault, want the upload's one", n)
+			}
+			rc, err := e.Open(ctx, indexed, 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			if !bytes.Equal(got, data) {
+				t.Error("the adopted chunk reads back wrong")
+			}
+		})
+	}
+}

@@ -222,7 +222,8 @@ func (s *Service) UploadPart(ctx context.Context, in *UploadPartInput) (*UploadP
 		return nil, metaErr(err, CodeNoSuchUpload)
 	}
 	if enc {
-		// The content may have been indexed already in clear (a plain bucket's copy).
+		// Ingest gave content indexed in clear this part's encrypted copy; this covers a
+		// clear copy indexed by a concurrent writer after that, or an adoption that failed.
 		if err := s.ensureEncrypted(ctx, b, []meta.Extent{{Chunk: ing.Chunk}}); err != nil {
 			return nil, err
 		}

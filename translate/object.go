@@ -261,8 +261,11 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if out, ok, err := s.instantPut(ctx, in, obj, cond, scope, b); ok || err != nil {
 		return out, err
 	}
+	// Into an encrypted bucket the chunk is indexed before the commit (two transactions
+	// instead of one), so that content already indexed in clear takes this upload's
+	// encrypted copy before anything references it from this bucket (dedup.Ingest).
 	ing, err := s.dedup.Ingest(ctx, dedup.IngestInput{Body: in.Body.Reader, Expect: in.Body.expect(), Backend: b.Backend, Scope: scope,
-		DeferIndex: true})
+		DeferIndex: !enc})
 	if err != nil {
 		return nil, s.ingestErr(err)
 	}
@@ -274,24 +277,37 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if obj.Checksums != nil {
 		obj.ChecksumType = ChecksumFullObject
 	}
-	err = s.dedup.SettleNew(ctx, ing, func(c meta.Chunk) (meta.Chunk, error) {
-		obj.ModTime = s.now().UTC()
-		obj.Manifest = manifestOf(c, sums.Size)
-		if len(obj.Manifest) == 0 {
+	if enc {
+		err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error {
+			obj.ModTime = s.now().UTC()
+			obj.Manifest = manifestOf(c, sums.Size)
+			if len(obj.Manifest) > 0 {
+				obj.Manifest[0].Chunk = c // for the check below
+			}
 			_, err := s.meta.PutObject(ctx, obj, cond)
-			return meta.Chunk{}, err // an empty object references no chunk
-		}
-		// With ChunkID 0 a new chunk, which PutObject indexes in the same transaction (one
-		// commit) and replaces with the indexed one; otherwise an indexed chunk, as is.
-		obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
-		_, err := s.meta.PutObject(ctx, obj, cond)
-		return obj.Manifest[0].Chunk, err
-	})
+			return err
+		})
+	} else {
+		err = s.dedup.SettleNew(ctx, ing, func(c meta.Chunk) (meta.Chunk, error) {
+			obj.ModTime = s.now().UTC()
+			obj.Manifest = manifestOf(c, sums.Size)
+			if len(obj.Manifest) == 0 {
+				_, err := s.meta.PutObject(ctx, obj, cond)
+				return meta.Chunk{}, err // an empty object references no chunk
+			}
+			// With ChunkID 0 a new chunk, which PutObject indexes in the same transaction
+			// (one commit) and replaces with the indexed one; otherwise an indexed chunk.
+			obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
+			_, err := s.meta.PutObject(ctx, obj, cond)
+			return obj.Manifest[0].Chunk, err
+		})
+	}
 	if err != nil {
 		return nil, s.writeErr(err)
 	}
 	if enc {
-		// The content may have been indexed already in clear (a plain bucket's copy).
+		// Ingest took care of content indexed in clear; this covers a clear copy indexed
+		// by a concurrent writer after that, or an adoption that failed.
 		if err := s.ensureEncrypted(ctx, b, obj.Manifest); err != nil {
 			return nil, err
 		}
