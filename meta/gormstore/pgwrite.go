@@ -325,8 +325,8 @@ func (s *Store) deleteObjectPGOne(ctx context.Context, bucket, key string, cond 
 
 // objectSet is the SET list that replaces an object row under a new id, objectInsert the
 // INSERT … SELECT of a new row (bucket, key, then the same values); objectArgs gives
-// those values. (A "?" right after "(" is expanded by gorm when its value is a slice, as
-// for IN (?): hence "CAST( ?" for the byte strings, kept for the statements gorm still runs.)
+// those values. (The byte strings are written "CAST( ?" because gorm, which used to run
+// these statements, expanded a "?" right after "(" whose value was a slice, as for IN (?).)
 const (
 	objectSet = `id = DEFAULT, size = ?, etag = ?, sha256 = ?, content_md5 = ?, content_type = ?,
 		headers = ?, user_meta = ?, checksums = ?, checksum_type = ?, parts = ?, owner = ?, scope = ?,

@@ -31,7 +31,7 @@ type writeQueries struct {
 	insertExtents [4]string
 }
 
-// objectCols are objectRow's columns in the order scanObjectRow reads them.
+// objectCols are objectRow's columns in the order objectRowDest scans them.
 const objectCols = `id, bucket, object_key, size, etag, sha256, content_md5, content_type, headers, user_meta,
 	checksums, checksum_type, parts, owner, scope, mod_ns, extent_count, version_id`
 
