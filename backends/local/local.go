@@ -85,11 +85,7 @@ const (
 	flagSHA       = 1
 	tmpDir        = "tmp"
 	tmpPattern    = "put-*"
-	// copyBufSize is one O_DIRECT write. Each is a request to the device, and on a
-	// virtual disk its submission costs CPU (16 % of a PUT's server CPU with 256 KiB
-	// writes, BENCHMARKS.md, thirteenth session); 512 KiB halves the requests and still
-	// overlaps a 1 MiB body's reads with its first write.
-	copyBufSize = 512 << 10
+	copyBufSize   = 256 << 10
 	// directAlign is the alignment of O_DIRECT buffers, offsets and lengths: the largest
 	// logical block size in use.
 	directAlign = 4096
@@ -706,7 +702,7 @@ func (w *asyncWriter) close() error {
 
 // fill reads into buf until it is full or r fails (io.EOF included). A signed
 // aws-chunked body hands out at most one 64 KiB chunk per Read; writing each of those
-// separately would cost eight times the write calls of filling the 512 KiB buffer.
+// separately would cost four times the write calls of filling the 256 KiB buffer.
 func fill(r io.Reader, buf []byte) (int, error) {
 	n := 0
 	for n < len(buf) {
