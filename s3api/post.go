@@ -200,8 +200,14 @@ func (s *Server) postObject(rq *request) error {
 	if err != nil {
 		return err
 	}
-	cred := s.credential(auth.AccessKey)
-	rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
+	if auth.Anonymous {
+		// Allowed only where the bucket's policy lets anyone PutObject (authorizeAccess
+		// below), and written as the bucket owner's, as an anonymous PUT is.
+		rq.principal = translate.Principal{Anonymous: true}
+	} else {
+		cred := s.credential(auth.AccessKey)
+		rq.principal = translate.Principal{AccessKey: auth.AccessKey, Admin: cred.Admin}
+	}
 	if file == nil {
 		return s3err.New(s3err.IncorrectNumberOfFilesInPostRequest)
 	}

@@ -206,8 +206,8 @@ func TestBucketPolicyEvaluation(t *testing.T) {
 	}
 }
 
-// TestAnonymousAccess: unsigned requests, with public policies allowed: served as a
-// policy allows, refused alike whether the bucket exists or not, never for ListBuckets
+// TestAnonymousAccess: unsigned requests (and POST forms without policy or signature),
+// with public policies allowed: served as a policy allows, refused alike whether the bucket exists or not, never for ListBuckets
 // or CreateBucket; a bad signature is never taken for anonymous.
 func TestAnonymousAccess(t *testing.T) {
 	st := newStack(t, "--block-public-policy=false")
@@ -278,9 +278,20 @@ func TestAnonymousAccess(t *testing.T) {
 	if status, body := st.anon(t, "PUT", "/site/elsewhere", []byte("dropped"), nil); status != http.StatusForbidden {
 		t.Errorf("anonymous PUT outside uploads/: %d %s", status, body)
 	}
+	// A browser form without a policy or signature is anonymous too (S3: allowed on a
+	// bucket anyone may write to), under the same policy.
+	if resp, body := postForm(t, st.url+"/site", []formField{{"key", "uploads/${filename}"}}, "form.txt", strings.NewReader("posted")); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("anonymous POST form allowed: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := postForm(t, st.url+"/site", []formField{{"key", "elsewhere.txt"}}, "form.txt", strings.NewReader("posted")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("anonymous POST form outside uploads/: %d %s", resp.StatusCode, body)
+	}
+	if got := mustGet(t, owner, "site", "uploads/form.txt", ""); string(got) != "posted" {
+		t.Errorf("the anonymous form's object: %q", got)
+	}
 	l, err := owner.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("site"), Prefix: aws.String("uploads/"), FetchOwner: aws.Bool(true)})
-	if err != nil || len(l.Contents) != 1 || aws.ToString(l.Contents[0].Owner.ID) != testAK {
-		t.Errorf("the anonymous upload as the owner lists it: %v %+v", err, l)
+	if err != nil || len(l.Contents) != 2 || aws.ToString(l.Contents[0].Owner.ID) != testAK || aws.ToString(l.Contents[1].Owner.ID) != testAK {
+		t.Errorf("the anonymous uploads as the owner lists them: %v %+v", err, l)
 	}
 	// A signature that does not verify is refused, not served as anonymous.
 	if status, body := st.anon(t, "GET", "/site/index.html", nil, map[string]string{

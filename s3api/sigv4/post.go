@@ -25,6 +25,10 @@ import (
 type PostAuth struct {
 	AccessKey string
 	Policy    *PostPolicy
+	// Anonymous: the form carries neither a policy nor any signature field. S3 takes
+	// such a form as an anonymous request, served only where the bucket's policy lets
+	// anyone write (the caller authorizes it); Policy is then nil.
+	Anonymous bool
 }
 
 // PostPolicy is a decoded, signature-verified POST policy document.
@@ -85,8 +89,7 @@ func (v *Verifier) VerifyPost(fields map[string]string) (*PostAuth, error) {
 	}
 	policy, hasPolicy := fields[FieldPolicy]
 	if !signed && !hasPolicy {
-		// An anonymous form: s3proxy has no public-write buckets.
-		return nil, s3err.Newf(s3err.AccessDenied, "Anonymous access is not allowed")
+		return &PostAuth{Anonymous: true}, nil
 	}
 	if !hasPolicy {
 		return nil, MissingField("Policy")
@@ -356,6 +359,9 @@ func quote(s string) string {
 // LengthRange returns the content-length-range the file must satisfy; ok is false
 // when the policy sets none.
 func (p *PostPolicy) LengthRange() (minLen, maxLen int64, ok bool) {
+	if p == nil { // an anonymous form: no range
+		return 0, 0, false
+	}
 	return p.minLength, p.maxLength, p.hasRange
 }
 
@@ -384,6 +390,9 @@ func (p *PostPolicy) exempt(f string) bool {
 // expanded, as S3 expands variables before validating) against the policy posted
 // to bucket: every condition must hold, and every field must be named by one.
 func (p *PostPolicy) Check(fields map[string]string, bucket string) error {
+	if p == nil {
+		return nil // an anonymous form has no policy to meet
+	}
 	named := map[string]bool{}
 	for _, c := range p.conditions {
 		named[c.field] = true
