@@ -277,30 +277,24 @@ func (s *Service) PutObject(ctx context.Context, in *PutObjectInput) (*PutObject
 	if obj.Checksums != nil {
 		obj.ChecksumType = ChecksumFullObject
 	}
+	// commit writes the object over c: with ChunkID 0 a new chunk, which PutObject
+	// indexes in the same transaction (one commit) and writes back as the index holds
+	// it; otherwise an indexed chunk, as is. It returns the chunk the object references.
+	commit := func(c meta.Chunk) (meta.Chunk, error) {
+		obj.ModTime = s.now().UTC()
+		obj.Manifest = manifestOf(c, sums.Size)
+		if len(obj.Manifest) == 0 {
+			_, err := s.meta.PutObject(ctx, obj, cond)
+			return meta.Chunk{}, err // an empty object references no chunk
+		}
+		obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
+		_, err := s.meta.PutObject(ctx, obj, cond)
+		return obj.Manifest[0].Chunk, err
+	}
 	if enc {
-		err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error {
-			obj.ModTime = s.now().UTC()
-			obj.Manifest = manifestOf(c, sums.Size)
-			if len(obj.Manifest) > 0 {
-				obj.Manifest[0].Chunk = c // for the check below
-			}
-			_, err := s.meta.PutObject(ctx, obj, cond)
-			return err
-		})
+		err = s.dedup.Settle(ctx, ing, func(c meta.Chunk) error { _, err := commit(c); return err })
 	} else {
-		err = s.dedup.SettleNew(ctx, ing, func(c meta.Chunk) (meta.Chunk, error) {
-			obj.ModTime = s.now().UTC()
-			obj.Manifest = manifestOf(c, sums.Size)
-			if len(obj.Manifest) == 0 {
-				_, err := s.meta.PutObject(ctx, obj, cond)
-				return meta.Chunk{}, err // an empty object references no chunk
-			}
-			// With ChunkID 0 a new chunk, which PutObject indexes in the same transaction
-			// (one commit) and replaces with the indexed one; otherwise an indexed chunk.
-			obj.Manifest[0].Chunk, obj.Manifest[0].NewChunkScope = c, scope
-			_, err := s.meta.PutObject(ctx, obj, cond)
-			return obj.Manifest[0].Chunk, err
-		})
+		err = s.dedup.SettleNew(ctx, ing, commit)
 	}
 	if err != nil {
 		return nil, s.writeErr(err)

@@ -534,18 +534,10 @@ func (s *Store) extentBatch() int {
 // dropObjectTx deletes an object row and its extents, adding the released references to
 // delta (one per extent, as they were counted when written).
 func (s *Store) dropObjectTx(tx *gorm.DB, id int64, delta map[int64]int64) error {
-	raw := rawOf(tx)
-	rows, err := raw.conn.QueryContext(raw.ctx, s.writes.extentRefs, id)
-	if err != nil {
+	if err := s.dropExtentsTx(tx, id, delta); err != nil {
 		return err
 	}
-	if err := scanRefCounts(rows, delta); err != nil {
-		return err
-	}
-	if _, err := raw.exec(s.writes.dropExtents, id); err != nil {
-		return err
-	}
-	_, err = raw.exec(s.writes.dropObject, id)
+	_, err := rawOf(tx).exec(s.writes.dropObject, id)
 	return err
 }
 

@@ -144,6 +144,21 @@ func (s *Store) insertExtentRows(tx *gorm.DB, ext []extentRow) error {
 	return err
 }
 
+// dropExtentsTx deletes the extents of an object or version (its row's object id) and
+// subtracts the references they held from delta, one per extent as they were counted.
+func (s *Store) dropExtentsTx(tx *gorm.DB, objectID int64, delta map[int64]int64) error {
+	raw := rawOf(tx)
+	rows, err := raw.conn.QueryContext(raw.ctx, s.writes.extentRefs, objectID)
+	if err != nil {
+		return err
+	}
+	if err := scanRefCounts(rows, delta); err != nil {
+		return err
+	}
+	_, err = raw.exec(s.writes.dropExtents, objectID)
+	return err
+}
+
 // scanRefCounts reads (chunk_id, count) rows into delta, subtracting each count.
 func scanRefCounts(rows *sql.Rows, delta map[int64]int64) error {
 	defer rows.Close()

@@ -56,24 +56,14 @@ func (s *Store) dropNullVersion(tx *gorm.DB, bucket, key string, delta map[int64
 	if len(rows) == 0 {
 		return nil
 	}
-	return dropVersionTx(tx, rows[0], delta)
+	return s.dropVersionTx(tx, rows[0], delta)
 }
 
 // dropVersionTx deletes a noncurrent version (or delete marker) and its extents, adding
 // the released references to delta.
-func dropVersionTx(tx *gorm.DB, v versionRow, delta map[int64]int64) error {
-	if v.ObjectID != 0 {
-		var counts []struct {
-			ChunkID int64
-			N       int64
-		}
-		if err := tx.Raw("SELECT chunk_id, COUNT(*) AS n FROM extents WHERE object_id = ? GROUP BY chunk_id", v.ObjectID).Scan(&counts).Error; err != nil {
-			return err
-		}
-		for _, c := range counts {
-			delta[c.ChunkID] -= c.N
-		}
-		if err := tx.Exec("DELETE FROM extents WHERE object_id = ?", v.ObjectID).Error; err != nil {
+func (s *Store) dropVersionTx(tx *gorm.DB, v versionRow, delta map[int64]int64) error {
+	if v.ObjectID != 0 { // a delete marker has no extents
+		if err := s.dropExtentsTx(tx, v.ObjectID, delta); err != nil {
 			return err
 		}
 	}
@@ -182,7 +172,7 @@ func (s *Store) DeleteObjectVersion(ctx context.Context, bucket, key, versionID 
 			if out, err = versionFromRow(rows[0]); err != nil {
 				return err
 			}
-			if err := dropVersionTx(tx, rows[0], delta); err != nil {
+			if err := s.dropVersionTx(tx, rows[0], delta); err != nil {
 				return err
 			}
 		}
