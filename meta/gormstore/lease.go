@@ -185,6 +185,13 @@ func (l *Lease) watch() {
 	defer func() {
 		l.mu.Lock()
 		if l.conn != nil {
+			// Release the locks before closing: PostgreSQL drops a closed session's locks
+			// only when its backend has exited, after the close returns, and a process
+			// that takes the lease right after this one (a restart, a test) would
+			// otherwise still find it held and settle for a shared one.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _ = l.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+			cancel()
 			_ = l.conn.Close(context.Background())
 		}
 		l.mu.Unlock()
