@@ -397,9 +397,10 @@ type MetaStore interface {
 	// ListObjects serves one page from the (bucket, key) index without scanning the bucket:
 	// with a delimiter, each common prefix is skipped by seeking past it.
 	ListObjects(ctx context.Context, bucket string, q ListQuery) (ListResult, error)
-	// SetObjectDigests records the whole-content SHA-256 and MD5 once computed (by a background job),
-	// only if the object still has the given ETag (which identifies the content it hashed):
-	// ErrPreconditionFailed if it changed, ErrNotFound if it is gone.
+	// SetObjectDigests records the whole-content SHA-256 (computed by a background job) and
+	// MD5 (nil: keep the one recorded, if any), only if the object still has the given ETag
+	// (which identifies the content it hashed): ErrPreconditionFailed if it changed,
+	// ErrNotFound if it is gone.
 	SetObjectDigests(ctx context.Context, bucket, key, etag string, sha256, md5 []byte) error
 	// FindObjectBySHA256 finds any object whose whole content has this SHA-256 and whose
 	// Scope equals scope ("" = any scope), with its manifest, for instant upload.

@@ -420,21 +420,38 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 			return nil, false, nil
 		}
 	}
+	known := src.Checksums
+	if len(src.Parts) > 0 && src.ChecksumType != ChecksumFullObject {
+		known = nil // a composite checksum is not the content's
+	}
 	// A single object's ETag is its content's MD5: the source's ETag, or for a
-	// multipart source the whole-content MD5 its hash job recorded.
+	// multipart source its whole-content MD5. The hash job records only the SHA-256
+	// (jobs.go), so the first instant upload of a multipart object's content computes
+	// the MD5 from the stored copy, with the checksum this upload declares in the same
+	// pass, and records it for the next one.
 	etag := src.ETag
 	if len(src.Parts) > 0 {
 		if len(src.MD5) != 16 {
-			return nil, false, nil
+			a := in.Body.ChecksumAlgorithm
+			sums, err := s.storedSums(ctx, src, sum, a)
+			if err != nil {
+				s.log.Warn("instant upload: stored copy unreadable, reading the body", "bucket", src.Bucket, "key", src.Key, "err", err)
+				return nil, false, nil
+			}
+			src.MD5 = sums.MD5[:]
+			if v := sums.Checksums[a]; v != "" && known[a] == "" {
+				known = withChecksum(known, a, v)
+			}
+			err = s.meta.SetObjectDigests(ctx, src.Bucket, src.Key, src.ETag, sum[:], src.MD5)
+			if err != nil && !errors.Is(err, meta.ErrPreconditionFailed) && !errors.Is(err, meta.ErrNotFound) {
+				// Only the next instant upload of this content pays: it computes the MD5 again.
+				s.log.Warn("instant upload: recording the content's MD5", "bucket", src.Bucket, "key", src.Key, "err", err)
+			}
 		}
 		etag = hex.EncodeToString(src.MD5)
 	}
 	if len(in.Body.ContentMD5) > 0 && hex.EncodeToString(in.Body.ContentMD5) != etag {
 		return nil, false, nil
-	}
-	known := src.Checksums
-	if len(src.Parts) > 0 && src.ChecksumType != ChecksumFullObject {
-		known = nil // a composite checksum is not the content's
 	}
 	md5, _ := hex.DecodeString(etag)
 	checksums, ok := in.Body.provenChecksums(sum, md5, known)
@@ -443,16 +460,12 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		// (or gets by default): a client that declared another one, or none, stored it.
 		// Proving the value from the stored copy costs a read on our side instead of the
 		// whole body crossing the client's wire.
-		v, err := s.storedChecksum(ctx, src, sum, a)
+		sums, err := s.storedSums(ctx, src, sum, a)
 		if err != nil {
 			s.log.Warn("instant upload: stored copy unreadable, reading the body", "bucket", src.Bucket, "key", src.Key, "err", err)
 			return nil, false, nil
 		}
-		known = maps.Clone(known)
-		if known == nil {
-			known = map[string]string{}
-		}
-		known[a] = v
+		known = withChecksum(known, a, sums.Checksums[a])
 		checksums, ok = in.Body.provenChecksums(sum, md5, known)
 	}
 	if !ok {
@@ -490,23 +503,39 @@ func (s *Service) instantPut(ctx context.Context, in *PutObjectInput, obj meta.O
 		Expiration: s.expiryOf(ctx, obj), Encrypted: enc, VersionID: obj.VersionID}, true, nil
 }
 
-// storedChecksum computes algo over an object's stored content, checking on the way that
-// the content still hashes to sum: a damaged copy fails (and the caller reads the body,
-// which a corrupt chunk needs anyway) instead of vouching for a value it does not have.
-func (s *Service) storedChecksum(ctx context.Context, o meta.Object, sum [32]byte, algo string) (string, error) {
+// withChecksum returns known with algo's value v added, in a copy: known may be the
+// stored object's own map.
+func withChecksum(known map[string]string, algo, v string) map[string]string {
+	out := maps.Clone(known)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[algo] = v
+	return out
+}
+
+// storedSums hashes an object's stored content: its MD5 and, unless algo is "", algo's
+// checksum (in Checksums). It checks on the way that the content still hashes to sum: a
+// damaged copy fails (and the caller reads the body, which a corrupt chunk needs anyway)
+// instead of vouching for a value it does not have.
+func (s *Service) storedSums(ctx context.Context, o meta.Object, sum [32]byte, algo string) (digest.Sums, error) {
 	body, err := s.openRange(ctx, o, 0, o.Size)
 	if err != nil {
-		return "", err
+		return digest.Sums{}, err
 	}
 	defer body.Close()
-	dr, err := digest.NewReader(body, digest.Expect{Size: o.Size, ContentSHA256: sum[:], Also: []string{algo}})
+	exp := digest.Expect{Size: o.Size, ContentSHA256: sum[:]}
+	if algo != "" {
+		exp.Also = []string{algo}
+	}
+	dr, err := digest.NewReader(body, exp)
 	if err != nil {
-		return "", err
+		return digest.Sums{}, err
 	}
 	if _, err := drain(dr); err != nil {
-		return "", err
+		return digest.Sums{}, err
 	}
-	return dr.Sums().Checksums[algo], nil
+	return dr.Sums(), nil
 }
 
 // verifyUnstored handles the body of an upload whose content is already stored: when

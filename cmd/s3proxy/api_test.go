@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -770,6 +771,11 @@ func TestMultipartRules(t *testing.T) {
 	}
 }
 
+// TestHashJobEnablesWholeObjectInstantUpload: after a multipart upload, the background
+// job records the whole content's SHA-256 (not its MD5); a single PutObject of the same
+// content then completes without its body, its ETag (the content's MD5) computed from
+// the stored copy once and recorded for the next one. A damaged stored copy makes the
+// upload read its body instead.
 func TestHashJobEnablesWholeObjectInstantUpload(t *testing.T) {
 	st := newStack(t)
 	ctx := context.Background()
@@ -777,61 +783,30 @@ func TestHashJobEnablesWholeObjectInstantUpload(t *testing.T) {
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("hash")}); err != nil {
 		t.Fatal(err)
 	}
-	p1, p2 := bytes.Repeat([]byte{9}, 5<<20), []byte("the end")
-	cu, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("hash"), Key: aws.String("mp")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parts []types.CompletedPart
-	for i, p := range [][]byte{p1, p2} {
-		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("hash"), Key: aws.String("mp"), UploadId: cu.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
-	}
-	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("hash"), Key: aws.String("mp"), UploadId: cu.UploadId,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
-		t.Fatal(err)
-	}
-	whole := append(append([]byte{}, p1...), p2...)
-	sum := sha256.Sum256(whole)
-	// The background job computes the whole object's SHA-256; reads never wait for it.
 	jctx, stop := context.WithCancel(ctx)
 	go st.app.svc.RunJobs(jctx, 20*time.Millisecond)
 	defer stop()
-	// The job records the hash, then (a second write) marks itself done.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		o, err := st.app.meta.GetObject(ctx, "hash", "mp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		js, err := st.app.meta.Stats(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Equal(o.SHA256, sum[:]) && js.Jobs["done"] == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hash job did not record the object's SHA-256 and finish: SHA-256 recorded %v, job states %v",
-				bytes.Equal(o.SHA256, sum[:]), js.Jobs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	// Now a single PutObject of the same content, declared up front with
-	// Expect: 100-continue, completes without its body.
-	resp, n := hashedPut(t, expectClient(t), st.url+"/hash/single", whole, true, nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("instant put: %d", resp.StatusCode)
-	}
-	if n != 0 {
-		t.Errorf("instant put read %d body bytes", n)
+	whole := multipartHashed(t, st, c, "mp", bytes.Repeat([]byte{9}, 5<<20), []byte("the end"), 1)
+	o, err := st.app.meta.GetObject(ctx, "hash", "mp")
+	if err != nil || len(o.MD5) != 0 {
+		t.Fatalf("the hash job recorded an MD5 (%x, %v): only the SHA-256 is its work", o.MD5, err)
 	}
 	md := md5.Sum(whole)
-	if want := `"` + hex.EncodeToString(md[:]) + `"`; resp.Header.Get("ETag") != want {
-		t.Errorf("instant put ETag %s, want the content MD5 %s", resp.Header.Get("ETag"), want)
+	wantETag := `"` + hex.EncodeToString(md[:]) + `"`
+	// A single PutObject of the same content, declared up front with Expect:
+	// 100-continue, completes without its body, twice: the second time with the MD5
+	// the first one recorded.
+	for i, key := range []string{"single", "again"} {
+		resp, n := hashedPut(t, expectClient(t), st.url+"/hash/"+key, whole, true, nil)
+		if resp.StatusCode != 200 || n != 0 {
+			t.Fatalf("instant put %d: status %d, %d body bytes read", i, resp.StatusCode, n)
+		}
+		if resp.Header.Get("ETag") != wantETag {
+			t.Errorf("instant put %d: ETag %s, want the content MD5 %s", i, resp.Header.Get("ETag"), wantETag)
+		}
+		if o, err := st.app.meta.GetObject(ctx, "hash", "mp"); err != nil || !bytes.Equal(o.MD5, md[:]) {
+			t.Errorf("after instant put %d: recorded MD5 %x, %v; want %x", i, o.MD5, err, md)
+		}
 	}
 	h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("hash"), Key: aws.String("single")})
 	if err != nil || aws.ToInt64(h.ContentLength) != int64(len(whole)) || h.PartsCount != nil {
@@ -839,6 +814,83 @@ func TestHashJobEnablesWholeObjectInstantUpload(t *testing.T) {
 	}
 	if got := mustGet(t, c, "hash", "single", "bytes=5242878-"); !bytes.Equal(got, whole[5242878:]) {
 		t.Error("instant object reads back wrong")
+	}
+
+	// Damage the stored copy of other content: its MD5 cannot be vouched for, so the
+	// upload reads its body and stores it afresh.
+	whole2 := multipartHashed(t, st, c, "mp2", bytes.Repeat([]byte{7}, 5<<20), []byte("the other end"), 2)
+	o2, err := st.app.meta.GetObject(ctx, "hash", "mp2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := chunkFile(filepath.Join(st.app.cfg.Data, "chunks"), o2.Manifest[0].Chunk.UID)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[100] ^= 1
+	if err := os.WriteFile(file, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	resp, n := hashedPut(t, expectClient(t), st.url+"/hash/single2", whole2, true, nil)
+	if resp.StatusCode != 200 || n != int64(len(whole2)) {
+		t.Fatalf("put over a damaged copy: status %d, %d of %d body bytes read", resp.StatusCode, n, len(whole2))
+	}
+	md2 := md5.Sum(whole2)
+	if want := `"` + hex.EncodeToString(md2[:]) + `"`; resp.Header.Get("ETag") != want {
+		t.Errorf("put over a damaged copy: ETag %s, want %s", resp.Header.Get("ETag"), want)
+	}
+	if got := mustGet(t, c, "hash", "single2", ""); !bytes.Equal(got, whole2) {
+		t.Error("object stored over a damaged copy reads back wrong")
+	}
+	if o, err := st.app.meta.GetObject(ctx, "hash", "mp2"); err != nil || len(o.MD5) != 0 {
+		t.Errorf("an MD5 was recorded for a damaged copy: %x, %v", o.MD5, err)
+	}
+}
+
+// multipartHashed uploads p1 and p2 as the two parts of hash/key, waits for the hash
+// job to record the whole content's SHA-256 (the done-jobs count reaching jobs), and
+// returns the content.
+func multipartHashed(t *testing.T, st *testStack, c *s3.Client, key string, p1, p2 []byte, jobs int) []byte {
+	t.Helper()
+	ctx := context.Background()
+	cu, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("hash"), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	for i, p := range [][]byte{p1, p2} {
+		out, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("hash"), Key: aws.String(key), UploadId: cu.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("hash"), Key: aws.String(key), UploadId: cu.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+	whole := append(append([]byte{}, p1...), p2...)
+	sum := sha256.Sum256(whole)
+	// The job records the hash, then (a second write) marks itself done.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o, err := st.app.meta.GetObject(ctx, "hash", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := st.app.meta.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(o.SHA256, sum[:]) && js.Jobs["done"] == int64(jobs) {
+			return whole
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hash job did not record the SHA-256 of %s and finish: SHA-256 recorded %v, job states %v",
+				key, bytes.Equal(o.SHA256, sum[:]), js.Jobs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -639,16 +639,17 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string, cond meta.
 
 // SetObjectDigests records the whole-content hashes if the object still has etag. The ETag
 // identifies the content (MD5, or the MD5 of the part MD5s), so a later write of
-// different content is never tagged with this hash.
+// different content is never tagged with this hash. A nil md5 keeps the one recorded.
 func (s *Store) SetObjectDigests(ctx context.Context, bucket, key, etag string, sum, md5 []byte) error {
 	if len(sum) != 32 || (len(md5) != 0 && len(md5) != 16) {
 		return fmt.Errorf("meta set object digests: %d-byte sha256, %d-byte md5: %w", len(sum), len(md5), meta.ErrInvalid)
 	}
+	stmt, args := "UPDATE objects SET sha256 = ?, content_md5 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", []any{sum, md5, bucket, key, etag}
 	if len(md5) == 0 {
-		md5 = nil
+		stmt, args = "UPDATE objects SET sha256 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", []any{sum, bucket, key, etag}
 	}
 	return s.tx(ctx, "set object sha256", func(tx *gorm.DB) error {
-		res := tx.Exec("UPDATE objects SET sha256 = ?, content_md5 = ? WHERE bucket = ? AND object_key = ? AND etag = ?", sum, md5, bucket, key, etag)
+		res := tx.Exec(stmt, args...)
 		if res.Error != nil || res.RowsAffected > 0 {
 			return res.Error
 		}
