@@ -848,10 +848,66 @@ func TestHashJobEnablesWholeObjectInstantUpload(t *testing.T) {
 	}
 }
 
+// TestHashJobTakesDigestsOfSameManifest: a multipart upload of content the store holds
+// already (the same parts again, under another key) gets its whole-content digests from
+// the first object, without the job reading the content: the chunks are damaged on disk
+// before the job runs, and the SHA-256 it records is still the true one.
+func TestHashJobTakesDigestsOfSameManifest(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := st.client(t, testAK, testSK)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("hash")}); err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := bytes.Repeat([]byte{5}, 5<<20), []byte("tail")
+	runJobs := func() (stop func()) {
+		jctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); st.app.svc.RunJobs(jctx, 20*time.Millisecond) }()
+		return func() { cancel(); <-done }
+	}
+	stop := runJobs()
+	whole := multipartHashed(t, st, c, "first", p1, p2, 1)
+	// An instant upload records the content's MD5 on the first object.
+	if resp, n := hashedPut(t, expectClient(t), st.url+"/hash/single", whole, true, nil); resp.StatusCode != 200 || n != 0 {
+		t.Fatalf("instant put: status %d, %d body bytes read", resp.StatusCode, n)
+	}
+	stop()
+	uploadParts(t, c, "second", p1, p2)
+	o, err := st.app.meta.GetObject(ctx, "hash", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first part's chunk file (the second part, a few bytes, is inline).
+	file := chunkFile(filepath.Join(st.app.cfg.Data, "chunks"), o.Manifest[0].Chunk.UID)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[0] ^= 1
+	if err := os.WriteFile(file, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	defer runJobs()()
+	waitHashed(t, st, "second", whole, 2)
+	md := md5.Sum(whole)
+	if o, err := st.app.meta.GetObject(ctx, "hash", "second"); err != nil || !bytes.Equal(o.MD5, md[:]) {
+		t.Errorf("second object's MD5 %x, %v; want the first's, %x", o.MD5, err, md)
+	}
+}
+
 // multipartHashed uploads p1 and p2 as the two parts of hash/key, waits for the hash
 // job to record the whole content's SHA-256 (the done-jobs count reaching jobs), and
 // returns the content.
 func multipartHashed(t *testing.T, st *testStack, c *s3.Client, key string, p1, p2 []byte, jobs int) []byte {
+	t.Helper()
+	whole := uploadParts(t, c, key, p1, p2)
+	waitHashed(t, st, key, whole, jobs)
+	return whole
+}
+
+// uploadParts uploads p1 and p2 as the two parts of hash/key and returns the content.
+func uploadParts(t *testing.T, c *s3.Client, key string, p1, p2 []byte) []byte {
 	t.Helper()
 	ctx := context.Background()
 	cu, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("hash"), Key: aws.String(key)})
@@ -870,7 +926,14 @@ func multipartHashed(t *testing.T, st *testStack, c *s3.Client, key string, p1, 
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
 		t.Fatal(err)
 	}
-	whole := append(append([]byte{}, p1...), p2...)
+	return append(append([]byte{}, p1...), p2...)
+}
+
+// waitHashed waits for the hash job to record the SHA-256 of whole for hash/key and for
+// the done-jobs count to reach jobs.
+func waitHashed(t *testing.T, st *testStack, key string, whole []byte, jobs int) {
+	t.Helper()
+	ctx := context.Background()
 	sum := sha256.Sum256(whole)
 	// The job records the hash, then (a second write) marks itself done.
 	deadline := time.Now().Add(20 * time.Second)
@@ -884,7 +947,7 @@ func multipartHashed(t *testing.T, st *testStack, c *s3.Client, key string, p1, 
 			t.Fatal(err)
 		}
 		if bytes.Equal(o.SHA256, sum[:]) && js.Jobs["done"] == int64(jobs) {
-			return whole
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("hash job did not record the SHA-256 of %s and finish: SHA-256 recorded %v, job states %v",
