@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -207,4 +208,44 @@ func TestSetCORSHeaders(t *testing.T) {
 	if !reflect.DeepEqual(h, want) {
 		t.Errorf("any origin:\n got %v\nwant %v", h, want)
 	}
+}
+
+// FuzzCORS: whatever PutBucketCors accepts, its stored form decodes to the same rules,
+// GetBucketCors's rendering of them is accepted again as the same rules, and a
+// browser's request is evaluated against them without panicking.
+//
+//	go test -run - -fuzz FuzzCORS -fuzztime 60s ./s3api
+func FuzzCORS(f *testing.F) {
+	for _, doc := range []string{
+		`<CORSConfiguration><CORSRule><AllowedOrigin>http://www.example.com</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>*</AllowedHeader></CORSRule>` +
+			`<CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`,
+		`<CORSConfiguration><CORSRule><ID>web-app</ID><AllowedOrigin>https://*.example.com</AllowedOrigin><AllowedOrigin></AllowedOrigin><AllowedMethod>GET</AllowedMethod>` +
+			`<AllowedHeader>x-amz-*</AllowedHeader><MaxAgeSeconds>-100</MaxAgeSeconds><ExposeHeader>ETag</ExposeHeader></CORSRule></CORSConfiguration>`,
+	} {
+		f.Add([]byte(doc), "https://app.example.com", "GET", "x-amz-date")
+	}
+	f.Fuzz(func(t *testing.T, doc []byte, origin, method, header string) {
+		cfg, err := parseCORS(doc)
+		if err != nil {
+			return
+		}
+		stored, err := cfg.Encode()
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		back, err := cors.Decode(stored)
+		if err != nil || !reflect.DeepEqual(back, cfg) {
+			t.Fatalf("stored form decodes to %+v, %v; want %+v", back, err, cfg)
+		}
+		rendered, err := xml.Marshal(corsXML(cfg))
+		if err != nil {
+			t.Fatalf("rendering: %v", err)
+		}
+		again, err := parseCORS(rendered)
+		if err != nil || !reflect.DeepEqual(again, cfg) {
+			t.Fatalf("the rendered configuration parses to %+v, %v; want %+v\n%s", again, err, cfg, rendered)
+		}
+		cfg.Evaluate(cors.Request{Origin: origin, Method: method, Headers: []string{header}})
+		cfg.Evaluate(cors.Request{Origin: origin, Method: method})
+	})
 }

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxSize is S3's limit on a bucket policy document (20 KB).
@@ -122,6 +124,11 @@ func Parse(doc []byte, opt Options) (*Policy, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, malformed(msgFirstByte)
 	}
+	// JSON is UTF-8. Invalid bytes inside a string would decode as U+FFFD, and the
+	// stored document (which GetBucketPolicy returns) would differ from the one sent.
+	if !utf8.Valid(doc) {
+		return nil, &Error{Message: msgInvalidJSON, Err: errors.New("not valid UTF-8")}
+	}
 	top, err := object(doc)
 	if err != nil {
 		return nil, &Error{Message: msgInvalidJSON, Err: err}
@@ -202,7 +209,9 @@ func object(data []byte) (map[string]json.RawMessage, error) {
 	if _, err := dec.Token(); err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err == nil {
+	// Only white space may follow: any other byte, even one that starts no JSON token
+	// (Token's error then), is data after the object.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the JSON object")
 	}
 	return out, nil

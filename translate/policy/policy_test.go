@@ -47,6 +47,12 @@ func TestParseRefuses(t *testing.T) {
 		name, doc, msg string
 	}{
 		{"not json", `{"Version":`, msgInvalidJSON},
+		// Found by FuzzPolicy: a byte that starts no JSON token after the object was
+		// taken for its end.
+		{"garbage after the object", `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"arn:aws:s3:::*"}]}` + "\xea", msgInvalidJSON},
+		{"a token after the object", stmt(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`) + ` {}`, msgInvalidJSON},
+		{"invalid UTF-8 in a string", stmt(`{"Sid":"caf` + "\xe9" + `","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}`), msgInvalidJSON},
+		{"white space after the object is fine, bad version after it is not", `{"Version":"2020-01-01","Statement":[]}` + " \n", msgInvalidVersion},
 		{"first byte", `["x"]`, msgFirstByte},
 		{"empty", ``, msgFirstByte},
 		{"no statement", `{"Version":"2012-10-17"}`, msgMissingStatement},
@@ -248,4 +254,50 @@ func TestIsPublic(t *testing.T) {
 			t.Errorf("IsPublic(%s) = %v, want %v", c.doc, got, c.want)
 		}
 	}
+}
+
+// FuzzPolicy: whatever PutBucketPolicy accepts survives its stored form, parses again
+// from it, and evaluates (requests with and without condition keys, anonymous or not)
+// without panicking.
+//
+//	go test -run - -fuzz FuzzPolicy -fuzztime 60s ./translate/policy
+func FuzzPolicy(f *testing.F) {
+	for _, doc := range []string{
+		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}}`,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"AKOWNER"},"NotAction":"S3:getobject","NotResource":"arn:aws:s3:::photos/public/*",
+		  "Condition":{"StringNotEqualsIfExists":{"aws:UserAgent":"x"},"NumericLessThan":{"s3:max-keys":10},"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"},
+		  "Bool":{"aws:SecureTransport":false},"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","::1"]},"Null":{"aws:Referer":"true"},
+		  "ForAnyValue:StringLike":{"aws:TagKeys":"a*"},"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}}]}`,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos","Condition":{"StringLike":{"s3:prefix":["home/","home/*"]}}}]}`,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photo?/*"}]}`,
+	} {
+		f.Add([]byte(doc), "s3:GetObject", "public/a.jpg", "10.1.2.3")
+	}
+	known := func(ak string) bool { return ak == "AKOWNER" || ak == "AKOTHER" }
+	f.Fuzz(func(t *testing.T, doc []byte, action, key, value string) {
+		p, err := Parse(doc, Options{Bucket: "photos", KnownPrincipal: known})
+		if err != nil {
+			return
+		}
+		stored, err := Encode(string(doc))
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		back, err := Decode(stored)
+		if err != nil || back != string(doc) {
+			t.Fatalf("stored form decodes to %q, %v", back, err)
+		}
+		if _, err := Parse([]byte(back), Options{Bucket: "photos"}); err != nil {
+			t.Fatalf("a stored policy does not parse again: %v", err)
+		}
+		p.IsPublic()
+		all := func(string) ([]string, bool) { return []string{value}, true }
+		none := func(string) ([]string, bool) { return nil, false }
+		for _, ak := range []string{"", "AKOWNER", "AKOTHER"} {
+			for _, res := range []string{BucketARN("photos"), ObjectARN("photos", key)} {
+				p.Evaluate(Request{AccessKey: ak, Action: action, Resource: res, Keys: all})
+				p.Evaluate(Request{AccessKey: ak, Action: action, Resource: res, Keys: none})
+			}
+		}
+	})
 }
