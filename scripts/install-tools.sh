@@ -28,7 +28,7 @@ APT_PINS=(
 	"rclone=1.60.1+dfsg-2+b5"
 	"s3cmd=2.3.0-1"
 	"docker-compose=1.29.2-3"
-	"chromium=156.0.8078.108-1~deb12u1"
+	"chromium=156.0.8078.114-1~deb12u1"
 )
 # mc: the Go module proxy here refuses mc's RELEASE.* tag names; this is the
 # commit it serves as latest (2025-03-13, the RELEASE.2025-03-12T17-29-24Z
@@ -65,7 +65,9 @@ if ((${#apt_missing[@]})); then
 		SUDO=""
 		[[ $(id -u) -ne 0 ]] && SUDO=sudo
 		log "apt-get update (missing: ${apt_missing[*]})"
-		$SUDO apt-get update -qq || fail "apt-get update failed"
+		# Wait for another apt (the machine's own, or an earlier run stopped midway)
+		# rather than failing on its lock at once.
+		$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq || fail "apt-get update failed"
 		install=()
 		for pin in "${apt_missing[@]}"; do
 			pkg="${pin%%=*}" want="${pin#*=}"
@@ -78,7 +80,7 @@ if ((${#apt_missing[@]})); then
 		done
 		# --no-install-recommends: docker-compose recommends docker.io, which
 		# would replace the machine's own docker.
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${install[@]}" >/dev/null ||
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${install[@]}" >/dev/null ||
 			fail "apt-get install ${install[*]} failed"
 	fi
 fi
