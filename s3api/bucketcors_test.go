@@ -1,7 +1,6 @@
 package s3api
 
 import (
-	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -229,22 +228,7 @@ func FuzzCORS(f *testing.F) {
 		if err != nil {
 			return
 		}
-		stored, err := cfg.Encode()
-		if err != nil {
-			t.Fatalf("Encode: %v", err)
-		}
-		back, err := cors.Decode(stored)
-		if err != nil || !reflect.DeepEqual(back, cfg) {
-			t.Fatalf("stored form decodes to %+v, %v; want %+v", back, err, cfg)
-		}
-		rendered, err := xml.Marshal(corsXML(cfg))
-		if err != nil {
-			t.Fatalf("rendering: %v", err)
-		}
-		again, err := parseCORS(rendered)
-		if err != nil || !reflect.DeepEqual(again, cfg) {
-			t.Fatalf("the rendered configuration parses to %+v, %v; want %+v\n%s", again, err, cfg, rendered)
-		}
+		checkRoundTrip(t, cfg, cors.Configuration.Encode, cors.Decode, func(c cors.Configuration) any { return corsXML(c) }, parseCORS)
 		cfg.Evaluate(cors.Request{Origin: origin, Method: method, Headers: []string{header}})
 		cfg.Evaluate(cors.Request{Origin: origin, Method: method})
 	})

@@ -107,11 +107,16 @@ func (s *Server) getBucketTagging(rq *request) error {
 		e.Extra = map[string]string{"BucketName": rq.bucket}
 		return e
 	}
+	return s.writeXML(rq, http.StatusOK, bucketTaggingXML(tags))
+}
+
+// bucketTaggingXML renders a bucket's tags as GetBucketTagging answers them.
+func bucketTaggingXML(tags buckettags.Set) tagging {
 	out := tagging{NS: s3NS, TagSet: make([]tag, 0, len(tags))}
 	for _, t := range tags {
 		out.TagSet = append(out.TagSet, tag{Key: t.Key, Value: t.Value})
 	}
-	return s.writeXML(rq, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) deleteBucketTagging(rq *request) error {

@@ -111,21 +111,25 @@ func mustParse(t *testing.T, doc string) *Policy {
 	return p
 }
 
+// acceptedPolicies are documents PutBucketPolicy accepts for bucket photos (with the
+// credentials AKOWNER and AKOTHER): TestParseAccepts checks them, FuzzPolicy starts from them.
+var acceptedPolicies = []string{
+	// Statement as one object, no Version (2008-10-17), principal forms.
+	`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}}`,
+	`{"Version":"2008-10-17","Id":"x","Statement":[{"Sid":"1","Effect":"Allow","Principal":{"AWS":["AKOTHER","arn:aws:iam::123456789012:user/AKOWNER"]},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::photos","arn:aws:s3:::photos/*"]}]}`,
+	// Case-insensitive actions, NotAction and NotResource, every operator family.
+	`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"AKOWNER"},"NotAction":"S3:getobject","NotResource":"arn:aws:s3:::photos/public/*",
+	  "Condition":{"StringNotEqualsIfExists":{"aws:UserAgent":"x"},"NumericLessThan":{"s3:max-keys":10},"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"},
+	  "Bool":{"aws:SecureTransport":false},"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","::1"]},"Null":{"aws:Referer":"true"},
+	  "ForAnyValue:StringLike":{"aws:TagKeys":"a*"},"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}}]}`,
+	`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos","Condition":{"StringLike":{"s3:prefix":["home/","home/*"]}}}]}`,
+	`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photo?/*"}]}`,
+	`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"AKOTHER","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/x"}]}`,
+	`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":["*","AKOTHER"],"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/x"}]}`,
+}
+
 func TestParseAccepts(t *testing.T) {
-	for _, doc := range []string{
-		// Statement as one object, no Version (2008-10-17), principal forms.
-		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}}`,
-		`{"Version":"2008-10-17","Id":"x","Statement":[{"Sid":"1","Effect":"Allow","Principal":{"AWS":["AKOTHER","arn:aws:iam::123456789012:user/AKOWNER"]},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::photos","arn:aws:s3:::photos/*"]}]}`,
-		// Case-insensitive actions, NotAction and NotResource, every operator family.
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"AKOWNER"},"NotAction":"S3:getobject","NotResource":"arn:aws:s3:::photos/public/*",
-		  "Condition":{"StringNotEqualsIfExists":{"aws:UserAgent":"x"},"NumericLessThan":{"s3:max-keys":10},"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"},
-		  "Bool":{"aws:SecureTransport":false},"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","::1"]},"Null":{"aws:Referer":"true"},
-		  "ForAnyValue:StringLike":{"aws:TagKeys":"a*"},"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}}]}`,
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos","Condition":{"StringLike":{"s3:prefix":["home/","home/*"]}}}]}`,
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photo?/*"}]}`,
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"AKOTHER","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/x"}]}`,
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":["*","AKOTHER"],"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/x"}]}`,
-	} {
+	for _, doc := range acceptedPolicies {
 		mustParse(t, doc)
 	}
 }
@@ -262,15 +266,7 @@ func TestIsPublic(t *testing.T) {
 //
 //	go test -run - -fuzz FuzzPolicy -fuzztime 60s ./translate/policy
 func FuzzPolicy(f *testing.F) {
-	for _, doc := range []string{
-		`{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}}`,
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"AKOWNER"},"NotAction":"S3:getobject","NotResource":"arn:aws:s3:::photos/public/*",
-		  "Condition":{"StringNotEqualsIfExists":{"aws:UserAgent":"x"},"NumericLessThan":{"s3:max-keys":10},"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"},
-		  "Bool":{"aws:SecureTransport":false},"NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","::1"]},"Null":{"aws:Referer":"true"},
-		  "ForAnyValue:StringLike":{"aws:TagKeys":"a*"},"ForAllValues:StringEquals":{"aws:TagKeys":["a","b"]}}}]}`,
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos","Condition":{"StringLike":{"s3:prefix":["home/","home/*"]}}}]}`,
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photo?/*"}]}`,
-	} {
+	for _, doc := range acceptedPolicies {
 		f.Add([]byte(doc), "s3:GetObject", "public/a.jpg", "10.1.2.3")
 	}
 	known := func(ak string) bool { return ak == "AKOWNER" || ak == "AKOTHER" }
