@@ -51,13 +51,13 @@ type testStack struct {
 
 // newStack wires the real graph (SQLite metadata in a temp dir, local-disk chunks)
 // behind an httptest server: every S3 semantic is exercised in-process.
-func newStack(t *testing.T, args ...string) *testStack {
+func newStack(t testing.TB, args ...string) *testStack {
 	t.Helper()
 	return newStackYAML(t, "", args...)
 }
 
 // newStackYAML is newStack with extra YAML settings (backends, placement).
-func newStackYAML(t *testing.T, extra string, args ...string) *testStack {
+func newStackYAML(t testing.TB, extra string, args ...string) *testStack {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := dir + "/config.yaml"
