@@ -78,7 +78,31 @@ type server struct {
 
 // startServer starts a server, waits until it is ready and registers its
 // shutdown (SIGTERM, clean exit checked) and, on failure, a dump of its log.
+//
+// Its ports are picked free (freePorts) and then handed to the server, so another
+// process can take one in between: in the parallel tests, a client's connection to
+// another server can be given it as its local port. A server that could not bind is
+// started again on new ports, twice at most.
 func startServer(t testing.TB, opts serverOptions) *server {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, err := launchServer(t, opts)
+		if err == nil {
+			return s
+		}
+		if attempt < 3 && opts.listen == "" && errors.Is(err, errPortTaken) {
+			t.Logf("%v; starting it again on new ports", err)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+// errPortTaken marks a server that exited because its port was taken.
+var errPortTaken = errors.New("port taken")
+
+// launchServer is one attempt of startServer.
+func launchServer(t testing.TB, opts serverOptions) (*server, error) {
 	t.Helper()
 	need(t, h.buildErr, "the "+h.target+" binary")
 	if len(opts.creds) == 0 {
@@ -151,8 +175,7 @@ func startServer(t testing.TB, opts serverOptions) *server {
 	}()
 	t.Cleanup(s.stop)
 	t.Logf("server %s: pid %d, S3 %s, admin %s, data %s", h.target, s.cmd.Process.Pid, s.endpoint, s.admin, s.dataDir)
-	s.waitReady(60 * time.Second)
-	return s
+	return s, s.waitReady(60 * time.Second)
 }
 
 // settingsArgs are the flags that serve and the admin subcommands (stats,
@@ -201,7 +224,8 @@ func credentialsYAML(creds []credential) []byte {
 	return b.Bytes()
 }
 
-func (s *server) waitReady(timeout time.Duration) {
+// waitReady returns once the server answers ready, or why it did not.
+func (s *server) waitReady(timeout time.Duration) error {
 	s.t.Helper()
 	url := s.admin + "/readyz"
 	if s.admin == "" {
@@ -214,14 +238,18 @@ func (s *server) waitReady(timeout time.Duration) {
 		select {
 		case <-s.done:
 			s.stopped = true
-			s.t.Fatalf("server exited before it was ready: %v\n%s", s.waitErr, s.logTail())
+			log := s.logTail()
+			if strings.Contains(log, "address already in use") {
+				return fmt.Errorf("server exited before it was ready: %v: %w\n%s", s.waitErr, errPortTaken, log)
+			}
+			return fmt.Errorf("server exited before it was ready: %v\n%s", s.waitErr, log)
 		default:
 		}
 		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || (s.admin == "" && resp.StatusCode < 500) {
-				return
+				return nil
 			}
 			last = resp.Status
 		} else {
@@ -229,7 +257,7 @@ func (s *server) waitReady(timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.t.Fatalf("server not ready after %v (GET %s: %s)\n%s", timeout, url, last, s.logTail())
+	return fmt.Errorf("server not ready after %v (GET %s: %s)\n%s", timeout, url, last, s.logTail())
 }
 
 // stop sends SIGTERM and expects a clean exit (status 0) within 30 s; that is
@@ -386,9 +414,6 @@ func procMemory(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, nil
 }
 
-// freePort asks the kernel for a free port. Another process could take it
-// before the server binds it; on this single-user test machine that race is
-// accepted (the server then fails to start and the test says why).
 // freePorts returns n distinct free ports: the listeners stay open until all are picked
 // (two freePort calls in a row can get the same port back).
 func freePorts(t testing.TB, n int) []int {
@@ -405,6 +430,8 @@ func freePorts(t testing.TB, n int) []int {
 	return ports
 }
 
+// freePort asks the kernel for a free port. Another process could take it before
+// the server binds it (startServer starts its servers again when that happens).
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
