@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"golang.org/x/net/http/httpguts"
 )
 
 // fuzzMethods are the methods FuzzS3API sends (its first argument picks one).
@@ -67,8 +68,9 @@ var fuzzSeeds = []struct {
 // bodies through the whole stack (SigV4, routing, every handler's parsing, translate,
 // SQLite and the local chunk store) and holds every answer to what a client may rely on:
 // no internal error (a panic in a handler is one: the server recovers it as a 500), a
-// status code that exists, and an S3 error document for every refusal. The seeds are
-// every kind of operation with what real clients send; `go test` runs them as a test.
+// status code that exists, an S3 error document for every refusal, and what a plain
+// PutObject accepted is what a GET returns, with its MD5 as ETag. The seeds are every
+// kind of operation with what real clients send; `go test` runs them as a test.
 //
 // Two directives let mutated inputs get past the checks a fuzzer cannot satisfy by
 // chance and into the parsers behind them: the header "Content-MD5: auto" becomes the
@@ -157,7 +159,7 @@ func FuzzS3API(f *testing.F) {
 		for _, line := range strings.Split(headers, "\n") {
 			name, value, ok := strings.Cut(line, ":")
 			name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-			if !ok || !validHeaderName(name) || !validHeaderValue(value) {
+			if !ok || !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(value) {
 				continue
 			}
 			switch name = http.CanonicalHeaderKey(name); name {
@@ -172,15 +174,15 @@ func FuzzS3API(f *testing.F) {
 			hdr.Add(name, value)
 		}
 		if strings.Contains(query, "uploadId=UPLOAD") {
-			var init struct {
+			var created struct {
 				UploadID string `xml:"UploadId"`
 			}
 			// An earlier input may have taken the harness's rights away (a bucket policy
 			// denying them): the input is then only sent as it is.
-			if doc, done := ok(t, http.MethodPost, "/fzz/m", "uploads", nil, ""); done && xml.Unmarshal([]byte(doc), &init) == nil {
-				ok(t, http.MethodPut, "/fzz/m", "partNumber=1&uploadId="+init.UploadID, nil, "part")
+			if doc, done := ok(t, http.MethodPost, "/fzz/m", "uploads", nil, ""); done && xml.Unmarshal([]byte(doc), &created) == nil {
+				ok(t, http.MethodPut, "/fzz/m", "partNumber=1&uploadId="+created.UploadID, nil, "part")
 			}
-			query = strings.ReplaceAll(query, "uploadId=UPLOAD", "uploadId="+url.QueryEscape(init.UploadID))
+			query = strings.ReplaceAll(query, "uploadId=UPLOAD", "uploadId="+url.QueryEscape(created.UploadID))
 		}
 		rr := send(t, method, path, query, hdr, body)
 		if rr == nil {
@@ -226,9 +228,9 @@ func FuzzS3API(f *testing.F) {
 	})
 }
 
-// plainPut reports whether a request is a PutObject (a path with a key) whose body is the object as sent
-// and readable back without more headers: no copy, no content encoding or payload hash
-// of the input's own, no encryption.
+// plainPut reports whether a request is a PutObject (a path with a key) whose body is
+// the object as sent and readable back without more headers: no copy, no content
+// encoding or payload hash of the input's own, no encryption.
 func plainPut(method, path, query string, hdr http.Header) bool {
 	_, key, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	if method != http.MethodPut || query != "" || key == "" {
@@ -252,30 +254,4 @@ func dotSegment(path string) bool {
 		}
 	}
 	return false
-}
-
-// validHeaderName reports whether s is a token (RFC 9110), as net/http requires of a
-// header name it parses.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether net/http would accept s as a header value: no
-// control characters but tab.
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
