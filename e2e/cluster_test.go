@@ -97,11 +97,29 @@ func (e clusterEnv) startNode(t *testing.T, name, yaml string, reuse *server) *s
 }
 
 // startVersitygwFor runs versitygw as the cluster's shared chunk store and creates its
-// bucket; it returns the backends YAML that points nodes at it.
+// bucket; it returns the backends YAML that points nodes at it. Like startServer, it
+// starts versitygw again on another port when its picked port was taken before it
+// could bind, twice at most.
 func startVersitygwFor(t *testing.T) string {
 	t.Helper()
 	bin, err := h.tools.lookPath("versitygw")
 	need(t, err, "versitygw (the shared S3 chunk store)")
+	for attempt := 1; ; attempt++ {
+		endpoint, bucket, taken := launchVersitygw(t, bin)
+		if !taken {
+			return fmt.Sprintf("backends:\n  - {name: shared, type: s3, endpoint: %q, region: %s, bucket: %s, access_key: %s, secret_key: %s, path_style: true}\n",
+				endpoint, region, bucket, testAccessKey, testSecretKey)
+		}
+		if attempt == 3 {
+			t.Fatal("versitygw: its port was taken three times")
+		}
+		t.Logf("versitygw: its port was taken; starting it again on another")
+	}
+}
+
+// launchVersitygw is one attempt of startVersitygwFor; taken reports a port taken.
+func launchVersitygw(t *testing.T, bin string) (endpoint, bucket string, taken bool) {
+	t.Helper()
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "--access", testAccessKey, "--secret", testSecretKey, "--region", region, "--port", addr, "posix", t.TempDir())
@@ -119,22 +137,28 @@ func startVersitygwFor(t *testing.T) string {
 			t.Logf("versitygw output:\n%s", logs.String())
 		}
 	})
-	endpoint := "http://" + addr
+	endpoint = "http://" + addr
 	c := s3ClientAt(endpoint, nil, defaultCredential())
-	bucket := "chunks"
+	bucket = "chunks"
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		select {
+		case <-exited:
+			if strings.Contains(logs.String(), "address already in use") {
+				return "", "", true
+			}
+			t.Fatalf("versitygw exited before it was ready:\n%s", logs.String())
+		default:
+		}
 		_, err := c.CreateBucket(ctxT(t), &s3.CreateBucketInput{Bucket: &bucket})
 		if err == nil {
-			break
+			return endpoint, bucket, false
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("versitygw: create bucket: %v\n%s", err, logs.String())
+			t.Fatalf("versitygw: create bucket: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Sprintf("backends:\n  - {name: shared, type: s3, endpoint: %q, region: %s, bucket: %s, access_key: %s, secret_key: %s, path_style: true}\n",
-		endpoint, region, bucket, testAccessKey, testSecretKey)
 }
 
 type stored struct {

@@ -91,7 +91,7 @@ func startServer(t testing.TB, opts serverOptions) *server {
 			return s
 		}
 		if attempt < 3 && opts.listen == "" && errors.Is(err, errPortTaken) {
-			t.Logf("%v; starting it again on new ports", err)
+			t.Logf("%s: its port was taken before it could bind; starting it again on new ports", h.target)
 			continue
 		}
 		t.Fatal(err)
