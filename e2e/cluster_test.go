@@ -110,8 +110,8 @@ func startVersitygwFor(t *testing.T) string {
 			return fmt.Sprintf("backends:\n  - {name: shared, type: s3, endpoint: %q, region: %s, bucket: %s, access_key: %s, secret_key: %s, path_style: true}\n",
 				endpoint, region, bucket, testAccessKey, testSecretKey)
 		}
-		if attempt == 3 {
-			t.Fatal("versitygw: its port was taken three times")
+		if attempt == bindAttempts {
+			t.Fatalf("versitygw: its port was taken %d times", bindAttempts)
 		}
 		t.Logf("versitygw: its port was taken; starting it again on another")
 	}
@@ -144,7 +144,7 @@ func launchVersitygw(t *testing.T, bin string) (endpoint, bucket string, taken b
 	for {
 		select {
 		case <-exited:
-			if strings.Contains(logs.String(), "address already in use") {
+			if portTaken(logs.String()) {
 				return "", "", true
 			}
 			t.Fatalf("versitygw exited before it was ready:\n%s", logs.String())

@@ -90,7 +90,7 @@ func startServer(t testing.TB, opts serverOptions) *server {
 		if err == nil {
 			return s
 		}
-		if attempt < 3 && opts.listen == "" && errors.Is(err, errPortTaken) {
+		if attempt < bindAttempts && opts.listen == "" && errors.Is(err, errPortTaken) {
 			t.Logf("%s: its port was taken before it could bind; starting it again on new ports", h.target)
 			continue
 		}
@@ -100,6 +100,13 @@ func startServer(t testing.TB, opts serverOptions) *server {
 
 // errPortTaken marks a server that exited because its port was taken.
 var errPortTaken = errors.New("port taken")
+
+// bindAttempts bounds how often a server whose port was taken is started (startServer,
+// startVersitygwFor).
+const bindAttempts = 3
+
+// portTaken reports whether a server's output says it could not bind its port.
+func portTaken(output string) bool { return strings.Contains(output, "address already in use") }
 
 // launchServer is one attempt of startServer.
 func launchServer(t testing.TB, opts serverOptions) (*server, error) {
@@ -239,7 +246,7 @@ func (s *server) waitReady(timeout time.Duration) error {
 		case <-s.done:
 			s.stopped = true
 			log := s.logTail()
-			if strings.Contains(log, "address already in use") {
+			if portTaken(log) {
 				return fmt.Errorf("server exited before it was ready: %v: %w\n%s", s.waitErr, errPortTaken, log)
 			}
 			return fmt.Errorf("server exited before it was ready: %v\n%s", s.waitErr, log)
